@@ -1,0 +1,25 @@
+//! Builds the XDP program (havip-ebpf) with the pinned nightly and bpf-linker, so that plain
+//! `cargo build` produces an agent with the eBPF object embedded.
+
+/// The nightly whose LLVM (22.1.8) matches the bpf-linker built by `cargo xtask setup`.
+const EBPF_TOOLCHAIN: &str = "nightly-2026-08-01";
+
+fn main() -> anyhow::Result<()> {
+    // aya-build forwards every stderr line of the inner build as a warning; keep real errors only.
+    // SAFETY: build scripts are single-threaded at this point.
+    unsafe { std::env::set_var("CARGO_TERM_QUIET", "true") };
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ebpf_dir = manifest.join("../havip-ebpf");
+    let root_dir = ebpf_dir
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("non-UTF-8 path {}", ebpf_dir.display()))?;
+    println!("cargo:rerun-if-changed=../havip-common/src");
+    aya_build::build_ebpf(
+        [aya_build::Package {
+            name: "havip-ebpf",
+            root_dir,
+            ..Default::default()
+        }],
+        aya_build::Toolchain::Custom(EBPF_TOOLCHAIN),
+    )
+}

@@ -1,0 +1,1 @@
+//! Configuration: the native TOML model and the keepalived.conf importer.

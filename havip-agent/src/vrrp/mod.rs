@@ -1,0 +1,1 @@
+//! VRRP election core (sans-IO): wire codec and state machine.

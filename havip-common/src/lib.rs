@@ -1,0 +1,413 @@
+//! The kernel/user ABI of havip: every map key and value, the ring-buffer event, map names,
+//! capacities, counter indices and flag bits that the XDP program (`havip-ebpf`) and the agent
+//! (`havip-agent`) share.
+//!
+//! Rules (see `ARCHITECTURE.md`):
+//! - `#[repr(C)]`, fixed-width integers and byte arrays only, padding spelled out as fields, and a
+//!   `const` size assertion beside every struct, so both sides agree byte for byte.
+//! - No Rust `enum` or `bool` is ever built from map or packet bytes: states and reasons are integer
+//!   constants, flags are bit masks.
+//! - IPv4 addresses are stored as `[u8; 4]` in network order, exactly as they appear on the wire.
+//!
+//! # Ownership, lease and fence
+//! A VIP is answered by this node only while its VRID's [`VridState`] says so *and* the lease has
+//! not run out *and* the kernel has not fenced that grant:
+//!
+//! ```text
+//! owned(now) = state.grant_epoch != 0
+//!           && now < state.lease_until_ns           (bpf_ktime_get_ns == CLOCK_MONOTONIC)
+//!           && fence.epoch != state.grant_epoch     (fence absent counts as "not fenced")
+//! ```
+//!
+//! The agent writes [`VridState`] (grant = new epoch + lease, renew = same epoch + later lease,
+//! revoke = epoch 0). The kernel writes only [`Fence`]: when a valid advert must end this node's
+//! ownership it records the current grant epoch there, in the same XDP invocation. A lease renewal
+//! that races with the fence keeps the epoch, so it cannot bring ownership back; only a new grant
+//! (a new election won by the agent) can.
+
+#![no_std]
+
+use core::mem::size_of;
+
+/// Map names, as the XDP object defines them and the agent looks them up.
+pub mod map_names {
+    /// [`crate::VipKey`] -> [`crate::VipEntry`].
+    pub const VIPS: &str = "HAVIP_VIPS";
+    /// [`crate::VridKey`] -> [`crate::VridState`], written by the agent.
+    pub const VRIDS: &str = "HAVIP_VRIDS";
+    /// [`crate::VridKey`] -> [`crate::Fence`], written by the kernel on fast switch.
+    pub const FENCES: &str = "HAVIP_FENCES";
+    /// [`crate::PeerKey`] -> `u32` (1 = allowed): unicast peers per VRID.
+    pub const ALLOWED_PEERS: &str = "HAVIP_ALLOWED_PEERS";
+    /// [`crate::PeerKey`] -> [`crate::PeerRecord`] (LRU): last advert seen from each peer.
+    pub const PEERS: &str = "HAVIP_PEERS";
+    /// Per-CPU array of `u64`, indexed by [`crate::counter`].
+    pub const COUNTERS: &str = "HAVIP_COUNTERS";
+    /// Per-CPU array of [`crate::VipCounters`], indexed by [`crate::VipEntry::stat_slot`].
+    pub const VIP_COUNTERS: &str = "HAVIP_VIP_COUNTERS";
+    /// Ring buffer of [`crate::AdvertEvent`].
+    pub const EVENTS: &str = "HAVIP_EVENTS";
+}
+
+/// The XDP program's name in the object file.
+pub const XDP_PROGRAM: &str = "havip_xdp";
+
+/// Map capacities.
+pub mod capacity {
+    /// VIP table entries (all interfaces).
+    pub const VIPS: u32 = 1024;
+    /// VRRP instances (interface, VRID) on this node.
+    pub const VRIDS: u32 = 256;
+    /// Unicast peers over all instances.
+    pub const ALLOWED_PEERS: u32 = 1024;
+    /// Peer records kept (LRU).
+    pub const PEERS: u32 = 1024;
+    /// Per-VIP counter slots; equals [`VIPS`].
+    pub const VIP_COUNTERS: u32 = VIPS;
+    /// Ring buffer size in bytes (a power of two and a multiple of the page size).
+    pub const EVENTS_BYTES: u32 = 256 * 1024;
+}
+
+/// Global per-CPU counter indices into [`map_names::COUNTERS`]. Every XDP path increments exactly
+/// one of them. The agent sums over CPUs at read time.
+pub mod counter {
+    /// ARP request for an owned VIP, answered in place with `XDP_TX`.
+    pub const ARP_REPLIED: u32 = 0;
+    /// ARP request for a VIP whose VRID this node does not own: dropped.
+    pub const ARP_DROP_NOT_OWNED: u32 = 1;
+    /// ARP request for a VIP whose grant is still set but whose lease ran out: dropped.
+    pub const ARP_DROP_LEASE_EXPIRED: u32 = 2;
+    /// ARP request for a VIP whose grant the kernel fenced (fast switch): dropped.
+    pub const ARP_DROP_FENCED: u32 = 3;
+    /// ARP request for an address that is not a VIP: passed.
+    pub const ARP_PASS_NOT_VIP: u32 = 4;
+    /// Gratuitous ARP (sender IP == target IP): passed.
+    pub const ARP_PASS_GRATUITOUS: u32 = 5;
+    /// ARP that is not a request (replies, RARP ops): passed.
+    pub const ARP_PASS_NOT_REQUEST: u32 = 6;
+    /// ARP that is not Ethernet/IPv4 (htype, ptype, hlen, plen): passed.
+    pub const ARP_PASS_UNSUPPORTED: u32 = 7;
+    /// ARP frame shorter than Ethernet + ARP for IPv4: passed.
+    pub const ARP_PASS_TRUNCATED: u32 = 8;
+    /// Frame shorter than an Ethernet header: passed.
+    pub const PASS_TRUNCATED_ETH: u32 = 9;
+    /// IPv4 that is not VRRP: passed.
+    pub const PASS_IPV4: u32 = 10;
+    /// IPv6: passed.
+    pub const PASS_IPV6: u32 = 11;
+    /// 802.1Q / 802.1ad tagged: passed.
+    pub const PASS_VLAN: u32 = 12;
+    /// Any other ethertype: passed.
+    pub const PASS_OTHER: u32 = 13;
+    /// Valid VRRP advert: delivered to the agent through the ring buffer and consumed.
+    pub const VRRP_ACCEPTED: u32 = 14;
+    /// VRRP for a VRID not configured on this interface: passed (another router's business).
+    pub const VRRP_PASS_UNKNOWN_VRID: u32 = 15;
+    /// VRRP dropped: IPv4 or VRRP header truncated, or the IP total length disagrees.
+    pub const VRRP_DROP_TRUNCATED: u32 = 16;
+    /// VRRP dropped: IP TTL is not 255 (RFC 9568 7.1, RFC 3768 7.1).
+    pub const VRRP_DROP_TTL: u32 = 17;
+    /// VRRP dropped: version is not the one configured for the VRID.
+    pub const VRRP_DROP_VERSION: u32 = 18;
+    /// VRRP dropped: type is not ADVERTISEMENT (1).
+    pub const VRRP_DROP_TYPE: u32 = 19;
+    /// VRRP dropped: source not in the VRID's unicast peer list.
+    pub const VRRP_DROP_UNKNOWN_PEER: u32 = 20;
+    /// VRRP dropped: checksum mismatch.
+    pub const VRRP_DROP_CHECKSUM: u32 = 21;
+    /// VRRP dropped: authentication type or data mismatch (v2 only).
+    pub const VRRP_DROP_AUTH: u32 = 22;
+    /// VRRP dropped: length inconsistent with the address count.
+    pub const VRRP_DROP_LENGTH: u32 = 23;
+    /// VRRP dropped: fragment or IP options we do not parse.
+    pub const VRRP_DROP_IP_HEADER: u32 = 24;
+    /// VRRP dropped: our own advert looped back (source is our primary address).
+    pub const VRRP_DROP_OWN: u32 = 25;
+    /// Valid advert that could not be delivered: ring buffer full (still consumed).
+    pub const VRRP_RINGBUF_FULL: u32 = 26;
+    /// Fast switch: a valid advert fenced this node's ownership in the kernel.
+    pub const VRRP_FENCED: u32 = 27;
+    /// Number of counters.
+    pub const COUNT: u32 = 28;
+
+    /// Stable names for every counter, indexed by counter value; used for metrics and the CLI.
+    pub const NAMES: [&str; COUNT as usize] = [
+        "arp_replied",
+        "arp_drop_not_owned",
+        "arp_drop_lease_expired",
+        "arp_drop_fenced",
+        "arp_pass_not_vip",
+        "arp_pass_gratuitous",
+        "arp_pass_not_request",
+        "arp_pass_unsupported",
+        "arp_pass_truncated",
+        "pass_truncated_eth",
+        "pass_ipv4",
+        "pass_ipv6",
+        "pass_vlan",
+        "pass_other",
+        "vrrp_accepted",
+        "vrrp_pass_unknown_vrid",
+        "vrrp_drop_truncated",
+        "vrrp_drop_ttl",
+        "vrrp_drop_version",
+        "vrrp_drop_type",
+        "vrrp_drop_unknown_peer",
+        "vrrp_drop_checksum",
+        "vrrp_drop_auth",
+        "vrrp_drop_length",
+        "vrrp_drop_ip_header",
+        "vrrp_drop_own",
+        "vrrp_ringbuf_full",
+        "vrrp_fenced",
+    ];
+}
+
+/// Key of the VIP table: the VIP on one interface.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct VipKey {
+    /// Interface index the XDP program runs on.
+    pub ifindex: u32,
+    /// The VIP, network order.
+    pub addr: [u8; 4],
+}
+const _: () = assert!(size_of::<VipKey>() == 8);
+
+/// Value of the VIP table.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct VipEntry {
+    /// The MAC address the ARP reply carries (the interface's, or a virtual MAC).
+    pub mac: [u8; 6],
+    /// The VRID whose ownership decides whether this VIP is answered.
+    pub vrid: u8,
+    /// Reserved for flags; zero today.
+    pub flags: u8,
+    /// Index into [`map_names::VIP_COUNTERS`]; below [`capacity::VIP_COUNTERS`].
+    pub stat_slot: u32,
+}
+const _: () = assert!(size_of::<VipEntry>() == 12);
+
+/// Key of the per-(interface, VRID) maps.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct VridKey {
+    /// Interface index.
+    pub ifindex: u32,
+    /// Virtual router id, 1..=255.
+    pub vrid: u8,
+    /// Explicit padding; always zero.
+    pub pad: [u8; 3],
+}
+const _: () = assert!(size_of::<VridKey>() == 8);
+
+impl VridKey {
+    /// The key for `vrid` on `ifindex`, padding zeroed.
+    pub const fn new(ifindex: u32, vrid: u8) -> Self {
+        Self {
+            ifindex,
+            vrid,
+            pad: [0; 3],
+        }
+    }
+}
+
+/// Bits of [`VridState::flags`].
+pub mod vrid_flags {
+    /// Adverts must come from an address in [`crate::map_names::ALLOWED_PEERS`].
+    pub const UNICAST_PEERS: u8 = 1 << 0;
+    /// v3 checksum is computed without the pseudo-header (keepalived `v3_checksum_as_v2`).
+    pub const V3_CHECKSUM_AS_V2: u8 = 1 << 1;
+}
+
+/// Authentication types (RFC 3768 5.3.6; v3 has none).
+pub mod auth_type {
+    /// No authentication.
+    pub const NONE: u8 = 0;
+    /// Simple text password, 8 octets, zero padded (keepalived `auth_type PASS`).
+    pub const SIMPLE: u8 = 1;
+}
+
+/// Per-(interface, VRID) state written by the agent: ownership grant, lease, and what the kernel
+/// needs to validate adverts and decide a fast switch.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct VridState {
+    /// CLOCK_MONOTONIC ns until which the grant is valid; renewed with every advert sent.
+    pub lease_until_ns: u64,
+    /// Nonzero while this node holds a grant; a new value for every new grant.
+    pub grant_epoch: u64,
+    /// This node's primary address on the interface, network order (tie-break, loop detection).
+    pub primary_addr: [u8; 4],
+    /// The priority this node currently advertises (effective priority).
+    pub priority: u8,
+    /// VRRP version for this instance: 2 or 3.
+    pub version: u8,
+    /// [`vrid_flags`] bits.
+    pub flags: u8,
+    /// [`auth_type`] value (v2 only).
+    pub auth_type: u8,
+    /// Authentication data (v2 simple password), zero padded.
+    pub auth_data: [u8; 8],
+}
+const _: () = assert!(size_of::<VridState>() == 32);
+
+impl VridState {
+    /// Whether the grant is valid at `now_ns` given the kernel's fence epoch (0 = none).
+    pub const fn owned_at(&self, now_ns: u64, fence_epoch: u64) -> bool {
+        self.grant_epoch != 0 && now_ns < self.lease_until_ns && fence_epoch != self.grant_epoch
+    }
+}
+
+/// Written by the kernel only: the grant epoch it fenced on a fast switch, and why.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Fence {
+    /// The fenced [`VridState::grant_epoch`].
+    pub epoch: u64,
+    /// When (CLOCK_MONOTONIC ns).
+    pub at_ns: u64,
+    /// Source of the advert that fenced us, network order.
+    pub by_addr: [u8; 4],
+    /// Its priority.
+    pub by_priority: u8,
+    /// Explicit padding.
+    pub pad: [u8; 3],
+}
+const _: () = assert!(size_of::<Fence>() == 24);
+
+/// Key of the peer tables: one address for one (interface, VRID).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct PeerKey {
+    /// Interface index.
+    pub ifindex: u32,
+    /// Virtual router id.
+    pub vrid: u8,
+    /// Explicit padding; always zero.
+    pub pad: [u8; 3],
+    /// Peer address, network order.
+    pub addr: [u8; 4],
+}
+const _: () = assert!(size_of::<PeerKey>() == 12);
+
+/// The last valid advert seen from one peer (kernel-written).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct PeerRecord {
+    /// CLOCK_MONOTONIC ns of the last advert.
+    pub last_seen_ns: u64,
+    /// Valid adverts seen from this peer.
+    pub adverts: u64,
+    /// Advertised interval as on the wire: v3 centiseconds, v2 seconds.
+    pub adver_int: u16,
+    /// Advertised priority.
+    pub priority: u8,
+    /// VRRP version.
+    pub version: u8,
+    /// Explicit padding.
+    pub pad: [u8; 4],
+}
+const _: () = assert!(size_of::<PeerRecord>() == 24);
+
+/// Per-VIP counters (per CPU), indexed by [`VipEntry::stat_slot`].
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct VipCounters {
+    /// ARP requests answered.
+    pub replied: u64,
+    /// ARP requests dropped: not owned.
+    pub dropped_not_owned: u64,
+    /// ARP requests dropped: lease expired.
+    pub dropped_lease_expired: u64,
+    /// ARP requests dropped: fenced.
+    pub dropped_fenced: u64,
+}
+const _: () = assert!(size_of::<VipCounters>() == 32);
+
+/// Bits of [`AdvertEvent::flags`].
+pub mod event_flags {
+    /// The kernel fenced this node's grant while handling this advert.
+    pub const FENCED: u16 = 1 << 0;
+}
+
+/// Largest VRRP message the kernel copies into an event: 8-byte header, 8-byte v2 auth, and up to
+/// 28 IPv4 addresses. Longer adverts are dropped as [`counter::VRRP_DROP_LENGTH`].
+pub const MAX_VRRP_LEN: usize = 128;
+
+/// A valid advert delivered to the agent through the ring buffer. `vrrp[..vrrp_len]` is the VRRP
+/// message exactly as received (the agent decodes it again with the full codec).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AdvertEvent {
+    /// CLOCK_MONOTONIC ns at reception.
+    pub ts_ns: u64,
+    /// Interface index it arrived on.
+    pub ifindex: u32,
+    /// IPv4 source, network order.
+    pub src: [u8; 4],
+    /// IPv4 destination, network order.
+    pub dst: [u8; 4],
+    /// Bytes of `vrrp` that are valid.
+    pub vrrp_len: u16,
+    /// [`event_flags`] bits.
+    pub flags: u16,
+    /// IP TTL as received (always 255 for accepted adverts).
+    pub ttl: u8,
+    /// Explicit padding.
+    pub pad: [u8; 7],
+    /// The VRRP message.
+    pub vrrp: [u8; MAX_VRRP_LEN],
+}
+const _: () = assert!(size_of::<AdvertEvent>() == 32 + MAX_VRRP_LEN);
+
+/// IP protocol number of VRRP (RFC 9568 5.1.1.4).
+pub const IPPROTO_VRRP: u8 = 112;
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: every type below is `#[repr(C)]`, made only of integers and byte arrays, with all
+    // padding spelled out as fields, so any bit pattern is valid and there are no holes.
+    unsafe impl aya::Pod for super::VipKey {}
+    unsafe impl aya::Pod for super::VipEntry {}
+    unsafe impl aya::Pod for super::VridKey {}
+    unsafe impl aya::Pod for super::VridState {}
+    unsafe impl aya::Pod for super::Fence {}
+    unsafe impl aya::Pod for super::PeerKey {}
+    unsafe impl aya::Pod for super::PeerRecord {}
+    unsafe impl aya::Pod for super::VipCounters {}
+    unsafe impl aya::Pod for super::AdvertEvent {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ownership_needs_epoch_lease_and_no_fence() {
+        let s = VridState {
+            lease_until_ns: 1_000,
+            grant_epoch: 7,
+            ..VridState::default()
+        };
+        assert!(s.owned_at(999, 0));
+        assert!(!s.owned_at(1_000, 0), "lease boundary is exclusive");
+        assert!(!s.owned_at(10, 7), "fenced grant");
+        assert!(s.owned_at(10, 6), "fence of an older grant does not apply");
+        let revoked = VridState {
+            grant_epoch: 0,
+            ..s
+        };
+        assert!(!revoked.owned_at(10, 0));
+    }
+
+    #[test]
+    fn counter_names_are_unique() {
+        for (i, a) in counter::NAMES.iter().enumerate() {
+            for b in &counter::NAMES[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The maps the program shares with the agent (names and layouts from `havip-common`), and the
+//! counter helpers.
+
+use aya_ebpf::{
+    macros::map,
+    maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
+};
+use havip_common::{
+    AdvertEvent, Fence, PeerKey, PeerRecord, VipCounters, VipEntry, VipKey, VridKey, VridState,
+    capacity,
+};
+
+#[map(name = "HAVIP_VIPS")]
+pub(crate) static VIPS: HashMap<VipKey, VipEntry> = HashMap::with_max_entries(capacity::VIPS, 0);
+
+#[map(name = "HAVIP_VRIDS")]
+pub(crate) static VRIDS: HashMap<VridKey, VridState> =
+    HashMap::with_max_entries(capacity::VRIDS, 0);
+
+#[map(name = "HAVIP_FENCES")]
+pub(crate) static FENCES: HashMap<VridKey, Fence> = HashMap::with_max_entries(capacity::VRIDS, 0);
+
+#[map(name = "HAVIP_ALLOWED_PEERS")]
+pub(crate) static ALLOWED_PEERS: HashMap<PeerKey, u32> =
+    HashMap::with_max_entries(capacity::ALLOWED_PEERS, 0);
+
+#[map(name = "HAVIP_PEERS")]
+pub(crate) static PEERS: LruHashMap<PeerKey, PeerRecord> =
+    LruHashMap::with_max_entries(capacity::PEERS, 0);
+
+#[map(name = "HAVIP_COUNTERS")]
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(havip_common::counter::COUNT, 0);
+
+#[map(name = "HAVIP_VIP_COUNTERS")]
+pub(crate) static VIP_COUNTERS: PerCpuArray<VipCounters> =
+    PerCpuArray::with_max_entries(capacity::VIP_COUNTERS, 0);
+
+#[map(name = "HAVIP_EVENTS")]
+pub(crate) static EVENTS: RingBuf = RingBuf::with_byte_size(capacity::EVENTS_BYTES, 0);
+
+/// Per-CPU scratch space for building an [`AdvertEvent`] (too large for the 512-byte stack along
+/// with everything else).
+#[map(name = "HAVIP_SCRATCH")]
+pub(crate) static SCRATCH: PerCpuArray<AdvertEvent> = PerCpuArray::with_max_entries(1, 0);
+
+/// Increments global counter `index` on this CPU.
+#[inline(always)]
+pub(crate) fn count(index: u32) {
+    if let Some(c) = COUNTERS.get_ptr_mut(index) {
+        // SAFETY: per-CPU slot, valid for the map's lifetime; no other writer on this CPU while
+        // this program runs (XDP is not preempted by itself).
+        unsafe { *c += 1 };
+    }
+}
+
+/// Per-VIP counter fields.
+#[derive(Clone, Copy)]
+pub(crate) enum VipStat {
+    Replied,
+    NotOwned,
+    LeaseExpired,
+    Fenced,
+}
+
+/// Increments one per-VIP counter on this CPU.
+#[inline(always)]
+pub(crate) fn count_vip(slot: u32, stat: VipStat) {
+    if let Some(c) = VIP_COUNTERS.get_ptr_mut(slot) {
+        // SAFETY: as in `count`.
+        unsafe {
+            match stat {
+                VipStat::Replied => (*c).replied += 1,
+                VipStat::NotOwned => (*c).dropped_not_owned += 1,
+                VipStat::LeaseExpired => (*c).dropped_lease_expired += 1,
+                VipStat::Fenced => (*c).dropped_fenced += 1,
+            }
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! VRRP advertisements in the kernel: validation, peer table, fast switch, delivery to the agent.
+//!
+//! ```text
+//! RFC 9568 5.1 (v3)                        RFC 3768 5.1 (v2)
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |Version| Type  | Virtual Rtr ID|   Priority    |Count IPvX Addr|
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |(rsvd) |     Max Adver Int     |          Checksum             |   v3
+//! |   Auth Type   |   Adver Int   |          Checksum             |   v2
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                       IPvX Address(es)                        |
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! |                 Authentication Data (1), (2)                  |   v2 only
+//! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//! ```
+//!
+//! Valid adverts for a configured VRID are consumed (`XDP_DROP` after delivery): the ring buffer is
+//! the agent's receive path, and consuming them means the stack never answers a unicast advert
+//! with ICMP protocol-unreachable. Adverts for VRIDs not configured here pass untouched, so a
+//! co-located VRRP daemon for other VRIDs keeps working.
+
+use aya_ebpf::{
+    bindings::xdp_action, helpers::bpf_ktime_get_ns, helpers::generated::bpf_xdp_load_bytes,
+    programs::XdpContext,
+};
+use havip_common::{
+    Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerKey, PeerRecord, VridKey, auth_type, counter,
+    event_flags, vrid_flags,
+};
+use network_types::{eth::EthHdr, ip::Ipv4Hdr};
+
+use crate::{
+    csum,
+    maps::{ALLOWED_PEERS, EVENTS, FENCES, PEERS, SCRATCH, VRIDS, count},
+    ptr_at,
+};
+
+const VRRP_TYPE_ADVERTISEMENT: u8 = 1;
+const VRRP_HDR_LEN: u32 = 8;
+const V2_AUTH_LEN: u32 = 8;
+const IP_MF: u16 = 0x2000;
+const IP_OFFMASK: u16 = 0x1fff;
+
+/// Handles an Ethernet frame whose ethertype is IPv4.
+#[inline(always)]
+pub(crate) fn handle(ctx: &XdpContext) -> u32 {
+    match try_handle(ctx) {
+        Ok(action) => action,
+        Err(reason) => {
+            count(reason);
+            if reason == counter::PASS_IPV4 || reason == counter::VRRP_PASS_UNKNOWN_VRID {
+                xdp_action::XDP_PASS
+            } else {
+                xdp_action::XDP_DROP
+            }
+        }
+    }
+}
+
+/// `Ok(action)` for an accepted advert (already counted), `Err(counter)` for every other path.
+#[inline(always)]
+fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
+    // Not VRRP, or not even a whole IPv4 header: fail-open, the stack decides.
+    let ip = ptr_at::<Ipv4Hdr>(ctx, EthHdr::LEN).map_err(|()| counter::PASS_IPV4)?;
+    // SAFETY: bounds-checked by `ptr_at`.
+    let ip = unsafe { &*ip };
+    if ip.proto != IPPROTO_VRRP || ip.vihl >> 4 != 4 {
+        return Err(counter::PASS_IPV4);
+    }
+    // From here on it is VRRP: fail-closed for a configured VRID, every drop counted.
+    let ihl = u32::from(ip.vihl & 0x0f) * 4;
+    if ihl < 20 {
+        return Err(counter::VRRP_DROP_IP_HEADER);
+    }
+    let frags = u16::from_be_bytes(ip.frags);
+    if frags & (IP_MF | IP_OFFMASK) != 0 {
+        return Err(counter::VRRP_DROP_IP_HEADER);
+    }
+    let tot_len = u32::from(u16::from_be_bytes(ip.tot_len));
+    let frame_len = (ctx.data_end() - ctx.data()) as u32;
+    if tot_len < ihl + VRRP_HDR_LEN || EthHdr::LEN as u32 + tot_len > frame_len {
+        return Err(counter::VRRP_DROP_TRUNCATED);
+    }
+    let vrrp_off = EthHdr::LEN as u32 + ihl;
+    let vrrp_len = tot_len - ihl;
+
+    let mut hdr = [0u8; VRRP_HDR_LEN as usize];
+    // SAFETY: `hdr` is 8 bytes of stack; the helper bounds-checks the frame itself.
+    let r = unsafe {
+        bpf_xdp_load_bytes(ctx.ctx, vrrp_off, hdr.as_mut_ptr().cast(), VRRP_HDR_LEN)
+    };
+    if r != 0 {
+        return Err(counter::VRRP_DROP_TRUNCATED);
+    }
+    let ifindex = ctx.ingress_ifindex() as u32;
+    let vrid = hdr[1];
+    let vkey = VridKey::new(ifindex, vrid);
+    // SAFETY: read-only copy of a preallocated hash value.
+    let Some(state) = (unsafe { VRIDS.get(&vkey) }).copied() else {
+        return Err(counter::VRRP_PASS_UNKNOWN_VRID);
+    };
+
+    // RFC 9568 7.1 / RFC 3768 7.1: the IPv4 TTL MUST be 255.
+    if ip.ttl != 255 {
+        return Err(counter::VRRP_DROP_TTL);
+    }
+    // RFC 9568 7.1: the version MUST be the one configured (keepalived's `version`).
+    let version = hdr[0] >> 4;
+    if version != state.version {
+        return Err(counter::VRRP_DROP_VERSION);
+    }
+    // RFC 9568 5.2.2: only ADVERTISEMENT (1) is defined.
+    if hdr[0] & 0x0f != VRRP_TYPE_ADVERTISEMENT {
+        return Err(counter::VRRP_DROP_TYPE);
+    }
+    // RFC 9568 7.1: the packet MUST contain the complete message, fixed fields and addresses.
+    let naddr = u32::from(hdr[3]);
+    let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
+    let expected = VRRP_HDR_LEN + naddr * 4 + auth_len;
+    if expected != vrrp_len || vrrp_len > MAX_VRRP_LEN as u32 {
+        return Err(counter::VRRP_DROP_LENGTH);
+    }
+    let src = ip.src_addr;
+    if src == state.primary_addr {
+        return Err(counter::VRRP_DROP_OWN);
+    }
+    let pkey = PeerKey {
+        ifindex,
+        vrid,
+        pad: [0; 3],
+        addr: src,
+    };
+    // keepalived `unicast_peer`: with a peer list, adverts from anyone else are ignored.
+    if state.flags & vrid_flags::UNICAST_PEERS != 0 {
+        // SAFETY: existence check only.
+        if unsafe { ALLOWED_PEERS.get(&pkey) }.is_none() {
+            return Err(counter::VRRP_DROP_UNKNOWN_PEER);
+        }
+    }
+
+    let Some(ev) = SCRATCH.get_ptr_mut(0) else {
+        return Err(counter::VRRP_RINGBUF_FULL);
+    };
+    // SAFETY: per-CPU scratch value, exclusively ours for this invocation.
+    let ev = unsafe { &mut *ev };
+    // Bound the length for the verifier: 8 <= len <= MAX_VRRP_LEN was checked above.
+    let len = vrrp_len & 0xff;
+    if len < VRRP_HDR_LEN || len > MAX_VRRP_LEN as u32 {
+        return Err(counter::VRRP_DROP_LENGTH);
+    }
+    // SAFETY: `ev.vrrp` has MAX_VRRP_LEN bytes and `len` is at most that.
+    let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, vrrp_off, ev.vrrp.as_mut_ptr().cast(), len) };
+    if r != 0 {
+        return Err(counter::VRRP_DROP_TRUNCATED);
+    }
+
+    // RFC 9568 5.2.8: v3 checksum over the pseudo-header and the message (unless configured
+    // `v3_checksum_as_v2`); RFC 3768 5.3.8: v2 over the message only.
+    let mut seed = 0u32;
+    if version == 3 && state.flags & vrid_flags::V3_CHECKSUM_AS_V2 == 0 {
+        let l = (len as u16).to_be_bytes();
+        let dst = ip.dst_addr;
+        let pseudo: [u8; 12] = [
+            src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3], 0, IPPROTO_VRRP, l[0],
+            l[1],
+        ];
+        seed = csum::partial(pseudo.as_ptr(), 12, 0).ok_or(counter::VRRP_DROP_CHECKSUM)?;
+    }
+    let sum = csum::partial(ev.vrrp.as_ptr(), len, seed).ok_or(counter::VRRP_DROP_CHECKSUM)?;
+    if csum::fold(u64::from(sum)) != 0xffff {
+        return Err(counter::VRRP_DROP_CHECKSUM);
+    }
+
+    // RFC 2338 5.3.6 (kept by keepalived for v2): auth type must match; simple text password
+    // compared over its 8 octets after the addresses.
+    if version == 2 {
+        if hdr[4] != state.auth_type {
+            return Err(counter::VRRP_DROP_AUTH);
+        }
+        if state.auth_type == auth_type::SIMPLE {
+            let off = (VRRP_HDR_LEN + naddr * 4) as usize;
+            if off + 8 > MAX_VRRP_LEN {
+                return Err(counter::VRRP_DROP_LENGTH);
+            }
+            let mut i = 0;
+            while i < 8 {
+                // SAFETY: off + i < MAX_VRRP_LEN, checked just above.
+                let b = unsafe { *ev.vrrp.as_ptr().add(off + i) };
+                if b != state.auth_data[i] {
+                    return Err(counter::VRRP_DROP_AUTH);
+                }
+                i += 1;
+            }
+        }
+    }
+
+    let priority = hdr[2];
+    let adver_int = if version == 2 {
+        u16::from(hdr[5])
+    } else {
+        (u16::from(hdr[4] & 0x0f) << 8) | u16::from(hdr[5])
+    };
+    // SAFETY: same clock as userspace CLOCK_MONOTONIC.
+    let now = unsafe { bpf_ktime_get_ns() };
+    // SAFETY: read-only copy.
+    let seen = unsafe { PEERS.get(&pkey) }.map_or(0, |p| p.adverts);
+    let record = PeerRecord {
+        last_seen_ns: now,
+        adverts: seen + 1,
+        adver_int,
+        priority,
+        version,
+        pad: [0; 4],
+    };
+    // A full LRU evicts; a failure here only loses a diagnostic record.
+    let _ = PEERS.insert(&pkey, &record, 0);
+
+    // Fast switch, RFC 9568 6.4.3 (Master): an advert with a greater priority, or an equal
+    // priority and a greater primary address, ends mastership. Priority 0 does not (the master
+    // answers it with an advert), and neither does a lower priority.
+    let mut flags = 0u16;
+    let ours = state.priority;
+    let wins = priority > ours
+        || (priority == ours && u32::from_be_bytes(src) > u32::from_be_bytes(state.primary_addr));
+    if state.grant_epoch != 0 && priority != 0 && wins {
+        let fence = Fence {
+            epoch: state.grant_epoch,
+            at_ns: now,
+            by_addr: src,
+            by_priority: priority,
+            pad: [0; 3],
+        };
+        // One element replacement: atomic for every reader of FENCES.
+        if FENCES.insert(&vkey, &fence, 0).is_ok() {
+            flags |= event_flags::FENCED;
+            count(counter::VRRP_FENCED);
+        }
+    }
+
+    ev.ts_ns = now;
+    ev.ifindex = ifindex;
+    ev.src = src;
+    ev.dst = ip.dst_addr;
+    ev.vrrp_len = len as u16;
+    ev.flags = flags;
+    ev.ttl = ip.ttl;
+    ev.pad = [0; 7];
+    if EVENTS.output(ev, 0).is_err() {
+        count(counter::VRRP_RINGBUF_FULL);
+    }
+    count(counter::VRRP_ACCEPTED);
+    Ok(xdp_action::XDP_DROP)
+}
