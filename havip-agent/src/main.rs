@@ -1,1 +1,24 @@
-fn main() {}
+//! The havip agent binary: parses the command line and runs the chosen command.
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use havip_agent::cli::{Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .with_context(|| format!("invalid --log filter {:?}", cli.log))?;
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the tokio runtime")?;
+    rt.block_on(async move {
+        match cli.command {
+            Command::Dataplane(args) => havip_agent::diag::run(args).await,
+        }
+    })
+}

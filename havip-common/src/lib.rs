@@ -52,6 +52,9 @@ pub mod map_names {
 /// The XDP program's name in the object file.
 pub const XDP_PROGRAM: &str = "havip_xdp";
 
+/// A pass-everything XDP program in the same object (veth peers in driver mode, benchmark baseline).
+pub const PASS_PROGRAM: &str = "havip_pass";
+
 /// Map capacities.
 pub mod capacity {
     /// VIP table entries (all interfaces).

@@ -145,11 +145,9 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     };
     // SAFETY: per-CPU scratch value, exclusively ours for this invocation.
     let ev = unsafe { &mut *ev };
-    // Bound the length for the verifier: 8 <= len <= MAX_VRRP_LEN was checked above.
-    let len = vrrp_len & 0xff;
-    if len < VRRP_HDR_LEN || len > MAX_VRRP_LEN as u32 {
-        return Err(counter::VRRP_DROP_LENGTH);
-    }
+    // `vrrp_len` is a multiple of 4 in 8..=128 (checked above); restate that as arithmetic the
+    // verifier tracks, so it sees 4 <= len <= 128 (a plain comparison loses the lower bound).
+    let len = ((vrrp_len - 4) & 0x7c) + 4;
     // SAFETY: `ev.vrrp` has MAX_VRRP_LEN bytes and `len` is at most that.
     let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, vrrp_off, ev.vrrp.as_mut_ptr().cast(), len) };
     if r != 0 {
@@ -180,18 +178,14 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
             return Err(counter::VRRP_DROP_AUTH);
         }
         if state.auth_type == auth_type::SIMPLE {
-            let off = (VRRP_HDR_LEN + naddr * 4) as usize;
-            if off + 8 > MAX_VRRP_LEN {
-                return Err(counter::VRRP_DROP_LENGTH);
-            }
-            let mut i = 0;
-            while i < 8 {
-                // SAFETY: off + i < MAX_VRRP_LEN, checked just above.
-                let b = unsafe { *ev.vrrp.as_ptr().add(off + i) };
-                if b != state.auth_data[i] {
-                    return Err(counter::VRRP_DROP_AUTH);
-                }
-                i += 1;
+            // Loaded from the frame by the helper (runtime bounds check), not indexed in the
+            // scratch copy: a variable index there is more than the verifier can follow.
+            let mut pass = [0u8; 8];
+            let off = vrrp_off + VRRP_HDR_LEN + naddr * 4;
+            // SAFETY: `pass` is 8 bytes of stack.
+            let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, off, pass.as_mut_ptr().cast(), 8) };
+            if r != 0 || u64::from_ne_bytes(pass) != u64::from_ne_bytes(state.auth_data) {
+                return Err(counter::VRRP_DROP_AUTH);
             }
         }
     }

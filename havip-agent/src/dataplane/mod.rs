@@ -1,4 +1,77 @@
-//! Loading, attaching and driving the XDP program.
+//! The XDP data plane: loading and attaching the program, and a typed API over its maps
+//! (VIP table, ownership grants with a lease, unicast peers, counters, advert events).
+
+mod attach;
+mod control;
+pub mod pins;
+
+pub use attach::{AttachMode, Attached};
+pub use control::{Counters, Dataplane, VridConfig};
 
 /// The eBPF object built by build.rs, 8-byte aligned as aya requires.
 pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/havip"));
+
+/// Errors of the data plane.
+#[derive(Debug, thiserror::Error)]
+pub enum DataplaneError {
+    /// Loading the object or a program into the kernel failed.
+    #[error("loading the XDP object failed: {source}")]
+    Load {
+        /// The cause.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The object lacks a map or program the ABI names.
+    #[error("the XDP object has no {what} named {name}")]
+    Missing {
+        /// "map" or "program".
+        what: &'static str,
+        /// Its name.
+        name: &'static str,
+    },
+    /// Attaching to an interface failed.
+    #[error("attaching XDP to {ifname} in {mode} mode failed: {source}")]
+    Attach {
+        /// The interface.
+        ifname: String,
+        /// The mode tried.
+        mode: AttachMode,
+        /// The cause.
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    /// A map operation failed.
+    #[error("map {map}: {op} failed: {source}")]
+    Map {
+        /// Map name.
+        map: &'static str,
+        /// Operation.
+        op: &'static str,
+        /// The cause.
+        #[source]
+        source: aya::maps::MapError,
+    },
+    /// The VIP table or its counter slots are full.
+    #[error("the VIP table is full ({capacity} entries)")]
+    VipTableFull {
+        /// Its capacity.
+        capacity: u32,
+    },
+    /// An operation named an (interface, VRID) that was never configured.
+    #[error("VRID {vrid} is not configured on interface index {ifindex}")]
+    UnknownVrid {
+        /// Interface index.
+        ifindex: u32,
+        /// VRID.
+        vrid: u8,
+    },
+    /// An interface lookup failed.
+    #[error(transparent)]
+    Iface(#[from] crate::net::iface::IfaceError),
+}
+
+impl DataplaneError {
+    pub(crate) fn map(map: &'static str, op: &'static str, source: aya::maps::MapError) -> Self {
+        Self::Map { map, op, source }
+    }
+}

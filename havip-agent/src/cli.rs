@@ -1,0 +1,105 @@
+//! The command line (clap derive). Doc comments are the help text.
+
+use std::net::Ipv4Addr;
+
+use clap::{Parser, Subcommand};
+
+use crate::dataplane::AttachMode;
+
+/// havip: a high-availability virtual IP agent (VRRP v2/v3, keepalived-compatible) with an XDP
+/// fast path that answers ARP for the VIP only while this node owns it.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// Log filter (tracing `EnvFilter` syntax), e.g. `info` or `havip_agent=debug`.
+    #[arg(long, global = true, env = "HAVIP_LOG", default_value = "info")]
+    pub log: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Diagnostic: attach the XDP program to an interface and own the given VIPs statically,
+    /// renewing the lease while running and printing the kernel counters. After `kill -9` the
+    /// kernel stops answering within the lease.
+    Dataplane(DataplaneArgs),
+}
+
+/// Arguments of `havip-agent dataplane`.
+#[derive(Debug, clap::Args)]
+pub struct DataplaneArgs {
+    /// Interface to attach to.
+    #[arg(long)]
+    pub iface: String,
+    /// A VIP to own (answered with the interface's MAC). Repeatable.
+    #[arg(long = "own", value_name = "ADDR")]
+    pub own: Vec<Ipv4Addr>,
+    /// A VIP to put in the table but not own (ARP for it is dropped). Repeatable.
+    #[arg(long = "vip", value_name = "ADDR")]
+    pub vip: Vec<Ipv4Addr>,
+    /// VRID the VIPs belong to.
+    #[arg(long, default_value_t = 51)]
+    pub vrid: u8,
+    /// Ownership lease; the kernel stops answering this long after the last renewal.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub lease: std::time::Duration,
+    /// How often the lease is renewed (must be shorter than the lease).
+    #[arg(long, default_value = "250ms", value_parser = parse_duration)]
+    pub renew: std::time::Duration,
+    /// How often counters are printed (0 = never).
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub print_every: std::time::Duration,
+    /// XDP attach mode.
+    #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
+    pub mode: AttachMode,
+    /// Also attach the pass-through program to this interface (a veth peer, for driver mode).
+    #[arg(long, value_name = "IFACE")]
+    pub pass_on: Option<String>,
+}
+
+/// Parses `250ms`, `1s`, `1.5s`, `2m`, `100us`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .ok_or_else(|| format!("{s:?}: missing unit (ms, s, m, us)"))?;
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?}: {num:?} is not a number"))?;
+    let secs = match unit {
+        "us" => value / 1e6,
+        "ms" => value / 1e3,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("{s:?}: unknown unit {unit:?} (ms, s, m, us)")),
+    };
+    std::time::Duration::try_from_secs_f64(secs).map_err(|e| format!("{s:?}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("5h").is_err());
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("ms").is_err());
+    }
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

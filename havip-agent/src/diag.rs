@@ -1,0 +1,100 @@
+//! `havip-agent dataplane`: static ownership of VIPs on one interface, to exercise the data plane
+//! and demonstrate the lease without an election.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::info;
+
+use crate::{
+    cli::DataplaneArgs,
+    dataplane::{Dataplane, VridConfig},
+    net::iface::{self, Interface},
+};
+
+/// Runs the diagnostic until SIGINT or SIGTERM, then revokes and detaches.
+pub async fn run(args: DataplaneArgs) -> anyhow::Result<()> {
+    if args.renew >= args.lease {
+        bail!(
+            "--renew ({:?}) must be shorter than --lease ({:?})",
+            args.renew,
+            args.lease
+        );
+    }
+    if args.vrid == 0 {
+        bail!("--vrid must be 1..=255");
+    }
+    let ifc = Interface::by_name(&args.iface)?;
+    let primary = iface::primary_ipv4(&ifc.name)
+        .context("reading interface addresses")?
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+    let mut dp = Dataplane::load().context("loading the XDP program")?;
+    dp.configure_vrid(
+        ifc.index,
+        args.vrid,
+        &VridConfig {
+            primary_addr: primary,
+            priority: 100,
+            version: 3,
+            unicast_peers: false,
+            v3_checksum_as_v2: false,
+            auth_pass: None,
+        },
+    )?;
+    for addr in args.own.iter().chain(&args.vip) {
+        dp.set_vip(ifc.index, *addr, ifc.mac, args.vrid)?;
+    }
+    if let Some(peer) = &args.pass_on {
+        dp.attach_pass(peer, args.mode)?;
+    }
+    let mode = dp.attach(&ifc.name, args.mode)?.mode;
+    let owning = !args.own.is_empty();
+    if owning {
+        dp.grant(ifc.index, args.vrid, args.lease)?;
+    }
+    info!(iface = %ifc.name, %mode, own = ?args.own, vip = ?args.vip, lease = ?args.lease, "data plane up");
+    println!(
+        "havip dataplane: {} ({}, {mode} mode) owning {:?}, table-only {:?}, lease {:?}",
+        ifc.name,
+        iface::format_mac(ifc.mac),
+        args.own,
+        args.vip,
+        args.lease
+    );
+
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut renew = tokio::time::interval(args.renew);
+    let print_every = if args.print_every.is_zero() {
+        Duration::from_secs(u64::from(u32::MAX))
+    } else {
+        args.print_every
+    };
+    let mut print = tokio::time::interval(print_every);
+    print.tick().await;
+    loop {
+        tokio::select! {
+            _ = renew.tick() => if owning { dp.renew(ifc.index, args.vrid, args.lease)?; },
+            _ = print.tick() => print_counters(&dp)?,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    dp.revoke(ifc.index, args.vrid)?;
+    print_counters(&dp)?;
+    dp.detach_all();
+    info!("revoked and detached");
+    Ok(())
+}
+
+fn print_counters(dp: &Dataplane) -> anyhow::Result<()> {
+    let c = dp.counters()?;
+    let line: Vec<String> = c
+        .iter()
+        .filter(|(_, v)| *v != 0)
+        .map(|(n, v)| format!("{n}={v}"))
+        .collect();
+    println!("counters: {}", line.join(" "));
+    Ok(())
+}
