@@ -1,5 +1,16 @@
 //! havip agent library: the VRRP election core, the XDP data plane control, and the I/O around them.
+//!
+//! ```text
+//!  ring buffer ─┐                                   ┌─> VRRP adverts (raw socket)
+//!  netlink     ─┤   Event     ┌──────────────────┐  ├─> BPF maps (ownership, lease)
+//!  timers      ─┼───────────> │  vrrp core (FSM) │ ─┼─> gratuitous ARP, VIP address
+//!  signals/cfg ─┘             └──────────────────┘  └─> notify, cloud, metrics
+//! ```
 
+pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod dataplane;
+pub mod diag;
+pub mod net;
 pub mod vrrp;
