@@ -1,1 +1,51 @@
+//! Shared harness of havip's root-only integration tests: network namespaces with RAII cleanup
+//! ([`netns`]), an ARP prober ([`prober`]), running agent processes ([`proc`]), and the rule for
+//! tests that need root ([`require_root`]).
 
+pub mod frames;
+pub mod netns;
+pub mod proc;
+pub mod prober;
+
+/// Whether the tests run in CI (`CI=true`), where a test that cannot run must fail.
+#[must_use]
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Returns `true` if the test may run. Without root: panics under `CI=true` (a skipped test must
+/// not look like a pass there), otherwise prints a loud SKIP line and returns `false`.
+#[must_use]
+pub fn require_root(test: &str) -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    assert!(
+        !in_ci(),
+        "{test} needs root (network namespaces, BPF) and CI=true forbids skipping"
+    );
+    eprintln!("SKIP {test}: needs root (network namespaces, BPF); run `sudo cargo xtask test`");
+    false
+}
+
+/// Path of the `havip-agent` binary built beside this test (`cargo xtask test` builds it first),
+/// or `HAVIP_AGENT_BIN`.
+pub fn agent_bin() -> anyhow::Result<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("HAVIP_AGENT_BIN") {
+        return Ok(p.into());
+    }
+    let exe = std::env::current_exe()?;
+    // target/<profile>/deps/<test> -> target/<profile>/havip-agent
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .ok_or_else(|| anyhow::anyhow!("unexpected test path {}", exe.display()))?;
+    let bin = dir.join("havip-agent");
+    anyhow::ensure!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p havip-agent`; `cargo xtask test` does)",
+        bin.display()
+    );
+    Ok(bin)
+}
