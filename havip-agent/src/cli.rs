@@ -26,6 +26,20 @@ pub enum Command {
     /// renewing the lease while running and printing the kernel counters. After `kill -9` the
     /// kernel stops answering within the lease.
     Dataplane(DataplaneArgs),
+    /// Diagnostic: attach a pass-everything XDP program to an interface until SIGINT/SIGTERM.
+    /// A veth whose peer runs havip in driver mode needs it for `XDP_TX` replies to arrive.
+    PassThrough(PassThroughArgs),
+}
+
+/// Arguments of `havip-agent pass-through`.
+#[derive(Debug, clap::Args)]
+pub struct PassThroughArgs {
+    /// Interface to attach to.
+    #[arg(long)]
+    pub iface: String,
+    /// XDP attach mode.
+    #[arg(long, value_enum, default_value_t = AttachMode::Driver)]
+    pub mode: AttachMode,
 }
 
 /// Arguments of `havip-agent dataplane`.

@@ -8,7 +8,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tracing::info;
 
 use crate::{
-    cli::DataplaneArgs,
+    cli::{DataplaneArgs, PassThroughArgs},
     dataplane::{Dataplane, VridConfig},
     net::iface::{self, Interface},
 };
@@ -96,5 +96,25 @@ fn print_counters(dp: &Dataplane) -> anyhow::Result<()> {
         .map(|(n, v)| format!("{n}={v}"))
         .collect();
     println!("counters: {}", line.join(" "));
+    Ok(())
+}
+
+/// Runs `havip-agent pass-through` until SIGINT or SIGTERM.
+pub async fn pass_through(args: PassThroughArgs) -> anyhow::Result<()> {
+    let mut dp = Dataplane::load().context("loading the XDP program")?;
+    let mode = dp.attach_pass(&args.iface, args.mode)?.mode;
+    println!("pass-through attached to {} ({mode} mode)", args.iface);
+    wait_for_stop().await?;
+    dp.detach_all();
+    Ok(())
+}
+
+async fn wait_for_stop() -> anyhow::Result<()> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
     Ok(())
 }

@@ -11,6 +11,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -19,6 +20,7 @@ fn main() -> anyhow::Result<()> {
     rt.block_on(async move {
         match cli.command {
             Command::Dataplane(args) => havip_agent::diag::run(args).await,
+            Command::PassThrough(args) => havip_agent::diag::pass_through(args).await,
         }
     })
 }
