@@ -1,0 +1,107 @@
+//! VIP addresses on interfaces, through rtnetlink (`ip addr add/del` without the shell).
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use rtnetlink::{AddressMessageBuilder, Handle, packet_route::address::AddressAttribute};
+
+/// Errors changing addresses.
+#[derive(Debug, thiserror::Error)]
+pub enum AddrError {
+    /// Opening the netlink socket failed.
+    #[error("opening rtnetlink: {source}")]
+    Connect {
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The kernel refused the change.
+    #[error("{op} {addr}/{prefix} on ifindex {ifindex}: {source}")]
+    Netlink {
+        /// "add" or "del".
+        op: &'static str,
+        /// Address.
+        addr: Ipv4Addr,
+        /// Prefix length.
+        prefix: u8,
+        /// Interface index.
+        ifindex: u32,
+        /// The cause.
+        #[source]
+        source: rtnetlink::Error,
+    },
+}
+
+/// Adds and removes addresses; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Addresses {
+    handle: Handle,
+}
+
+/// errno values the kernel answers when the address is already there / already gone.
+const EEXIST: i32 = 17;
+const EADDRNOTAVAIL: i32 = 99;
+const ENOENT: i32 = 2;
+const ESRCH: i32 = 3;
+
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Some(-m.raw_code()),
+        _ => None,
+    }
+}
+
+impl Addresses {
+    /// Opens an rtnetlink connection and spawns its driver on the current tokio runtime.
+    pub fn new() -> Result<Self, AddrError> {
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(|source| AddrError::Connect { source })?;
+        tokio::spawn(conn);
+        Ok(Self { handle })
+    }
+
+    /// Adds `addr/prefix` to `ifindex` with an optional label; already present is success.
+    pub async fn add(
+        &self,
+        ifindex: u32,
+        addr: Ipv4Addr,
+        prefix: u8,
+        label: Option<&str>,
+    ) -> Result<(), AddrError> {
+        let mut req = self.handle.address().add(ifindex, IpAddr::V4(addr), prefix);
+        if let Some(label) = label {
+            req.message_mut()
+                .attributes
+                .push(AddressAttribute::Label(label.to_owned()));
+        }
+        match req.execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
+            Err(source) => Err(AddrError::Netlink {
+                op: "add",
+                addr,
+                prefix,
+                ifindex,
+                source,
+            }),
+        }
+    }
+
+    /// Removes `addr/prefix` from `ifindex`; already absent is success.
+    pub async fn del(&self, ifindex: u32, addr: Ipv4Addr, prefix: u8) -> Result<(), AddrError> {
+        let msg = AddressMessageBuilder::<Ipv4Addr>::new()
+            .index(ifindex)
+            .address(addr, prefix)
+            .build();
+        match self.handle.address().del(msg).execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(errno(&e), Some(EADDRNOTAVAIL | ENOENT | ESRCH)) => Ok(()),
+            Err(source) => Err(AddrError::Netlink {
+                op: "del",
+                addr,
+                prefix,
+                ifindex,
+                source,
+            }),
+        }
+    }
+}
