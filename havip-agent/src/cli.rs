@@ -22,6 +22,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the agent: VRRP election for every configured instance, with the XDP data plane.
+    Run(RunArgs),
     /// Diagnostic: attach the XDP program to an interface and own the given VIPs statically,
     /// renewing the lease while running and printing the kernel counters. After `kill -9` the
     /// kernel stops answering within the lease.
@@ -40,6 +42,20 @@ pub struct PassThroughArgs {
     /// XDP attach mode.
     #[arg(long, value_enum, default_value_t = AttachMode::Driver)]
     pub mode: AttachMode,
+}
+
+/// Arguments of `havip-agent run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Configuration file: havip TOML or keepalived.conf.
+    #[arg(long, short = 'f', default_value = "/etc/havip/havip.toml")]
+    pub config: std::path::PathBuf,
+    /// Configuration format (auto: decided from the file).
+    #[arg(long, value_enum, default_value_t = crate::config::Format::Auto)]
+    pub format: crate::config::Format,
+    /// XDP attach mode.
+    #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
+    pub xdp_mode: AttachMode,
 }
 
 /// Arguments of `havip-agent dataplane`.

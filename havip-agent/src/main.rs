@@ -19,6 +19,13 @@ fn main() -> anyhow::Result<()> {
         .context("starting the tokio runtime")?;
     rt.block_on(async move {
         match cli.command {
+            Command::Run(args) => havip_agent::daemon::run(havip_agent::daemon::Options {
+                config: args.config,
+                format: args.format,
+                xdp_mode: args.xdp_mode,
+            })
+            .await
+            .map_err(anyhow::Error::from),
             Command::Dataplane(args) => havip_agent::diag::run(args).await,
             Command::PassThrough(args) => havip_agent::diag::pass_through(args).await,
         }

@@ -1,1 +1,226 @@
-//! Configuration: the native TOML model and the keepalived.conf importer.
+//! Configuration: the native TOML model, its validation, and the keepalived.conf importer.
+//!
+//! [`load`] reads either format and returns a validated [`Config`] plus the non-fatal
+//! [`Diagnostic`]s (ignored directives, notes); any error-level diagnostic makes it fail with
+//! all of them, each at `file:line:column`.
+//!
+//! - `model`: the types, one-to-one with keepalived's `global_defs` / `vrrp_script` /
+//!   `vrrp_instance` / `vrrp_sync_group`, with keepalived's defaults.
+//! - `native`: the TOML format and the sidecar file (`<keepalived.conf>.havip.toml`) that holds
+//!   havip-only settings next to an unchanged keepalived.conf.
+//! - `keepalived`: lexer, parser (with includes) and conversion of keepalived.conf.
+//! - `validate`: the checks types cannot express.
+
+mod diagnostic;
+mod duration;
+mod keepalived;
+mod model;
+mod native;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use diagnostic::{Diagnostic, Severity};
+pub use duration::{DurationError, format_duration, parse_duration};
+pub use model::{
+    AddressError, Auth, AuthType, Command, Config, DEFAULT_ADVERT_INTERVAL,
+    DEFAULT_GARP_INTERVAL, DEFAULT_GARP_MASTER_DELAY, DEFAULT_GARP_MASTER_REFRESH,
+    DEFAULT_GARP_MASTER_REFRESH_REPEAT, DEFAULT_GARP_MASTER_REPEAT, DEFAULT_METRICS_ADDR,
+    DEFAULT_PRIORITY, DEFAULT_SCRIPT_INTERVAL, Global, InitialState, Instance, Script,
+    SyncGroup, TrackInterface, TrackScript, Version, VirtualAddress,
+};
+pub use validate::{FieldPath, PathSegment, ValidationError};
+
+/// Which format a configuration file is in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Format {
+    /// Decide from the file: a `.toml` extension, or contents that parse as TOML with a
+    /// `[global]` table or `[[instance]]`, mean TOML; anything else is keepalived.conf.
+    #[default]
+    Auto,
+    /// havip's native TOML.
+    Toml,
+    /// keepalived.conf (with includes), plus the optional sidecar `<file>.havip.toml`.
+    Keepalived,
+}
+
+/// Which sidecar file to merge into a keepalived.conf.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Sidecar {
+    /// `<file>.havip.toml` next to a keepalived.conf, if it exists; none for TOML files.
+    #[default]
+    Default,
+    /// None.
+    Disabled,
+    /// This file, which must exist (for either format).
+    File(PathBuf),
+}
+
+/// A loaded, validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Loaded {
+    /// The configuration, defaults applied.
+    pub config: Config,
+    /// Warnings and notes (never errors): ignored directives, differences from keepalived.
+    pub diagnostics: Vec<Diagnostic>,
+    /// The format the file was read as ([`Format::Toml`] or [`Format::Keepalived`]).
+    pub format: Format,
+    /// The sidecar file merged in, if any.
+    pub sidecar: Option<PathBuf>,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file has errors; `diagnostics` lists them all, with the warnings.
+    #[error("{} has {count} error(s){first}", path.display(), count = count_errors(diagnostics), first = first_error(diagnostics))]
+    Invalid {
+        /// The file given to [`load`].
+        path: PathBuf,
+        /// Every diagnostic, errors and warnings, in file order.
+        diagnostics: Vec<Diagnostic>,
+    },
+}
+
+fn count_errors(diagnostics: &[Diagnostic]) -> usize {
+    diagnostics.iter().filter(|d| d.is_error()).count()
+}
+
+fn first_error(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .find(|d| d.is_error())
+        .map(|d| format!(", first: {d}"))
+        .unwrap_or_default()
+}
+
+/// The sidecar path of a keepalived.conf: `<path>.havip.toml`
+/// (`/etc/keepalived/keepalived.conf.havip.toml`).
+pub fn sidecar_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".havip.toml");
+    PathBuf::from(name)
+}
+
+/// Loads the configuration at `path` in `format`, merging the default sidecar of a
+/// keepalived.conf when it exists.
+pub fn load(path: &Path, format: Format) -> Result<Loaded, ConfigError> {
+    load_with(path, format, &Sidecar::Default)
+}
+
+/// [`load`] with an explicit choice of sidecar.
+pub fn load_with(path: &Path, format: Format, sidecar: &Sidecar) -> Result<Loaded, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let format = detect(path, &text, format);
+    let sidecar = match sidecar {
+        Sidecar::Disabled => None,
+        Sidecar::File(file) => Some(file.clone()),
+        Sidecar::Default if format == Format::Keepalived => {
+            Some(sidecar_path(path)).filter(|p| p.exists())
+        }
+        Sidecar::Default => None,
+    };
+    load_text(path, &text, format, sidecar.as_deref())
+}
+
+/// Loads a configuration from `text` as if read from `origin` (for messages and includes),
+/// without a sidecar.
+pub fn load_str(text: &str, origin: &Path, format: Format) -> Result<Loaded, ConfigError> {
+    let format = detect(origin, text, format);
+    load_text(origin, text, format, None)
+}
+
+/// The format of `text` read from `path` when `format` is [`Format::Auto`].
+fn detect(path: &Path, text: &str, format: Format) -> Format {
+    match format {
+        Format::Auto => {
+            if path.extension().is_some_and(|e| e == "toml") || native::looks_like_toml(text) {
+                Format::Toml
+            } else {
+                Format::Keepalived
+            }
+        }
+        other => other,
+    }
+}
+
+fn load_text(
+    path: &Path,
+    text: &str,
+    format: Format,
+    sidecar: Option<&Path>,
+) -> Result<Loaded, ConfigError> {
+    let invalid = |diagnostics| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        diagnostics,
+    };
+    type Locate<'a> = Box<dyn Fn(&FieldPath) -> (PathBuf, u32, u32) + 'a>;
+    let (mut config, mut diagnostics, locate): (Config, Vec<Diagnostic>, Locate<'_>) =
+        if format == Format::Keepalived {
+            let imported = keepalived::import(path, text);
+            let config = imported.config.clone();
+            let diagnostics = imported.diagnostics.clone();
+            (
+                config,
+                diagnostics,
+                Box::new(move |p: &FieldPath| imported.locate(p)),
+            )
+        } else {
+            let (config, spans) = native::parse(text, path).map_err(invalid)?;
+            (config, Vec::new(), Box::new(move |p: &FieldPath| spans.locate(p)))
+        };
+    if let Some(file) = sidecar {
+        match std::fs::read_to_string(file) {
+            Ok(extra) => diagnostics.extend(native::merge_sidecar(&mut config, &extra, file)),
+            Err(e) => diagnostics.push(Diagnostic::whole_file(
+                file,
+                Severity::Error,
+                format!("cannot read the sidecar file: {e}"),
+            )),
+        }
+    }
+    // Validation findings only make sense once the file parsed cleanly: a directive that failed
+    // to convert would be reported again as a missing value.
+    if !diagnostics.iter().any(Diagnostic::is_error)
+        && let Err(errors) = config.validate()
+    {
+        for error in errors {
+            let (file, line, column) = locate(&error.path);
+            diagnostics.push(Diagnostic::new(
+                file,
+                line,
+                column,
+                Severity::Error,
+                format!("{}: {}", error.path, error.message),
+            ));
+        }
+    }
+    if config.instances.is_empty() {
+        diagnostics.push(Diagnostic::whole_file(
+            path,
+            Severity::Warning,
+            "no VRRP instance is configured",
+        ));
+    }
+    if diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(invalid(diagnostics));
+    }
+    Ok(Loaded {
+        config,
+        diagnostics,
+        format,
+        sidecar: sidecar.map(Path::to_path_buf),
+    })
+}

@@ -1,1 +1,24 @@
 //! VRRP election core (sans-IO): wire codec and state machine.
+//!
+//! Nothing here does I/O or reads a clock. The daemon feeds [`Instance::handle`] with
+//! `(now, Event)`, carries out the returned [`Action`]s in order, and wakes the instance again at
+//! [`Instance::poll_at`].
+//!
+//! - [`packet`]: VRRP v2/v3 advert codec (zero-copy view and plain repr).
+//! - [`fsm`]: the state machine of one instance.
+//! - [`params`]: what an instance needs, validated by [`Instance::new`].
+//! - [`time`]: monotonic time as data.
+
+pub mod fsm;
+mod garp;
+pub mod packet;
+pub mod params;
+pub mod time;
+
+pub use fsm::{Action, AdvertRejected, Event, Instance, Reason, State};
+pub use packet::{
+    AdvertInterval, AdvertRepr, Auth, Centiseconds, ChecksumMode, DecodeError, EmitError, Seconds,
+    Version,
+};
+pub use params::{GarpParams, InitialState, InstanceParams, ParamsError};
+pub use time::Instant;

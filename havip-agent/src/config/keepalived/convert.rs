@@ -1,0 +1,752 @@
+//! Directive tree -> [`Config`]: `global_defs`, `vrrp_script`, `vrrp_sync_group` here,
+//! `vrrp_instance` in [`super::instance`], and the helpers that read arguments and report.
+//!
+//! keepalived copies the `global_defs` GARP settings and `vrrp_version` into each instance; so
+//! does this conversion, whatever the order of the blocks in the file.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use super::instance;
+use super::parser::{Arg, Node};
+use super::{Finding, Pos};
+use crate::config::diagnostic::Severity;
+use crate::config::duration::parse_seconds;
+use crate::config::model::{
+    AddressError, Command, Config, Global, Script, SyncGroup, TrackInterface, TrackScript,
+    Version, parse_ipv4,
+};
+use crate::config::validate::FieldPath;
+
+/// keepalived timers have microsecond resolution.
+pub(super) const TIMER_DECIMALS: usize = 6;
+/// keepalived `vrrp_script` interval and timeout have millisecond resolution.
+const SCRIPT_DECIMALS: usize = 3;
+/// keepalived's weight range for scripts and tracked interfaces.
+pub(super) const WEIGHT: RangeInclusive<i64> = -253..=253;
+
+/// The converted configuration and where its fields came from.
+pub(crate) struct Converted {
+    pub(crate) config: Config,
+    pub(crate) spans: HashMap<FieldPath, Pos>,
+}
+
+/// Conversion context: findings and field positions.
+pub(super) struct Cx<'f> {
+    findings: &'f mut Vec<Finding>,
+    pub(super) spans: HashMap<FieldPath, Pos>,
+}
+
+impl Cx<'_> {
+    pub(super) fn report(&mut self, pos: Pos, severity: Severity, message: impl Into<String>) {
+        self.findings.push(Finding::new(pos, severity, message));
+    }
+
+    pub(super) fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.report(pos, Severity::Error, message);
+    }
+
+    pub(super) fn warn(&mut self, pos: Pos, message: impl Into<String>) {
+        self.report(pos, Severity::Warning, message);
+    }
+
+    pub(super) fn note(&mut self, pos: Pos, message: impl Into<String>) {
+        self.report(pos, Severity::Note, message);
+    }
+
+    /// Records that the field at `path` was written at `pos`.
+    pub(super) fn span(&mut self, path: FieldPath, pos: Pos) {
+        self.spans.insert(path, pos);
+    }
+
+    /// The block of `node`, or an error if it has none.
+    pub(super) fn block<'n>(&mut self, node: &'n Node) -> Option<&'n [Node]> {
+        if let Some(block) = &node.block {
+            for extra in &node.args {
+                self.warn(
+                    extra.pos,
+                    format!("argument `{}` of `{}` ignored", extra.text, node.keyword),
+                );
+            }
+            Some(&block.nodes)
+        } else {
+            self.error(
+                node.pos,
+                format!("`{}` needs a `{{ ... }}` block", node.keyword),
+            );
+            None
+        }
+    }
+
+    /// An error if `node` has a block it does not take.
+    fn no_block(&mut self, node: &Node) {
+        if let Some(block) = &node.block {
+            self.error(
+                block.open,
+                format!("`{}` does not take a `{{ ... }}` block", node.keyword),
+            );
+        }
+    }
+
+    /// The single argument of `node`; an error when missing, a warning for extra ones.
+    pub(super) fn value<'n>(&mut self, node: &'n Node) -> Option<&'n Arg> {
+        self.no_block(node);
+        for extra in node.args.iter().skip(1) {
+            self.warn(
+                extra.pos,
+                format!("extra argument `{}` of `{}` ignored", extra.text, node.keyword),
+            );
+        }
+        let first = node.args.first();
+        if first.is_none() {
+            self.error(node.pos, format!("`{}` needs a value", node.keyword));
+        }
+        first
+    }
+
+    /// A directive without arguments; a warning for any given.
+    pub(super) fn flag(&mut self, node: &Node) {
+        self.no_block(node);
+        for extra in &node.args {
+            self.warn(
+                extra.pos,
+                format!("`{}` takes no argument; `{}` ignored", node.keyword, extra.text),
+            );
+        }
+    }
+
+    /// keepalived `<BOOL>`: on|off|true|false|yes|no, absent meaning true.
+    pub(super) fn boolean(&mut self, node: &Node) -> Option<bool> {
+        self.no_block(node);
+        let Some(arg) = node.args.first() else {
+            return Some(true);
+        };
+        match arg.text.to_ascii_lowercase().as_str() {
+            "on" | "true" | "yes" => Some(true),
+            "off" | "false" | "no" => Some(false),
+            _ => {
+                self.error(
+                    arg.pos,
+                    format!(
+                        "`{}` takes on|off|true|false|yes|no, not `{}`",
+                        node.keyword, arg.text
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer in `range`, converted to `T`.
+    pub(super) fn int<T: TryFrom<i64>>(
+        &mut self,
+        keyword: &str,
+        arg: &Arg,
+        range: RangeInclusive<i64>,
+    ) -> Option<T> {
+        let parsed = arg
+            .text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .and_then(|n| T::try_from(n).ok());
+        if parsed.is_none() {
+            self.error(
+                arg.pos,
+                format!(
+                    "`{keyword}` must be an integer in {}..={}, not `{}`",
+                    range.start(),
+                    range.end(),
+                    arg.text
+                ),
+            );
+        }
+        parsed
+    }
+
+    /// The single integer argument of `node`.
+    pub(super) fn int_value<T: TryFrom<i64>>(
+        &mut self,
+        node: &Node,
+        range: RangeInclusive<i64>,
+    ) -> Option<(T, Pos)> {
+        let arg = self.value(node)?;
+        self.int(&node.keyword, arg, range).map(|n| (n, arg.pos))
+    }
+
+    /// keepalived `<TIMER>`: decimal seconds with at most `decimals` decimals.
+    pub(super) fn seconds(&mut self, node: &Node, decimals: usize) -> Option<(Duration, Pos)> {
+        let arg = self.value(node)?;
+        match parse_seconds(&arg.text, decimals) {
+            Ok(d) => Some((d, arg.pos)),
+            Err(e) => {
+                self.error(
+                    arg.pos,
+                    format!("`{}` takes seconds (like 1 or 0.5): {e}", node.keyword),
+                );
+                None
+            }
+        }
+    }
+
+    /// Whole seconds, for keepalived settings read with `read_unsigned`.
+    pub(super) fn whole_seconds(&mut self, node: &Node) -> Option<(Duration, Pos)> {
+        self.int_value::<u64>(node, 0..=i64::from(u32::MAX))
+            .map(|(s, pos)| (Duration::from_secs(s), pos))
+    }
+
+    /// An IPv4 address; IPv6 is reported as not supported.
+    pub(super) fn ipv4(&mut self, keyword: &str, arg: &Arg) -> Option<Ipv4Addr> {
+        match parse_ipv4(&arg.text) {
+            Ok(a) => Some(a),
+            Err(AddressError::Ipv6 { .. }) => {
+                self.error(
+                    arg.pos,
+                    format!("`{keyword}` {}: IPv6 is not supported by havip", arg.text),
+                );
+                None
+            }
+            Err(e) => {
+                self.error(arg.pos, format!("`{keyword}`: {e}"));
+                None
+            }
+        }
+    }
+
+    /// `notify* SCRIPT [USER [[:]GROUP]]`.
+    pub(super) fn command(&mut self, node: &Node) -> Option<(Command, Pos)> {
+        self.no_block(node);
+        let Some((first, rest)) = node.args.split_first() else {
+            self.error(node.pos, format!("`{}` needs a script", node.keyword));
+            return None;
+        };
+        let mut command = Command::new(first.text.clone());
+        if let Some((user, group)) = self.user_group(node, rest) {
+            self.note(
+                rest.first().map_or(first.pos, |a| a.pos),
+                format!(
+                    "`{}` runs as user `{user}` (keepalived reads the word after the script as \
+                     the user; quote the whole command line to pass arguments)",
+                    node.keyword
+                ),
+            );
+            command.user = Some(user);
+            command.group = group;
+        }
+        Some((command, first.pos))
+    }
+
+    /// `USER [[:]GROUP]` arguments (keepalived's `set_script_uid_gid`).
+    pub(super) fn user_group(
+        &mut self,
+        node: &Node,
+        args: &[Arg],
+    ) -> Option<(String, Option<String>)> {
+        let (user, rest) = args.split_first()?;
+        let (colon, group, extra) = match rest {
+            [] => (None, None, &[][..]),
+            [c, g, extra @ ..] if c.text == ":" => (Some(c), Some(g.text.clone()), extra),
+            [g, extra @ ..] => match g.text.strip_prefix(':') {
+                Some("") => (Some(g), None, extra),
+                Some(stripped) => (Some(g), Some(stripped.to_owned()), extra),
+                None => (None, Some(g.text.clone()), extra),
+            },
+        };
+        if let Some(colon) = colon {
+            self.warn(
+                colon.pos,
+                format!(
+                    "`{}`: `:` (set supplementary groups) ignored; havip runs scripts with \
+                     the primary group only",
+                    node.keyword
+                ),
+            );
+        }
+        for arg in extra {
+            self.warn(arg.pos, format!("extra argument `{}` ignored", arg.text));
+        }
+        Some((user.text.clone(), group))
+    }
+
+    /// `track_interface { IFNAME [weight N [reverse|noreverse]] ... }`.
+    pub(super) fn track_interfaces(
+        &mut self,
+        node: &Node,
+        path: &FieldPath,
+        out: &mut Vec<TrackInterface>,
+    ) {
+        let Some(items) = self.block(node) else {
+            return;
+        };
+        for item in items {
+            self.no_block(item);
+            let (weight, reverse) = self.weight_args(item);
+            self.span(path.index(out.len()), item.pos);
+            out.push(TrackInterface {
+                name: item.keyword.clone(),
+                weight: weight.unwrap_or(0),
+                reverse: reverse.unwrap_or(false),
+            });
+        }
+    }
+
+    /// `track_script { NAME [weight N [reverse|noreverse]] ... }`.
+    pub(super) fn track_scripts(
+        &mut self,
+        node: &Node,
+        path: &FieldPath,
+        out: &mut Vec<TrackScript>,
+    ) {
+        let Some(items) = self.block(node) else {
+            return;
+        };
+        for item in items {
+            self.no_block(item);
+            let (weight, reverse) = self.weight_args(item);
+            self.span(path.index(out.len()), item.pos);
+            out.push(TrackScript {
+                name: item.keyword.clone(),
+                weight,
+                reverse,
+            });
+        }
+    }
+
+    /// `weight N [reverse|noreverse]` after a tracked object's name.
+    fn weight_args(&mut self, item: &Node) -> (Option<i16>, Option<bool>) {
+        let mut weight = None;
+        let mut reverse = None;
+        let mut args = item.args.iter();
+        while let Some(arg) = args.next() {
+            match arg.text.as_str() {
+                "weight" => match args.next() {
+                    Some(value) => weight = self.int::<i16>("weight", value, WEIGHT),
+                    None => self.error(arg.pos, "`weight` needs a value"),
+                },
+                "reverse" => reverse = Some(true),
+                "noreverse" => reverse = Some(false),
+                other => self.error(
+                    arg.pos,
+                    format!(
+                        "unknown option `{other}` for tracked `{}`: expected `weight N \
+                         [reverse|noreverse]`",
+                        item.keyword
+                    ),
+                ),
+            }
+        }
+        (weight, reverse)
+    }
+}
+
+/// Converts the directive tree of a keepalived.conf.
+pub(crate) fn convert(nodes: &[Node], findings: &mut Vec<Finding>) -> Converted {
+    let mut cx = Cx {
+        findings,
+        spans: HashMap::new(),
+    };
+    let mut config = Config::default();
+    let mut global = GlobalSet::default();
+    for node in nodes.iter().filter(|n| n.keyword == "global_defs") {
+        cx.span(FieldPath::root().key("global"), node.pos);
+        global_defs(&mut cx, node, &mut config.global, &mut global);
+    }
+    for node in nodes {
+        match node.keyword.as_str() {
+            "global_defs" => {}
+            "vrrp_script" => vrrp_script(&mut cx, node, &mut config),
+            "vrrp_instance" => {
+                let index = config.instances.len();
+                if let Some(i) = instance::convert(&mut cx, node, index, &config.global) {
+                    config.instances.push(i);
+                }
+            }
+            "vrrp_sync_group" => sync_group(&mut cx, node, &mut config),
+            keyword => top_level_other(&mut cx, node, keyword),
+        }
+    }
+    Converted {
+        config,
+        spans: cx.spans,
+    }
+}
+
+/// Which `global_defs` settings were written (to warn about repeats).
+#[derive(Default)]
+struct GlobalSet {
+    seen: HashMap<String, Pos>,
+}
+
+fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet) {
+    let Some(items) = cx.block(node) else {
+        return;
+    };
+    let path = FieldPath::root().key("global");
+    for item in items {
+        if let Some(earlier) = set.seen.insert(item.keyword.clone(), item.pos) {
+            cx.warn(
+                item.pos,
+                format!(
+                    "`{}` repeated; this one overrides line {}",
+                    item.keyword, earlier.line
+                ),
+            );
+        }
+        let key = item.keyword.as_str();
+        match key {
+            "router_id" => {
+                if let Some(arg) = cx.value(item) {
+                    g.router_id = Some(arg.text.clone());
+                    cx.span(path.key("router_id"), arg.pos);
+                }
+            }
+            "vrrp_version" => {
+                if let Some((n, pos)) = cx.int_value::<i64>(item, 2..=3) {
+                    g.vrrp_version = Version::from_number(n).unwrap_or_default();
+                    cx.span(path.key("vrrp_version"), pos);
+                }
+            }
+            "script_user" => {
+                cx.no_block(item);
+                match cx.user_group(item, &item.args) {
+                    Some((user, group)) => {
+                        g.script_user = Some(user);
+                        g.script_group = group;
+                    }
+                    None => cx.error(item.pos, "`script_user` needs a user name"),
+                }
+            }
+            "enable_script_security" => {
+                cx.flag(item);
+                g.enable_script_security = true;
+            }
+            "vrrp_garp_master_delay" => {
+                if let Some((d, pos)) = cx.whole_seconds(item) {
+                    g.garp_master_delay = d;
+                    cx.span(path.key("garp_master_delay"), pos);
+                }
+            }
+            "vrrp_garp_master_repeat" => {
+                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
+                    g.garp_master_repeat = n;
+                    cx.span(path.key("garp_master_repeat"), pos);
+                }
+            }
+            "vrrp_garp_master_refresh" => {
+                if let Some((d, pos)) = cx.whole_seconds(item) {
+                    g.garp_master_refresh = d;
+                    cx.span(path.key("garp_master_refresh"), pos);
+                }
+            }
+            "vrrp_garp_master_refresh_repeat" => {
+                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
+                    g.garp_master_refresh_repeat = n;
+                    cx.span(path.key("garp_master_refresh_repeat"), pos);
+                }
+            }
+            "vrrp_garp_interval" => {
+                if let Some((d, pos)) = cx.seconds(item, TIMER_DECIMALS) {
+                    g.garp_interval = d;
+                    cx.span(path.key("garp_interval"), pos);
+                }
+            }
+            "v3_checksum_as_v2" => {
+                if let Some(b) = cx.boolean(item) {
+                    g.v3_checksum_as_v2 = b;
+                }
+            }
+            "vrrp_check_unicast_src" => {
+                cx.flag(item);
+                cx.note(
+                    item.pos,
+                    "`vrrp_check_unicast_src`: havip always drops adverts whose source is not a \
+                     unicast_peer",
+                );
+            }
+            "vrrp_mcast_group4" => {
+                if let Some(arg) = cx.value(item) {
+                    if arg.text == "224.0.0.18" {
+                        cx.note(arg.pos, "`vrrp_mcast_group4` 224.0.0.18 is the default");
+                    } else {
+                        cx.error(
+                            arg.pos,
+                            "`vrrp_mcast_group4`: havip sends multicast adverts to 224.0.0.18 \
+                             only; use unicast_peer instead",
+                        );
+                    }
+                }
+            }
+            "vrrp_down_timer_adverts" => cx.error(
+                item.pos,
+                "`vrrp_down_timer_adverts` is not supported: havip uses the RFC master-down \
+                 timer (3 advert intervals plus skew)",
+            ),
+            "vrrp_strict" => cx.warn(
+                item.pos,
+                "`vrrp_strict` ignored: havip does not add firewall rules and keeps the \
+                 configured authentication and unicast settings",
+            ),
+            k if k.starts_with("notification_email")
+                || k.starts_with("smtp_")
+                || k == "email_faults" =>
+            {
+                cx.note(item.pos, format!("`{k}` ignored: havip sends no email"));
+            }
+            k if k.starts_with("vrrp_garp_lower_prio")
+                || k == "vrrp_lower_prio_no_advert"
+                || k == "vrrp_higher_prio_send_advert"
+                || k == "vrrp_skip_check_adv_addr"
+                || k == "vrrp_min_garp"
+                || k == "vrrp_gna_interval"
+                || k == "vrrp_garp_extra_if" =>
+            {
+                cx.warn(
+                    item.pos,
+                    format!("`{k}` ignored: not supported by havip's VRRP implementation"),
+                );
+            }
+            k => cx.warn(item.pos, format!("`{k}` in global_defs ignored: not used by havip")),
+        }
+    }
+}
+
+fn vrrp_script(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
+    let Some(name_arg) = node.args.first() else {
+        cx.error(node.pos, "`vrrp_script` needs a name");
+        return;
+    };
+    let name = name_arg.text.clone();
+    let Some(items) = node.block.as_ref().map(|b| &b.nodes) else {
+        cx.error(node.pos, format!("vrrp_script `{name}` needs a `{{ ... }}` block"));
+        return;
+    };
+    for extra in node.args.iter().skip(1) {
+        cx.warn(extra.pos, format!("extra argument `{}` ignored", extra.text));
+    }
+    if config.scripts.contains_key(&name) {
+        cx.error(name_arg.pos, format!("vrrp_script `{name}` is defined twice"));
+        return;
+    }
+    let path = FieldPath::script(&name);
+    cx.span(path.clone(), name_arg.pos);
+    let mut script = Script::new(String::new());
+    let mut has_script = false;
+    for item in items {
+        let key = item.keyword.as_str();
+        match key {
+            "script" => {
+                cx.no_block(item);
+                if item.args.is_empty() {
+                    cx.error(item.pos, "`script` needs a command");
+                } else {
+                    script.script = join_command(&item.args);
+                    has_script = true;
+                    cx.span(path.key("script"), item.args[0].pos);
+                }
+            }
+            "interval" => {
+                if let Some((d, pos)) = cx.seconds(item, SCRIPT_DECIMALS) {
+                    script.interval = d;
+                    cx.span(path.key("interval"), pos);
+                }
+            }
+            "timeout" => {
+                if let Some((d, pos)) = cx.seconds(item, SCRIPT_DECIMALS) {
+                    script.timeout = Some(d);
+                    cx.span(path.key("timeout"), pos);
+                }
+            }
+            "weight" => {
+                cx.no_block(item);
+                let mut args = item.args.iter();
+                match args.next() {
+                    None => cx.error(item.pos, "`weight` needs a value"),
+                    Some(arg) => {
+                        if let Some(w) = cx.int::<i16>("weight", arg, WEIGHT) {
+                            script.weight = w;
+                            cx.span(path.key("weight"), arg.pos);
+                        }
+                    }
+                }
+                for arg in args {
+                    match arg.text.as_str() {
+                        "reverse" => script.reverse = true,
+                        "noreverse" => script.reverse = false,
+                        other => cx.error(
+                            arg.pos,
+                            format!("unknown `weight` option `{other}`: expected `reverse`"),
+                        ),
+                    }
+                }
+            }
+            "rise" | "fall" => {
+                if let Some((n, pos)) = cx.int_value::<u32>(item, 1..=i64::from(u32::MAX)) {
+                    if key == "rise" {
+                        script.rise = n;
+                    } else {
+                        script.fall = n;
+                    }
+                    cx.span(path.key(key), pos);
+                }
+            }
+            "user" => {
+                cx.no_block(item);
+                match cx.user_group(item, &item.args) {
+                    Some((user, group)) => {
+                        script.user = Some(user);
+                        script.group = group;
+                    }
+                    None => cx.error(item.pos, "`user` needs a user name"),
+                }
+            }
+            "init_fail" => {
+                cx.flag(item);
+                script.init_fail = true;
+            }
+            other => cx.error(item.pos, format!("unknown keyword `{other}` in vrrp_script")),
+        }
+    }
+    if !has_script {
+        cx.error(node.pos, format!("vrrp_script `{name}` has no `script` line"));
+        return;
+    }
+    config.scripts.insert(name, script);
+}
+
+/// The command line of `script a b c`: one quoted argument is the whole command line; several
+/// are joined, single-quoting those with spaces so the script runner splits them the same way.
+pub(super) fn join_command(args: &[Arg]) -> String {
+    if let [only] = args {
+        return only.text.clone();
+    }
+    args.iter()
+        .map(|a| {
+            if a.text.contains(char::is_whitespace) && !a.text.contains('\'') {
+                format!("'{}'", a.text)
+            } else {
+                a.text.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
+    let Some(name_arg) = node.args.first() else {
+        cx.error(node.pos, "`vrrp_sync_group` needs a name");
+        return;
+    };
+    let Some(items) = cx.block(node) else {
+        return;
+    };
+    let index = config.sync_groups.len();
+    let path = FieldPath::sync_group(index);
+    cx.span(path.clone(), node.pos);
+    cx.span(path.key("name"), name_arg.pos);
+    let mut group = SyncGroup {
+        name: name_arg.text.clone(),
+        instances: Vec::new(),
+        track_interfaces: Vec::new(),
+        track_scripts: Vec::new(),
+        notify_master: None,
+        notify_backup: None,
+        notify_fault: None,
+        notify_stop: None,
+        notify: None,
+    };
+    for item in items {
+        let key = item.keyword.as_str();
+        match key {
+            "group" => {
+                let Some(members) = cx.block(item) else {
+                    continue;
+                };
+                cx.span(path.key("instances"), item.pos);
+                for member in members {
+                    cx.no_block(member);
+                    let words = std::iter::once((&member.keyword, member.pos))
+                        .chain(member.args.iter().map(|a| (&a.text, a.pos)));
+                    for (name, pos) in words {
+                        cx.span(path.key("instances").index(group.instances.len()), pos);
+                        group.instances.push(name.clone());
+                    }
+                }
+            }
+            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                if let Some((command, pos)) = cx.command(item) {
+                    cx.span(path.key(key), pos);
+                    let slot = match key {
+                        "notify_master" => &mut group.notify_master,
+                        "notify_backup" => &mut group.notify_backup,
+                        "notify_fault" => &mut group.notify_fault,
+                        "notify_stop" => &mut group.notify_stop,
+                        _ => &mut group.notify,
+                    };
+                    *slot = Some(command);
+                }
+            }
+            "track_interface" => {
+                cx.track_interfaces(item, &path.key("track_interfaces"), &mut group.track_interfaces);
+            }
+            "track_script" => {
+                cx.track_scripts(item, &path.key("track_scripts"), &mut group.track_scripts);
+            }
+            "smtp_alert" => cx.note(item.pos, "`smtp_alert` ignored: havip sends no email"),
+            "track_file" | "track_process" | "track_bfd" => cx.error(
+                item.pos,
+                format!(
+                    "`{key}` is not supported: havip tracks interfaces and scripts only (a \
+                     vrrp_script can check the file or process)"
+                ),
+            ),
+            "global_tracking" | "sync_group_tracking_weight" | "notify_priority_changes"
+            | "notify_deleted" => {
+                cx.warn(item.pos, format!("`{key}` ignored: not supported by havip"));
+            }
+            other => cx.error(item.pos, format!("unknown keyword `{other}` in vrrp_sync_group")),
+        }
+    }
+    config.sync_groups.push(group);
+}
+
+/// keepalived top-level blocks outside havip's scope (LVS, BFD, static addresses...).
+const IGNORED_TOP_LEVEL: [&str; 17] = [
+    "virtual_server",
+    "virtual_server_group",
+    "static_ipaddress",
+    "static_routes",
+    "static_rules",
+    "linkbeat_interfaces",
+    "bfd_instance",
+    "garp_group",
+    "vrrp_track_file",
+    "track_file",
+    "vrrp_track_process",
+    "interface_up_down_delays",
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "use_pid_dir",
+    "instance",
+];
+
+fn top_level_other(cx: &mut Cx<'_>, node: &Node, keyword: &str) {
+    if IGNORED_TOP_LEVEL.contains(&keyword) {
+        cx.warn(
+            node.pos,
+            format!("`{keyword}` ignored: outside havip's scope (VRRP only)"),
+        );
+    } else if keyword.starts_with(['$', '@', '~']) {
+        cx.error(
+            node.pos,
+            format!(
+                "`{keyword}`: keepalived parameter substitution and conditional configuration \
+                 are not supported; expand them first"
+            ),
+        );
+    } else {
+        cx.error(node.pos, format!("unknown top-level keyword `{keyword}`"));
+    }
+}

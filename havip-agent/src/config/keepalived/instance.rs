@@ -1,0 +1,478 @@
+//! `vrrp_instance NAME { ... }` -> [`Instance`], with keepalived's defaults, and the table of
+//! instance directives havip does not implement.
+
+use std::collections::{HashMap, HashSet};
+
+use super::convert::{Cx, TIMER_DECIMALS};
+use super::parser::Node;
+use super::Pos;
+use crate::config::diagnostic::Severity;
+use crate::config::model::{
+    AddressError, Auth, AuthType, Global, InitialState, Inherited, Instance, Version,
+    VirtualAddress,
+};
+use crate::config::validate::FieldPath;
+
+/// RFC 2338 5.3.6 and keepalived: only the first 8 characters of `auth_pass` are used.
+const AUTH_PASS_LEN: usize = 8;
+
+/// Instance directives havip does not implement: severity and why.
+///
+/// Errors change who owns the VIP or how it is reached, so ignoring them would make this node
+/// behave differently from a keepalived peer reading the same file. Warnings are tuning or
+/// side features whose absence does not change the election.
+const UNSUPPORTED: &[(&str, Severity, &str)] = &[
+    ("use_vmac", Severity::Error, "virtual MAC (macvlan) interfaces are not supported"),
+    ("use_vmac_addr", Severity::Error, "virtual MAC (macvlan) interfaces are not supported"),
+    ("vmac_xmit_base", Severity::Error, "virtual MAC (macvlan) interfaces are not supported"),
+    ("use_ipvlan", Severity::Error, "ipvlan interfaces are not supported"),
+    ("vrf", Severity::Error, "VRFs are not supported"),
+    ("mcast_dst_ip", Severity::Error, "havip sends multicast adverts to 224.0.0.18 only"),
+    ("native_ipv6", Severity::Error, "IPv6 instances are not supported"),
+    ("track_file", Severity::Error, "only interfaces and scripts can be tracked (a vrrp_script can check a file)"),
+    ("track_process", Severity::Error, "only interfaces and scripts can be tracked (a vrrp_script can check a process)"),
+    ("track_bfd", Severity::Error, "BFD tracking is not supported"),
+    ("virtual_routes", Severity::Error, "havip moves addresses, not routes"),
+    ("virtual_rules", Severity::Error, "havip moves addresses, not routing rules"),
+    ("virtual_ipaddress_excluded", Severity::Error, "not supported; list the addresses in virtual_ipaddress"),
+    ("down_timer_adverts", Severity::Error, "havip uses the RFC master-down timer (3 advert intervals plus skew)"),
+    ("owner_ignore_adverts", Severity::Error, "an address owner always processes adverts in havip"),
+    ("auth_hmac", Severity::Error, "HMAC authentication is not supported"),
+    ("accept", Severity::Warning, "havip never filters traffic to the VIP (accept mode is always on)"),
+    ("no_accept", Severity::Warning, "havip never filters traffic to the VIP (accept mode is always on)"),
+    ("skip_check_adv_addr", Severity::Warning, "havip does not compare the address list of adverts"),
+    ("strict_mode", Severity::Warning, "havip does not add firewall rules"),
+    ("lower_prio_no_advert", Severity::Warning, "not supported"),
+    ("higher_prio_send_advert", Severity::Warning, "not supported"),
+    ("garp_lower_prio_delay", Severity::Warning, "not supported"),
+    ("garp_lower_prio_repeat", Severity::Warning, "not supported"),
+    ("garp_extra_if", Severity::Warning, "not supported"),
+    ("vmac_garp_intvl", Severity::Warning, "virtual MAC interfaces are not supported"),
+    ("unicast_ttl", Severity::Warning, "havip always sends adverts with TTL 255 (RFC 3768 5.1.1.3)"),
+    ("track_src_ip", Severity::Warning, "not supported"),
+    ("promote_secondaries", Severity::Warning, "havip does not change interface flags"),
+    ("linkbeat_use_polling", Severity::Warning, "havip follows link state through netlink"),
+    ("kernel_rx_buf_size", Severity::Warning, "not supported"),
+    ("notify_priority_changes", Severity::Warning, "notify FIFOs are not supported"),
+    ("notify_deleted", Severity::Warning, "not supported"),
+    ("notify_master_rx_lower_pri", Severity::Warning, "not supported; the cloud reporter reconciles ownership instead"),
+    ("timer_expired_backup", Severity::Warning, "not supported"),
+    ("thread_timer_expired", Severity::Warning, "not supported"),
+    ("unicast_fault_no_peer", Severity::Warning, "not supported"),
+    ("old_unicast_checksum", Severity::Warning, "not supported"),
+    ("lvs_sync_daemon_interface", Severity::Warning, "LVS is outside havip's scope"),
+    ("debug", Severity::Warning, "use RUST_LOG for havip's log level"),
+    ("global_tracking", Severity::Warning, "deprecated in keepalived; track on the vrrp_sync_group"),
+    ("smtp_alert", Severity::Note, "havip sends no email"),
+    ("no_virtual_ipaddress", Severity::Note, "havip allows instances without addresses"),
+];
+
+/// Directives that may appear once; a repeat overrides the earlier one, as in keepalived.
+const SINGLE: &[&str] = &[
+    "state",
+    "interface",
+    "virtual_router_id",
+    "priority",
+    "advert_int",
+    "version",
+    "preempt_delay",
+    "unicast_src_ip",
+    "mcast_src_ip",
+    "garp_master_delay",
+    "garp_master_repeat",
+    "garp_master_refresh",
+    "garp_master_refresh_repeat",
+    "notify_master",
+    "notify_backup",
+    "notify_fault",
+    "notify_stop",
+    "notify",
+];
+
+/// Converts `vrrp_instance`, the `index`th instance; `None` if it cannot be (no name, no
+/// block, no interface or no virtual_router_id: all reported).
+pub(super) fn convert(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    index: usize,
+    global: &Global,
+) -> Option<Instance> {
+    let Some(name_arg) = node.args.first() else {
+        cx.error(node.pos, "`vrrp_instance` needs a name");
+        return None;
+    };
+    let items = cx.block(node)?;
+    let name = name_arg.text.clone();
+    let path = FieldPath::instance(index);
+    cx.span(path.clone(), node.pos);
+    cx.span(path.key("name"), name_arg.pos);
+    let mut instance = Instance::new(name.clone(), String::new(), 0);
+    let mut has_interface = false;
+    let mut has_vrid = false;
+    let mut explicit: HashSet<&'static str> = HashSet::new();
+    let mut seen: HashMap<&str, Pos> = HashMap::new();
+    for item in items {
+        let key = item.keyword.as_str();
+        if SINGLE.contains(&key)
+            && let Some(earlier) = seen.insert(key, item.pos)
+        {
+            cx.warn(
+                item.pos,
+                format!("`{key}` repeated; this one overrides line {}", earlier.line),
+            );
+        }
+        let field = |k: &str| path.key(k);
+        match key {
+            "state" => {
+                if let Some(arg) = cx.value(item) {
+                    match arg.text.as_str() {
+                        "MASTER" => instance.state = InitialState::Master,
+                        "BACKUP" => instance.state = InitialState::Backup,
+                        other => cx.error(
+                            arg.pos,
+                            format!("`state` must be MASTER or BACKUP, not `{other}`"),
+                        ),
+                    }
+                    cx.span(field("state"), arg.pos);
+                }
+            }
+            "interface" => {
+                if let Some(arg) = cx.value(item) {
+                    instance.interface = arg.text.clone();
+                    has_interface = true;
+                    cx.span(field("interface"), arg.pos);
+                }
+            }
+            "virtual_router_id" => {
+                if let Some((vrid, pos)) = cx.int_value(item, 1..=255) {
+                    instance.vrid = vrid;
+                    has_vrid = true;
+                    cx.span(field("vrid"), pos);
+                }
+            }
+            "priority" => {
+                if let Some((priority, pos)) = cx.int_value(item, 1..=255) {
+                    instance.priority = priority;
+                    cx.span(field("priority"), pos);
+                }
+            }
+            "advert_int" => {
+                if let Some((interval, pos)) = cx.seconds(item, TIMER_DECIMALS) {
+                    if interval.is_zero() {
+                        cx.error(pos, "`advert_int` must be greater than 0");
+                    } else {
+                        instance.advert_interval = interval;
+                    }
+                    cx.span(field("advert_interval"), pos);
+                }
+            }
+            "version" => {
+                if let Some((n, pos)) = cx.int_value::<i64>(item, 2..=3) {
+                    instance.version = Version::from_number(n).unwrap_or_default();
+                    explicit.insert("version");
+                    cx.span(field("version"), pos);
+                }
+            }
+            "nopreempt" | "preempt" => {
+                cx.flag(item);
+                instance.preempt = key == "preempt";
+                cx.span(field("preempt"), item.pos);
+            }
+            "preempt_delay" => {
+                if let Some((delay, pos)) = cx.seconds(item, TIMER_DECIMALS) {
+                    instance.preempt_delay = delay;
+                    cx.span(field("preempt_delay"), pos);
+                }
+            }
+            "authentication" => authentication(cx, item, &path, &mut instance),
+            "unicast_src_ip" | "mcast_src_ip" => {
+                if let Some(arg) = cx.value(item)
+                    && let Some(ip) = cx.ipv4(key, arg)
+                {
+                    if key == "mcast_src_ip" {
+                        cx.note(
+                            item.pos,
+                            "`mcast_src_ip` sets the advert source address, like unicast_src_ip",
+                        );
+                    }
+                    instance.unicast_src_ip = Some(ip);
+                    cx.span(field("unicast_src_ip"), arg.pos);
+                }
+            }
+            "unicast_peer" => unicast_peers(cx, item, &path, &mut instance),
+            "virtual_ipaddress" => virtual_addresses(cx, item, &path, &mut instance),
+            "garp_master_delay" => {
+                if let Some((d, pos)) = cx.whole_seconds(item) {
+                    instance.garp_master_delay = d;
+                    explicit.insert("garp_master_delay");
+                    cx.span(field("garp_master_delay"), pos);
+                }
+            }
+            "garp_master_refresh" => {
+                if let Some((d, pos)) = cx.whole_seconds(item) {
+                    instance.garp_master_refresh = d;
+                    explicit.insert("garp_master_refresh");
+                    cx.span(field("garp_master_refresh"), pos);
+                }
+            }
+            "garp_master_repeat" => {
+                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
+                    instance.garp_master_repeat = n;
+                    explicit.insert("garp_master_repeat");
+                    cx.span(field("garp_master_repeat"), pos);
+                }
+            }
+            "garp_master_refresh_repeat" => {
+                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
+                    instance.garp_master_refresh_repeat = n;
+                    explicit.insert("garp_master_refresh_repeat");
+                    cx.span(field("garp_master_refresh_repeat"), pos);
+                }
+            }
+            "v3_checksum_as_v2" => {
+                if let Some(b) = cx.boolean(item) {
+                    instance.v3_checksum_as_v2 = b;
+                    explicit.insert("v3_checksum_as_v2");
+                }
+            }
+            "dont_track_primary" => {
+                cx.flag(item);
+                instance.dont_track_primary = true;
+            }
+            "check_unicast_src" => {
+                cx.flag(item);
+                cx.note(
+                    item.pos,
+                    "`check_unicast_src`: havip always drops adverts whose source is not a \
+                     unicast_peer",
+                );
+            }
+            "track_interface" => cx.track_interfaces(
+                item,
+                &field("track_interfaces"),
+                &mut instance.track_interfaces,
+            ),
+            "track_script" => {
+                cx.track_scripts(item, &field("track_scripts"), &mut instance.track_scripts);
+            }
+            "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
+                if let Some((command, pos)) = cx.command(item) {
+                    cx.span(field(key), pos);
+                    let slot = match key {
+                        "notify_master" => &mut instance.notify_master,
+                        "notify_backup" => &mut instance.notify_backup,
+                        "notify_fault" => &mut instance.notify_fault,
+                        "notify_stop" => &mut instance.notify_stop,
+                        _ => &mut instance.notify,
+                    };
+                    *slot = Some(command);
+                }
+            }
+            other => match UNSUPPORTED.iter().find(|(k, _, _)| *k == other) {
+                Some((_, severity, why)) => {
+                    let verdict = match severity {
+                        Severity::Error => "is not supported",
+                        Severity::Warning | Severity::Note => "ignored",
+                    };
+                    cx.report(item.pos, *severity, format!("`{other}` {verdict}: {why}"));
+                }
+                None => cx.error(item.pos, format!("unknown keyword `{other}` in vrrp_instance")),
+            },
+        }
+    }
+    for (setting, key) in Inherited::ALL {
+        if !explicit.contains(key) {
+            instance.inherit(global, setting);
+        }
+    }
+    if !has_interface {
+        cx.error(
+            node.pos,
+            format!("vrrp_instance `{name}` has no `interface` (havip needs one)"),
+        );
+    }
+    if !has_vrid {
+        cx.error(
+            node.pos,
+            format!("vrrp_instance `{name}` has no `virtual_router_id`"),
+        );
+    }
+    (has_interface && has_vrid).then_some(instance)
+}
+
+fn authentication(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut Instance) {
+    let Some(items) = cx.block(node) else {
+        return;
+    };
+    let auth_path = path.key("auth");
+    cx.span(auth_path.clone(), node.pos);
+    let mut kind = None;
+    let mut pass = None;
+    for item in items {
+        match item.keyword.as_str() {
+            "auth_type" => {
+                if let Some(arg) = cx.value(item) {
+                    match arg.text.as_str() {
+                        "PASS" => kind = Some(AuthType::Pass),
+                        "AH" => cx.error(
+                            arg.pos,
+                            "`auth_type AH` (IPsec AH) is not supported; use PASS or no \
+                             authentication",
+                        ),
+                        other => cx.error(
+                            arg.pos,
+                            format!("`auth_type` must be PASS or AH, not `{other}`"),
+                        ),
+                    }
+                }
+            }
+            "auth_pass" => {
+                if let Some(arg) = cx.value(item) {
+                    let mut text = arg.text.clone();
+                    if text.len() > AUTH_PASS_LEN {
+                        cx.warn(
+                            arg.pos,
+                            format!(
+                                "`auth_pass` is longer than {AUTH_PASS_LEN} bytes; only the \
+                                 first {AUTH_PASS_LEN} are used (as keepalived does)"
+                            ),
+                        );
+                        let mut cut = AUTH_PASS_LEN;
+                        while !text.is_char_boundary(cut) {
+                            cut -= 1;
+                        }
+                        text.truncate(cut);
+                    }
+                    cx.span(auth_path.key("pass"), arg.pos);
+                    pass = Some(text);
+                }
+            }
+            other => cx.error(
+                item.pos,
+                format!("unknown keyword `{other}` in authentication"),
+            ),
+        }
+    }
+    match (kind, pass) {
+        (Some(kind), Some(pass)) => instance.auth = Some(Auth { kind, pass }),
+        (Some(_), None) => cx.error(node.pos, "`authentication` has no `auth_pass`"),
+        (None, _) => cx.error(node.pos, "`authentication` needs `auth_type PASS`"),
+    }
+}
+
+fn unicast_peers(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut Instance) {
+    let Some(items) = cx.block(node) else {
+        return;
+    };
+    for item in items {
+        if let Some(block) = &item.block {
+            cx.error(block.open, "a unicast peer does not take a block");
+        }
+        let peer = super::parser::Arg {
+            text: item.keyword.clone(),
+            pos: item.pos,
+        };
+        let mut args = item.args.iter();
+        while let Some(arg) = args.next() {
+            match arg.text.as_str() {
+                "min_ttl" | "max_ttl" => {
+                    let _ = args.next();
+                    cx.warn(
+                        arg.pos,
+                        format!(
+                            "`{}` ignored: havip accepts only adverts with TTL 255",
+                            arg.text
+                        ),
+                    );
+                }
+                other => cx.error(arg.pos, format!("unknown unicast_peer option `{other}`")),
+            }
+        }
+        if let Some(ip) = cx.ipv4("unicast_peer", &peer) {
+            let index = instance.unicast_peers.len();
+            cx.span(path.key("unicast_peers").index(index), item.pos);
+            instance.unicast_peers.push(ip);
+        }
+    }
+}
+
+/// Options of a `virtual_ipaddress` line that take a value and are ignored.
+const VIP_IGNORED_WITH_VALUE: [&str; 6] =
+    ["brd", "broadcast", "scope", "peer", "preferred_lft", "track_group"];
+/// Flags of a `virtual_ipaddress` line that are ignored.
+const VIP_IGNORED_FLAGS: [&str; 6] = [
+    "home",
+    "-nodad",
+    "mngtmpaddr",
+    "noprefixroute",
+    "autojoin",
+    "no_track",
+];
+
+fn virtual_addresses(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut Instance) {
+    let Some(items) = cx.block(node) else {
+        return;
+    };
+    for item in items {
+        if let Some(block) = &item.block {
+            cx.error(block.open, "a virtual address does not take a block");
+        }
+        let mut vip = match item.keyword.parse::<VirtualAddress>() {
+            Ok(vip) => Some(vip),
+            Err(AddressError::Ipv6 { .. }) => {
+                cx.error(
+                    item.pos,
+                    format!(
+                        "virtual address `{}`: IPv6 is not supported by havip",
+                        item.keyword
+                    ),
+                );
+                None
+            }
+            Err(e) => {
+                cx.error(item.pos, format!("virtual address: {e}"));
+                None
+            }
+        };
+        let mut args = item.args.iter();
+        while let Some(arg) = args.next() {
+            let option = arg.text.as_str();
+            let needs_value = option == "dev"
+                || option == "label"
+                || VIP_IGNORED_WITH_VALUE.contains(&option);
+            let value = if needs_value {
+                let value = args.next();
+                if value.is_none() {
+                    cx.error(arg.pos, format!("`{option}` needs a value"));
+                }
+                value
+            } else {
+                None
+            };
+            match (option, value, vip.as_mut()) {
+                ("dev", Some(v), Some(vip)) => vip.dev = Some(v.text.clone()),
+                ("label", Some(v), Some(vip)) => vip.label = Some(v.text.clone()),
+                ("dev" | "label", _, _) => {}
+                ("use_vmac", _, _) => cx.error(
+                    arg.pos,
+                    "`use_vmac` is not supported: virtual MAC interfaces are not supported",
+                ),
+                (o, Some(v), _) => cx.warn(
+                    arg.pos,
+                    format!("`{o} {}` ignored: havip adds the address with defaults", v.text),
+                ),
+                (o, None, _) if VIP_IGNORED_FLAGS.contains(&o) => cx.warn(
+                    arg.pos,
+                    format!("`{o}` ignored: havip adds the address with defaults"),
+                ),
+                (_, None, _) if needs_value => {}
+                (o, None, _) => cx.error(arg.pos, format!("unknown virtual_ipaddress option `{o}`")),
+            }
+        }
+        if let Some(vip) = vip {
+            let index = instance.virtual_ipaddresses.len();
+            cx.span(path.key("virtual_ipaddresses").index(index), item.pos);
+            instance.virtual_ipaddresses.push(vip);
+        }
+    }
+}

@@ -1,0 +1,341 @@
+//! One VRRP instance at run time: its state machine and the I/O handles that carry out its
+//! actions (advert socket, gratuitous ARP, data plane, address worker).
+
+use std::{net::Ipv4Addr, time::Duration};
+
+use tokio::sync::mpsc;
+use tracing::{debug, info, warn};
+
+use super::{DaemonError, addr_worker::AddrOp};
+use crate::{
+    config,
+    dataplane::{Dataplane, VridConfig},
+    net::{
+        garp::GarpSender,
+        iface::{self, Interface},
+        vrrp_tx::{VRRP_GROUP, VrrpSocket},
+    },
+    vrrp::{
+        self, Action, AdvertRepr, Auth, ChecksumMode, Event, GarpParams, InitialState, Instance,
+        InstanceParams, Reason, State, Version, packet::ipv4_header,
+    },
+};
+
+/// A VIP as the instance manages it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vip {
+    /// Address.
+    pub addr: Ipv4Addr,
+    /// Prefix length used when the address is added.
+    pub prefix: u8,
+    /// Interface index it is added on.
+    pub ifindex: u32,
+    /// Optional label (`eth0:1`).
+    pub label: Option<String>,
+}
+
+/// The last transition, for status and logs.
+#[derive(Clone, Copy, Debug)]
+pub struct Transition {
+    /// When.
+    pub at: vrrp::Instant,
+    /// From.
+    pub from: State,
+    /// To.
+    pub to: State,
+    /// Why.
+    pub reason: Reason,
+}
+
+/// A running instance.
+pub struct Runtime {
+    /// The election core.
+    pub fsm: Instance,
+    /// Its interface.
+    pub iface: Interface,
+    /// Its VIPs.
+    pub vips: Vec<Vip>,
+    manage_addresses: bool,
+    socket: VrrpSocket,
+    garp: GarpSender,
+    dests: Vec<Ipv4Addr>,
+    src: Ipv4Addr,
+    lease: Duration,
+    ident: u16,
+    /// Last transition.
+    pub last: Option<Transition>,
+    /// Adverts sent.
+    pub adverts_sent: u64,
+    /// Gratuitous ARPs sent.
+    pub garps_sent: u64,
+}
+
+fn version(v: config::Version) -> Version {
+    match v {
+        config::Version::V2 => Version::V2,
+        config::Version::V3 => Version::V3,
+    }
+}
+
+impl Runtime {
+    /// Builds the instance from its configuration and registers it with the data plane.
+    pub fn new(
+        cfg: &config::Instance,
+        global: &config::Global,
+        dp: &mut Dataplane,
+    ) -> Result<Self, DaemonError> {
+        let iface = Interface::by_name(&cfg.interface)?;
+        let primary = match cfg.unicast_src_ip {
+            Some(a) => a,
+            None => iface::primary_ipv4(&iface.name)
+                .map_err(|source| DaemonError::Io {
+                    what: "reading interface addresses",
+                    source,
+                })?
+                .ok_or_else(|| DaemonError::NoPrimaryAddress {
+                    instance: cfg.name.clone(),
+                    ifname: iface.name.clone(),
+                })?,
+        };
+        let auth = match &cfg.auth {
+            Some(a) => Auth::simple(a.pass.as_bytes()).ok_or_else(|| DaemonError::Invalid {
+                instance: cfg.name.clone(),
+                what: "auth_pass longer than 8 bytes".to_owned(),
+            })?,
+            None => Auth::None,
+        };
+        let checksum_mode = if cfg.v3_checksum_as_v2 {
+            ChecksumMode::V3AsV2
+        } else {
+            ChecksumMode::PseudoHeader
+        };
+        let mut vips = Vec::new();
+        for v in &cfg.virtual_ipaddresses {
+            let ifindex = match &v.dev {
+                Some(dev) => iface::if_index(dev)?,
+                None => iface.index,
+            };
+            vips.push(Vip {
+                addr: v.address,
+                prefix: v.prefix_len,
+                ifindex,
+                label: v.label.clone(),
+            });
+        }
+        let params = InstanceParams {
+            name: cfg.name.clone(),
+            vrid: cfg.vrid,
+            version: version(cfg.version),
+            priority: cfg.priority,
+            advert_interval: cfg.advert_interval,
+            preempt: cfg.preempt,
+            preempt_delay: cfg.preempt_delay,
+            initial_state: match cfg.state {
+                config::InitialState::Master => InitialState::Master,
+                config::InitialState::Backup => InitialState::Backup,
+            },
+            primary_addr: primary,
+            vips: vips.iter().map(|v| v.addr).collect(),
+            auth,
+            checksum_mode,
+            garp: GarpParams {
+                master_delay: cfg.garp_master_delay,
+                master_repeat: cfg.garp_master_repeat,
+                master_refresh: (!cfg.garp_master_refresh.is_zero())
+                    .then_some(cfg.garp_master_refresh),
+                master_refresh_repeat: cfg.garp_master_refresh_repeat,
+                interval: cfg.garp_interval,
+                ..GarpParams::default()
+            },
+        };
+        let fsm = Instance::new(params).map_err(|e| DaemonError::Invalid {
+            instance: cfg.name.clone(),
+            what: e.to_string(),
+        })?;
+        let multicast = cfg.unicast_peers.is_empty();
+        let dests = if multicast {
+            vec![VRRP_GROUP]
+        } else {
+            cfg.unicast_peers.clone()
+        };
+        let socket = VrrpSocket::open(&iface.name, iface.index, multicast).map_err(|source| {
+            DaemonError::Io {
+                what: "opening the VRRP socket",
+                source,
+            }
+        })?;
+        let garp = GarpSender::new(iface.index, iface.mac).map_err(|source| DaemonError::Io {
+            what: "opening the ARP socket",
+            source,
+        })?;
+        dp.configure_vrid(
+            iface.index,
+            cfg.vrid,
+            &VridConfig {
+                primary_addr: primary,
+                priority: cfg.priority,
+                version: fsm.params().version.number(),
+                unicast_peers: !multicast,
+                v3_checksum_as_v2: cfg.v3_checksum_as_v2,
+                auth_pass: match auth {
+                    Auth::Simple(p) => Some(p),
+                    Auth::None => None,
+                },
+            },
+        )?;
+        for peer in &cfg.unicast_peers {
+            dp.allow_peer(iface.index, cfg.vrid, *peer)?;
+        }
+        for v in &vips {
+            dp.set_vip(v.ifindex, v.addr, iface.mac, cfg.vrid)?;
+        }
+        // The lease must run out before a backup's Master_Down_Interval (3 intervals + skew)
+        // after the last advert, so a dead agent's kernel stops answering first.
+        let lease = global.lease.unwrap_or(cfg.advert_interval * 2);
+        Ok(Self {
+            fsm,
+            iface,
+            vips,
+            manage_addresses: cfg.manage_addresses,
+            socket,
+            garp,
+            dests,
+            src: primary,
+            lease,
+            ident: 0,
+            last: None,
+            adverts_sent: 0,
+            garps_sent: 0,
+        })
+    }
+
+    /// The ownership lease.
+    #[must_use]
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// Name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.fsm.params().name
+    }
+
+    /// Removes VIP addresses left from an earlier run (not owner yet).
+    pub fn clear_addresses(&self, addr_tx: &mpsc::UnboundedSender<AddrOp>) {
+        if self.manage_addresses {
+            for v in &self.vips {
+                let _ = addr_tx.send(AddrOp::Del(v.clone()));
+            }
+        }
+    }
+
+    /// Feeds `event` to the state machine and carries out its actions in order.
+    pub fn handle(
+        &mut self,
+        now: vrrp::Instant,
+        event: Event,
+        dp: &mut Dataplane,
+        addr_tx: &mpsc::UnboundedSender<AddrOp>,
+    ) {
+        let actions = self.fsm.handle(now, event);
+        for action in actions {
+            self.apply(now, action, dp, addr_tx);
+        }
+    }
+
+    fn apply(
+        &mut self,
+        now: vrrp::Instant,
+        action: Action,
+        dp: &mut Dataplane,
+        addr_tx: &mpsc::UnboundedSender<AddrOp>,
+    ) {
+        let (ifindex, vrid) = (self.iface.index, self.fsm.params().vrid);
+        match action {
+            Action::SendAdvert { priority } => {
+                let advert = self.fsm.advert(priority);
+                self.send_advert(&advert);
+                if self.fsm.state() == State::Master && priority != 0 {
+                    if let Err(e) = dp.renew(ifindex, vrid, self.lease) {
+                        warn!(instance = self.name(), error = %e, "lease renewal failed");
+                    }
+                }
+            }
+            // ARCHITECTURE.md: take over = map with lease, then address, then GARP.
+            Action::TakeOwnership => {
+                if let Err(e) = dp.set_priority(ifindex, vrid, self.fsm.effective_priority()) {
+                    warn!(instance = self.name(), error = %e, "priority update failed");
+                }
+                match dp.grant(ifindex, vrid, self.lease) {
+                    Ok(epoch) => debug!(instance = self.name(), epoch, "ownership granted"),
+                    Err(e) => warn!(instance = self.name(), error = %e, "ownership grant failed"),
+                }
+                if self.manage_addresses {
+                    for v in &self.vips {
+                        let _ = addr_tx.send(AddrOp::Add(v.clone()));
+                    }
+                }
+            }
+            // Resign = revoke in the map first, then remove the address.
+            Action::ReleaseOwnership => {
+                if let Err(e) = dp.revoke(ifindex, vrid) {
+                    warn!(instance = self.name(), error = %e, "ownership revoke failed");
+                }
+                if self.manage_addresses {
+                    for v in &self.vips {
+                        let _ = addr_tx.send(AddrOp::Del(v.clone()));
+                    }
+                }
+            }
+            Action::SendGarp => {
+                let addrs: Vec<Ipv4Addr> = self.vips.iter().map(|v| v.addr).collect();
+                match self.garp.announce(&addrs) {
+                    Ok(n) => self.garps_sent += n as u64,
+                    Err(e) => warn!(instance = self.name(), error = %e, "gratuitous ARP failed"),
+                }
+            }
+            Action::StateChanged { from, to, reason } => {
+                info!(
+                    instance = self.name(),
+                    vrid,
+                    interface = %self.iface.name,
+                    %from,
+                    %to,
+                    reason = %reason,
+                    priority = self.fsm.effective_priority(),
+                    "state transition"
+                );
+                self.last = Some(Transition {
+                    at: now,
+                    from,
+                    to,
+                    reason,
+                });
+            }
+        }
+    }
+
+    fn send_advert(&mut self, advert: &AdvertRepr) {
+        let mode = self.fsm.params().checksum_mode;
+        for i in 0..self.dests.len() {
+            let dst = self.dests[i];
+            // The v3 checksum covers the pseudo-header, so each destination gets its own bytes.
+            let Ok(body) = advert.to_bytes(self.src, dst, mode) else {
+                warn!(instance = self.name(), "advert does not encode");
+                return;
+            };
+            self.ident = self.ident.wrapping_add(1);
+            let Ok(header) = ipv4_header(self.src, dst, body.len(), self.ident) else {
+                return;
+            };
+            let mut packet = Vec::with_capacity(header.len() + body.len());
+            packet.extend_from_slice(&header);
+            packet.extend_from_slice(&body);
+            match self.socket.send(&packet, dst) {
+                Ok(()) => self.adverts_sent += 1,
+                Err(e) => debug!(instance = self.name(), %dst, error = %e, "advert not sent"),
+            }
+        }
+    }
+}

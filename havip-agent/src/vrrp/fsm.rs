@@ -1,0 +1,815 @@
+//! The VRRP state machine of one instance: RFC 9568 (v3) and RFC 3768 (v2) with keepalived 2.2.7's
+//! choices where the RFCs leave room or keepalived departs from them (each noted at its branch).
+//!
+//! Deterministic and message driven: [`Instance::handle`] takes `(now, Event)` and returns the
+//! [`Action`]s to carry out, in order; [`Instance::poll_at`] says when to call it with
+//! [`Event::Timer`] next. The core never reads a clock and never does I/O.
+//!
+//! Timers are deadlines kept inside the state they belong to: a backup has a `Master_Down_Timer`,
+//! a master an `Adver_Timer` and its gratuitous ARP schedule; INIT and FAULT have none.
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::garp::GarpSchedule;
+use super::packet::{AdvertInterval, AdvertRepr, Auth, Version};
+pub use super::params::{GarpParams, InitialState, InstanceParams, ParamsError};
+pub use super::time::Instant;
+
+/// Priority of the address owner (RFC 9568 5.2.4).
+pub const PRIORITY_OWNER: u8 = 255;
+/// Priority a leaving master advertises (RFC 9568 5.2.4).
+pub const PRIORITY_SHUTDOWN: u8 = 0;
+
+/// Instance state (RFC 9568 6.3; keepalived's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not running: before [`Event::Startup`] and after [`Event::Shutdown`].
+    Initialize,
+    /// Watching the master; takes over when its `Master_Down_Timer` fires.
+    Backup,
+    /// Owns the virtual addresses and advertises (RFC 9568 calls it Active).
+    Master,
+    /// Unable to serve (tracked interface or script down); silent (keepalived FAULT).
+    Fault,
+}
+
+impl State {
+    /// keepalived's word for the state: `INIT`, `BACKUP`, `MASTER`, `FAULT`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Initialize => "INIT",
+            Self::Backup => "BACKUP",
+            Self::Master => "MASTER",
+            Self::Fault => "FAULT",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An input of the state machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Start the instance (RFC 9568 6.4.1).
+    Startup,
+    /// An advert decoded by [`AdvertRepr::parse`], received from `src`.
+    Advert {
+        /// IPv4 source of the advert.
+        src: Ipv4Addr,
+        /// The advert.
+        advert: AdvertRepr,
+        /// The XDP program already cleared this node's ownership because of this advert.
+        fenced: bool,
+    },
+    /// A deadline passed: send when `now >= poll_at()` (spurious calls are harmless).
+    Timer,
+    /// The effective priority changed (tracking). Clamped to 1..=254; ignored by an address owner,
+    /// whose priority stays 255 (keepalived `vrrp_set_effective_priority`).
+    SetPriority(u8),
+    /// Enter (`true`) or leave (`false`) FAULT.
+    Fault(bool),
+    /// Stop the instance (RFC 9568 6.4.2, 6.4.3).
+    Shutdown,
+}
+
+/// An output of the state machine, to be carried out in the order returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Send one advert with this priority (0 when leaving). The I/O layer builds it with
+    /// [`Instance::advert`]. Each advert sent as master also renews the kernel ownership lease.
+    SendAdvert {
+        /// Priority to advertise.
+        priority: u8,
+    },
+    /// Become owner: grant the ownership map entry with a lease, then add the VIP addresses.
+    TakeOwnership,
+    /// Stop being owner: revoke the map entry first, then remove the addresses.
+    ReleaseOwnership,
+    /// One round of gratuitous ARPs, one for each VIP.
+    SendGarp,
+    /// The state changed (logs, notify scripts, metrics, cloud reporting).
+    StateChanged {
+        /// Previous state.
+        from: State,
+        /// New state.
+        to: State,
+        /// Why.
+        reason: Reason,
+    },
+}
+
+/// Why a state changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// INIT -> BACKUP at startup.
+    Startup,
+    /// INIT -> MASTER at startup as address owner (priority 255, `state MASTER`).
+    AddressOwner,
+    /// The `Master_Down_Timer` fired: no (acceptable) advert for `Master_Down_Interval`.
+    MasterDown,
+    /// A higher-priority advert reached the master.
+    HigherPriority {
+        /// Sender.
+        src: Ipv4Addr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// An equal-priority advert from a higher primary address reached the master.
+    EqualPriorityHigherAddress {
+        /// Sender.
+        src: Ipv4Addr,
+        /// Its (and our) priority.
+        priority: u8,
+    },
+    /// A backup took over from a lower-priority master whose adverts it ignored (preempt).
+    PreemptLowerPriority {
+        /// The lower-priority master.
+        src: Ipv4Addr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// A backup took over after `Skew_Time` because the master sent priority 0.
+    PriorityZero {
+        /// The master that left.
+        src: Ipv4Addr,
+    },
+    /// The XDP program cleared our ownership on this advert; the master follows it to BACKUP.
+    KernelFenced {
+        /// Sender.
+        src: Ipv4Addr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// [`Event::Shutdown`].
+    Shutdown,
+    /// [`Event::Fault`] with `true`.
+    Fault,
+    /// [`Event::Fault`] with `false`.
+    FaultCleared,
+}
+
+impl Reason {
+    /// A stable `snake_case` label for metrics.
+    pub const fn as_label(&self) -> &'static str {
+        match self {
+            Self::Startup => "startup",
+            Self::AddressOwner => "address_owner",
+            Self::MasterDown => "master_down",
+            Self::HigherPriority { .. } => "higher_priority",
+            Self::EqualPriorityHigherAddress { .. } => "equal_priority_higher_address",
+            Self::PreemptLowerPriority { .. } => "preempt_lower_priority",
+            Self::PriorityZero { .. } => "priority_zero",
+            Self::KernelFenced { .. } => "kernel_fenced",
+            Self::Shutdown => "shutdown",
+            Self::Fault => "fault",
+            Self::FaultCleared => "fault_cleared",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Startup => f.write_str("startup"),
+            Self::AddressOwner => f.write_str("address owner at startup"),
+            Self::MasterDown => f.write_str("master down timer expired"),
+            Self::HigherPriority { src, priority } => {
+                write!(f, "higher priority {priority} advert from {src}")
+            }
+            Self::EqualPriorityHigherAddress { src, priority } => {
+                write!(
+                    f,
+                    "equal priority {priority} advert from higher address {src}"
+                )
+            }
+            Self::PreemptLowerPriority { src, priority } => {
+                write!(f, "preempted lower priority {priority} master {src}")
+            }
+            Self::PriorityZero { src } => write!(f, "master {src} sent priority 0"),
+            Self::KernelFenced { src, priority } => {
+                write!(f, "kernel fenced on priority {priority} advert from {src}")
+            }
+            Self::Shutdown => f.write_str("shutdown"),
+            Self::Fault => f.write_str("fault"),
+            Self::FaultCleared => f.write_str("fault cleared"),
+        }
+    }
+}
+
+/// Why an advert was not taken into account. [`Instance::handle`] drops such adverts silently;
+/// the daemon can call [`Instance::check_advert`] first to log and count them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdvertRejected {
+    /// Adverts are ignored in INIT and FAULT (keepalived `vrrp_dispatcher_read`).
+    #[error("VRID {vrid}: advert from {src} ignored in state {state}")]
+    NotListening {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// Our state.
+        state: State,
+    },
+    /// For another virtual router (RFC 9568 7.1).
+    #[error("VRID {expected}: advert from {src} for VRID {got}")]
+    VridMismatch {
+        /// Our VRID.
+        expected: u8,
+        /// The advert's VRID.
+        got: u8,
+        /// Sender.
+        src: Ipv4Addr,
+    },
+    /// Another protocol version (RFC 9568 7.1, RFC 3768 7.1).
+    #[error("VRID {vrid}: {got} advert from {src}, we speak {expected}")]
+    VersionMismatch {
+        /// Our VRID.
+        vrid: u8,
+        /// Our version.
+        expected: Version,
+        /// The advert's version.
+        got: Version,
+        /// Sender.
+        src: Ipv4Addr,
+    },
+    /// Our own advert came back.
+    #[error("VRID {vrid}: advert from our own address {src}")]
+    OwnAddress {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender (our primary address).
+        src: Ipv4Addr,
+    },
+    /// v2 interval differs from ours: RFC 3768 7.1 MUST discard (keepalived drops too).
+    #[error("VRID {vrid}: advert from {src} with interval {got:?}, ours is {expected:?}")]
+    IntervalMismatch {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// Our interval.
+        expected: Duration,
+        /// The advert's interval.
+        got: Duration,
+    },
+    /// v2 authentication type or password differs (RFC 3768 7.1; keepalived `vrrp_check_packet`).
+    #[error("VRID {vrid}: advert from {src} fails authentication")]
+    AuthMismatch {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+    },
+    /// The address list differs from ours and the sender is not the owner (RFC 9568 7.1,
+    /// RFC 3768 7.1).
+    #[error("VRID {vrid}: advert from {src} lists {got} addresses that differ from our {expected}")]
+    AddressMismatch {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// Number of addresses in the advert.
+        got: usize,
+        /// Number of our addresses.
+        expected: usize,
+    },
+}
+
+/// What a backup knows and waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Backup {
+    /// `Master_Down_Timer` as a deadline (RFC 9568 6.2).
+    master_down_at: Instant,
+    /// The master last heard, with its priority.
+    master: Option<(Ipv4Addr, u8)>,
+    /// The reason to give if the timer fires now.
+    takeover: Reason,
+    /// keepalived `preempt_time`: until when a lower-priority master is still accepted.
+    preempt_until: Option<Instant>,
+}
+
+/// What a master waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Master {
+    /// `Adver_Timer` as a deadline (RFC 9568 6.2).
+    advert_at: Instant,
+    garp: GarpSchedule,
+}
+
+/// The state with the timers valid in it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Initialize,
+    Backup(Backup),
+    Master(Master),
+    Fault,
+}
+
+/// One VRRP instance's election.
+#[derive(Clone, Debug)]
+pub struct Instance {
+    params: InstanceParams,
+    /// `params.advert_interval` in its wire unit.
+    advert_interval: AdvertInterval,
+    effective_priority: u8,
+    /// Preempt mode in force: keepalived forces it on for the owner and for `state MASTER`.
+    preempt: bool,
+    /// Preempt delay in force: keepalived clears it with `nopreempt` or `state MASTER`.
+    preempt_delay: Duration,
+    /// `Master_Adver_Interval` (RFC 9568 6.1): learned from the master's adverts in v3.
+    master_adver_interval: Duration,
+    /// The fault condition, kept across INIT so that a later startup enters FAULT.
+    fault: bool,
+    phase: Phase,
+}
+
+impl Instance {
+    /// A stopped instance ([`State::Initialize`]); send [`Event::Startup`] to start it.
+    pub fn new(params: InstanceParams) -> Result<Self, ParamsError> {
+        let advert_interval = params.validate()?;
+        let owner = params.priority == PRIORITY_OWNER;
+        let initial_master = params.initial_state == InitialState::Master;
+        // keepalived `vrrp_complete_instance`: nopreempt is cleared for the owner and for
+        // `state MASTER`; preempt_delay is cleared for `state MASTER` and with nopreempt.
+        let preempt = params.preempt || owner || initial_master;
+        let preempt_delay = if params.preempt && !initial_master {
+            params.preempt_delay
+        } else {
+            Duration::ZERO
+        };
+        Ok(Self {
+            advert_interval,
+            effective_priority: params.priority,
+            preempt,
+            preempt_delay,
+            master_adver_interval: params.advert_interval,
+            fault: false,
+            phase: Phase::Initialize,
+            params,
+        })
+    }
+
+    /// The parameters the instance was built with.
+    pub fn params(&self) -> &InstanceParams {
+        &self.params
+    }
+
+    /// Current state.
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::Initialize => State::Initialize,
+            Phase::Backup(_) => State::Backup,
+            Phase::Master(_) => State::Master,
+            Phase::Fault => State::Fault,
+        }
+    }
+
+    /// Priority advertised and used in comparisons (configured, changed by tracking).
+    pub fn effective_priority(&self) -> u8 {
+        self.effective_priority
+    }
+
+    /// The master as far as this node knows: itself when master, the sender of the last advert
+    /// it heard when backup (`None` before any, or after that master sent priority 0).
+    pub fn master(&self) -> Option<(Ipv4Addr, u8)> {
+        match &self.phase {
+            Phase::Master(_) => Some((self.params.primary_addr, self.effective_priority)),
+            Phase::Backup(b) => b.master,
+            Phase::Initialize | Phase::Fault => None,
+        }
+    }
+
+    /// `Master_Adver_Interval`: the interval learned from the master (v3), else ours.
+    pub fn learned_master_interval(&self) -> Duration {
+        self.master_adver_interval
+    }
+
+    /// `Skew_Time`: RFC 9568 6.1 `((256 - Priority) * Master_Adver_Interval) / 256`, RFC 3768 6.1
+    /// `(256 - Priority) / 256` seconds, computed exactly in nanoseconds (never truncated to zero).
+    pub fn skew_time(&self) -> Duration {
+        let base = match self.params.version {
+            Version::V3 => self.master_adver_interval,
+            Version::V2 => Duration::from_secs(1),
+        };
+        let ns = base.as_nanos() * (256 - u128::from(self.effective_priority)) / 256;
+        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+    }
+
+    /// `Master_Down_Interval`: `3 * Master_Adver_Interval + Skew_Time` (RFC 9568 6.1; RFC 3768 6.1
+    /// with the configured `Advertisement_Interval`, which v2 never learns).
+    pub fn master_down_interval(&self) -> Duration {
+        self.master_adver_interval
+            .saturating_mul(3)
+            .saturating_add(self.skew_time())
+    }
+
+    /// When to call [`Instance::handle`] with [`Event::Timer`] next; `None` in INIT and FAULT.
+    pub fn poll_at(&self) -> Option<Instant> {
+        match &self.phase {
+            Phase::Backup(b) => Some(b.master_down_at),
+            Phase::Master(m) => Some(m.garp.poll_at().map_or(m.advert_at, |g| g.min(m.advert_at))),
+            Phase::Initialize | Phase::Fault => None,
+        }
+    }
+
+    /// The advert to send for [`Action::SendAdvert`] with `priority`.
+    pub fn advert(&self, priority: u8) -> AdvertRepr {
+        AdvertRepr {
+            version: self.params.version,
+            vrid: self.params.vrid,
+            priority,
+            interval: self.advert_interval,
+            addresses: self.params.vips.clone(),
+            auth: self.params.auth,
+        }
+    }
+
+    /// Feeds one event at `now`; returns the actions to carry out, in order.
+    pub fn handle(&mut self, now: Instant, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Startup => self.on_startup(now, &mut out),
+            Event::Advert {
+                src,
+                advert,
+                fenced,
+            } => self.on_advert(now, src, &advert, fenced, &mut out),
+            Event::Timer => self.on_timer(now, &mut out),
+            Event::SetPriority(priority) => self.on_set_priority(priority),
+            Event::Fault(fault) => self.on_fault(now, fault, &mut out),
+            Event::Shutdown => self.on_shutdown(&mut out),
+        }
+        out
+    }
+
+    /// The checks an advert must pass before the state machine looks at it (defence in depth:
+    /// the decoder and the XDP program check the wire format; these need the configuration).
+    pub fn check_advert(&self, src: Ipv4Addr, advert: &AdvertRepr) -> Result<(), AdvertRejected> {
+        let vrid = self.params.vrid;
+        if matches!(self.phase, Phase::Initialize | Phase::Fault) {
+            return Err(AdvertRejected::NotListening {
+                vrid,
+                src,
+                state: self.state(),
+            });
+        }
+        // RFC 9568 7.1: MUST verify that the VRID is configured on the receiving interface.
+        if advert.vrid != vrid {
+            return Err(AdvertRejected::VridMismatch {
+                expected: vrid,
+                got: advert.vrid,
+                src,
+            });
+        }
+        if advert.version != self.params.version {
+            let expected = self.params.version;
+            return Err(AdvertRejected::VersionMismatch {
+                vrid,
+                expected,
+                got: advert.version,
+                src,
+            });
+        }
+        if src == self.params.primary_addr {
+            return Err(AdvertRejected::OwnAddress { vrid, src });
+        }
+        if self.params.version == Version::V2 {
+            // RFC 3768 7.1: MUST verify that the Adver Interval matches the configured one, else
+            // discard. keepalived drops too ("to prevent concurrent VRID running").
+            if advert.interval != self.advert_interval {
+                let expected = self.advert_interval.to_duration();
+                let got = advert.interval.to_duration();
+                return Err(AdvertRejected::IntervalMismatch {
+                    vrid,
+                    src,
+                    expected,
+                    got,
+                });
+            }
+            // RFC 3768 7.1: MUST perform the authentication of the configured Auth Type.
+            if !auth_matches(self.params.auth, advert.auth) {
+                return Err(AdvertRejected::AuthMismatch { vrid, src });
+            }
+        }
+        // RFC 9568 7.1 / RFC 3768 7.1: MAY verify the addresses; on mismatch MUST drop unless the
+        // sender is the address owner. (keepalived drops the owner's too.)
+        let same_addresses = advert.addresses.len() == self.params.vips.len()
+            && self
+                .params
+                .vips
+                .iter()
+                .all(|vip| advert.addresses.contains(vip));
+        if !same_addresses && advert.priority != PRIORITY_OWNER {
+            let (got, expected) = (advert.addresses.len(), self.params.vips.len());
+            return Err(AdvertRejected::AddressMismatch {
+                vrid,
+                src,
+                got,
+                expected,
+            });
+        }
+        Ok(())
+    }
+
+    fn on_startup(&mut self, now: Instant, out: &mut Vec<Action>) {
+        if self.phase != Phase::Initialize {
+            return;
+        }
+        self.master_adver_interval = self.params.advert_interval;
+        if self.fault {
+            // keepalived `vrrp_init_state`: an instance that is not up starts in FAULT.
+            self.phase = Phase::Fault;
+            out.push(changed(State::Initialize, State::Fault, Reason::Fault));
+        } else if self.params.priority == PRIORITY_OWNER
+            && self.params.initial_state == InitialState::Master
+        {
+            // RFC 9568 6.4.1: the address owner becomes master at once. keepalived does so only
+            // with `state MASTER` (`vrrp_init_state`); with `state BACKUP` it waits as below.
+            self.become_master(now, State::Initialize, Reason::AddressOwner, out);
+        } else {
+            // RFC 9568 6.4.1: Master_Down_Timer := Master_Down_Interval, go to Backup.
+            // keepalived treats `state MASTER` below 255 the same way (`vrrp_init_state`).
+            self.enter_backup(now, State::Initialize, Reason::Startup, None, out);
+        }
+    }
+
+    fn on_advert(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        advert: &AdvertRepr,
+        fenced: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let priority = advert.priority;
+        if fenced && matches!(self.phase, Phase::Master(_)) && advert.vrid == self.params.vrid {
+            // The XDP program has already revoked our ownership for this advert: the kernel's
+            // decision is a fact, so the master follows it whatever else the advert says, and
+            // the I/O layer still removes the addresses. If we should in fact be master, the
+            // backup's timer brings us back (RFC 9568 6.4.2).
+            self.learn_interval(advert);
+            let reason = Reason::KernelFenced { src, priority };
+            self.leave_master(now, State::Backup, reason, Some((src, priority)), out);
+            return;
+        }
+        if self.check_advert(src, advert).is_err() {
+            return;
+        }
+        let local = self.effective_priority;
+        let skew = self.skew_time();
+        match &mut self.phase {
+            Phase::Backup(b) => {
+                if priority == PRIORITY_SHUTDOWN {
+                    // RFC 9568 6.4.2 / RFC 3768 6.4.2: priority 0: Master_Down_Timer := Skew_Time.
+                    b.master_down_at = now.saturating_add(skew);
+                    b.master = None;
+                    b.takeover = Reason::PriorityZero { src };
+                    return;
+                }
+                // keepalived `vrrp_state_backup`: with preempt_delay, a lower-priority master is
+                // accepted like a higher one until preempt_delay after it was first seen.
+                let holding = !self.preempt_delay.is_zero()
+                    && b.preempt_until.is_none_or(|until| until > now);
+                if !self.preempt || priority >= local || holding {
+                    // RFC 9568 6.4.2: Preempt_Mode false or priority >= local: learn
+                    // Master_Adver_Interval (v3), recompute Master_Down_Interval, reset the timer.
+                    if !self.preempt_delay.is_zero() {
+                        if priority >= local {
+                            b.preempt_until = None;
+                        } else if b.preempt_until.is_none() {
+                            b.preempt_until = Some(now.saturating_add(self.preempt_delay));
+                        }
+                    }
+                    b.master = Some((src, priority));
+                    b.takeover = Reason::MasterDown;
+                    self.learn_interval(advert);
+                    let deadline = now.saturating_add(self.master_down_interval());
+                    if let Phase::Backup(b) = &mut self.phase {
+                        b.master_down_at = deadline;
+                    }
+                } else {
+                    // RFC 9568 6.4.2: else discard; the timer runs out and we preempt.
+                    b.master = Some((src, priority));
+                    b.takeover = Reason::PreemptLowerPriority { src, priority };
+                }
+            }
+            Phase::Master(m) => {
+                if priority == PRIORITY_SHUTDOWN {
+                    // RFC 9568 6.4.3: priority 0: send an advert, reset Adver_Timer.
+                    out.push(Action::SendAdvert { priority: local });
+                    m.advert_at = now.saturating_add(self.params.advert_interval);
+                    return;
+                }
+                // RFC 9568 6.4.3: higher priority, or equal priority and a greater primary
+                // address, wins: learn its interval, Master_Down_Timer, go to Backup.
+                let reason = if priority > local {
+                    Some(Reason::HigherPriority { src, priority })
+                } else if priority == local && src > self.params.primary_addr {
+                    Some(Reason::EqualPriorityHigherAddress { src, priority })
+                } else {
+                    None
+                };
+                if let Some(reason) = reason {
+                    self.learn_interval(advert);
+                    self.leave_master(now, State::Backup, reason, Some((src, priority)), out);
+                    return;
+                }
+                // RFC 9568 6.4.3 says discard. keepalived (`vrrp_state_master_rx`, unless
+                // `lower_prio_no_advert`) re-asserts with an advert right away, restarts its
+                // Adver_Timer, and sends the `garp_lower_prio_*` gratuitous ARPs.
+                out.push(Action::SendAdvert { priority: local });
+                m.advert_at = now.saturating_add(self.params.advert_interval);
+                m.garp.on_lower_priority(now, &self.params.garp, out);
+            }
+            Phase::Initialize | Phase::Fault => {}
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
+        match &mut self.phase {
+            Phase::Backup(b) if b.master_down_at <= now => {
+                // RFC 9568 6.4.2 / RFC 3768 6.4.2: Master_Down_Timer fired: become master.
+                let reason = b.takeover;
+                self.become_master(now, State::Backup, reason, out);
+            }
+            Phase::Master(m) => {
+                if m.advert_at <= now {
+                    // RFC 9568 6.4.3: Adver_Timer fired: send an advert, reset the timer.
+                    out.push(Action::SendAdvert {
+                        priority: self.effective_priority,
+                    });
+                    m.advert_at = now.saturating_add(self.params.advert_interval);
+                }
+                m.garp.on_timer(now, &self.params.garp, out);
+            }
+            Phase::Backup(_) | Phase::Initialize | Phase::Fault => {}
+        }
+    }
+
+    fn on_set_priority(&mut self, priority: u8) {
+        // keepalived `vrrp_set_effective_priority`: the owner keeps 255; others stay 1..=254.
+        if self.params.priority == PRIORITY_OWNER {
+            return;
+        }
+        let new = priority.clamp(1, PRIORITY_OWNER - 1);
+        if new == self.effective_priority {
+            return;
+        }
+        let old_down = self.master_down_interval();
+        self.effective_priority = new;
+        let new_down = self.master_down_interval();
+        // A master just advertises the new priority from its next advert on. A backup moves its
+        // deadline by the change of Skew_Time, as keepalived does; if it now outranks a master
+        // with preempt, that master's adverts are discarded and the timer path takes over
+        // (RFC 9568 6.4.2).
+        if let Phase::Backup(b) = &mut self.phase {
+            b.master_down_at = if new_down >= old_down {
+                b.master_down_at
+                    .saturating_add(new_down.saturating_sub(old_down))
+            } else {
+                b.master_down_at
+                    .checked_sub(old_down.saturating_sub(new_down))
+                    .unwrap_or(Instant::ZERO)
+            };
+        }
+    }
+
+    fn on_fault(&mut self, now: Instant, fault: bool, out: &mut Vec<Action>) {
+        if fault == self.fault {
+            return;
+        }
+        self.fault = fault;
+        match (self.phase, fault) {
+            (Phase::Master(_), true) => {
+                // keepalived `down_instance` -> `vrrp_state_leave_master`: a master entering
+                // FAULT sends a priority-0 advert so that a backup takes over after Skew_Time.
+                self.leave_master(now, State::Fault, Reason::Fault, None, out);
+            }
+            (Phase::Backup(_), true) => {
+                self.phase = Phase::Fault;
+                out.push(changed(State::Backup, State::Fault, Reason::Fault));
+            }
+            (Phase::Fault, false) => {
+                // keepalived `try_up_instance` -> `vrrp_state_leave_fault`: back to BACKUP with
+                // Master_Adver_Interval reset and a full Master_Down_Interval, even as owner.
+                self.master_adver_interval = self.params.advert_interval;
+                self.enter_backup(now, State::Fault, Reason::FaultCleared, None, out);
+            }
+            // In INIT the condition is only recorded: Startup enters FAULT while it holds.
+            _ => {}
+        }
+    }
+
+    fn on_shutdown(&mut self, out: &mut Vec<Action>) {
+        match self.phase {
+            Phase::Master(_) => {
+                // RFC 9568 6.4.3 Shutdown: cancel Adver_Timer, send priority 0, go to Initialize.
+                out.push(Action::ReleaseOwnership);
+                out.push(Action::SendAdvert {
+                    priority: PRIORITY_SHUTDOWN,
+                });
+                out.push(changed(State::Master, State::Initialize, Reason::Shutdown));
+            }
+            // RFC 9568 6.4.2 Shutdown: cancel Master_Down_Timer, go to Initialize.
+            Phase::Backup(_) => {
+                out.push(changed(State::Backup, State::Initialize, Reason::Shutdown));
+            }
+            Phase::Fault => out.push(changed(State::Fault, State::Initialize, Reason::Shutdown)),
+            Phase::Initialize => return,
+        }
+        self.phase = Phase::Initialize;
+    }
+
+    /// RFC 9568 6.4.1 / 6.4.2: send an advert, broadcast gratuitous ARPs, start `Adver_Timer`.
+    /// Ownership is taken before the advert so the kernel lease it renews exists.
+    fn become_master(&mut self, now: Instant, from: State, reason: Reason, out: &mut Vec<Action>) {
+        self.master_adver_interval = self.params.advert_interval;
+        out.push(changed(from, State::Master, reason));
+        out.push(Action::TakeOwnership);
+        out.push(Action::SendAdvert {
+            priority: self.effective_priority,
+        });
+        let garp = GarpSchedule::on_master(now, &self.params.garp, out);
+        let advert_at = now.saturating_add(self.params.advert_interval);
+        self.phase = Phase::Master(Master { advert_at, garp });
+    }
+
+    /// Release first (ARCHITECTURE: the old owner stops before anyone starts), then the
+    /// priority-0 advert when going to FAULT, then the state change.
+    fn leave_master(
+        &mut self,
+        now: Instant,
+        to: State,
+        reason: Reason,
+        master: Option<(Ipv4Addr, u8)>,
+        out: &mut Vec<Action>,
+    ) {
+        out.push(Action::ReleaseOwnership);
+        if to == State::Fault {
+            out.push(Action::SendAdvert {
+                priority: PRIORITY_SHUTDOWN,
+            });
+            out.push(changed(State::Master, State::Fault, reason));
+            self.phase = Phase::Fault;
+        } else {
+            self.enter_backup(now, State::Master, reason, master, out);
+        }
+    }
+
+    /// Backup with `Master_Down_Timer` := `Master_Down_Interval`.
+    fn enter_backup(
+        &mut self,
+        now: Instant,
+        from: State,
+        reason: Reason,
+        master: Option<(Ipv4Addr, u8)>,
+        out: &mut Vec<Action>,
+    ) {
+        out.push(changed(from, State::Backup, reason));
+        self.phase = Phase::Backup(Backup {
+            master_down_at: now.saturating_add(self.master_down_interval()),
+            master,
+            takeover: Reason::MasterDown,
+            preempt_until: None,
+        });
+    }
+
+    /// RFC 9568 6.4.2 / 6.4.3: `Master_Adver_Interval` := the advert's interval (v3 only;
+    /// RFC 3768 has no such variable, v2 intervals must match).
+    fn learn_interval(&mut self, advert: &AdvertRepr) {
+        if let AdvertInterval::Centiseconds(cs) = advert.interval
+            && self.params.version == Version::V3
+            && cs.get() > 0
+        {
+            self.master_adver_interval = cs.to_duration();
+        }
+    }
+}
+
+fn changed(from: State, to: State, reason: Reason) -> Action {
+    Action::StateChanged { from, to, reason }
+}
+
+/// RFC 3768 7.1 authentication: the types must match; a simple password must be equal.
+fn auth_matches(ours: Auth, theirs: Auth) -> bool {
+    match (ours, theirs) {
+        (Auth::None, Auth::None) => true,
+        (Auth::Simple(a), Auth::Simple(b)) => {
+            // Constant-time compare, as keepalived's `memcmp_constant_time`.
+            a.iter()
+                .zip(b.iter())
+                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+                == 0
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests;
