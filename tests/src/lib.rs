@@ -36,16 +36,22 @@ pub fn agent_bin() -> anyhow::Result<std::path::PathBuf> {
         return Ok(p.into());
     }
     let exe = std::env::current_exe()?;
-    // target/<profile>/deps/<test> -> target/<profile>/havip-agent
-    let dir = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .ok_or_else(|| anyhow::anyhow!("unexpected test path {}", exe.display()))?;
-    let bin = dir.join("havip-agent");
-    anyhow::ensure!(
-        bin.exists(),
-        "{} is missing: build it first (`cargo build -p havip-agent`; `cargo xtask test` does)",
-        bin.display()
-    );
-    Ok(bin)
+    // Tests run from target/<profile>/deps/, binaries (the lab, benches) from target/<profile>/.
+    let candidates: Vec<std::path::PathBuf> = exe
+        .ancestors()
+        .skip(1)
+        .take(2)
+        .map(|d| d.join("havip-agent"))
+        .collect();
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "havip-agent not found beside {}: build it first (`cargo build -p havip-agent`; \
+                 `cargo xtask test` does)",
+                exe.display()
+            )
+        })
 }

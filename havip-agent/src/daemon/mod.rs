@@ -177,6 +177,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             }
             ready = events.0.readable_mut() => {
                 let Ok(mut guard) = ready else { continue };
+                // Clear readiness *before* draining: the kernel only signals a ring buffer when
+                // its consumer has caught up, so a record committed after the drain but before a
+                // late clear would lose its only wakeup and stall the receive path.
+                guard.clear_ready();
                 let ring = guard.get_inner_mut();
                 while let Some(item) = ring.next() {
                     let Some(ev) = read_event(&item) else {
@@ -186,7 +190,6 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     drop(item);
                     deliver(&ev, &index, &mut runtimes, &mut dp, &addr_tx);
                 }
-                guard.clear_ready();
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -205,6 +208,17 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     }
     drop(addr_tx);
     let _ = tokio::time::timeout(Duration::from_secs(1), worker).await;
+    match dp.counters() {
+        Ok(c) => {
+            let line: Vec<String> = c
+                .iter()
+                .filter(|(_, v)| *v != 0)
+                .map(|(n, v)| format!("{n}={v}"))
+                .collect();
+            info!(counters = %line.join(" "), "kernel counters");
+        }
+        Err(e) => warn!(error = %e, "reading kernel counters failed"),
+    }
     dp.detach_all();
     info!("stopped");
     Ok(())
