@@ -1,7 +1,7 @@
-//! The one place the agent reads the clock: CLOCK_MONOTONIC, the clock `bpf_ktime_get_ns()` reads
+//! The one place the agent reads the clock: `CLOCK_MONOTONIC`, the clock `bpf_ktime_get_ns()` reads
 //! in the XDP program, so leases written here compare correctly in the kernel.
 
-/// Nanoseconds of CLOCK_MONOTONIC.
+/// Nanoseconds of `CLOCK_MONOTONIC`.
 #[must_use]
 pub fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {

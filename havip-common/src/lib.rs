@@ -237,7 +237,7 @@ pub mod auth_type {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct VridState {
-    /// CLOCK_MONOTONIC ns until which the grant is valid; renewed with every advert sent.
+    /// `CLOCK_MONOTONIC` ns until which the grant is valid; renewed with every advert sent.
     pub lease_until_ns: u64,
     /// Nonzero while this node holds a grant; a new value for every new grant.
     pub grant_epoch: u64,
@@ -269,7 +269,7 @@ impl VridState {
 pub struct Fence {
     /// The fenced [`VridState::grant_epoch`].
     pub epoch: u64,
-    /// When (CLOCK_MONOTONIC ns).
+    /// When (`CLOCK_MONOTONIC` ns).
     pub at_ns: u64,
     /// Source of the advert that fenced us, network order.
     pub by_addr: [u8; 4],
@@ -299,7 +299,7 @@ const _: () = assert!(size_of::<PeerKey>() == 12);
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct PeerRecord {
-    /// CLOCK_MONOTONIC ns of the last advert.
+    /// `CLOCK_MONOTONIC` ns of the last advert.
     pub last_seen_ns: u64,
     /// Valid adverts seen from this peer.
     pub adverts: u64,
@@ -344,7 +344,7 @@ pub const MAX_VRRP_LEN: usize = 128;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AdvertEvent {
-    /// CLOCK_MONOTONIC ns at reception.
+    /// `CLOCK_MONOTONIC` ns at reception.
     pub ts_ns: u64,
     /// Interface index it arrived on.
     pub ifindex: u32,

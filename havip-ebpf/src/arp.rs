@@ -54,10 +54,18 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
     let vkey = VridKey::new(key.ifindex, vip.vrid);
     // SAFETY: as above.
     let Some(state) = (unsafe { VRIDS.get(&vkey) }).copied() else {
-        return drop_vip(vip.stat_slot, counter::ARP_DROP_NOT_OWNED, VipStat::NotOwned);
+        return drop_vip(
+            vip.stat_slot,
+            counter::ARP_DROP_NOT_OWNED,
+            VipStat::NotOwned,
+        );
     };
     if state.grant_epoch == 0 {
-        return drop_vip(vip.stat_slot, counter::ARP_DROP_NOT_OWNED, VipStat::NotOwned);
+        return drop_vip(
+            vip.stat_slot,
+            counter::ARP_DROP_NOT_OWNED,
+            VipStat::NotOwned,
+        );
     }
     // SAFETY: reads the same clock as userspace CLOCK_MONOTONIC; no memory access.
     let now = unsafe { bpf_ktime_get_ns() };

@@ -15,7 +15,9 @@ pub(crate) fn fold(mut sum: u64) -> u16 {
 /// Returns `None` if the helper refuses.
 #[inline(always)]
 pub(crate) fn partial(buf: *const u8, len: u32, seed: u32) -> Option<u32> {
-    // SAFETY: the caller passes memory the verifier knows to be at least `len` bytes long.
-    let r = unsafe { bpf_csum_diff(core::ptr::null_mut(), 0, buf as *mut u32, len, seed) };
-    if r < 0 { None } else { Some(r as u32) }
+    // SAFETY: the caller passes memory the verifier knows to be at least `len` bytes long; the
+    // helper reads it bytewise, so the pointer type's alignment does not matter.
+    let r = unsafe { bpf_csum_diff(core::ptr::null_mut(), 0, buf.cast_mut().cast(), len, seed) };
+    // The helper returns a 32-bit partial sum, or a negative error.
+    u32::try_from(r).ok()
 }

@@ -61,6 +61,10 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
 
 /// `Ok(action)` for an accepted advert (already counted), `Err(counter)` for every other path.
 #[inline(always)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "the RFC 9568 7.1 checks in order, in one function the verifier follows"
+)]
 fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     // Not VRRP, or not even a whole IPv4 header: fail-open, the stack decides.
     let ip = ptr_at::<Ipv4Hdr>(ctx, EthHdr::LEN).map_err(|()| counter::PASS_IPV4)?;
@@ -88,9 +92,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
 
     let mut hdr = [0u8; VRRP_HDR_LEN as usize];
     // SAFETY: `hdr` is 8 bytes of stack; the helper bounds-checks the frame itself.
-    let r = unsafe {
-        bpf_xdp_load_bytes(ctx.ctx, vrrp_off, hdr.as_mut_ptr().cast(), VRRP_HDR_LEN)
-    };
+    let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, vrrp_off, hdr.as_mut_ptr().cast(), VRRP_HDR_LEN) };
     if r != 0 {
         return Err(counter::VRRP_DROP_TRUNCATED);
     }
@@ -161,7 +163,17 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         let l = (len as u16).to_be_bytes();
         let dst = ip.dst_addr;
         let pseudo: [u8; 12] = [
-            src[0], src[1], src[2], src[3], dst[0], dst[1], dst[2], dst[3], 0, IPPROTO_VRRP, l[0],
+            src[0],
+            src[1],
+            src[2],
+            src[3],
+            dst[0],
+            dst[1],
+            dst[2],
+            dst[3],
+            0,
+            IPPROTO_VRRP,
+            l[0],
             l[1],
         ];
         seed = csum::partial(pseudo.as_ptr(), 12, 0).ok_or(counter::VRRP_DROP_CHECKSUM)?;

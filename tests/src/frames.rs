@@ -150,6 +150,10 @@ mod tests {
             Ipv4Addr::new(192, 0, 2, 12),
         );
         assert_eq!(m, KEEPALIVED_V2_ADVERT[20..]);
-        assert_eq!(inet_checksum(&KEEPALIVED_V2_ADVERT[..20]), 0, "IP header checksum");
+        assert_eq!(
+            inet_checksum(&KEEPALIVED_V2_ADVERT[..20]),
+            0,
+            "IP header checksum"
+        );
     }
 }

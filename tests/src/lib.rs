@@ -2,10 +2,11 @@
 //! ([`netns`]), an ARP prober ([`prober`]), running agent processes ([`proc`]), and the rule for
 //! tests that need root ([`require_root`]).
 
+pub mod agents;
 pub mod frames;
 pub mod netns;
-pub mod proc;
 pub mod prober;
+pub mod proc;
 
 /// Whether the tests run in CI (`CI=true`), where a test that cannot run must fail.
 #[must_use]

@@ -113,9 +113,8 @@ impl NetNs {
         std::thread::spawn(move || -> anyhow::Result<T> {
             let file = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
             // SAFETY: a valid namespace fd; affects only this thread.
-            let rc = unsafe {
-                libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET)
-            };
+            let rc =
+                unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&file), libc::CLONE_NEWNET) };
             if rc != 0 {
                 bail!("setns {path}: {}", std::io::Error::last_os_error());
             }
@@ -197,7 +196,16 @@ impl Lan {
         let port = format!("p{}{role}", self.tag);
         let port: String = port.chars().take(15).collect();
         self.bridge.ip(&[
-            "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", ns.name(),
+            "link",
+            "add",
+            &port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            ns.name(),
         ])?;
         self.bridge.ip(&["link", "set", &port, "master", "br0"])?;
         self.bridge.ip(&["link", "set", &port, "up"])?;
@@ -205,8 +213,9 @@ impl Lan {
         ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", "eth0"])?;
         ns.ip(&["link", "set", "eth0", "up"])?;
         let mac_text = ns.exec("cat", &["/sys/class/net/eth0/address"])?;
-        let mac = havip_agent::net::iface::parse_mac(String::from_utf8_lossy(&mac_text.stdout).trim())
-            .context("parsing node MAC")?;
+        let mac =
+            havip_agent::net::iface::parse_mac(String::from_utf8_lossy(&mac_text.stdout).trim())
+                .context("parsing node MAC")?;
         self.nodes.push(Node {
             ns,
             ifname: "eth0".to_owned(),

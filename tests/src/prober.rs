@@ -144,7 +144,9 @@ impl ArpProber {
             events: libc::POLLIN,
             revents: 0,
         };
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX).max(1);
+        let ms = i32::try_from(timeout.as_millis())
+            .unwrap_or(i32::MAX)
+            .max(1);
         // SAFETY: one valid pollfd.
         unsafe { libc::poll(&raw mut pfd, 1, ms) > 0 }
     }
@@ -201,7 +203,11 @@ mod tests {
         let vip = Ipv4Addr::new(192, 0, 2, 200);
         let req = request(me, src, vip);
         assert_eq!(req.len(), 42);
-        assert_eq!(parse_reply(&req, vip, src), None, "a request is not a reply");
+        assert_eq!(
+            parse_reply(&req, vip, src),
+            None,
+            "a request is not a reply"
+        );
         let mut rep = req.clone();
         rep[20..22].copy_from_slice(&[0, 2]);
         rep[22..28].copy_from_slice(&[2, 0, 0, 0, 0, 9]);

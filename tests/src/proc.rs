@@ -20,8 +20,10 @@ pub struct Proc {
 impl Proc {
     /// Spawns `cmd` with output to a temporary log file named after `name`.
     pub fn spawn(name: &str, mut cmd: Command) -> anyhow::Result<Self> {
-        let log = std::env::temp_dir().join(format!("havip-test-{}-{name}.log", std::process::id()));
-        let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let log =
+            std::env::temp_dir().join(format!("havip-test-{}-{name}.log", std::process::id()));
+        let out =
+            std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone()?;
         let child = cmd
             .stdin(Stdio::null())

@@ -23,11 +23,23 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             // Built in release; runs in a namespace of its own (live-frames mode transmits the
             // XDP_TX frames on that namespace's loopback).
             let mut c = cmd::cargo();
-            c.args(["build", "--release", "-p", "havip-tests", "--bin", "havip-bench"]);
+            c.args([
+                "build",
+                "--release",
+                "-p",
+                "havip-tests",
+                "--bin",
+                "havip-bench",
+            ]);
             cmd::run(&mut c)?;
             let bin = cmd::root().join("target/release/havip-bench");
             let out = out_dir.join("xdp.md");
-            cmd::run(std::process::Command::new(bin).arg("xdp").arg("--out").arg(&out))?;
+            cmd::run(
+                std::process::Command::new(bin)
+                    .arg("xdp")
+                    .arg("--out")
+                    .arg(&out),
+            )?;
             println!("written: {}", out.display());
             Ok(())
         }

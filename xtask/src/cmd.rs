@@ -16,7 +16,9 @@ pub fn root() -> PathBuf {
 /// Runs `cmd`, echoing it, failing on a non-zero exit.
 pub fn run(cmd: &mut Command) -> anyhow::Result<()> {
     println!("+ {}", show(cmd));
-    let status = cmd.status().with_context(|| format!("spawning {}", show(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("spawning {}", show(cmd)))?;
     if !status.success() {
         bail!("{} failed: {status}", show(cmd));
     }

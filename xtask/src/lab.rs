@@ -13,7 +13,10 @@ pub struct Args {
 /// Entry point.
 pub fn run(args: &Args) -> anyhow::Result<()> {
     setup::run_setup()?;
-    anyhow::ensure!(cmd::is_root(), "the lab creates network namespaces and needs root");
+    anyhow::ensure!(
+        cmd::is_root(),
+        "the lab creates network namespaces and needs root"
+    );
     let mut c = cmd::cargo();
     c.args(["build", "-p", "havip-agent", "-p", "havip-tests", "--bins"]);
     cmd::run(&mut c)?;

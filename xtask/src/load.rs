@@ -24,7 +24,7 @@ pub struct Args {
     release: bool,
     /// Agent arguments after `--` (default: `dataplane --iface IFACE`).
     #[arg(last = true)]
-    agent_args: Vec<String>,
+    agent: Vec<String>,
 }
 
 fn same_netns_as_init() -> bool {
@@ -45,10 +45,10 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     setup::run_setup()?;
     let bin = cmd::build_agent(args.release)?;
-    let agent_args: Vec<String> = if args.agent_args.is_empty() {
+    let agent_args: Vec<String> = if args.agent.is_empty() {
         vec!["dataplane".into(), "--iface".into(), args.iface.clone()]
     } else {
-        args.agent_args.clone()
+        args.agent.clone()
     };
     let mut c = match &args.netns {
         Some(ns) => {

@@ -99,8 +99,12 @@ fn toolchains() -> anyhow::Result<()> {
     // A directory override outranks rust-toolchain.toml (which must name an always-present
     // toolchain, see that file), so every cargo command in this checkout uses the pinned one.
     let root = cmd::root();
-    let active = output(Command::new("rustup").args(["show", "active-toolchain"]).current_dir(&root))
-        .unwrap_or_default();
+    let active = output(
+        Command::new("rustup")
+            .args(["show", "active-toolchain"])
+            .current_dir(&root),
+    )
+    .unwrap_or_default();
     if active.starts_with(USER_TOOLCHAIN) {
         println!("setup: {USER_TOOLCHAIN} is active in {}", root.display());
     } else {

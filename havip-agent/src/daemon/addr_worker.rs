@@ -26,7 +26,9 @@ pub async fn run(addresses: Addresses, mut rx: mpsc::UnboundedReceiver<AddrOp>) 
                 .add(v.ifindex, v.addr, v.prefix, v.label.as_deref())
                 .await
             {
-                Ok(()) => info!(addr = %v.addr, prefix = v.prefix, ifindex = v.ifindex, "VIP address added"),
+                Ok(()) => {
+                    info!(addr = %v.addr, prefix = v.prefix, ifindex = v.ifindex, "VIP address added");
+                }
                 Err(e) => warn!(error = %e, "VIP address add failed"),
             },
             AddrOp::Del(v) => match addresses.del(v.ifindex, v.addr, v.prefix).await {

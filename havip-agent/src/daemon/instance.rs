@@ -79,6 +79,10 @@ fn version(v: config::Version) -> Version {
 
 impl Runtime {
     /// Builds the instance from its configuration and registers it with the data plane.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one linear mapping from the config model to params, sockets and maps"
+    )]
     pub fn new(
         cfg: &config::Instance,
         global: &config::Global,
@@ -256,10 +260,11 @@ impl Runtime {
             Action::SendAdvert { priority } => {
                 let advert = self.fsm.advert(priority);
                 self.send_advert(&advert);
-                if self.fsm.state() == State::Master && priority != 0 {
-                    if let Err(e) = dp.renew(ifindex, vrid, self.lease) {
-                        warn!(instance = self.name(), error = %e, "lease renewal failed");
-                    }
+                if self.fsm.state() == State::Master
+                    && priority != 0
+                    && let Err(e) = dp.renew(ifindex, vrid, self.lease)
+                {
+                    warn!(instance = self.name(), error = %e, "lease renewal failed");
                 }
             }
             // ARCHITECTURE.md: take over = map with lease, then address, then GARP.

@@ -80,7 +80,9 @@ fn take<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T, DataplaneError>
 where
     T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
 {
-    let map = ebpf.take_map(name).ok_or(DataplaneError::Missing { what: "map", name })?;
+    let map = ebpf
+        .take_map(name)
+        .ok_or(DataplaneError::Missing { what: "map", name })?;
     T::try_from(map).map_err(|e| DataplaneError::map(name, "open", e))
 }
 
@@ -144,10 +146,10 @@ impl Dataplane {
         let prog = self.program(XDP_PROGRAM)?;
         let attached = attach(prog, XDP_PROGRAM, ifname, mode)?;
         self.attached.push(attached);
-        Ok(self.attached.last().ok_or(DataplaneError::Missing {
+        self.attached.last().ok_or(DataplaneError::Missing {
             what: "program",
             name: XDP_PROGRAM,
-        })?)
+        })
     }
 
     /// Attaches the pass-everything program to `ifname` (e.g. a veth peer for driver mode).
@@ -159,10 +161,10 @@ impl Dataplane {
         let prog = self.program(PASS_PROGRAM)?;
         let attached = attach(prog, PASS_PROGRAM, ifname, mode)?;
         self.attached.push(attached);
-        Ok(self.attached.last().ok_or(DataplaneError::Missing {
+        self.attached.last().ok_or(DataplaneError::Missing {
             what: "program",
             name: PASS_PROGRAM,
-        })?)
+        })
     }
 
     /// The interfaces the program is attached to.
@@ -325,7 +327,12 @@ impl Dataplane {
 
     /// Grants ownership of `vrid` on `ifindex` with a new epoch and a lease of `lease` from now.
     /// Returns the epoch.
-    pub fn grant(&mut self, ifindex: u32, vrid: u8, lease: Duration) -> Result<u64, DataplaneError> {
+    pub fn grant(
+        &mut self,
+        ifindex: u32,
+        vrid: u8,
+        lease: Duration,
+    ) -> Result<u64, DataplaneError> {
         let (key, mut state) = self.state(ifindex, vrid)?;
         self.next_epoch += 1;
         state.grant_epoch = self.next_epoch;
@@ -354,7 +361,12 @@ impl Dataplane {
     }
 
     /// Updates the priority the kernel compares adverts against (effective priority changed).
-    pub fn set_priority(&mut self, ifindex: u32, vrid: u8, priority: u8) -> Result<(), DataplaneError> {
+    pub fn set_priority(
+        &mut self,
+        ifindex: u32,
+        vrid: u8,
+        priority: u8,
+    ) -> Result<(), DataplaneError> {
         let (key, mut state) = self.state(ifindex, vrid)?;
         state.priority = priority;
         self.write_state(key, state)
@@ -374,7 +386,12 @@ impl Dataplane {
     }
 
     /// Accepts adverts for `vrid` on `ifindex` from `addr` (keepalived `unicast_peer`).
-    pub fn allow_peer(&mut self, ifindex: u32, vrid: u8, addr: Ipv4Addr) -> Result<(), DataplaneError> {
+    pub fn allow_peer(
+        &mut self,
+        ifindex: u32,
+        vrid: u8,
+        addr: Ipv4Addr,
+    ) -> Result<(), DataplaneError> {
         let key = PeerKey {
             ifindex,
             vrid,
@@ -410,12 +427,12 @@ impl Dataplane {
         self.events.take()
     }
 
-    /// The loaded havip program, for BPF_PROG_TEST_RUN.
+    /// The loaded havip program, for `BPF_PROG_TEST_RUN`.
     pub fn xdp_program(&mut self) -> Result<&mut Xdp, DataplaneError> {
         self.program(XDP_PROGRAM)
     }
 
-    /// The loaded pass-everything program, for BPF_PROG_TEST_RUN baselines.
+    /// The loaded pass-everything program, for `BPF_PROG_TEST_RUN` baselines.
     pub fn pass_program(&mut self) -> Result<&mut Xdp, DataplaneError> {
         self.program(PASS_PROGRAM)
     }

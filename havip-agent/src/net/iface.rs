@@ -99,8 +99,10 @@ pub fn parse_mac(s: &str) -> Option<[u8; 6]> {
 /// Formats a MAC as `aa:bb:cc:dd:ee:ff`.
 #[must_use]
 pub fn format_mac(mac: [u8; 6]) -> String {
-    let [a, b, c, d, e, f] = mac;
-    format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}")
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// The kernel driver behind `name` (`veth`, `virtio_net`, ...), via `ETHTOOL_GDRVINFO`.

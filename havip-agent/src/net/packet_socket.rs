@@ -1,4 +1,4 @@
-//! A raw AF_PACKET socket bound to one interface, for sending whole Ethernet frames (gratuitous
+//! A raw `AF_PACKET` socket bound to one interface, for sending whole Ethernet frames (gratuitous
 //! ARP).
 
 use std::{
@@ -6,7 +6,7 @@ use std::{
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
 };
 
-/// A send-only AF_PACKET socket on one interface.
+/// A send-only `AF_PACKET` socket on one interface.
 #[derive(Debug)]
 pub struct PacketSocket {
     fd: OwnedFd,

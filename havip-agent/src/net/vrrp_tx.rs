@@ -52,7 +52,8 @@ impl VrrpSocket {
                 u32::try_from(name.len()).unwrap_or(0),
             )
         })?;
-        let idx = i32::try_from(ifindex).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        let idx =
+            i32::try_from(ifindex).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
         let mreqn = libc::ip_mreqn {
             imr_multiaddr: libc::in_addr {
                 s_addr: u32::from(VRRP_GROUP).to_be(),

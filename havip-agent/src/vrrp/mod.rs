@@ -6,11 +6,13 @@
 //!
 //! - [`packet`]: VRRP v2/v3 advert codec (zero-copy view and plain repr).
 //! - [`fsm`]: the state machine of one instance.
+//! - [`messages`]: its inputs and outputs.
 //! - [`params`]: what an instance needs, validated by [`Instance::new`].
 //! - [`time`]: monotonic time as data.
 
 pub mod fsm;
 mod garp;
+pub mod messages;
 pub mod packet;
 pub mod params;
 pub mod time;

@@ -12,10 +12,11 @@
 //! (12 bits); both convert to [`Duration`].
 //!
 //! Checksums (RFC 1071 one's-complement sum): v2 covers the VRRP message (RFC 3768 5.3.8). v3 over
-//! IPv4 covers an IPv4 pseudo-header (source, destination, zero, protocol 112, VRRP length) and the
-//! message ([`ChecksumMode::PseudoHeader`], RFC 9568 5.2.8, what keepalived, Linux tools, tcpdump and
-//! Wireshark do); [`ChecksumMode::V3AsV2`] leaves the pseudo-header out, as keepalived's
-//! `v3_checksum_as_v2` does for peers that read RFC 9568 5.2.8 as IPv6-only.
+//! IPv4 covers an IPv4 pseudo-header (source, destination, zero, protocol 112, VRRP length) and
+//! the message ([`ChecksumMode::PseudoHeader`], RFC 9568 5.2.8 as keepalived reads it by default,
+//! and what tcpdump and Wireshark check); [`ChecksumMode::V3AsV2`] leaves the pseudo-header out,
+//! as keepalived's `v3_checksum_as_v2` does for peers (Cisco, Juniper) that apply 5.2.8's
+//! pseudo-header to IPv6 only. keepalived's manual recommends the latter for RFC 9568 compliance.
 
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -42,8 +43,8 @@ pub const TYPE_ADVERTISEMENT: u8 = 1;
 const CHECKSUM_OFFSET: usize = 6;
 /// v2 Auth Type: no authentication (RFC 3768 5.3.6.1).
 const AUTH_TYPE_NONE: u8 = 0;
-/// v2 Auth Type 1: reserved by RFC 3768 5.3.6.2 (was simple text password in RFC 2338); keepalived's
-/// `auth_type PASS`.
+/// v2 Auth Type 1: reserved by RFC 3768 5.3.6.2 (simple text password in RFC 2338);
+/// keepalived's `auth_type PASS`.
 const AUTH_TYPE_SIMPLE: u8 = 1;
 
 /// A VRRP message could not be decoded. Every variant carries what was read, for one log line.

@@ -41,12 +41,13 @@ impl InitialState {
 /// Gratuitous ARP schedule of a master, keepalived's `garp_*` settings. One "round" is one
 /// [`crate::vrrp::fsm::Action::SendGarp`]: a gratuitous ARP for every VIP.
 ///
-/// keepalived (man keepalived.conf, `vrrp_state_become_master`, `vrrp_state_master_rx`): on becoming
-/// master it sends `garp_master_repeat` rounds, and the same again `garp_master_delay` later; while
-/// master it sends `garp_master_refresh_repeat` rounds every `garp_master_refresh`; when a master
-/// receives a lower-priority advert it sends `garp_lower_prio_repeat` rounds, and again
-/// `garp_lower_prio_delay` later. `garp_interval` spaces the messages; here it spaces the rounds
-/// (the I/O layer may also pace the ARPs inside one round).
+/// keepalived (man keepalived.conf, `vrrp_state_become_master`, `vrrp_state_master_rx`): on
+/// becoming master it sends `garp_master_repeat` rounds, and the same again `garp_master_delay`
+/// later; while master it sends `garp_master_refresh_repeat` rounds every `garp_master_refresh`;
+/// when a master receives a lower-priority advert it sends `garp_lower_prio_repeat` rounds, and
+/// again `garp_lower_prio_delay` later. `garp_interval` spaces the messages; here it spaces the
+/// rounds (the I/O layer may also pace the ARPs inside one round). keepalived checks the refresh
+/// only when it sends an advert; here it has its own deadline.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct GarpParams {
     /// Delay of the second burst after becoming master; zero for none (keepalived default 5 s).

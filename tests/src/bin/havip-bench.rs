@@ -115,7 +115,12 @@ fn bench_xdp() -> anyhow::Result<String> {
     )?;
     dp.allow_peer(LO, VRID, PEER)?;
     dp.set_vip(LO, VIP, [2, 0, 0x5e, 0, 1, 0x33], VRID)?;
-    dp.set_vip(LO, Ipv4Addr::new(192, 0, 2, 201), [2, 0, 0x5e, 0, 1, 0x34], 52)?;
+    dp.set_vip(
+        LO,
+        Ipv4Addr::new(192, 0, 2, 201),
+        [2, 0, 0x5e, 0, 1, 0x34],
+        52,
+    )?;
     dp.grant(LO, VRID, Duration::from_secs(3600))?;
     let mut events = dp.take_events().context("ring buffer")?;
 

@@ -15,8 +15,8 @@ use havip_agent::net::iface::format_mac;
 use havip_tests::{
     agent_bin,
     netns::{Lan, unique_tag, wait_for},
-    proc::Proc,
     prober::{ArpProber, Sample},
+    proc::Proc,
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
@@ -75,11 +75,19 @@ fn main() -> anyhow::Result<()> {
         (s.macs == vec![a_mac]).then_some(())
     });
     if elected.is_none() {
-        bail!("no election within 10 s\n--- a ---\n{}\n--- b ---\n{}", a.log_text(), b.log_text());
+        bail!(
+            "no election within 10 s\n--- a ---\n{}\n--- b ---\n{}",
+            a.log_text(),
+            b.log_text()
+        );
     }
     println!("\n[1] election: node a is MASTER; the client's ARP for {VIP} is answered by:");
     for s in prober.watch(VIP, Duration::from_millis(100), Duration::from_millis(500))? {
-        let who: Vec<String> = s.macs.iter().map(|m| format!("{} ({})", format_mac(*m), name(m))).collect();
+        let who: Vec<String> = s
+            .macs
+            .iter()
+            .map(|m| format!("{} ({})", format_mac(*m), name(m)))
+            .collect();
         println!("    t={:>6.3}s  {}", s.at.as_secs_f64(), who.join(", "));
     }
 

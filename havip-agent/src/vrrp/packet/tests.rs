@@ -576,7 +576,7 @@ fn pseudo_random_inputs_never_panic_and_round_trip() {
     let mut rng = XorShift(0x9e37_79b9_7f4a_7c15);
     let seeds: [&[u8]; 4] = [keepalived_vrrp(), &V3_MCAST, &V3_OWNER, &V2_AUTH];
     let mut decoded = 0;
-    for i in 0..6000 {
+    for i in 0..6000_usize {
         let bytes: Vec<u8> = if i.is_multiple_of(2) {
             let len = usize::from(rng.byte() % 48);
             (0..len).map(|_| rng.byte()).collect()
@@ -586,7 +586,7 @@ fn pseudo_random_inputs_never_panic_and_round_trip() {
                 let at = usize::from(rng.byte()) % b.len();
                 b[at] = rng.byte();
             }
-            if rng.byte() % 4 == 0 {
+            if rng.byte().is_multiple_of(4) {
                 // Make the checksum right so the later checks run.
                 fix_checksum(&mut b, SRC, DST, ChecksumMode::PseudoHeader);
             }

@@ -1,0 +1,269 @@
+//! The inputs and outputs of the state machine: [`Event`] in, [`Action`] out, with the [`State`]s
+//! and the [`Reason`]s of their changes, and why an advert can be rejected ([`AdvertRejected`]).
+
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use super::packet::{AdvertRepr, Version};
+
+/// Instance state (RFC 9568 6.3; keepalived's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Not running: before [`Event::Startup`] and after [`Event::Shutdown`].
+    Initialize,
+    /// Watching the master; takes over when its `Master_Down_Timer` fires.
+    Backup,
+    /// Owns the virtual addresses and advertises (RFC 9568 calls it Active).
+    Master,
+    /// Unable to serve (tracked interface or script down); silent (keepalived FAULT).
+    Fault,
+}
+
+impl State {
+    /// keepalived's word for the state: `INIT`, `BACKUP`, `MASTER`, `FAULT`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Initialize => "INIT",
+            Self::Backup => "BACKUP",
+            Self::Master => "MASTER",
+            Self::Fault => "FAULT",
+        }
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An input of the state machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Start the instance (RFC 9568 6.4.1).
+    Startup,
+    /// An advert decoded by [`AdvertRepr::parse`], received from `src`.
+    Advert {
+        /// IPv4 source of the advert.
+        src: Ipv4Addr,
+        /// The advert.
+        advert: AdvertRepr,
+        /// The XDP program already cleared this node's ownership because of this advert.
+        fenced: bool,
+    },
+    /// A deadline passed: send when `now >= poll_at()` (spurious calls are harmless).
+    Timer,
+    /// The effective priority changed (tracking). Clamped to 1..=254; ignored by an address owner,
+    /// whose priority stays 255 (keepalived `vrrp_set_effective_priority`).
+    SetPriority(u8),
+    /// Enter (`true`) or leave (`false`) FAULT.
+    Fault(bool),
+    /// Stop the instance (RFC 9568 6.4.2, 6.4.3).
+    Shutdown,
+}
+
+/// An output of the state machine, to be carried out in the order returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Send one advert with this priority (0 when leaving). The I/O layer builds it with
+    /// [`Instance::advert`](super::fsm::Instance::advert). Each advert sent as master also renews
+    /// the kernel ownership lease.
+    SendAdvert {
+        /// Priority to advertise.
+        priority: u8,
+    },
+    /// Become owner: grant the ownership map entry with a lease, then add the VIP addresses.
+    TakeOwnership,
+    /// Stop being owner: revoke the map entry first, then remove the addresses.
+    ReleaseOwnership,
+    /// One round of gratuitous ARPs, one for each VIP.
+    SendGarp,
+    /// The state changed (logs, notify scripts, metrics, cloud reporting).
+    StateChanged {
+        /// Previous state.
+        from: State,
+        /// New state.
+        to: State,
+        /// Why.
+        reason: Reason,
+    },
+}
+
+/// Why a state changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// INIT -> BACKUP at startup.
+    Startup,
+    /// INIT -> MASTER at startup as address owner (priority 255, `state MASTER`).
+    AddressOwner,
+    /// The `Master_Down_Timer` fired: no (acceptable) advert for `Master_Down_Interval`.
+    MasterDown,
+    /// A higher-priority advert reached the master.
+    HigherPriority {
+        /// Sender.
+        src: Ipv4Addr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// An equal-priority advert from a higher primary address reached the master.
+    EqualPriorityHigherAddress {
+        /// Sender.
+        src: Ipv4Addr,
+        /// Its (and our) priority.
+        priority: u8,
+    },
+    /// A backup took over from a lower-priority master whose adverts it ignored (preempt).
+    PreemptLowerPriority {
+        /// The lower-priority master.
+        src: Ipv4Addr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// A backup took over after `Skew_Time` because the master sent priority 0.
+    PriorityZero {
+        /// The master that left.
+        src: Ipv4Addr,
+    },
+    /// The XDP program cleared our ownership on this advert; the master follows it to BACKUP.
+    KernelFenced {
+        /// Sender.
+        src: Ipv4Addr,
+        /// Its priority.
+        priority: u8,
+    },
+    /// [`Event::Shutdown`].
+    Shutdown,
+    /// [`Event::Fault`] with `true`.
+    Fault,
+    /// [`Event::Fault`] with `false`.
+    FaultCleared,
+}
+
+impl Reason {
+    /// A stable `snake_case` label for metrics.
+    pub const fn as_label(&self) -> &'static str {
+        match self {
+            Self::Startup => "startup",
+            Self::AddressOwner => "address_owner",
+            Self::MasterDown => "master_down",
+            Self::HigherPriority { .. } => "higher_priority",
+            Self::EqualPriorityHigherAddress { .. } => "equal_priority_higher_address",
+            Self::PreemptLowerPriority { .. } => "preempt_lower_priority",
+            Self::PriorityZero { .. } => "priority_zero",
+            Self::KernelFenced { .. } => "kernel_fenced",
+            Self::Shutdown => "shutdown",
+            Self::Fault => "fault",
+            Self::FaultCleared => "fault_cleared",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Startup => f.write_str("startup"),
+            Self::AddressOwner => f.write_str("address owner at startup"),
+            Self::MasterDown => f.write_str("master down timer expired"),
+            Self::HigherPriority { src, priority } => {
+                write!(f, "higher priority {priority} advert from {src}")
+            }
+            Self::EqualPriorityHigherAddress { src, priority } => {
+                write!(
+                    f,
+                    "equal priority {priority} advert from higher address {src}"
+                )
+            }
+            Self::PreemptLowerPriority { src, priority } => {
+                write!(f, "preempted lower priority {priority} master {src}")
+            }
+            Self::PriorityZero { src } => write!(f, "master {src} sent priority 0"),
+            Self::KernelFenced { src, priority } => {
+                write!(f, "kernel fenced on priority {priority} advert from {src}")
+            }
+            Self::Shutdown => f.write_str("shutdown"),
+            Self::Fault => f.write_str("fault"),
+            Self::FaultCleared => f.write_str("fault cleared"),
+        }
+    }
+}
+
+/// Why an advert was not taken into account. [`Instance::handle`](super::fsm::Instance::handle)
+/// drops such adverts silently; the daemon can call
+/// [`Instance::check_advert`](super::fsm::Instance::check_advert) first to log and count them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AdvertRejected {
+    /// Adverts are ignored in INIT and FAULT (keepalived `vrrp_dispatcher_read`).
+    #[error("VRID {vrid}: advert from {src} ignored in state {state}")]
+    NotListening {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// Our state.
+        state: State,
+    },
+    /// For another virtual router (RFC 9568 7.1).
+    #[error("VRID {expected}: advert from {src} for VRID {got}")]
+    VridMismatch {
+        /// Our VRID.
+        expected: u8,
+        /// The advert's VRID.
+        got: u8,
+        /// Sender.
+        src: Ipv4Addr,
+    },
+    /// Another protocol version (RFC 9568 7.1, RFC 3768 7.1).
+    #[error("VRID {vrid}: {got} advert from {src}, we speak {expected}")]
+    VersionMismatch {
+        /// Our VRID.
+        vrid: u8,
+        /// Our version.
+        expected: Version,
+        /// The advert's version.
+        got: Version,
+        /// Sender.
+        src: Ipv4Addr,
+    },
+    /// Our own advert came back.
+    #[error("VRID {vrid}: advert from our own address {src}")]
+    OwnAddress {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender (our primary address).
+        src: Ipv4Addr,
+    },
+    /// v2 interval differs from ours: RFC 3768 7.1 MUST discard (keepalived drops too).
+    #[error("VRID {vrid}: advert from {src} with interval {got:?}, ours is {expected:?}")]
+    IntervalMismatch {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// Our interval.
+        expected: Duration,
+        /// The advert's interval.
+        got: Duration,
+    },
+    /// v2 authentication type or password differs (RFC 3768 7.1; keepalived `vrrp_check_packet`).
+    #[error("VRID {vrid}: advert from {src} fails authentication")]
+    AuthMismatch {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+    },
+    /// The address list differs from ours and the sender is not the owner (RFC 9568 7.1,
+    /// RFC 3768 7.1).
+    #[error("VRID {vrid}: advert from {src} lists {got} addresses that differ from our {expected}")]
+    AddressMismatch {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// Number of addresses in the advert.
+        got: usize,
+        /// Number of our addresses.
+        expected: usize,
+    },
+}
