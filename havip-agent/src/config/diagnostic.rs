@@ -77,7 +77,13 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
-            write!(f, "{}: {}: {}", self.file.display(), self.severity, self.message)
+            write!(
+                f,
+                "{}: {}: {}",
+                self.file.display(),
+                self.severity,
+                self.message
+            )
         } else {
             write!(
                 f,

@@ -17,13 +17,17 @@ pub enum DurationError {
     #[error("empty duration")]
     Empty,
     /// A number is malformed (a sign, two dots, no digits...).
-    #[error("`{input}` is not a duration: expected a number followed by a unit, like \"1s\" or \"100ms\"")]
+    #[error(
+        "`{input}` is not a duration: expected a number followed by a unit, like \"1s\" or \"100ms\""
+    )]
     Malformed {
         /// The text as written.
         input: String,
     },
     /// A number has no unit after it.
-    #[error("`{input}` has no unit: write \"{input}s\" for seconds or \"{input}ms\" for milliseconds")]
+    #[error(
+        "`{input}` has no unit: write \"{input}s\" for seconds or \"{input}ms\" for milliseconds"
+    )]
     MissingUnit {
         /// The text as written.
         input: String,
@@ -120,7 +124,7 @@ pub fn parse_seconds(input: &str, max_decimals: usize) -> Result<Duration, Durat
             input: input.to_owned(),
             resolution: match max_decimals {
                 0 => "1 s",
-                1 | 2 | 3 => "1 ms",
+                1..=3 => "1 ms",
                 _ => "1 us",
             },
         });
@@ -189,11 +193,11 @@ fn nanos_to_duration(nanos: u128, input: &str) -> Result<Duration, DurationError
 /// `"250us"`, `"0s"`. [`parse_duration`] reads it back to the same value.
 pub fn format_duration(duration: Duration) -> String {
     let nanos = duration.as_nanos();
-    if nanos % NANOS_PER_SEC == 0 {
+    if nanos.is_multiple_of(NANOS_PER_SEC) {
         format!("{}s", nanos / NANOS_PER_SEC)
-    } else if nanos % 1_000_000 == 0 {
+    } else if nanos.is_multiple_of(1_000_000) {
         format!("{}ms", nanos / 1_000_000)
-    } else if nanos % 1_000 == 0 {
+    } else if nanos.is_multiple_of(1_000) {
         format!("{}us", nanos / 1_000)
     } else {
         format!("{nanos}ns")
@@ -202,7 +206,7 @@ pub fn format_duration(duration: Duration) -> String {
 
 /// `#[serde(with = "duration::serde_duration")]` for a `Duration` written as a string.
 pub mod serde_duration {
-    use super::{DurationVisitor, Deserializer, Duration, Serializer, format_duration};
+    use super::{Deserializer, Duration, DurationVisitor, Serializer, format_duration};
 
     /// Serializes as `"5s"`, `"100ms"`...
     pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -217,9 +221,13 @@ pub mod serde_duration {
 
 /// `#[serde(with = "duration::serde_opt_duration")]` for an `Option<Duration>`.
 pub mod serde_opt_duration {
-    use super::{DurationVisitor, Deserializer, Duration, Serializer, format_duration};
+    use super::{Deserializer, Duration, DurationVisitor, Serializer, format_duration};
 
     /// Serializes `Some(d)` as a string; `None` should be skipped with `skip_serializing_if`.
+    #[expect(
+        clippy::ref_option,
+        reason = "serde's `with` passes the field by reference"
+    )]
     pub fn serialize<S: Serializer>(
         value: &Option<Duration>,
         serializer: S,
@@ -278,12 +286,30 @@ mod tests {
     #[test]
     fn rejects_bad_durations() {
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
-        assert!(matches!(parse_duration("1"), Err(DurationError::MissingUnit { .. })));
-        assert!(matches!(parse_duration("1d"), Err(DurationError::UnknownUnit { .. })));
-        assert!(matches!(parse_duration("-1s"), Err(DurationError::Malformed { .. })));
-        assert!(matches!(parse_duration("1..2s"), Err(DurationError::Malformed { .. })));
-        assert!(matches!(parse_duration("1.s"), Err(DurationError::Malformed { .. })));
-        assert!(matches!(parse_duration("0.5ns"), Err(DurationError::TooPrecise { .. })));
+        assert!(matches!(
+            parse_duration("1"),
+            Err(DurationError::MissingUnit { .. })
+        ));
+        assert!(matches!(
+            parse_duration("1d"),
+            Err(DurationError::UnknownUnit { .. })
+        ));
+        assert!(matches!(
+            parse_duration("-1s"),
+            Err(DurationError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_duration("1..2s"),
+            Err(DurationError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_duration("1.s"),
+            Err(DurationError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_duration("0.5ns"),
+            Err(DurationError::TooPrecise { .. })
+        ));
         assert!(matches!(
             parse_duration("99999999999999999999999h"),
             Err(DurationError::Overflow { .. })
@@ -294,10 +320,22 @@ mod tests {
     fn keepalived_seconds() {
         assert_eq!(parse_seconds("1", 6), Ok(ms(1000)));
         assert_eq!(parse_seconds("0.1", 6), Ok(ms(100)));
-        assert_eq!(parse_seconds("2.71828", 6), Ok(Duration::from_micros(2_718_280)));
-        assert!(matches!(parse_seconds("0.0001", 3), Err(DurationError::TooPrecise { .. })));
-        assert!(matches!(parse_seconds("1s", 6), Err(DurationError::Malformed { .. })));
-        assert!(matches!(parse_seconds("-1", 6), Err(DurationError::Malformed { .. })));
+        assert_eq!(
+            parse_seconds("2.71828", 6),
+            Ok(Duration::from_micros(2_718_280))
+        );
+        assert!(matches!(
+            parse_seconds("0.0001", 3),
+            Err(DurationError::TooPrecise { .. })
+        ));
+        assert!(matches!(
+            parse_seconds("1s", 6),
+            Err(DurationError::Malformed { .. })
+        ));
+        assert!(matches!(
+            parse_seconds("-1", 6),
+            Err(DurationError::Malformed { .. })
+        ));
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! - `native`: the TOML format and the sidecar file (`<keepalived.conf>.havip.toml`) that holds
 //!   havip-only settings next to an unchanged keepalived.conf.
 //! - `keepalived`: lexer, parser (with includes) and conversion of keepalived.conf.
+//! - `values`: the value types and their TOML forms (string or table).
 //! - `validate`: the checks types cannot express.
 
 mod diagnostic;
@@ -17,19 +18,23 @@ mod keepalived;
 mod model;
 mod native;
 mod validate;
+mod values;
 
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use model::{
-    AddressError, Auth, AuthType, Command, Config, DEFAULT_ADVERT_INTERVAL,
-    DEFAULT_GARP_INTERVAL, DEFAULT_GARP_MASTER_DELAY, DEFAULT_GARP_MASTER_REFRESH,
-    DEFAULT_GARP_MASTER_REFRESH_REPEAT, DEFAULT_GARP_MASTER_REPEAT, DEFAULT_METRICS_ADDR,
-    DEFAULT_PRIORITY, DEFAULT_SCRIPT_INTERVAL, Global, InitialState, Instance, Script,
-    SyncGroup, TrackInterface, TrackScript, Version, VirtualAddress,
+    Config, DEFAULT_ADVERT_INTERVAL, DEFAULT_GARP_INTERVAL, DEFAULT_GARP_MASTER_DELAY,
+    DEFAULT_GARP_MASTER_REFRESH, DEFAULT_GARP_MASTER_REFRESH_REPEAT, DEFAULT_GARP_MASTER_REPEAT,
+    DEFAULT_METRICS_ADDR, DEFAULT_PRIORITY, DEFAULT_SCRIPT_INTERVAL, Global, Instance, Script,
+    SyncGroup,
 };
 pub use validate::{FieldPath, PathSegment, ValidationError};
+pub use values::{
+    AddressError, Auth, AuthType, Command, InitialState, TrackInterface, TrackScript, Version,
+    VirtualAddress,
+};
 
 /// Which format a configuration file is in.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -125,12 +130,11 @@ pub fn load_with(path: &Path, format: Format, sidecar: &Sidecar) -> Result<Loade
     })?;
     let format = detect(path, &text, format);
     let sidecar = match sidecar {
-        Sidecar::Disabled => None,
         Sidecar::File(file) => Some(file.clone()),
         Sidecar::Default if format == Format::Keepalived => {
             Some(sidecar_path(path)).filter(|p| p.exists())
         }
-        Sidecar::Default => None,
+        Sidecar::Default | Sidecar::Disabled => None,
     };
     load_text(path, &text, format, sidecar.as_deref())
 }
@@ -156,6 +160,9 @@ fn detect(path: &Path, text: &str, format: Format) -> Format {
     }
 }
 
+/// Maps a validation path to `file:line:column` in the format that was read.
+type Locate<'a> = Box<dyn Fn(&FieldPath) -> (PathBuf, u32, u32) + 'a>;
+
 fn load_text(
     path: &Path,
     text: &str,
@@ -166,7 +173,6 @@ fn load_text(
         path: path.to_path_buf(),
         diagnostics,
     };
-    type Locate<'a> = Box<dyn Fn(&FieldPath) -> (PathBuf, u32, u32) + 'a>;
     let (mut config, mut diagnostics, locate): (Config, Vec<Diagnostic>, Locate<'_>) =
         if format == Format::Keepalived {
             let imported = keepalived::import(path, text);
@@ -179,7 +185,11 @@ fn load_text(
             )
         } else {
             let (config, spans) = native::parse(text, path).map_err(invalid)?;
-            (config, Vec::new(), Box::new(move |p: &FieldPath| spans.locate(p)))
+            (
+                config,
+                Vec::new(),
+                Box::new(move |p: &FieldPath| spans.locate(p)),
+            )
         };
     if let Some(file) = sidecar {
         match std::fs::read_to_string(file) {
@@ -198,16 +208,23 @@ fn load_text(
     {
         for error in errors {
             let (file, line, column) = locate(&error.path);
+            // In TOML the path names the key; in keepalived.conf the position names the
+            // directive, and the native path (`instance[0]`) would only confuse.
+            let message = if format == Format::Toml {
+                format!("{}: {}", error.path, error.message)
+            } else {
+                error.message
+            };
             diagnostics.push(Diagnostic::new(
                 file,
                 line,
                 column,
                 Severity::Error,
-                format!("{}: {}", error.path, error.message),
+                message,
             ));
         }
     }
-    if config.instances.is_empty() {
+    if config.instances.is_empty() && !diagnostics.iter().any(Diagnostic::is_error) {
         diagnostics.push(Diagnostic::whole_file(
             path,
             Severity::Warning,

@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use toml::de::{DeTable, DeValue};
 use toml::Spanned;
+use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::{Diagnostic, LineIndex, Severity};
 use super::duration::serde_opt_duration;
@@ -127,15 +127,87 @@ pub(crate) fn looks_like_toml(text: &str) -> bool {
 }
 
 impl Config {
-    /// The configuration in the native TOML format (for `import-keepalived`). Every instance
-    /// setting is written out, so the file means the same whatever the defaults of a later
-    /// version; loading it gives back an equal [`Config`].
+    /// The configuration in the native TOML format (for `import-keepalived`). Every setting is
+    /// written out, so the file means the same whatever the defaults of a later version;
+    /// loading it gives back an equal [`Config`]. Nested values (`auth`, notify commands with a
+    /// user, tracked objects with a weight) are inline tables, so each `[[instance]]` reads as
+    /// one block in field order.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_else(|e| {
-            // Unreachable for the model's types (string keys only, no bare `None` values);
-            // still no panic: the output says what went wrong.
+        self.try_to_toml().unwrap_or_else(|e| {
+            // Unreachable for the model's types (string keys, no bare `None`); still no panic:
+            // the output says what went wrong.
             format!("# havip: the configuration could not be written as TOML: {e}\n")
         })
+    }
+
+    fn try_to_toml(&self) -> Result<String, toml::ser::Error> {
+        let mut out = String::new();
+        write_section(&mut out, "[global]", &self.global)?;
+        for (name, script) in &self.scripts {
+            write_section(&mut out, &format!("[scripts.{}]", toml_key(name)), script)?;
+        }
+        for instance in &self.instances {
+            write_section(&mut out, "[[instance]]", instance)?;
+        }
+        for group in &self.sync_groups {
+            write_section(&mut out, "[[sync_group]]", group)?;
+        }
+        if let Some(cloud) = &self.cloud {
+            #[derive(serde::Serialize)]
+            struct Cloud<'a> {
+                cloud: &'a toml::Table,
+            }
+            out.push('\n');
+            out.push_str(&toml::to_string(&Cloud { cloud })?);
+        }
+        Ok(out)
+    }
+}
+
+/// Writes `header` and one `key = value` line per field of `value`, in field order, nested
+/// values inline.
+fn write_section<T: serde::Serialize>(
+    out: &mut String,
+    header: &str,
+    value: &T,
+) -> Result<(), toml::ser::Error> {
+    // The value serializer writes the struct as one inline table, in field order; reading it
+    // back with spans splits it into its entries without re-rendering any value.
+    let mut inline = String::new();
+    value.serialize(toml::ser::ValueSerializer::new(&mut inline))?;
+    let doc = format!("x = {inline}\n");
+    let parsed = DeTable::parse(&doc)
+        .map_err(|e| <toml::ser::Error as serde::ser::Error>::custom(e.message()))?;
+    let Some(DeValue::Table(table)) = parsed.get_ref().get("x").map(Spanned::get_ref) else {
+        return Err(serde::ser::Error::custom("a section is not a table"));
+    };
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(header);
+    out.push('\n');
+    for (key, value) in entries {
+        let text = |span: std::ops::Range<usize>| doc.get(span).unwrap_or_default();
+        out.push_str(text(key.span()));
+        out.push_str(" = ");
+        out.push_str(text(value.span()));
+        out.push('\n');
+    }
+    Ok(())
+}
+
+/// `name` as a TOML key: bare when it can be, quoted otherwise.
+fn toml_key(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        name.to_owned()
+    } else {
+        toml::Value::String(name.to_owned()).to_string()
     }
 }
 
@@ -184,28 +256,27 @@ pub(crate) fn merge_sidecar(config: &mut Config, text: &str, file: &Path) -> Vec
     }
     let mut diagnostics = Vec::new();
     for (name, settings) in sidecar.instance {
-        match config.instances.iter_mut().find(|i| i.name == name) {
-            Some(instance) => {
-                if let Some(manage) = settings.manage_addresses {
-                    instance.manage_addresses = manage;
-                }
+        if let Some(instance) = config.instances.iter_mut().find(|i| i.name == name) {
+            if let Some(manage) = settings.manage_addresses {
+                instance.manage_addresses = manage;
             }
-            None => {
-                let offset = root
-                    .get_ref()
-                    .get("instance")
-                    .and_then(|t| t.get_ref().as_table())
-                    .and_then(|t| t.get_key_value(name.as_str()))
-                    .map_or(0, |(k, _)| k.span().start);
-                let (line, column) = index.position(offset);
-                diagnostics.push(Diagnostic::new(
-                    file,
-                    line,
-                    column,
-                    Severity::Error,
-                    format!("[instance.{name}]: no vrrp_instance `{name}` in the keepalived configuration"),
-                ));
-            }
+        } else {
+            let offset = root
+                .get_ref()
+                .get("instance")
+                .and_then(|t| t.get_ref().as_table())
+                .and_then(|t| t.get_key_value(name.as_str()))
+                .map_or(0, |(k, _)| k.span().start);
+            let (line, column) = index.position(offset);
+            diagnostics.push(Diagnostic::new(
+                file,
+                line,
+                column,
+                Severity::Error,
+                format!(
+                    "[instance.{name}]: no vrrp_instance `{name}` in the keepalived configuration"
+                ),
+            ));
         }
     }
     diagnostics
@@ -214,7 +285,7 @@ pub(crate) fn merge_sidecar(config: &mut Config, text: &str, file: &Path) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::model::Version;
+    use crate::config::values::Version;
 
     const FILE: &str = "/etc/havip/havip.toml";
 
@@ -235,7 +306,23 @@ mod tests {
         let (_, line, column) = spans.locate(&FieldPath::instance(0).key("vrid"));
         assert_eq!((line, column), (4, 8));
         let (_, line, _) = spans.locate(&FieldPath::instance(0).key("priority"));
-        assert!(line >= 1 && line <= 2, "line {line}");
+        assert!((1..=2).contains(&line), "line {line}");
+    }
+
+    #[test]
+    fn to_toml_quotes_odd_script_names_and_round_trips() {
+        let mut config = Config::default();
+        config.scripts.insert(
+            "chk db.\"x\"".into(),
+            crate::config::model::Script::new("/bin/true"),
+        );
+        config
+            .instances
+            .push(crate::config::model::Instance::new("VI 1", "eth0", 1));
+        let text = config.to_toml();
+        assert!(text.contains(r#"[scripts.'chk db."x"']"#), "{text}");
+        let (again, _) = parse(&text, Path::new(FILE)).expect("loads back");
+        assert_eq!(again, config);
     }
 
     #[test]

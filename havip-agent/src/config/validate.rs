@@ -8,12 +8,14 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
-use super::model::{Config, Instance, Script, SyncGroup, TrackInterface, TrackScript, Version};
+use super::model::{Config, Instance, Script, SyncGroup};
+use super::values::{TrackInterface, TrackScript, Version};
 
-/// Smallest and largest VRRPv2 advert interval (RFC 3768 5.3.7: 8-bit seconds).
+/// Smallest and largest VRRP v2 advert interval (RFC 3768 5.3.7: 8-bit seconds).
 const V2_INTERVAL: (Duration, Duration) = (Duration::from_secs(1), Duration::from_secs(255));
-/// Smallest and largest VRRPv3 advert interval (RFC 9568 5.2.7: 12-bit centiseconds).
-const V3_INTERVAL: (Duration, Duration) = (Duration::from_millis(10), Duration::from_millis(40_950));
+/// Smallest and largest VRRP v3 advert interval (RFC 9568 5.2.7: 12-bit centiseconds).
+const V3_INTERVAL: (Duration, Duration) =
+    (Duration::from_millis(10), Duration::from_millis(40_950));
 /// keepalived's `preempt_delay` range: 0..=1000 s.
 const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 /// keepalived's weight range for scripts and tracked objects.
@@ -185,7 +187,10 @@ impl Validator {
             self.push(path.key("lease"), "lease must be longer than 0s");
         }
         if config.global.garp_master_repeat == 0 {
-            self.push(path.key("garp_master_repeat"), "garp_master_repeat must be at least 1");
+            self.push(
+                path.key("garp_master_repeat"),
+                "garp_master_repeat must be at least 1",
+            );
         }
         if config.global.garp_master_refresh_repeat == 0 {
             self.push(
@@ -220,7 +225,10 @@ impl Validator {
 
     fn weight(&mut self, path: &FieldPath, weight: i16) {
         if !WEIGHT_RANGE.contains(&weight) {
-            self.push(path.clone(), format!("weight {weight} is outside -253..=253"));
+            self.push(
+                path.clone(),
+                format!("weight {weight} is outside -253..=253"),
+            );
         }
     }
 
@@ -242,7 +250,10 @@ impl Validator {
         }
         self.interval(path, instance);
         if instance.preempt_delay > MAX_PREEMPT_DELAY {
-            self.push(path.key("preempt_delay"), "preempt_delay must be at most 1000s");
+            self.push(
+                path.key("preempt_delay"),
+                "preempt_delay must be at most 1000s",
+            );
         }
         if let Some(auth) = &instance.auth {
             if instance.version != Version::V2 {
@@ -265,7 +276,10 @@ impl Validator {
         }
         self.addresses(path, instance);
         if instance.garp_master_repeat == 0 {
-            self.push(path.key("garp_master_repeat"), "garp_master_repeat must be at least 1");
+            self.push(
+                path.key("garp_master_repeat"),
+                "garp_master_repeat must be at least 1",
+            );
         }
         if instance.garp_master_refresh_repeat == 0 {
             self.push(
@@ -273,7 +287,24 @@ impl Validator {
                 "garp_master_refresh_repeat must be at least 1",
             );
         }
-        self.tracks(path, &instance.track_interfaces, &instance.track_scripts, config);
+        self.tracks(
+            path,
+            &instance.track_interfaces,
+            &instance.track_scripts,
+            config,
+        );
+        for (i, track) in instance.track_interfaces.iter().enumerate() {
+            if track.name == instance.interface {
+                self.push(
+                    path.key("track_interfaces").index(i),
+                    format!(
+                        "{} is the instance's own interface, which is always tracked (keepalived \
+                         ignores it here too); remove it, or set dont_track_primary",
+                        track.name
+                    ),
+                );
+            }
+        }
     }
 
     fn interval(&mut self, path: &FieldPath, instance: &Instance) {
@@ -281,20 +312,20 @@ impl Validator {
         let path = path.key("advert_interval");
         match instance.version {
             Version::V2 => {
-                if interval < V2_INTERVAL.0 || interval > V2_INTERVAL.1 {
-                    self.push(path, "VRRPv2 advert_interval must be 1s..=255s");
-                } else if interval.subsec_nanos() != 0 {
+                if interval.subsec_nanos() != 0 {
                     self.push(
                         path,
                         "VRRPv2 advert_interval must be whole seconds (RFC 3768 5.3.7); use \
-                         version = 3 for sub-second intervals",
+                         version 3 for sub-second intervals",
                     );
+                } else if interval < V2_INTERVAL.0 || interval > V2_INTERVAL.1 {
+                    self.push(path, "VRRPv2 advert_interval must be 1s..=255s");
                 }
             }
             Version::V3 => {
                 if interval < V3_INTERVAL.0 || interval > V3_INTERVAL.1 {
                     self.push(path, "VRRPv3 advert_interval must be 10ms..=40.95s");
-                } else if interval.as_nanos() % 10_000_000 != 0 {
+                } else if !interval.as_nanos().is_multiple_of(10_000_000) {
                     self.push(
                         path,
                         "VRRPv3 advert_interval must be a multiple of 10ms (RFC 9568 5.2.7 \
@@ -310,7 +341,10 @@ impl Validator {
         for (i, vip) in instance.virtual_ipaddresses.iter().enumerate() {
             let vpath = path.key("virtual_ipaddresses").index(i);
             if vip.prefix_len > 32 {
-                self.push(vpath.clone(), format!("prefix length /{} is over 32", vip.prefix_len));
+                self.push(
+                    vpath.clone(),
+                    format!("prefix length /{} is over 32", vip.prefix_len),
+                );
             }
             let a = vip.address;
             if a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_loopback() {
@@ -339,7 +373,10 @@ impl Validator {
         if let Some(src) = instance.unicast_src_ip
             && (src.is_unspecified() || src.is_multicast() || src.is_broadcast())
         {
-            self.push(path.key("unicast_src_ip"), format!("{src} cannot be a source address"));
+            self.push(
+                path.key("unicast_src_ip"),
+                format!("{src} cannot be a source address"),
+            );
         }
     }
 
@@ -382,7 +419,10 @@ impl Validator {
             self.push(path.key("name"), "sync group name must not be empty");
         }
         if group.instances.is_empty() {
-            self.push(path.key("instances"), "a sync group needs at least one instance");
+            self.push(
+                path.key("instances"),
+                "a sync group needs at least one instance",
+            );
         }
         for (i, name) in group.instances.iter().enumerate() {
             let ipath = path.key("instances").index(i);
@@ -404,7 +444,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     use super::*;
-    use crate::config::model::{Auth, AuthType, TrackScript, VirtualAddress};
+    use crate::config::values::{Auth, AuthType, TrackInterface, TrackScript, VirtualAddress};
 
     fn config_with(instance: Instance) -> Config {
         Config {
@@ -425,27 +465,42 @@ mod tests {
 
     #[test]
     fn defaults_are_valid() {
-        assert_eq!(config_with(Instance::new("VI_1", "eth0", 51)).validate(), Ok(()));
+        assert_eq!(
+            config_with(Instance::new("VI_1", "eth0", 51)).validate(),
+            Ok(())
+        );
     }
 
     #[test]
     fn vrid_and_priority_zero() {
         let mut i = Instance::new("VI_1", "eth0", 0);
         i.priority = 0;
-        assert_eq!(paths(&config_with(i)), ["instance[0].vrid", "instance[0].priority"]);
+        assert_eq!(
+            paths(&config_with(i)),
+            ["instance[0].vrid", "instance[0].priority"]
+        );
     }
 
     #[test]
     fn interval_rules_per_version() {
         let mut i = Instance::new("VI_1", "eth0", 1);
         i.advert_interval = Duration::from_millis(1500);
-        assert_eq!(paths(&config_with(i.clone())), ["instance[0].advert_interval"]);
+        assert_eq!(
+            paths(&config_with(i.clone())),
+            ["instance[0].advert_interval"]
+        );
         i.version = Version::V3;
         assert_eq!(paths(&config_with(i.clone())), Vec::<String>::new());
         i.advert_interval = Duration::from_millis(105);
-        assert_eq!(paths(&config_with(i.clone())), ["instance[0].advert_interval"]);
+        assert_eq!(
+            paths(&config_with(i.clone())),
+            ["instance[0].advert_interval"]
+        );
         i.advert_interval = Duration::from_millis(40_960);
-        assert_eq!(paths(&config_with(i.clone())), ["instance[0].advert_interval"]);
+        assert_eq!(
+            paths(&config_with(i.clone())),
+            ["instance[0].advert_interval"]
+        );
         i.version = Version::V2;
         i.advert_interval = Duration::from_secs(256);
         assert_eq!(paths(&config_with(i)), ["instance[0].advert_interval"]);
@@ -465,6 +520,17 @@ mod tests {
             pass: "1111".into(),
         });
         assert_eq!(paths(&config_with(i)), ["instance[0].auth"]);
+    }
+
+    #[test]
+    fn tracking_the_own_interface_is_rejected() {
+        let mut i = Instance::new("VI_1", "eth0", 1);
+        i.track_interfaces.push(TrackInterface {
+            name: "eth0".into(),
+            weight: -10,
+            reverse: false,
+        });
+        assert_eq!(paths(&config_with(i)), ["instance[0].track_interfaces[0]"]);
     }
 
     #[test]

@@ -1,31 +1,21 @@
 //! Directive tree -> [`Config`]: `global_defs`, `vrrp_script`, `vrrp_sync_group` here,
-//! `vrrp_instance` in [`super::instance`], and the helpers that read arguments and report.
+//! `vrrp_instance` in [`super::instance`]; argument helpers in [`super::context`].
 //!
 //! keepalived copies the `global_defs` GARP settings and `vrrp_version` into each instance; so
 //! does this conversion, whatever the order of the blocks in the file.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
-use std::ops::RangeInclusive;
-use std::time::Duration;
 
+use super::context::{Cx, TIMER_DECIMALS, WEIGHT};
 use super::instance;
 use super::parser::{Arg, Node};
 use super::{Finding, Pos};
-use crate::config::diagnostic::Severity;
-use crate::config::duration::parse_seconds;
-use crate::config::model::{
-    AddressError, Command, Config, Global, Script, SyncGroup, TrackInterface, TrackScript,
-    Version, parse_ipv4,
-};
+use crate::config::model::{Config, Global, Script, SyncGroup};
 use crate::config::validate::FieldPath;
+use crate::config::values::Version;
 
-/// keepalived timers have microsecond resolution.
-pub(super) const TIMER_DECIMALS: usize = 6;
 /// keepalived `vrrp_script` interval and timeout have millisecond resolution.
 const SCRIPT_DECIMALS: usize = 3;
-/// keepalived's weight range for scripts and tracked interfaces.
-pub(super) const WEIGHT: RangeInclusive<i64> = -253..=253;
 
 /// The converted configuration and where its fields came from.
 pub(crate) struct Converted {
@@ -33,320 +23,9 @@ pub(crate) struct Converted {
     pub(crate) spans: HashMap<FieldPath, Pos>,
 }
 
-/// Conversion context: findings and field positions.
-pub(super) struct Cx<'f> {
-    findings: &'f mut Vec<Finding>,
-    pub(super) spans: HashMap<FieldPath, Pos>,
-}
-
-impl Cx<'_> {
-    pub(super) fn report(&mut self, pos: Pos, severity: Severity, message: impl Into<String>) {
-        self.findings.push(Finding::new(pos, severity, message));
-    }
-
-    pub(super) fn error(&mut self, pos: Pos, message: impl Into<String>) {
-        self.report(pos, Severity::Error, message);
-    }
-
-    pub(super) fn warn(&mut self, pos: Pos, message: impl Into<String>) {
-        self.report(pos, Severity::Warning, message);
-    }
-
-    pub(super) fn note(&mut self, pos: Pos, message: impl Into<String>) {
-        self.report(pos, Severity::Note, message);
-    }
-
-    /// Records that the field at `path` was written at `pos`.
-    pub(super) fn span(&mut self, path: FieldPath, pos: Pos) {
-        self.spans.insert(path, pos);
-    }
-
-    /// The block of `node`, or an error if it has none.
-    pub(super) fn block<'n>(&mut self, node: &'n Node) -> Option<&'n [Node]> {
-        if let Some(block) = &node.block {
-            for extra in &node.args {
-                self.warn(
-                    extra.pos,
-                    format!("argument `{}` of `{}` ignored", extra.text, node.keyword),
-                );
-            }
-            Some(&block.nodes)
-        } else {
-            self.error(
-                node.pos,
-                format!("`{}` needs a `{{ ... }}` block", node.keyword),
-            );
-            None
-        }
-    }
-
-    /// An error if `node` has a block it does not take.
-    fn no_block(&mut self, node: &Node) {
-        if let Some(block) = &node.block {
-            self.error(
-                block.open,
-                format!("`{}` does not take a `{{ ... }}` block", node.keyword),
-            );
-        }
-    }
-
-    /// The single argument of `node`; an error when missing, a warning for extra ones.
-    pub(super) fn value<'n>(&mut self, node: &'n Node) -> Option<&'n Arg> {
-        self.no_block(node);
-        for extra in node.args.iter().skip(1) {
-            self.warn(
-                extra.pos,
-                format!("extra argument `{}` of `{}` ignored", extra.text, node.keyword),
-            );
-        }
-        let first = node.args.first();
-        if first.is_none() {
-            self.error(node.pos, format!("`{}` needs a value", node.keyword));
-        }
-        first
-    }
-
-    /// A directive without arguments; a warning for any given.
-    pub(super) fn flag(&mut self, node: &Node) {
-        self.no_block(node);
-        for extra in &node.args {
-            self.warn(
-                extra.pos,
-                format!("`{}` takes no argument; `{}` ignored", node.keyword, extra.text),
-            );
-        }
-    }
-
-    /// keepalived `<BOOL>`: on|off|true|false|yes|no, absent meaning true.
-    pub(super) fn boolean(&mut self, node: &Node) -> Option<bool> {
-        self.no_block(node);
-        let Some(arg) = node.args.first() else {
-            return Some(true);
-        };
-        match arg.text.to_ascii_lowercase().as_str() {
-            "on" | "true" | "yes" => Some(true),
-            "off" | "false" | "no" => Some(false),
-            _ => {
-                self.error(
-                    arg.pos,
-                    format!(
-                        "`{}` takes on|off|true|false|yes|no, not `{}`",
-                        node.keyword, arg.text
-                    ),
-                );
-                None
-            }
-        }
-    }
-
-    /// An integer in `range`, converted to `T`.
-    pub(super) fn int<T: TryFrom<i64>>(
-        &mut self,
-        keyword: &str,
-        arg: &Arg,
-        range: RangeInclusive<i64>,
-    ) -> Option<T> {
-        let parsed = arg
-            .text
-            .parse::<i64>()
-            .ok()
-            .filter(|n| range.contains(n))
-            .and_then(|n| T::try_from(n).ok());
-        if parsed.is_none() {
-            self.error(
-                arg.pos,
-                format!(
-                    "`{keyword}` must be an integer in {}..={}, not `{}`",
-                    range.start(),
-                    range.end(),
-                    arg.text
-                ),
-            );
-        }
-        parsed
-    }
-
-    /// The single integer argument of `node`.
-    pub(super) fn int_value<T: TryFrom<i64>>(
-        &mut self,
-        node: &Node,
-        range: RangeInclusive<i64>,
-    ) -> Option<(T, Pos)> {
-        let arg = self.value(node)?;
-        self.int(&node.keyword, arg, range).map(|n| (n, arg.pos))
-    }
-
-    /// keepalived `<TIMER>`: decimal seconds with at most `decimals` decimals.
-    pub(super) fn seconds(&mut self, node: &Node, decimals: usize) -> Option<(Duration, Pos)> {
-        let arg = self.value(node)?;
-        match parse_seconds(&arg.text, decimals) {
-            Ok(d) => Some((d, arg.pos)),
-            Err(e) => {
-                self.error(
-                    arg.pos,
-                    format!("`{}` takes seconds (like 1 or 0.5): {e}", node.keyword),
-                );
-                None
-            }
-        }
-    }
-
-    /// Whole seconds, for keepalived settings read with `read_unsigned`.
-    pub(super) fn whole_seconds(&mut self, node: &Node) -> Option<(Duration, Pos)> {
-        self.int_value::<u64>(node, 0..=i64::from(u32::MAX))
-            .map(|(s, pos)| (Duration::from_secs(s), pos))
-    }
-
-    /// An IPv4 address; IPv6 is reported as not supported.
-    pub(super) fn ipv4(&mut self, keyword: &str, arg: &Arg) -> Option<Ipv4Addr> {
-        match parse_ipv4(&arg.text) {
-            Ok(a) => Some(a),
-            Err(AddressError::Ipv6 { .. }) => {
-                self.error(
-                    arg.pos,
-                    format!("`{keyword}` {}: IPv6 is not supported by havip", arg.text),
-                );
-                None
-            }
-            Err(e) => {
-                self.error(arg.pos, format!("`{keyword}`: {e}"));
-                None
-            }
-        }
-    }
-
-    /// `notify* SCRIPT [USER [[:]GROUP]]`.
-    pub(super) fn command(&mut self, node: &Node) -> Option<(Command, Pos)> {
-        self.no_block(node);
-        let Some((first, rest)) = node.args.split_first() else {
-            self.error(node.pos, format!("`{}` needs a script", node.keyword));
-            return None;
-        };
-        let mut command = Command::new(first.text.clone());
-        if let Some((user, group)) = self.user_group(node, rest) {
-            self.note(
-                rest.first().map_or(first.pos, |a| a.pos),
-                format!(
-                    "`{}` runs as user `{user}` (keepalived reads the word after the script as \
-                     the user; quote the whole command line to pass arguments)",
-                    node.keyword
-                ),
-            );
-            command.user = Some(user);
-            command.group = group;
-        }
-        Some((command, first.pos))
-    }
-
-    /// `USER [[:]GROUP]` arguments (keepalived's `set_script_uid_gid`).
-    pub(super) fn user_group(
-        &mut self,
-        node: &Node,
-        args: &[Arg],
-    ) -> Option<(String, Option<String>)> {
-        let (user, rest) = args.split_first()?;
-        let (colon, group, extra) = match rest {
-            [] => (None, None, &[][..]),
-            [c, g, extra @ ..] if c.text == ":" => (Some(c), Some(g.text.clone()), extra),
-            [g, extra @ ..] => match g.text.strip_prefix(':') {
-                Some("") => (Some(g), None, extra),
-                Some(stripped) => (Some(g), Some(stripped.to_owned()), extra),
-                None => (None, Some(g.text.clone()), extra),
-            },
-        };
-        if let Some(colon) = colon {
-            self.warn(
-                colon.pos,
-                format!(
-                    "`{}`: `:` (set supplementary groups) ignored; havip runs scripts with \
-                     the primary group only",
-                    node.keyword
-                ),
-            );
-        }
-        for arg in extra {
-            self.warn(arg.pos, format!("extra argument `{}` ignored", arg.text));
-        }
-        Some((user.text.clone(), group))
-    }
-
-    /// `track_interface { IFNAME [weight N [reverse|noreverse]] ... }`.
-    pub(super) fn track_interfaces(
-        &mut self,
-        node: &Node,
-        path: &FieldPath,
-        out: &mut Vec<TrackInterface>,
-    ) {
-        let Some(items) = self.block(node) else {
-            return;
-        };
-        for item in items {
-            self.no_block(item);
-            let (weight, reverse) = self.weight_args(item);
-            self.span(path.index(out.len()), item.pos);
-            out.push(TrackInterface {
-                name: item.keyword.clone(),
-                weight: weight.unwrap_or(0),
-                reverse: reverse.unwrap_or(false),
-            });
-        }
-    }
-
-    /// `track_script { NAME [weight N [reverse|noreverse]] ... }`.
-    pub(super) fn track_scripts(
-        &mut self,
-        node: &Node,
-        path: &FieldPath,
-        out: &mut Vec<TrackScript>,
-    ) {
-        let Some(items) = self.block(node) else {
-            return;
-        };
-        for item in items {
-            self.no_block(item);
-            let (weight, reverse) = self.weight_args(item);
-            self.span(path.index(out.len()), item.pos);
-            out.push(TrackScript {
-                name: item.keyword.clone(),
-                weight,
-                reverse,
-            });
-        }
-    }
-
-    /// `weight N [reverse|noreverse]` after a tracked object's name.
-    fn weight_args(&mut self, item: &Node) -> (Option<i16>, Option<bool>) {
-        let mut weight = None;
-        let mut reverse = None;
-        let mut args = item.args.iter();
-        while let Some(arg) = args.next() {
-            match arg.text.as_str() {
-                "weight" => match args.next() {
-                    Some(value) => weight = self.int::<i16>("weight", value, WEIGHT),
-                    None => self.error(arg.pos, "`weight` needs a value"),
-                },
-                "reverse" => reverse = Some(true),
-                "noreverse" => reverse = Some(false),
-                other => self.error(
-                    arg.pos,
-                    format!(
-                        "unknown option `{other}` for tracked `{}`: expected `weight N \
-                         [reverse|noreverse]`",
-                        item.keyword
-                    ),
-                ),
-            }
-        }
-        (weight, reverse)
-    }
-}
-
 /// Converts the directive tree of a keepalived.conf.
 pub(crate) fn convert(nodes: &[Node], findings: &mut Vec<Finding>) -> Converted {
-    let mut cx = Cx {
-        findings,
-        spans: HashMap::new(),
-    };
+    let mut cx = Cx::new(findings);
     let mut config = Config::default();
     let mut global = GlobalSet::default();
     for node in nodes.iter().filter(|n| n.keyword == "global_defs") {
@@ -380,7 +59,7 @@ struct GlobalSet {
 }
 
 fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet) {
-    let Some(items) = cx.block(node) else {
+    let Some(items) = cx.block(node, 0) else {
         return;
     };
     let path = FieldPath::root().key("global");
@@ -457,58 +136,68 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
                     g.v3_checksum_as_v2 = b;
                 }
             }
-            "vrrp_check_unicast_src" => {
-                cx.flag(item);
-                cx.note(
-                    item.pos,
-                    "`vrrp_check_unicast_src`: havip always drops adverts whose source is not a \
-                     unicast_peer",
-                );
-            }
-            "vrrp_mcast_group4" => {
-                if let Some(arg) = cx.value(item) {
-                    if arg.text == "224.0.0.18" {
-                        cx.note(arg.pos, "`vrrp_mcast_group4` 224.0.0.18 is the default");
-                    } else {
-                        cx.error(
-                            arg.pos,
-                            "`vrrp_mcast_group4`: havip sends multicast adverts to 224.0.0.18 \
-                             only; use unicast_peer instead",
-                        );
-                    }
+            _ => global_other(cx, item),
+        }
+    }
+}
+
+/// `global_defs` items havip does not use: a note, a warning or an error each.
+fn global_other(cx: &mut Cx<'_>, item: &Node) {
+    match item.keyword.as_str() {
+        "vrrp_check_unicast_src" => {
+            cx.flag(item);
+            cx.note(
+                item.pos,
+                "`vrrp_check_unicast_src`: havip always drops adverts whose source is not a \
+                 unicast_peer",
+            );
+        }
+        "vrrp_mcast_group4" => {
+            if let Some(arg) = cx.value(item) {
+                if arg.text == "224.0.0.18" {
+                    cx.note(arg.pos, "`vrrp_mcast_group4` 224.0.0.18 is the default");
+                } else {
+                    cx.error(
+                        arg.pos,
+                        "`vrrp_mcast_group4`: havip sends multicast adverts to 224.0.0.18 \
+                         only; use unicast_peer instead",
+                    );
                 }
             }
-            "vrrp_down_timer_adverts" => cx.error(
-                item.pos,
-                "`vrrp_down_timer_adverts` is not supported: havip uses the RFC master-down \
-                 timer (3 advert intervals plus skew)",
-            ),
-            "vrrp_strict" => cx.warn(
-                item.pos,
-                "`vrrp_strict` ignored: havip does not add firewall rules and keeps the \
-                 configured authentication and unicast settings",
-            ),
-            k if k.starts_with("notification_email")
-                || k.starts_with("smtp_")
-                || k == "email_faults" =>
-            {
-                cx.note(item.pos, format!("`{k}` ignored: havip sends no email"));
-            }
-            k if k.starts_with("vrrp_garp_lower_prio")
-                || k == "vrrp_lower_prio_no_advert"
-                || k == "vrrp_higher_prio_send_advert"
-                || k == "vrrp_skip_check_adv_addr"
-                || k == "vrrp_min_garp"
-                || k == "vrrp_gna_interval"
-                || k == "vrrp_garp_extra_if" =>
-            {
-                cx.warn(
-                    item.pos,
-                    format!("`{k}` ignored: not supported by havip's VRRP implementation"),
-                );
-            }
-            k => cx.warn(item.pos, format!("`{k}` in global_defs ignored: not used by havip")),
         }
+        "vrrp_down_timer_adverts" => cx.error(
+            item.pos,
+            "`vrrp_down_timer_adverts` is not supported: havip uses the RFC master-down \
+             timer (3 advert intervals plus skew)",
+        ),
+        "vrrp_strict" => cx.warn(
+            item.pos,
+            "`vrrp_strict` ignored: havip does not add firewall rules and keeps the \
+             configured authentication and unicast settings",
+        ),
+        k if k.starts_with("notification_email")
+            || k.starts_with("smtp_")
+            || k == "email_faults" =>
+        {
+            cx.note(item.pos, format!("`{k}` ignored: havip sends no email"));
+        }
+        k if k.starts_with("vrrp_garp_lower_prio")
+            || k == "vrrp_lower_prio_no_advert"
+            || k == "vrrp_higher_prio_send_advert"
+            || k == "vrrp_skip_check_adv_addr"
+            || k == "vrrp_min_garp"
+            || k == "vrrp_gna_interval"
+            || k == "vrrp_garp_extra_if" =>
+        {
+            cx.warn(
+                item.pos,
+                format!("`{k}` ignored: not supported by havip's VRRP implementation"),
+            );
+        }
+        k => cx.warn(
+            item.pos,
+            format!("`{k}` in global_defs ignored: not used by havip"),
+        ),
     }
 }
 
@@ -519,14 +208,23 @@ fn vrrp_script(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
     };
     let name = name_arg.text.clone();
     let Some(items) = node.block.as_ref().map(|b| &b.nodes) else {
-        cx.error(node.pos, format!("vrrp_script `{name}` needs a `{{ ... }}` block"));
+        cx.error(
+            node.pos,
+            format!("vrrp_script `{name}` needs a `{{ ... }}` block"),
+        );
         return;
     };
     for extra in node.args.iter().skip(1) {
-        cx.warn(extra.pos, format!("extra argument `{}` ignored", extra.text));
+        cx.warn(
+            extra.pos,
+            format!("extra argument `{}` ignored", extra.text),
+        );
     }
     if config.scripts.contains_key(&name) {
-        cx.error(name_arg.pos, format!("vrrp_script `{name}` is defined twice"));
+        cx.error(
+            name_arg.pos,
+            format!("vrrp_script `{name}` is defined twice"),
+        );
         return;
     }
     let path = FieldPath::script(&name);
@@ -558,29 +256,7 @@ fn vrrp_script(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
                     cx.span(path.key("timeout"), pos);
                 }
             }
-            "weight" => {
-                cx.no_block(item);
-                let mut args = item.args.iter();
-                match args.next() {
-                    None => cx.error(item.pos, "`weight` needs a value"),
-                    Some(arg) => {
-                        if let Some(w) = cx.int::<i16>("weight", arg, WEIGHT) {
-                            script.weight = w;
-                            cx.span(path.key("weight"), arg.pos);
-                        }
-                    }
-                }
-                for arg in args {
-                    match arg.text.as_str() {
-                        "reverse" => script.reverse = true,
-                        "noreverse" => script.reverse = false,
-                        other => cx.error(
-                            arg.pos,
-                            format!("unknown `weight` option `{other}`: expected `reverse`"),
-                        ),
-                    }
-                }
-            }
+            "weight" => script_weight(cx, item, &path, &mut script),
             "rise" | "fall" => {
                 if let Some((n, pos)) = cx.int_value::<u32>(item, 1..=i64::from(u32::MAX)) {
                     if key == "rise" {
@@ -605,14 +281,45 @@ fn vrrp_script(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
                 cx.flag(item);
                 script.init_fail = true;
             }
-            other => cx.error(item.pos, format!("unknown keyword `{other}` in vrrp_script")),
+            other => cx.error(
+                item.pos,
+                format!("unknown keyword `{other}` in vrrp_script"),
+            ),
         }
     }
     if !has_script {
-        cx.error(node.pos, format!("vrrp_script `{name}` has no `script` line"));
+        cx.error(
+            node.pos,
+            format!("vrrp_script `{name}` has no `script` line"),
+        );
         return;
     }
     config.scripts.insert(name, script);
+}
+
+/// `weight N [reverse|noreverse]` in a `vrrp_script`.
+fn script_weight(cx: &mut Cx<'_>, item: &Node, path: &FieldPath, script: &mut Script) {
+    cx.no_block(item);
+    let mut args = item.args.iter();
+    match args.next() {
+        None => cx.error(item.pos, "`weight` needs a value"),
+        Some(arg) => {
+            if let Some(w) = cx.int::<i16>("weight", arg, WEIGHT) {
+                script.weight = w;
+                cx.span(path.key("weight"), arg.pos);
+            }
+        }
+    }
+    for arg in args {
+        match arg.text.as_str() {
+            "reverse" => script.reverse = true,
+            "noreverse" => script.reverse = false,
+            other => cx.error(
+                arg.pos,
+                format!("unknown `weight` option `{other}`: expected `reverse`"),
+            ),
+        }
+    }
 }
 
 /// The command line of `script a b c`: one quoted argument is the whole command line; several
@@ -638,7 +345,7 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
         cx.error(node.pos, "`vrrp_sync_group` needs a name");
         return;
     };
-    let Some(items) = cx.block(node) else {
+    let Some(items) = cx.block(node, 1) else {
         return;
     };
     let index = config.sync_groups.len();
@@ -660,7 +367,7 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
         let key = item.keyword.as_str();
         match key {
             "group" => {
-                let Some(members) = cx.block(item) else {
+                let Some(members) = cx.block(item, 0) else {
                     continue;
                 };
                 cx.span(path.key("instances"), item.pos);
@@ -688,7 +395,11 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
                 }
             }
             "track_interface" => {
-                cx.track_interfaces(item, &path.key("track_interfaces"), &mut group.track_interfaces);
+                cx.track_interfaces(
+                    item,
+                    &path.key("track_interfaces"),
+                    &mut group.track_interfaces,
+                );
             }
             "track_script" => {
                 cx.track_scripts(item, &path.key("track_scripts"), &mut group.track_scripts);
@@ -701,11 +412,16 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
                      vrrp_script can check the file or process)"
                 ),
             ),
-            "global_tracking" | "sync_group_tracking_weight" | "notify_priority_changes"
+            "global_tracking"
+            | "sync_group_tracking_weight"
+            | "notify_priority_changes"
             | "notify_deleted" => {
                 cx.warn(item.pos, format!("`{key}` ignored: not supported by havip"));
             }
-            other => cx.error(item.pos, format!("unknown keyword `{other}` in vrrp_sync_group")),
+            other => cx.error(
+                item.pos,
+                format!("unknown keyword `{other}` in vrrp_sync_group"),
+            ),
         }
     }
     config.sync_groups.push(group);

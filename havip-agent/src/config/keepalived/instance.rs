@@ -3,15 +3,13 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::convert::{Cx, TIMER_DECIMALS};
-use super::parser::Node;
 use super::Pos;
+use super::context::{Cx, TIMER_DECIMALS};
+use super::parser::Node;
 use crate::config::diagnostic::Severity;
-use crate::config::model::{
-    AddressError, Auth, AuthType, Global, InitialState, Inherited, Instance, Version,
-    VirtualAddress,
-};
+use crate::config::model::{Global, Inherited, Instance};
 use crate::config::validate::FieldPath;
+use crate::config::values::{AddressError, Auth, AuthType, InitialState, Version, VirtualAddress};
 
 /// RFC 2338 5.3.6 and keepalived: only the first 8 characters of `auth_pass` are used.
 const AUTH_PASS_LEN: usize = 8;
@@ -22,49 +20,169 @@ const AUTH_PASS_LEN: usize = 8;
 /// behave differently from a keepalived peer reading the same file. Warnings are tuning or
 /// side features whose absence does not change the election.
 const UNSUPPORTED: &[(&str, Severity, &str)] = &[
-    ("use_vmac", Severity::Error, "virtual MAC (macvlan) interfaces are not supported"),
-    ("use_vmac_addr", Severity::Error, "virtual MAC (macvlan) interfaces are not supported"),
-    ("vmac_xmit_base", Severity::Error, "virtual MAC (macvlan) interfaces are not supported"),
-    ("use_ipvlan", Severity::Error, "ipvlan interfaces are not supported"),
+    (
+        "use_vmac",
+        Severity::Error,
+        "virtual MAC (macvlan) interfaces are not supported",
+    ),
+    (
+        "use_vmac_addr",
+        Severity::Error,
+        "virtual MAC (macvlan) interfaces are not supported",
+    ),
+    (
+        "vmac_xmit_base",
+        Severity::Error,
+        "virtual MAC (macvlan) interfaces are not supported",
+    ),
+    (
+        "use_ipvlan",
+        Severity::Error,
+        "ipvlan interfaces are not supported",
+    ),
     ("vrf", Severity::Error, "VRFs are not supported"),
-    ("mcast_dst_ip", Severity::Error, "havip sends multicast adverts to 224.0.0.18 only"),
-    ("native_ipv6", Severity::Error, "IPv6 instances are not supported"),
-    ("track_file", Severity::Error, "only interfaces and scripts can be tracked (a vrrp_script can check a file)"),
-    ("track_process", Severity::Error, "only interfaces and scripts can be tracked (a vrrp_script can check a process)"),
-    ("track_bfd", Severity::Error, "BFD tracking is not supported"),
-    ("virtual_routes", Severity::Error, "havip moves addresses, not routes"),
-    ("virtual_rules", Severity::Error, "havip moves addresses, not routing rules"),
-    ("virtual_ipaddress_excluded", Severity::Error, "not supported; list the addresses in virtual_ipaddress"),
-    ("down_timer_adverts", Severity::Error, "havip uses the RFC master-down timer (3 advert intervals plus skew)"),
-    ("owner_ignore_adverts", Severity::Error, "an address owner always processes adverts in havip"),
-    ("auth_hmac", Severity::Error, "HMAC authentication is not supported"),
-    ("accept", Severity::Warning, "havip never filters traffic to the VIP (accept mode is always on)"),
-    ("no_accept", Severity::Warning, "havip never filters traffic to the VIP (accept mode is always on)"),
-    ("skip_check_adv_addr", Severity::Warning, "havip does not compare the address list of adverts"),
-    ("strict_mode", Severity::Warning, "havip does not add firewall rules"),
+    (
+        "mcast_dst_ip",
+        Severity::Error,
+        "havip sends multicast adverts to 224.0.0.18 only",
+    ),
+    (
+        "native_ipv6",
+        Severity::Error,
+        "IPv6 instances are not supported",
+    ),
+    (
+        "track_file",
+        Severity::Error,
+        "only interfaces and scripts can be tracked (a vrrp_script can check a file)",
+    ),
+    (
+        "track_process",
+        Severity::Error,
+        "only interfaces and scripts can be tracked (a vrrp_script can check a process)",
+    ),
+    (
+        "track_bfd",
+        Severity::Error,
+        "BFD tracking is not supported",
+    ),
+    (
+        "virtual_routes",
+        Severity::Error,
+        "havip moves addresses, not routes",
+    ),
+    (
+        "virtual_rules",
+        Severity::Error,
+        "havip moves addresses, not routing rules",
+    ),
+    (
+        "virtual_ipaddress_excluded",
+        Severity::Error,
+        "not supported; list the addresses in virtual_ipaddress",
+    ),
+    (
+        "down_timer_adverts",
+        Severity::Error,
+        "havip uses the RFC master-down timer (3 advert intervals plus skew)",
+    ),
+    (
+        "owner_ignore_adverts",
+        Severity::Error,
+        "an address owner always processes adverts in havip",
+    ),
+    (
+        "auth_hmac",
+        Severity::Error,
+        "HMAC authentication is not supported",
+    ),
+    (
+        "accept",
+        Severity::Warning,
+        "havip never filters traffic to the VIP (accept mode is always on)",
+    ),
+    (
+        "no_accept",
+        Severity::Warning,
+        "havip never filters traffic to the VIP (accept mode is always on)",
+    ),
+    (
+        "skip_check_adv_addr",
+        Severity::Warning,
+        "havip does not compare the address list of adverts",
+    ),
+    (
+        "strict_mode",
+        Severity::Warning,
+        "havip does not add firewall rules",
+    ),
     ("lower_prio_no_advert", Severity::Warning, "not supported"),
-    ("higher_prio_send_advert", Severity::Warning, "not supported"),
+    (
+        "higher_prio_send_advert",
+        Severity::Warning,
+        "not supported",
+    ),
     ("garp_lower_prio_delay", Severity::Warning, "not supported"),
     ("garp_lower_prio_repeat", Severity::Warning, "not supported"),
     ("garp_extra_if", Severity::Warning, "not supported"),
-    ("vmac_garp_intvl", Severity::Warning, "virtual MAC interfaces are not supported"),
-    ("unicast_ttl", Severity::Warning, "havip always sends adverts with TTL 255 (RFC 3768 5.1.1.3)"),
+    (
+        "vmac_garp_intvl",
+        Severity::Warning,
+        "virtual MAC interfaces are not supported",
+    ),
+    (
+        "unicast_ttl",
+        Severity::Warning,
+        "havip always sends adverts with TTL 255 (RFC 3768 5.1.1.3)",
+    ),
     ("track_src_ip", Severity::Warning, "not supported"),
-    ("promote_secondaries", Severity::Warning, "havip does not change interface flags"),
-    ("linkbeat_use_polling", Severity::Warning, "havip follows link state through netlink"),
+    (
+        "promote_secondaries",
+        Severity::Warning,
+        "havip does not change interface flags",
+    ),
+    (
+        "linkbeat_use_polling",
+        Severity::Warning,
+        "havip follows link state through netlink",
+    ),
     ("kernel_rx_buf_size", Severity::Warning, "not supported"),
-    ("notify_priority_changes", Severity::Warning, "notify FIFOs are not supported"),
+    (
+        "notify_priority_changes",
+        Severity::Warning,
+        "notify FIFOs are not supported",
+    ),
     ("notify_deleted", Severity::Warning, "not supported"),
-    ("notify_master_rx_lower_pri", Severity::Warning, "not supported; the cloud reporter reconciles ownership instead"),
+    (
+        "notify_master_rx_lower_pri",
+        Severity::Warning,
+        "not supported; the cloud reporter reconciles ownership instead",
+    ),
     ("timer_expired_backup", Severity::Warning, "not supported"),
     ("thread_timer_expired", Severity::Warning, "not supported"),
     ("unicast_fault_no_peer", Severity::Warning, "not supported"),
     ("old_unicast_checksum", Severity::Warning, "not supported"),
-    ("lvs_sync_daemon_interface", Severity::Warning, "LVS is outside havip's scope"),
-    ("debug", Severity::Warning, "use RUST_LOG for havip's log level"),
-    ("global_tracking", Severity::Warning, "deprecated in keepalived; track on the vrrp_sync_group"),
+    (
+        "lvs_sync_daemon_interface",
+        Severity::Warning,
+        "LVS is outside havip's scope",
+    ),
+    (
+        "debug",
+        Severity::Warning,
+        "use RUST_LOG for havip's log level",
+    ),
+    (
+        "global_tracking",
+        Severity::Warning,
+        "deprecated in keepalived; track on the vrrp_sync_group",
+    ),
     ("smtp_alert", Severity::Note, "havip sends no email"),
-    ("no_virtual_ipaddress", Severity::Note, "havip allows instances without addresses"),
+    (
+        "no_virtual_ipaddress",
+        Severity::Note,
+        "havip allows instances without addresses",
+    ),
 ];
 
 /// Directives that may appear once; a repeat overrides the earlier one, as in keepalived.
@@ -90,7 +208,7 @@ const SINGLE: &[&str] = &[
 ];
 
 /// Converts `vrrp_instance`, the `index`th instance; `None` if it cannot be (no name, no
-/// block, no interface or no virtual_router_id: all reported).
+/// block, no interface or no `virtual_router_id`: all reported).
 pub(super) fn convert(
     cx: &mut Cx<'_>,
     node: &Node,
@@ -101,28 +219,89 @@ pub(super) fn convert(
         cx.error(node.pos, "`vrrp_instance` needs a name");
         return None;
     };
-    let items = cx.block(node)?;
+    let items = cx.block(node, 1)?;
     let name = name_arg.text.clone();
     let path = FieldPath::instance(index);
     cx.span(path.clone(), node.pos);
     cx.span(path.key("name"), name_arg.pos);
-    let mut instance = Instance::new(name.clone(), String::new(), 0);
-    let mut has_interface = false;
-    let mut has_vrid = false;
-    let mut explicit: HashSet<&'static str> = HashSet::new();
-    let mut seen: HashMap<&str, Pos> = HashMap::new();
+    let mut b = Builder {
+        instance: Instance::new(name.clone(), String::new(), 0),
+        path,
+        has_interface: false,
+        has_vrid: false,
+        explicit: HashSet::new(),
+        seen: HashMap::new(),
+    };
     for item in items {
+        b.directive(cx, item);
+    }
+    for (setting, key) in Inherited::ALL {
+        if !b.explicit.contains(key) {
+            b.instance.inherit(global, setting);
+        }
+    }
+    drop_own_interface(cx, &mut b);
+    if !b.has_interface {
+        cx.error(
+            node.pos,
+            format!("vrrp_instance `{name}` has no `interface` (havip needs one)"),
+        );
+    }
+    if !b.has_vrid {
+        cx.error(
+            node.pos,
+            format!("vrrp_instance `{name}` has no `virtual_router_id`"),
+        );
+    }
+    (b.has_interface && b.has_vrid).then_some(b.instance)
+}
+
+/// An instance being converted, and what its directives set.
+struct Builder<'n> {
+    instance: Instance,
+    path: FieldPath,
+    has_interface: bool,
+    has_vrid: bool,
+    /// Inherited settings written in the instance (the others come from `global_defs`).
+    explicit: HashSet<&'static str>,
+    /// Single-valued directives already seen, to report repeats.
+    seen: HashMap<&'n str, Pos>,
+}
+
+impl<'n> Builder<'n> {
+    fn directive(&mut self, cx: &mut Cx<'_>, item: &'n Node) {
         let key = item.keyword.as_str();
         if SINGLE.contains(&key)
-            && let Some(earlier) = seen.insert(key, item.pos)
+            && let Some(earlier) = self.seen.insert(key, item.pos)
         {
             cx.warn(
                 item.pos,
                 format!("`{key}` repeated; this one overrides line {}", earlier.line),
             );
         }
-        let field = |k: &str| path.key(k);
-        match key {
+        if self.election(cx, item) || self.announce_and_track(cx, item) {
+            return;
+        }
+        match UNSUPPORTED.iter().find(|(k, _, _)| *k == key) {
+            Some((_, severity, why)) => {
+                let verdict = match severity {
+                    Severity::Error => "is not supported",
+                    Severity::Warning | Severity::Note => "ignored",
+                };
+                cx.report(item.pos, *severity, format!("`{key}` {verdict}: {why}"));
+            }
+            None => cx.error(
+                item.pos,
+                format!("unknown keyword `{key}` in vrrp_instance"),
+            ),
+        }
+    }
+
+    /// Directives about the election itself and the addresses; false if `item` is not one.
+    fn election(&mut self, cx: &mut Cx<'_>, item: &Node) -> bool {
+        let field = |k: &str| self.path.key(k);
+        let instance = &mut self.instance;
+        match item.keyword.as_str() {
             "state" => {
                 if let Some(arg) = cx.value(item) {
                     match arg.text.as_str() {
@@ -138,15 +317,15 @@ pub(super) fn convert(
             }
             "interface" => {
                 if let Some(arg) = cx.value(item) {
-                    instance.interface = arg.text.clone();
-                    has_interface = true;
+                    instance.interface.clone_from(&arg.text);
+                    self.has_interface = true;
                     cx.span(field("interface"), arg.pos);
                 }
             }
             "virtual_router_id" => {
                 if let Some((vrid, pos)) = cx.int_value(item, 1..=255) {
                     instance.vrid = vrid;
-                    has_vrid = true;
+                    self.has_vrid = true;
                     cx.span(field("vrid"), pos);
                 }
             }
@@ -169,13 +348,13 @@ pub(super) fn convert(
             "version" => {
                 if let Some((n, pos)) = cx.int_value::<i64>(item, 2..=3) {
                     instance.version = Version::from_number(n).unwrap_or_default();
-                    explicit.insert("version");
+                    self.explicit.insert("version");
                     cx.span(field("version"), pos);
                 }
             }
             "nopreempt" | "preempt" => {
                 cx.flag(item);
-                instance.preempt = key == "preempt";
+                instance.preempt = item.keyword == "preempt";
                 cx.span(field("preempt"), item.pos);
             }
             "preempt_delay" => {
@@ -184,12 +363,12 @@ pub(super) fn convert(
                     cx.span(field("preempt_delay"), pos);
                 }
             }
-            "authentication" => authentication(cx, item, &path, &mut instance),
+            "authentication" => authentication(cx, item, &self.path, instance),
             "unicast_src_ip" | "mcast_src_ip" => {
                 if let Some(arg) = cx.value(item)
-                    && let Some(ip) = cx.ipv4(key, arg)
+                    && let Some(ip) = cx.ipv4(&item.keyword, arg)
                 {
-                    if key == "mcast_src_ip" {
+                    if item.keyword == "mcast_src_ip" {
                         cx.note(
                             item.pos,
                             "`mcast_src_ip` sets the advert source address, like unicast_src_ip",
@@ -199,40 +378,47 @@ pub(super) fn convert(
                     cx.span(field("unicast_src_ip"), arg.pos);
                 }
             }
-            "unicast_peer" => unicast_peers(cx, item, &path, &mut instance),
-            "virtual_ipaddress" => virtual_addresses(cx, item, &path, &mut instance),
-            "garp_master_delay" => {
+            "unicast_peer" => unicast_peers(cx, item, &self.path, instance),
+            "virtual_ipaddress" => virtual_addresses(cx, item, &self.path, instance),
+            _ => return false,
+        }
+        true
+    }
+
+    /// Gratuitous ARP, tracking and notify directives; false if `item` is not one.
+    fn announce_and_track(&mut self, cx: &mut Cx<'_>, item: &Node) -> bool {
+        let key = item.keyword.as_str();
+        let field = self.path.key(key);
+        let instance = &mut self.instance;
+        match key {
+            "garp_master_delay" | "garp_master_refresh" => {
                 if let Some((d, pos)) = cx.whole_seconds(item) {
-                    instance.garp_master_delay = d;
-                    explicit.insert("garp_master_delay");
-                    cx.span(field("garp_master_delay"), pos);
+                    if key == "garp_master_delay" {
+                        instance.garp_master_delay = d;
+                        self.explicit.insert("garp_master_delay");
+                    } else {
+                        instance.garp_master_refresh = d;
+                        self.explicit.insert("garp_master_refresh");
+                    }
+                    cx.span(field, pos);
                 }
             }
-            "garp_master_refresh" => {
-                if let Some((d, pos)) = cx.whole_seconds(item) {
-                    instance.garp_master_refresh = d;
-                    explicit.insert("garp_master_refresh");
-                    cx.span(field("garp_master_refresh"), pos);
-                }
-            }
-            "garp_master_repeat" => {
+            "garp_master_repeat" | "garp_master_refresh_repeat" => {
                 if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
-                    instance.garp_master_repeat = n;
-                    explicit.insert("garp_master_repeat");
-                    cx.span(field("garp_master_repeat"), pos);
-                }
-            }
-            "garp_master_refresh_repeat" => {
-                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
-                    instance.garp_master_refresh_repeat = n;
-                    explicit.insert("garp_master_refresh_repeat");
-                    cx.span(field("garp_master_refresh_repeat"), pos);
+                    if key == "garp_master_repeat" {
+                        instance.garp_master_repeat = n;
+                        self.explicit.insert("garp_master_repeat");
+                    } else {
+                        instance.garp_master_refresh_repeat = n;
+                        self.explicit.insert("garp_master_refresh_repeat");
+                    }
+                    cx.span(field, pos);
                 }
             }
             "v3_checksum_as_v2" => {
                 if let Some(b) = cx.boolean(item) {
                     instance.v3_checksum_as_v2 = b;
-                    explicit.insert("v3_checksum_as_v2");
+                    self.explicit.insert("v3_checksum_as_v2");
                 }
             }
             "dont_track_primary" => {
@@ -249,15 +435,17 @@ pub(super) fn convert(
             }
             "track_interface" => cx.track_interfaces(
                 item,
-                &field("track_interfaces"),
+                &self.path.key("track_interfaces"),
                 &mut instance.track_interfaces,
             ),
-            "track_script" => {
-                cx.track_scripts(item, &field("track_scripts"), &mut instance.track_scripts);
-            }
+            "track_script" => cx.track_scripts(
+                item,
+                &self.path.key("track_scripts"),
+                &mut instance.track_scripts,
+            ),
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                 if let Some((command, pos)) = cx.command(item) {
-                    cx.span(field(key), pos);
+                    cx.span(field, pos);
                     let slot = match key {
                         "notify_master" => &mut instance.notify_master,
                         "notify_backup" => &mut instance.notify_backup,
@@ -268,50 +456,55 @@ pub(super) fn convert(
                     *slot = Some(command);
                 }
             }
-            other => match UNSUPPORTED.iter().find(|(k, _, _)| *k == other) {
-                Some((_, severity, why)) => {
-                    let verdict = match severity {
-                        Severity::Error => "is not supported",
-                        Severity::Warning | Severity::Note => "ignored",
-                    };
-                    cx.report(item.pos, *severity, format!("`{other}` {verdict}: {why}"));
-                }
-                None => cx.error(item.pos, format!("unknown keyword `{other}` in vrrp_instance")),
-            },
+            _ => return false,
         }
+        true
     }
-    for (setting, key) in Inherited::ALL {
-        if !explicit.contains(key) {
-            instance.inherit(global, setting);
+}
+
+/// keepalived drops a `track_interface` entry naming the instance's own interface (its state
+/// is always tracked, unless `dont_track_primary`), weight included; so does the import.
+fn drop_own_interface(cx: &mut Cx<'_>, b: &mut Builder<'_>) {
+    let path = b.path.key("track_interfaces");
+    let tracks = std::mem::take(&mut b.instance.track_interfaces);
+    let positions: Vec<Option<Pos>> = (0..tracks.len())
+        .map(|i| cx.spans.remove(&path.index(i)))
+        .collect();
+    for (track, pos) in tracks.into_iter().zip(positions) {
+        if track.name == b.instance.interface {
+            if let Some(pos) = pos {
+                cx.note(
+                    pos,
+                    format!(
+                        "track_interface `{}` ignored, as keepalived does: it is the instance's \
+                         own interface, always tracked (see dont_track_primary)",
+                        track.name
+                    ),
+                );
+            }
+            continue;
         }
+        if let Some(pos) = pos {
+            cx.span(path.index(b.instance.track_interfaces.len()), pos);
+        }
+        b.instance.track_interfaces.push(track);
     }
-    if !has_interface {
-        cx.error(
-            node.pos,
-            format!("vrrp_instance `{name}` has no `interface` (havip needs one)"),
-        );
-    }
-    if !has_vrid {
-        cx.error(
-            node.pos,
-            format!("vrrp_instance `{name}` has no `virtual_router_id`"),
-        );
-    }
-    (has_interface && has_vrid).then_some(instance)
 }
 
 fn authentication(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut Instance) {
-    let Some(items) = cx.block(node) else {
+    let Some(items) = cx.block(node, 0) else {
         return;
     };
     let auth_path = path.key("auth");
     cx.span(auth_path.clone(), node.pos);
     let mut kind = None;
+    let mut kind_given = false;
     let mut pass = None;
     for item in items {
         match item.keyword.as_str() {
             "auth_type" => {
                 if let Some(arg) = cx.value(item) {
+                    kind_given = true;
                     match arg.text.as_str() {
                         "PASS" => kind = Some(AuthType::Pass),
                         "AH" => cx.error(
@@ -356,12 +549,14 @@ fn authentication(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut
     match (kind, pass) {
         (Some(kind), Some(pass)) => instance.auth = Some(Auth { kind, pass }),
         (Some(_), None) => cx.error(node.pos, "`authentication` has no `auth_pass`"),
+        // An unsupported or misspelt type has been reported already.
+        (None, _) if kind_given => {}
         (None, _) => cx.error(node.pos, "`authentication` needs `auth_type PASS`"),
     }
 }
 
 fn unicast_peers(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut Instance) {
-    let Some(items) = cx.block(node) else {
+    let Some(items) = cx.block(node, 0) else {
         return;
     };
     for item in items {
@@ -397,8 +592,14 @@ fn unicast_peers(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut 
 }
 
 /// Options of a `virtual_ipaddress` line that take a value and are ignored.
-const VIP_IGNORED_WITH_VALUE: [&str; 6] =
-    ["brd", "broadcast", "scope", "peer", "preferred_lft", "track_group"];
+const VIP_IGNORED_WITH_VALUE: [&str; 6] = [
+    "brd",
+    "broadcast",
+    "scope",
+    "peer",
+    "preferred_lft",
+    "track_group",
+];
 /// Flags of a `virtual_ipaddress` line that are ignored.
 const VIP_IGNORED_FLAGS: [&str; 6] = [
     "home",
@@ -410,7 +611,7 @@ const VIP_IGNORED_FLAGS: [&str; 6] = [
 ];
 
 fn virtual_addresses(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut Instance) {
-    let Some(items) = cx.block(node) else {
+    let Some(items) = cx.block(node, 0) else {
         return;
     };
     for item in items {
@@ -437,9 +638,8 @@ fn virtual_addresses(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &
         let mut args = item.args.iter();
         while let Some(arg) = args.next() {
             let option = arg.text.as_str();
-            let needs_value = option == "dev"
-                || option == "label"
-                || VIP_IGNORED_WITH_VALUE.contains(&option);
+            let needs_value =
+                option == "dev" || option == "label" || VIP_IGNORED_WITH_VALUE.contains(&option);
             let value = if needs_value {
                 let value = args.next();
                 if value.is_none() {
@@ -459,14 +659,19 @@ fn virtual_addresses(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &
                 ),
                 (o, Some(v), _) => cx.warn(
                     arg.pos,
-                    format!("`{o} {}` ignored: havip adds the address with defaults", v.text),
+                    format!(
+                        "`{o} {}` ignored: havip adds the address with defaults",
+                        v.text
+                    ),
                 ),
                 (o, None, _) if VIP_IGNORED_FLAGS.contains(&o) => cx.warn(
                     arg.pos,
                     format!("`{o}` ignored: havip adds the address with defaults"),
                 ),
                 (_, None, _) if needs_value => {}
-                (o, None, _) => cx.error(arg.pos, format!("unknown virtual_ipaddress option `{o}`")),
+                (o, None, _) => {
+                    cx.error(arg.pos, format!("unknown virtual_ipaddress option `{o}`"));
+                }
             }
         }
         if let Some(vip) = vip {

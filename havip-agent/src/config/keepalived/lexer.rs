@@ -94,7 +94,10 @@ impl Lexer<'_> {
     }
 
     fn push_char(&mut self, c: char, at: Pos) {
-        self.word.get_or_insert_with(|| (String::new(), at)).0.push(c);
+        self.word
+            .get_or_insert_with(|| (String::new(), at))
+            .0
+            .push(c);
     }
 
     fn flush_word(&mut self) {
@@ -248,7 +251,16 @@ mod tests {
     fn words_braces_and_lines() {
         assert_eq!(
             words("vrrp_instance VI_1{\n  state BACKUP }"),
-            ["vrrp_instance", "VI_1", "{", "\\n", "state", "BACKUP", "}", "\\n"]
+            [
+                "vrrp_instance",
+                "VI_1",
+                "{",
+                "\\n",
+                "state",
+                "BACKUP",
+                "}",
+                "\\n"
+            ]
         );
     }
 
@@ -287,7 +299,8 @@ mod tests {
     #[test]
     fn positions_are_line_and_column() {
         let (tokens, _) = lex("a\n  bé \"c d\"", 3);
-        let positions: Vec<(u32, u32)> = tokens.iter().map(|t| (t.pos.line, t.pos.column)).collect();
+        let positions: Vec<(u32, u32)> =
+            tokens.iter().map(|t| (t.pos.line, t.pos.column)).collect();
         assert_eq!(positions, [(1, 1), (1, 2), (2, 3), (2, 6), (2, 11)]);
         assert!(tokens.iter().all(|t| t.pos.file == 3));
     }

@@ -5,6 +5,7 @@
 //! are applied where keepalived applies them, so a file that keepalived reads the same way on a
 //! peer node yields the same election behaviour here.
 
+mod context;
 mod convert;
 mod glob;
 mod instance;
@@ -87,7 +88,11 @@ impl Imported {
         let mut current = Some(path.clone());
         while let Some(p) = current {
             if let Some(pos) = self.spans.get(&p) {
-                return (self.sources.path(pos.file).to_path_buf(), pos.line, pos.column);
+                return (
+                    self.sources.path(pos.file).to_path_buf(),
+                    pos.line,
+                    pos.column,
+                );
             }
             current = p.parent();
         }

@@ -22,6 +22,9 @@ use crate::config::diagnostic::Severity;
 pub(crate) const MAX_INCLUDE_DEPTH: usize = 16;
 /// How many files one configuration may read in total.
 pub(crate) const MAX_FILES: usize = 1024;
+/// How deep `{ }` blocks may nest (keepalived needs 4); deeper input is skipped, so that a
+/// hostile file cannot exhaust the stack.
+pub(crate) const MAX_BLOCK_DEPTH: usize = 32;
 
 /// A directive: `keyword args... [{ block }]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,7 @@ pub(crate) fn parse(
         findings,
         stack: vec![std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())],
         files_read: 1,
+        depth: 0,
     };
     parser.parse_text(path, text)
 }
@@ -76,6 +80,8 @@ struct Parser<'a> {
     /// Canonical paths of the files being parsed, outermost first.
     stack: Vec<PathBuf>,
     files_read: usize,
+    /// Blocks open around the current position.
+    depth: usize,
 }
 
 struct Cursor {
@@ -92,6 +98,23 @@ impl Cursor {
         let token = self.tokens.get(self.next).cloned();
         self.next += 1;
         token
+    }
+}
+
+/// Skips to the `}` matching an already consumed `{`, without recursion.
+fn skip_block(cursor: &mut Cursor) {
+    let mut depth = 1usize;
+    while let Some(token) = cursor.take() {
+        match token.kind {
+            TokenKind::Open => depth += 1,
+            TokenKind::Close => {
+                depth -= 1;
+                if depth == 0 {
+                    return;
+                }
+            }
+            TokenKind::Word(_) | TokenKind::Newline => {}
+        }
     }
 }
 
@@ -127,10 +150,8 @@ impl Parser<'_> {
                     "unexpected `}`: no block is open here",
                 )),
                 TokenKind::Open => {
-                    self.findings.push(Finding::error(
-                        token.pos,
-                        "`{` without a keyword before it",
-                    ));
+                    self.findings
+                        .push(Finding::error(token.pos, "`{` without a keyword before it"));
                     let _ = self.block(cursor, Some(token.pos), dir);
                 }
                 TokenKind::Word(keyword) => {
@@ -174,7 +195,21 @@ impl Parser<'_> {
             }) => {
                 let open = *open;
                 cursor.next = ahead + 1;
-                let nodes = self.block(cursor, Some(open), dir);
+                let nodes = if self.depth >= MAX_BLOCK_DEPTH {
+                    self.findings.push(Finding::error(
+                        open,
+                        format!(
+                            "blocks nest more than {MAX_BLOCK_DEPTH} deep; this one is skipped"
+                        ),
+                    ));
+                    skip_block(cursor);
+                    Vec::new()
+                } else {
+                    self.depth += 1;
+                    let nodes = self.block(cursor, Some(open), dir);
+                    self.depth -= 1;
+                    nodes
+                };
                 Some(Block { open, nodes })
             }
             _ => None,
@@ -240,7 +275,10 @@ impl Parser<'_> {
         if self.files_read >= MAX_FILES {
             self.findings.push(Finding::error(
                 at,
-                format!("more than {MAX_FILES} files included; stopping at {}", path.display()),
+                format!(
+                    "more than {MAX_FILES} files included; stopping at {}",
+                    path.display()
+                ),
             ));
             return Vec::new();
         }
@@ -248,10 +286,7 @@ impl Parser<'_> {
         if self.stack.contains(&canonical) {
             self.findings.push(Finding::error(
                 at,
-                format!(
-                    "include cycle: {} is already being read",
-                    path.display()
-                ),
+                format!("include cycle: {} is already being read", path.display()),
             ));
             return Vec::new();
         }
@@ -336,6 +371,19 @@ mod tests {
         assert_eq!(shape(&nodes), "a {};b");
         assert_eq!(findings.len(), 1);
         assert_eq!((findings[0].pos.line, findings[0].pos.column), (3, 1));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let depth = 100_000;
+        let text = format!("{}{}", "a {\n".repeat(depth), "}\n".repeat(depth));
+        let (nodes, findings) = parse_str(&text);
+        assert_eq!(nodes.len(), 1);
+        assert_eq!(findings.len(), 1);
+        assert_eq!(
+            findings[0].pos.line,
+            u32::try_from(MAX_BLOCK_DEPTH + 1).unwrap_or(0)
+        );
     }
 
     #[test]
