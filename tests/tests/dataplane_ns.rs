@@ -6,8 +6,8 @@ use std::{net::Ipv4Addr, process::Command, time::Duration};
 use havip_tests::{
     agent_bin,
     netns::{Lan, wait_for},
-    proc::Proc,
     prober::ArpProber,
+    proc::Proc,
     require_root,
 };
 
@@ -31,7 +31,8 @@ fn lab() -> Lab {
 
 fn agent(lab: &Lab, node: usize, extra: &[&str]) -> Proc {
     let n = &lab.lan.nodes[node];
-    let mut cmd: Command = n.ns.command(agent_bin().expect("agent binary").to_str().expect("utf-8"));
+    let mut cmd: Command =
+        n.ns.command(agent_bin().expect("agent binary").to_str().expect("utf-8"));
     cmd.args(["dataplane", "--iface", &n.ifname, "--print-every", "0s"]);
     cmd.args(extra);
     let mut p = Proc::spawn(&format!("{}-{node}", n.ns.name()), cmd).expect("spawn agent");
@@ -56,8 +57,15 @@ fn owner_answers_and_a_non_owner_kernel_stays_silent() {
         .ns
         .ip(&["addr", "add", "192.0.2.200/32", "dev", "eth0"])
         .expect("add VIP on b");
-    let sample = lab.prober.probe(VIP, Duration::from_millis(300)).expect("probe");
-    assert_eq!(sample.macs, vec![lab.lan.nodes[2].mac], "control: b's kernel answers alone");
+    let sample = lab
+        .prober
+        .probe(VIP, Duration::from_millis(300))
+        .expect("probe");
+    assert_eq!(
+        sample.macs,
+        vec![lab.lan.nodes[2].mac],
+        "control: b's kernel answers alone"
+    );
 
     let _b = agent(&lab, 2, &["--vip", "192.0.2.200"]);
     let _a = agent(&lab, 1, &["--own", "192.0.2.200"]);
@@ -78,13 +86,31 @@ fn kill_9_of_the_owner_stops_answers_within_the_lease() {
     }
     let lab = lab();
     let a_mac = lab.lan.nodes[1].mac;
-    let mut a = agent(&lab, 1, &["--own", "192.0.2.200", "--lease", "500ms", "--renew", "100ms"]);
+    let mut a = agent(
+        &lab,
+        1,
+        &[
+            "--own",
+            "192.0.2.200",
+            "--lease",
+            "500ms",
+            "--renew",
+            "100ms",
+        ],
+    );
     let before = lab.prober.probe(VIP, WINDOW).expect("probe");
     assert_eq!(before.macs, vec![a_mac]);
 
     a.signal(libc::SIGKILL);
-    assert!(a.wait(Duration::from_secs(5)).is_some(), "agent did not die");
-    let killed_at = lab.prober.probe(VIP, Duration::from_millis(1)).expect("t0").at;
+    assert!(
+        a.wait(Duration::from_secs(5)).is_some(),
+        "agent did not die"
+    );
+    let killed_at = lab
+        .prober
+        .probe(VIP, Duration::from_millis(1))
+        .expect("t0")
+        .at;
     // The XDP program stays attached (SIGKILL skips the detach), but the lease runs out.
     let silent = wait_for(Duration::from_secs(3), Duration::from_millis(10), || {
         let s = lab.prober.probe(VIP, Duration::from_millis(50)).ok()?;
@@ -97,7 +123,11 @@ fn kill_9_of_the_owner_stops_answers_within_the_lease() {
         "answers stopped {after:?} after kill -9, lease is 500 ms"
     );
     // And they stay stopped.
-    for s in lab.prober.watch(VIP, WINDOW, Duration::from_millis(500)).expect("watch") {
+    for s in lab
+        .prober
+        .watch(VIP, WINDOW, Duration::from_millis(500))
+        .expect("watch")
+    {
         assert!(s.macs.is_empty(), "a dead owner answered at {:?}", s.at);
     }
 }
@@ -109,12 +139,24 @@ fn sigterm_revokes_and_detaches() {
     }
     let lab = lab();
     let mut a = agent(&lab, 1, &["--own", "192.0.2.200", "--lease", "30s"]);
-    assert_eq!(lab.prober.probe(VIP, WINDOW).expect("probe").macs, vec![lab.lan.nodes[1].mac]);
+    assert_eq!(
+        lab.prober.probe(VIP, WINDOW).expect("probe").macs,
+        vec![lab.lan.nodes[1].mac]
+    );
     let status = a.stop(Duration::from_secs(5)).expect("exit");
     assert!(status.success(), "clean exit: {}", a.log_text());
     // Revoked at once, although the 30 s lease had not run out.
-    assert!(lab.prober.probe(VIP, WINDOW).expect("probe").macs.is_empty());
-    let link = lab.lan.nodes[1].ns.ip(&["-d", "link", "show", "eth0"]).expect("link");
+    assert!(
+        lab.prober
+            .probe(VIP, WINDOW)
+            .expect("probe")
+            .macs
+            .is_empty()
+    );
+    let link = lab.lan.nodes[1]
+        .ns
+        .ip(&["-d", "link", "show", "eth0"])
+        .expect("link");
     assert!(
         !String::from_utf8_lossy(&link.stdout).contains("prog/xdp"),
         "XDP program left attached"
@@ -133,18 +175,32 @@ fn driver_mode_on_veth_with_a_program_on_the_peer() {
     // Driver-mode XDP_TX on a veth is only delivered if the peer veth runs an XDP program too;
     // the peer is the bridge port, in the bridge namespace, so a second agent puts the
     // pass-through program there.
-    let mut pass = lab.lan.bridge.command(agent_bin().expect("agent").to_str().expect("utf-8"));
+    let mut pass = lab
+        .lan
+        .bridge
+        .command(agent_bin().expect("agent").to_str().expect("utf-8"));
     pass.args(["pass-through", "--iface", &port, "--mode", "driver"]);
     let mut pass = Proc::spawn(&format!("{}-pass", lab.lan.bridge.name()), pass).expect("spawn");
     let up = wait_for(Duration::from_secs(10), Duration::from_millis(50), || {
         pass.log_text().contains("attached").then_some(())
     });
-    assert!(up.is_some() && pass.alive(), "pass-through did not start: {}", pass.log_text());
+    assert!(
+        up.is_some() && pass.alive(),
+        "pass-through did not start: {}",
+        pass.log_text()
+    );
 
     let a_mac = a.mac;
     let agent = agent(&lab, 1, &["--own", "192.0.2.200", "--mode", "driver"]);
-    assert!(agent.log_text().contains("mode=driver"), "{}", agent.log_text());
-    let samples = lab.prober.watch(VIP, WINDOW, Duration::from_millis(600)).expect("watch");
+    assert!(
+        agent.log_text().contains("mode=driver"),
+        "{}",
+        agent.log_text()
+    );
+    let samples = lab
+        .prober
+        .watch(VIP, WINDOW, Duration::from_millis(600))
+        .expect("watch");
     for s in &samples {
         assert_eq!(s.macs, vec![a_mac], "driver-mode reply at {:?}", s.at);
     }

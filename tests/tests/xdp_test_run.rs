@@ -129,15 +129,31 @@ fn arp_for_vip_not_owned_or_expired_is_dropped() {
     let mut dp = setup(3, None);
     let req = frames::arp_request(VIP);
     let o = run(&mut dp, &req);
-    assert_untouched(&o, &req, XDP_DROP, counter::ARP_DROP_NOT_OWNED, "never granted");
+    assert_untouched(
+        &o,
+        &req,
+        XDP_DROP,
+        counter::ARP_DROP_NOT_OWNED,
+        "never granted",
+    );
 
     dp.grant(LO, VRID, Duration::from_millis(1)).expect("grant");
     std::thread::sleep(Duration::from_millis(5));
     let o = run(&mut dp, &req);
-    assert_untouched(&o, &req, XDP_DROP, counter::ARP_DROP_LEASE_EXPIRED, "lease expired");
+    assert_untouched(
+        &o,
+        &req,
+        XDP_DROP,
+        counter::ARP_DROP_LEASE_EXPIRED,
+        "lease expired",
+    );
 
     dp.renew(LO, VRID, Duration::from_secs(30)).expect("renew");
-    assert_eq!(run(&mut dp, &req).verdict, XDP_TX, "renewed lease answers again");
+    assert_eq!(
+        run(&mut dp, &req).verdict,
+        XDP_TX,
+        "renewed lease answers again"
+    );
 
     dp.revoke(LO, VRID).expect("revoke");
     let o = run(&mut dp, &req);
@@ -148,7 +164,13 @@ fn arp_for_vip_not_owned_or_expired_is_dropped() {
         .expect("set VIP");
     let req2 = frames::arp_request(Ipv4Addr::new(192, 0, 2, 201));
     let o = run(&mut dp, &req2);
-    assert_untouched(&o, &req2, XDP_DROP, counter::ARP_DROP_NOT_OWNED, "unknown VRID");
+    assert_untouched(
+        &o,
+        &req2,
+        XDP_DROP,
+        counter::ARP_DROP_NOT_OWNED,
+        "unknown VRID",
+    );
     let per_vip = dp.vip_counters(LO, VIP).expect("read").expect("slot");
     assert_eq!(per_vip.dropped_not_owned, 2);
     assert_eq!(per_vip.dropped_lease_expired, 1);
@@ -168,7 +190,13 @@ fn frames_that_are_not_ours_pass_unchanged() {
 
     let garp = frames::arp(1, [2, 0, 0, 0, 0, 7], VIP, [0; 6], VIP);
     let o = run(&mut dp, &garp);
-    assert_untouched(&o, &garp, XDP_PASS, counter::ARP_PASS_GRATUITOUS, "gratuitous");
+    assert_untouched(
+        &o,
+        &garp,
+        XDP_PASS,
+        counter::ARP_PASS_GRATUITOUS,
+        "gratuitous",
+    );
 
     let reply = frames::arp(2, [2, 0, 0, 0, 0, 7], VIP, CLIENT_MAC, CLIENT_IP);
     let o = run(&mut dp, &reply);
@@ -177,7 +205,13 @@ fn frames_that_are_not_ours_pass_unchanged() {
     let mut unsupported = frames::arp_request(VIP);
     unsupported[18] = 8; // hlen 8: not Ethernet/IPv4 ARP
     let o = run(&mut dp, &unsupported);
-    assert_untouched(&o, &unsupported, XDP_PASS, counter::ARP_PASS_UNSUPPORTED, "hlen");
+    assert_untouched(
+        &o,
+        &unsupported,
+        XDP_PASS,
+        counter::ARP_PASS_UNSUPPORTED,
+        "hlen",
+    );
 
     let mut vlan = Vec::new();
     let req = frames::arp_request(VIP);
@@ -218,7 +252,13 @@ fn every_truncation_of_an_arp_request_passes_unchanged() {
     for len in 14..req.len() {
         let cut = &req[..len];
         let o = run(&mut dp, cut);
-        assert_untouched(&o, cut, XDP_PASS, counter::ARP_PASS_TRUNCATED, &format!("len {len}"));
+        assert_untouched(
+            &o,
+            cut,
+            XDP_PASS,
+            counter::ARP_PASS_TRUNCATED,
+            &format!("len {len}"),
+        );
     }
     let mut out = vec![0u8; 64];
     let short = dp.xdp_program().expect("program").test_run(TestRunOptions {
@@ -229,7 +269,10 @@ fn every_truncation_of_an_arp_request_passes_unchanged() {
     assert!(short.is_err(), "the kernel rejects frames under 14 bytes");
 }
 
-fn read_event(dp: &mut Dataplane, rb: &mut aya::maps::RingBuf<aya::maps::MapData>) -> Option<AdvertEvent> {
+fn read_event(
+    dp: &mut Dataplane,
+    rb: &mut aya::maps::RingBuf<aya::maps::MapData>,
+) -> Option<AdvertEvent> {
     let _ = dp;
     let item = rb.next()?;
     assert!(item.len() >= size_of::<AdvertEvent>());
@@ -247,7 +290,10 @@ fn valid_adverts_are_consumed_recorded_and_delivered() {
     let msg = frames::vrrp(3, VRID, 90, 100, &[VIP], None, PEER, OURS);
     let f = frames::ipv4(PEER, OURS, 112, 255, &msg);
     let o = run(&mut dp, &f);
-    assert_eq!(o.verdict, XDP_DROP, "consumed: no ICMP protocol-unreachable from the stack");
+    assert_eq!(
+        o.verdict, XDP_DROP,
+        "consumed: no ICMP protocol-unreachable from the stack"
+    );
     assert_eq!(o.counters, vec![(counter::VRRP_ACCEPTED as usize, 1)]);
     let ev = read_event(&mut dp, &mut rb).expect("event delivered");
     assert_eq!(ev.ifindex, LO);
@@ -272,7 +318,11 @@ fn invalid_adverts_are_dropped_by_reason() {
     let mut rb = dp.take_events().expect("ring buffer");
     let good = frames::vrrp(3, VRID, 90, 100, &[VIP], None, PEER, OURS);
     let cases: Vec<(&str, Vec<u8>, u32)> = vec![
-        ("TTL 254", frames::ipv4(PEER, OURS, 112, 254, &good), counter::VRRP_DROP_TTL),
+        (
+            "TTL 254",
+            frames::ipv4(PEER, OURS, 112, 254, &good),
+            counter::VRRP_DROP_TTL,
+        ),
         (
             "unknown peer",
             frames::ipv4(
@@ -280,7 +330,16 @@ fn invalid_adverts_are_dropped_by_reason() {
                 OURS,
                 112,
                 255,
-                &frames::vrrp(3, VRID, 90, 100, &[VIP], None, Ipv4Addr::new(192, 0, 2, 66), OURS),
+                &frames::vrrp(
+                    3,
+                    VRID,
+                    90,
+                    100,
+                    &[VIP],
+                    None,
+                    Ipv4Addr::new(192, 0, 2, 66),
+                    OURS,
+                ),
             ),
             counter::VRRP_DROP_UNKNOWN_PEER,
         ),
@@ -340,7 +399,13 @@ fn invalid_adverts_are_dropped_by_reason() {
         ),
         (
             "our own advert",
-            frames::ipv4(OURS, OURS, 112, 255, &frames::vrrp(3, VRID, 90, 100, &[VIP], None, OURS, OURS)),
+            frames::ipv4(
+                OURS,
+                OURS,
+                112,
+                255,
+                &frames::vrrp(3, VRID, 90, 100, &[VIP], None, OURS, OURS),
+            ),
             counter::VRRP_DROP_OWN,
         ),
         (
@@ -357,13 +422,22 @@ fn invalid_adverts_are_dropped_by_reason() {
         let o = run(&mut dp, &frame);
         assert_untouched(&o, &frame, XDP_DROP, reason, case);
     }
-    assert!(read_event(&mut dp, &mut rb).is_none(), "no event for any invalid advert");
+    assert!(
+        read_event(&mut dp, &mut rb).is_none(),
+        "no event for any invalid advert"
+    );
     assert!(dp.peers().is_empty(), "no peer recorded");
 
     let other = frames::vrrp(3, 7, 90, 100, &[VIP], None, PEER, OURS);
     let f = frames::ipv4(PEER, OURS, 112, 255, &other);
     let o = run(&mut dp, &f);
-    assert_untouched(&o, &f, XDP_PASS, counter::VRRP_PASS_UNKNOWN_VRID, "another VRID");
+    assert_untouched(
+        &o,
+        &f,
+        XDP_PASS,
+        counter::VRRP_PASS_UNKNOWN_VRID,
+        "another VRID",
+    );
 }
 
 #[test]
@@ -375,19 +449,31 @@ fn keepalived_v2_advert_and_simple_password() {
     let f = frames::keepalived_frame();
     let o = run(&mut dp, &f);
     assert_eq!(o.verdict, XDP_DROP);
-    assert_eq!(o.counters, vec![(counter::VRRP_ACCEPTED as usize, 1)], "keepalived's bytes");
+    assert_eq!(
+        o.counters,
+        vec![(counter::VRRP_ACCEPTED as usize, 1)],
+        "keepalived's bytes"
+    );
 
     let pass = *b"1111\0\0\0\0";
     let mut dp = setup(2, Some(pass));
     let good = frames::vrrp(2, VRID, 90, 1, &[VIP], Some(pass), PEER, OURS);
     let o = run(&mut dp, &frames::ipv4(PEER, OURS, 112, 255, &good));
-    assert_eq!(o.counters, vec![(counter::VRRP_ACCEPTED as usize, 1)], "right password");
+    assert_eq!(
+        o.counters,
+        vec![(counter::VRRP_ACCEPTED as usize, 1)],
+        "right password"
+    );
     let bad = frames::vrrp(2, VRID, 90, 1, &[VIP], Some(*b"2222\0\0\0\0"), PEER, OURS);
     let f = frames::ipv4(PEER, OURS, 112, 255, &bad);
     let o = run(&mut dp, &f);
     assert_untouched(&o, &f, XDP_DROP, counter::VRRP_DROP_AUTH, "wrong password");
     let o = run(&mut dp, &frames::keepalived_frame());
-    assert_eq!(o.counters, vec![(counter::VRRP_DROP_AUTH as usize, 1)], "no auth where PASS is set");
+    assert_eq!(
+        o.counters,
+        vec![(counter::VRRP_DROP_AUTH as usize, 1)],
+        "no auth where PASS is set"
+    );
 }
 
 #[test]
@@ -406,7 +492,11 @@ fn stronger_advert_fences_ownership_in_the_same_packet() {
         let o = run(&mut dp, &frames::ipv4(src, OURS, 112, 255, &m));
         assert_eq!(o.counters, vec![(counter::VRRP_ACCEPTED as usize, 1)]);
         assert_eq!(read_event(&mut dp, &mut rb).expect("event").flags, 0);
-        assert_eq!(run(&mut dp, &req).verdict, XDP_TX, "still owner after prio {prio}");
+        assert_eq!(
+            run(&mut dp, &req).verdict,
+            XDP_TX,
+            "still owner after prio {prio}"
+        );
     }
     // Priority 0 (master shutting down) does not fence either.
     let m = frames::vrrp(3, VRID, 0, 100, &[VIP], None, PEER, OURS);
@@ -433,7 +523,11 @@ fn stronger_advert_fences_ownership_in_the_same_packet() {
 
     // Renewing the fenced grant cannot bring ownership back; a new grant can.
     dp.renew(LO, VRID, Duration::from_secs(30)).expect("renew");
-    assert_eq!(run(&mut dp, &req).verdict, XDP_DROP, "renewal keeps the fence");
+    assert_eq!(
+        run(&mut dp, &req).verdict,
+        XDP_DROP,
+        "renewal keeps the fence"
+    );
     dp.grant(LO, VRID, Duration::from_secs(30)).expect("grant");
     assert_eq!(run(&mut dp, &req).verdict, XDP_TX, "a new grant owns again");
 
@@ -442,5 +536,9 @@ fn stronger_advert_fences_ownership_in_the_same_packet() {
     dp.allow_peer(LO, VRID, hi).expect("allow");
     let m = frames::vrrp(3, VRID, 100, 100, &[VIP], None, hi, OURS);
     run(&mut dp, &frames::ipv4(hi, OURS, 112, 255, &m));
-    assert_eq!(run(&mut dp, &req).verdict, XDP_DROP, "tie lost to a higher address");
+    assert_eq!(
+        run(&mut dp, &req).verdict,
+        XDP_DROP,
+        "tie lost to a higher address"
+    );
 }
