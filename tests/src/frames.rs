@@ -68,6 +68,10 @@ pub fn ipv4(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ttl: u8, payload: &[u8]) ->
 }
 
 /// A VRRP advertisement message (no IP header) with a correct checksum.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per header field keeps test cases readable"
+)]
 /// `interval` is centiseconds for v3, seconds for v2; `auth` is the v2 simple password.
 #[must_use]
 pub fn vrrp(
@@ -114,7 +118,7 @@ pub fn vrrp(
     m
 }
 
-/// keepalived 2.2.7's advert as captured on the wire (TOOLCHAIN.md): VRRPv2, VRID 51, priority
+/// keepalived 2.2.7's advert as captured on the wire (`TOOLCHAIN.md`): `VRRPv2`, VRID 51, priority
 /// 150, interval 1 s, address 192.0.2.200, no auth, from 192.0.2.11 to 192.0.2.12.
 pub const KEEPALIVED_V2_ADVERT: [u8; 40] = [
     0x45, 0xc0, 0x00, 0x28, 0x00, 0x02, 0x00, 0x00, 0xff, 0x70, 0x36, 0x8c, 0xc0, 0x00, 0x02, 0x0b,

@@ -1,4 +1,4 @@
-//! An ARP prober over AF_PACKET: asks "who has VIP" on an interface and records which MACs
+//! An ARP prober over `AF_PACKET`: asks "who has VIP" on an interface and records which MACs
 //! answer, over time. Collecting *every* reply to each probe is what lets a test see two owners.
 
 use std::{
@@ -55,7 +55,7 @@ impl ArpProber {
             let fd = unsafe { OwnedFd::from_raw_fd(raw) };
             // SAFETY: zeroed sockaddr_ll is valid.
             let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            sll.sll_family = libc::AF_PACKET as u16;
+            sll.sll_family = u16::try_from(libc::AF_PACKET)?;
             sll.sll_protocol = ETH_P_ARP.to_be();
             sll.sll_ifindex = i32::try_from(index)?;
             // SAFETY: valid sockaddr_ll of the right size.
@@ -87,7 +87,7 @@ impl ArpProber {
         let frame = request(self.mac, self.src_ip, target);
         // SAFETY: zeroed sockaddr_ll is valid.
         let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_family = u16::try_from(libc::AF_PACKET)?;
         sll.sll_protocol = ETH_P_ARP.to_be();
         sll.sll_ifindex = self.ifindex;
         sll.sll_halen = 6;
@@ -113,10 +113,10 @@ impl ArpProber {
                 break;
             }
             while let Some(buf) = self.recv() {
-                if let Some(mac) = parse_reply(&buf, target, self.src_ip) {
-                    if !macs.contains(&mac) {
-                        macs.push(mac);
-                    }
+                if let Some(mac) = parse_reply(&buf, target, self.src_ip)
+                    && !macs.contains(&mac)
+                {
+                    macs.push(mac);
                 }
             }
         }
