@@ -15,6 +15,8 @@ pub fn in_ci() -> bool {
 
 /// Returns `true` if the test may run. Without root: panics under `CI=true` (a skipped test must
 /// not look like a pass there), otherwise prints a loud SKIP line and returns `false`.
+/// # Panics
+/// Without root when `CI=true`.
 #[must_use]
 pub fn require_root(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
