@@ -8,7 +8,7 @@ use std::{
 
 use anyhow::Context as _;
 
-/// A running process; SIGKILLed on drop if still alive. Its `stdout` and `stderr` go to a log file.
+/// A running process; killed with `SIGKILL` on drop if still alive. Its `stdout` and `stderr` go to a log file.
 #[derive(Debug)]
 pub struct Proc {
     child: Child,
