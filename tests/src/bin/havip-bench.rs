@@ -1,7 +1,7 @@
 //! havip benchmarks (run by `cargo xtask bench`).
 //!
 //! `xdp`: the kernel-reported cost of each XDP path, net of an empty program, through
-//! BPF_PROG_TEST_RUN. Paths that leave the frame unchanged run with `repeat` on one buffer. The
+//! `BPF_PROG_TEST_RUN`. Paths that leave the frame unchanged run with `repeat` on one buffer. The
 //! ARP reply rewrites its frame, so after the first repetition the kernel would be timing a reply,
 //! not a request: that path is timed as the mean of many single runs (`repeat = 1`, a fresh copy
 //! of the request each time). Live-frames mode would also reset the frame, but it charges the
@@ -99,6 +99,10 @@ fn time(prog: &Xdp, frame: &[u8], mode: Mode, repeat: u32) -> anyhow::Result<f64
     Ok(samples[TRIALS / 2])
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "the table of benchmarked paths is data"
+)]
 fn bench_xdp() -> anyhow::Result<String> {
     let mut dp = Dataplane::load()?;
     dp.configure_vrid(
