@@ -1,4 +1,4 @@
-//! The XDP program under BPF_PROG_TEST_RUN: each case a crafted frame in, the exact verdict, the
+//! The XDP program under `BPF_PROG_TEST_RUN`: each case a crafted frame in, the exact verdict, the
 //! exact bytes out, and the counter that path must increment.
 //!
 //! Without a context argument the kernel runs the program as if received on the loopback device
@@ -310,6 +310,7 @@ fn valid_adverts_are_consumed_recorded_and_delivered() {
 }
 
 #[test]
+#[expect(clippy::too_many_lines, reason = "a table of cases")]
 fn invalid_adverts_are_dropped_by_reason() {
     if !require_root("invalid_adverts_are_dropped_by_reason") {
         return;
