@@ -2,6 +2,7 @@
 //! ([`netns`]), an ARP prober ([`prober`]), running agent processes ([`proc`]), and the rule for
 //! tests that need root ([`require_root`]).
 
+pub mod agents;
 pub mod frames;
 pub mod netns;
 pub mod prober;

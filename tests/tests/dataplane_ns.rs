@@ -111,7 +111,8 @@ fn kill_9_of_the_owner_stops_answers_within_the_lease() {
         .probe(VIP, Duration::from_millis(1))
         .expect("t0")
         .at;
-    // The XDP program stays attached (SIGKILL skips the detach), but the lease runs out.
+    // NOTE: today the XDP link is not pinned, so SIGKILL detaches the program: this test passes
+    // because the diagnostic adds no address, not because of the lease (open bug, see the notes).
     let silent = wait_for(Duration::from_secs(3), Duration::from_millis(10), || {
         let s = lab.prober.probe(VIP, Duration::from_millis(50)).ok()?;
         s.macs.is_empty().then_some(s.at)
