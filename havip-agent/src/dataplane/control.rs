@@ -76,6 +76,18 @@ pub struct Dataplane {
     attached: Vec<Attached>,
 }
 
+fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, DataplaneError> {
+    ebpf.program_mut(name)
+        .ok_or(DataplaneError::Missing {
+            what: "program",
+            name,
+        })?
+        .try_into()
+        .map_err(|e| DataplaneError::Load {
+            source: Box::new(e),
+        })
+}
+
 fn take<T>(ebpf: &mut Ebpf, name: &'static str) -> Result<T, DataplaneError>
 where
     T: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
@@ -95,19 +107,11 @@ impl Dataplane {
                 source: Box::new(e),
             })?;
         for name in [XDP_PROGRAM, PASS_PROGRAM] {
-            let prog: &mut Xdp = ebpf
-                .program_mut(name)
-                .ok_or(DataplaneError::Missing {
-                    what: "program",
-                    name,
-                })?
-                .try_into()
+            xdp_program(&mut ebpf, name)?
+                .load()
                 .map_err(|e| DataplaneError::Load {
                     source: Box::new(e),
                 })?;
-            prog.load().map_err(|e| DataplaneError::Load {
-                source: Box::new(e),
-            })?;
         }
         Ok(Self {
             vips: take(&mut ebpf, map_names::VIPS)?,
@@ -129,27 +133,26 @@ impl Dataplane {
     }
 
     fn program(&mut self, name: &'static str) -> Result<&mut Xdp, DataplaneError> {
-        self.ebpf
-            .program_mut(name)
-            .ok_or(DataplaneError::Missing {
-                what: "program",
-                name,
-            })?
-            .try_into()
-            .map_err(|e| DataplaneError::Load {
-                source: Box::new(e),
-            })
+        xdp_program(&mut self.ebpf, name)
+    }
+
+    fn attach_program(
+        &mut self,
+        name: &'static str,
+        ifname: &str,
+        mode: AttachMode,
+    ) -> Result<&Attached, DataplaneError> {
+        let attached = attach(self.program(name)?, name, ifname, mode)?;
+        self.attached.push(attached);
+        self.attached.last().ok_or(DataplaneError::Missing {
+            what: "program",
+            name,
+        })
     }
 
     /// Attaches the havip program to `ifname`; see [`AttachMode`] for the fallback.
     pub fn attach(&mut self, ifname: &str, mode: AttachMode) -> Result<&Attached, DataplaneError> {
-        let prog = self.program(XDP_PROGRAM)?;
-        let attached = attach(prog, XDP_PROGRAM, ifname, mode)?;
-        self.attached.push(attached);
-        self.attached.last().ok_or(DataplaneError::Missing {
-            what: "program",
-            name: XDP_PROGRAM,
-        })
+        self.attach_program(XDP_PROGRAM, ifname, mode)
     }
 
     /// Attaches the pass-everything program to `ifname` (e.g. a veth peer for driver mode).
@@ -158,13 +161,7 @@ impl Dataplane {
         ifname: &str,
         mode: AttachMode,
     ) -> Result<&Attached, DataplaneError> {
-        let prog = self.program(PASS_PROGRAM)?;
-        let attached = attach(prog, PASS_PROGRAM, ifname, mode)?;
-        self.attached.push(attached);
-        self.attached.last().ok_or(DataplaneError::Missing {
-            what: "program",
-            name: PASS_PROGRAM,
-        })
+        self.attach_program(PASS_PROGRAM, ifname, mode)
     }
 
     /// The interfaces the program is attached to.
