@@ -33,10 +33,18 @@ pub fn output(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// A `cargo` command in the workspace root.
+/// A `cargo` command in the workspace root, on the pinned userspace toolchain.
+///
+/// rustup exports `RUSTUP_TOOLCHAIN` to the processes it starts, so `cargo xtask` on a fresh
+/// clone (started before `setup` set the directory override) would hand its own toolchain down
+/// to every nested cargo. Naming the toolchain here makes the choice explicit.
 pub fn cargo() -> Command {
     let mut c = Command::new("cargo");
-    c.current_dir(root());
+    c.current_dir(root())
+        .env("RUSTUP_TOOLCHAIN", crate::setup::USER_TOOLCHAIN)
+        .env_remove("CARGO")
+        .env_remove("RUSTC")
+        .env_remove("RUSTDOC");
     c
 }
 
