@@ -2,10 +2,15 @@
 
 use std::fmt;
 
-use aya::programs::{Xdp, XdpMode, xdp::XdpLinkId};
+use std::os::fd::AsFd as _;
+
+use aya::programs::Xdp;
 use tracing::{info, warn};
 
-use super::DataplaneError;
+use super::{
+    DataplaneError,
+    xdp_netlink::{self, Replace},
+};
 use crate::net::iface;
 
 /// How to attach.
@@ -40,34 +45,80 @@ pub struct Attached {
     pub ifindex: u32,
     /// The mode actually in use (`Driver` or `Skb`).
     pub mode: AttachMode,
-    pub(crate) link: XdpLinkId,
     pub(crate) program: &'static str,
 }
 
-/// Attaches `prog` to `ifname` following `mode`.
+/// Names of the programs havip attaches; anything else on an interface is left alone.
+const OURS: [&str; 2] = [havip_common::XDP_PROGRAM, havip_common::PASS_PROGRAM];
+
+/// The name of loaded program `id`, if it can be read.
+fn program_name(id: u32) -> Option<String> {
+    aya::programs::loaded_programs()
+        .filter_map(Result::ok)
+        .find(|p| p.id() == id)
+        .and_then(|p| p.name_as_str().map(str::to_owned))
+}
+
+/// Attaches `prog` to `ifname` following `mode`, through rtnetlink (see [`xdp_netlink`]) so that
+/// the program stays attached if the agent dies. A havip program left by a previous agent is
+/// replaced atomically; any other program is an error.
 pub(crate) fn attach(
-    prog: &mut Xdp,
+    prog: &Xdp,
     program: &'static str,
     ifname: &str,
     mode: AttachMode,
 ) -> Result<Attached, DataplaneError> {
     let ifindex = iface::if_index(ifname)?;
     let driver = iface::driver_of(ifname).unwrap_or_default();
-    let try_mode = |prog: &mut Xdp, m: AttachMode| {
-        let xm = if m == AttachMode::Driver {
-            XdpMode::Driver
-        } else {
-            XdpMode::Skb
-        };
-        prog.attach(ifindex, xm)
-            .map_err(|source| DataplaneError::Attach {
-                ifname: ifname.to_owned(),
-                mode: m,
-                source,
-            })
+    let fd = prog.fd().map_err(|e| DataplaneError::Load {
+        source: Box::new(e),
+    })?;
+    let fd = fd.as_fd();
+    let netlink_err = |m: AttachMode| {
+        let ifname = ifname.to_owned();
+        move |source| DataplaneError::Attach {
+            ifname,
+            mode: m,
+            source,
+        }
     };
-    let (link, used) = match mode {
-        AttachMode::Skb => (try_mode(prog, AttachMode::Skb)?, AttachMode::Skb),
+    let existing = xdp_netlink::current(ifindex).map_err(netlink_err(mode))?;
+    if let Some(cur) = existing {
+        let name = program_name(cur.prog_id).unwrap_or_default();
+        if !OURS.contains(&name.as_str()) {
+            return Err(DataplaneError::Foreign {
+                ifname: ifname.to_owned(),
+                prog_id: cur.prog_id,
+                name,
+            });
+        }
+    }
+    let try_mode = |m: AttachMode| -> Result<AttachMode, DataplaneError> {
+        match existing {
+            // Same mode: one atomic swap, the interface is never without a program.
+            Some(cur) if cur.mode == m => {
+                xdp_netlink::set(ifindex, Some(fd), m, Replace::Any).map_err(netlink_err(m))?;
+                info!(
+                    ifname,
+                    old_prog_id = cur.prog_id,
+                    "replaced the XDP program of a previous agent"
+                );
+            }
+            // Another mode: the kernel allows one at a time, so remove the old one first.
+            Some(cur) => {
+                xdp_netlink::set(ifindex, None, cur.mode, Replace::Any)
+                    .map_err(netlink_err(cur.mode))?;
+                warn!(ifname, old_mode = %cur.mode, new_mode = %m, "removed the XDP program of a previous agent to change mode");
+                xdp_netlink::set(ifindex, Some(fd), m, Replace::Nothing).map_err(netlink_err(m))?;
+            }
+            None => {
+                xdp_netlink::set(ifindex, Some(fd), m, Replace::Nothing).map_err(netlink_err(m))?;
+            }
+        }
+        Ok(m)
+    };
+    let used = match mode {
+        AttachMode::Skb => try_mode(AttachMode::Skb)?,
         AttachMode::Driver => {
             if driver == "veth" {
                 warn!(
@@ -76,20 +127,24 @@ pub(crate) fn attach(
                      also has an XDP program attached"
                 );
             }
-            (try_mode(prog, AttachMode::Driver)?, AttachMode::Driver)
+            try_mode(AttachMode::Driver)?
         }
         AttachMode::Auto if driver == "veth" => {
             info!(
                 ifname,
                 "veth: using SKB mode (driver-mode XDP_TX needs an XDP program on the peer veth)"
             );
-            (try_mode(prog, AttachMode::Skb)?, AttachMode::Skb)
+            try_mode(AttachMode::Skb)?
         }
-        AttachMode::Auto => match try_mode(prog, AttachMode::Driver) {
-            Ok(link) => (link, AttachMode::Driver),
+        // Keep the mode a previous agent found to work.
+        AttachMode::Auto if existing.is_some() => {
+            try_mode(existing.map_or(AttachMode::Skb, |c| c.mode))?
+        }
+        AttachMode::Auto => match try_mode(AttachMode::Driver) {
+            Ok(m) => m,
             Err(err) => {
                 warn!(ifname, driver, error = %err, "driver mode refused, falling back to SKB mode");
-                (try_mode(prog, AttachMode::Skb)?, AttachMode::Skb)
+                try_mode(AttachMode::Skb)?
             }
         },
     };
@@ -98,7 +153,20 @@ pub(crate) fn attach(
         ifname: ifname.to_owned(),
         ifindex,
         mode: used,
-        link,
         program,
+    })
+}
+
+/// Removes `prog` from the interface of `a`, only if it is still the attached program.
+pub(crate) fn detach(prog: &Xdp, a: &Attached) -> Result<(), DataplaneError> {
+    let fd = prog.fd().map_err(|e| DataplaneError::Load {
+        source: Box::new(e),
+    })?;
+    xdp_netlink::set(a.ifindex, None, a.mode, Replace::Only(fd.as_fd())).map_err(|source| {
+        DataplaneError::Attach {
+            ifname: a.ifname.clone(),
+            mode: a.mode,
+            source,
+        }
     })
 }

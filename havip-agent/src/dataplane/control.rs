@@ -17,9 +17,12 @@ use havip_common::{
     Fence, PASS_PROGRAM, PeerKey, PeerRecord, VipCounters, VipEntry, VipKey, VridKey, VridState,
     XDP_PROGRAM, auth_type, capacity, counter, map_names, vrid_flags,
 };
-use tracing::debug;
+use tracing::{debug, warn};
 
-use super::{AttachMode, Attached, DataplaneError, EBPF_OBJECT, attach::attach};
+use super::{
+    AttachMode, Attached, DataplaneError, EBPF_OBJECT,
+    attach::{attach, detach},
+};
 use crate::clock::monotonic_ns;
 
 /// What the kernel needs to know about one VRRP instance, besides ownership.
@@ -170,11 +173,18 @@ impl Dataplane {
         &self.attached
     }
 
-    /// Detaches every program this agent attached.
+    /// Detaches every program this agent attached (only if it is still the one attached).
+    ///
+    /// Nothing detaches implicitly: a program stays attached when the agent exits without
+    /// calling this (crash, `kill -9`), and then its ownership lease runs out in the kernel.
     pub fn detach_all(&mut self) {
         for a in std::mem::take(&mut self.attached) {
-            let result = self.program(a.program).map(|p| p.detach(a.link));
-            debug!(ifname = %a.ifname, program = a.program, ok = matches!(result, Ok(Ok(()))), "XDP program detached");
+            match self.program(a.program).and_then(|p| detach(p, &a)) {
+                Ok(()) => debug!(ifname = %a.ifname, program = a.program, "XDP program detached"),
+                Err(e) => {
+                    warn!(ifname = %a.ifname, program = a.program, error = %e, "XDP detach failed")
+                }
+            }
         }
     }
 
@@ -432,12 +442,6 @@ impl Dataplane {
     /// The loaded pass-everything program, for `BPF_PROG_TEST_RUN` baselines.
     pub fn pass_program(&mut self) -> Result<&mut Xdp, DataplaneError> {
         self.program(PASS_PROGRAM)
-    }
-}
-
-impl Drop for Dataplane {
-    fn drop(&mut self) {
-        self.detach_all();
     }
 }
 

@@ -3,7 +3,7 @@
 
 mod attach;
 mod control;
-pub mod pins;
+mod xdp_netlink;
 
 pub use attach::{AttachMode, Attached};
 pub use control::{Counters, Dataplane, VridConfig};
@@ -38,7 +38,20 @@ pub enum DataplaneError {
         mode: AttachMode,
         /// The cause.
         #[source]
-        source: aya::programs::ProgramError,
+        source: std::io::Error,
+    },
+    /// Another (non-havip) XDP program is attached to the interface; havip never displaces it.
+    #[error(
+        "{ifname} already has XDP program {name:?} (id {prog_id}) attached; havip does not \
+         replace programs it did not attach (remove it with `ip link set dev {ifname} xdp off`)"
+    )]
+    Foreign {
+        /// The interface.
+        ifname: String,
+        /// Kernel id of the program.
+        prog_id: u32,
+        /// Its name, if it could be read.
+        name: String,
     },
     /// A map operation failed.
     #[error("map {map}: {op} failed: {source}")]
