@@ -182,7 +182,7 @@ impl Dataplane {
             match self.program(a.program).and_then(|p| detach(p, &a)) {
                 Ok(()) => debug!(ifname = %a.ifname, program = a.program, "XDP program detached"),
                 Err(e) => {
-                    warn!(ifname = %a.ifname, program = a.program, error = %e, "XDP detach failed")
+                    warn!(ifname = %a.ifname, program = a.program, error = %e, "XDP detach failed");
                 }
             }
         }
