@@ -13,5 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod dataplane;
 pub mod diag;
+pub mod exec;
 pub mod net;
+pub mod track;
 pub mod vrrp;

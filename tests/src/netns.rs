@@ -239,6 +239,24 @@ impl Lan {
         self.bridge.ip(&["link", "set", port, "up"])?;
         Ok(())
     }
+
+    /// Partitions without a link change: isolated bridge ports forward only to non-isolated
+    /// ones, so isolated nodes stop hearing each other while their carrier stays up (a switch
+    /// fault rather than a cable pull) and the client still reaches everyone.
+    pub fn isolate(&self, i: usize, on: bool) -> anyhow::Result<()> {
+        let port = &self.nodes[i].bridge_port;
+        let mut args = vec![
+            "-n",
+            self.bridge.name(),
+            "link",
+            "set",
+            "dev",
+            port.as_str(),
+        ];
+        args.extend(["isolated", if on { "on" } else { "off" }]);
+        run("bridge", &args)?;
+        Ok(())
+    }
 }
 
 /// Polls `f` every `step` until it returns `Some` or `limit` passes.

@@ -204,8 +204,19 @@ fn cut_link_fails_over_and_restore_preempts_back() {
     lab.expect_only(NODE_B, failover_limit());
     lab.assert_only(NODE_B, Duration::from_millis(500));
 
-    // a never stopped advertising at 150 on its dead link; once it is back, b hears it and
-    // yields (preempt is on), and a keeps or regains MASTER.
+    // a saw its own link go down (tracked by default, as keepalived does): FAULT, ownership
+    // released, so it cannot answer for the VIP the moment its link returns.
+    let fault = wait_havip_state(&a, "FAULT", 0, failover_limit()).unwrap_or_else(|| {
+        panic!(
+            "a did not go to FAULT on its cut link:
+{}",
+            a.log_text()
+        )
+    });
+    assert_eq!(fault.from, "MASTER", "{}", fault.line);
+
+    // Once back, a leaves FAULT as BACKUP, hears b's lower priority and preempts (preempt is
+    // on): b yields to a.
     lab.lan.restore(NODE_A).expect("restore a");
     let back = wait_havip_state(&b, "BACKUP", 1, failover_limit())
         .unwrap_or_else(|| panic!("b did not yield to a:\n{}", b.log_text()));
@@ -464,8 +475,10 @@ fn equal_priorities_the_higher_address_wins() {
         return;
     }
     let lab = lab();
-    // Start both cut off from each other, so both become MASTER; joining them is the contest.
-    lab.lan.cut(NODE_A).expect("cut a");
+    // Start both unable to hear each other (links up, so no FAULT), so both become MASTER;
+    // joining them is the contest.
+    lab.lan.isolate(NODE_A, true).expect("isolate a");
+    lab.lan.isolate(NODE_B, true).expect("isolate b");
     let a = lab.start(NODE_A, "a", &spec(NODE_A, 100));
     let b = lab.start(NODE_B, "b", &spec(NODE_B, 100));
     assert!(
@@ -478,7 +491,8 @@ fn equal_priorities_the_higher_address_wins() {
         "b (alone) never became MASTER:\n{}",
         b.log_text()
     );
-    lab.lan.restore(NODE_A).expect("restore a");
+    lab.lan.isolate(NODE_A, false).expect("join a");
+    lab.lan.isolate(NODE_B, false).expect("join b");
     // RFC 9568 6.4.3: equal priority and a greater primary address wins; a (.11) yields to b.
     let t = wait_havip_state(&a, "BACKUP", 1, failover_limit())
         .unwrap_or_else(|| panic!("a never yielded:\n{}", a.log_text()));

@@ -15,6 +15,7 @@ use crate::{
         iface::{self, Interface},
         vrrp_tx::{VRRP_GROUP, VrrpSocket},
     },
+    track::{States, Tracker, Verdict},
     vrrp::{
         self, Action, AdvertRepr, Auth, ChecksumMode, Event, GarpParams, InitialState, Instance,
         InstanceParams, Reason, State, Version, packet::ipv4_header,
@@ -68,6 +69,10 @@ pub struct Runtime {
     pub adverts_sent: u64,
     /// Gratuitous ARPs sent.
     pub garps_sent: u64,
+    /// What it tracks (interfaces, scripts).
+    pub tracker: Tracker,
+    /// What tracking made of it last (fault, effective priority).
+    pub verdict: Verdict,
 }
 
 fn version(v: config::Version) -> Version {
@@ -86,6 +91,7 @@ impl Runtime {
     pub fn new(
         cfg: &config::Instance,
         global: &config::Global,
+        tracker: Tracker,
         dp: &mut Dataplane,
     ) -> Result<Self, DaemonError> {
         let iface = Interface::by_name(&cfg.interface)?;
@@ -210,6 +216,11 @@ impl Runtime {
             last: None,
             adverts_sent: 0,
             garps_sent: 0,
+            tracker,
+            verdict: Verdict {
+                fault: false,
+                priority: cfg.priority,
+            },
         })
     }
 
@@ -231,6 +242,44 @@ impl Runtime {
             for v in &self.vips {
                 let _ = addr_tx.send(AddrOp::Del(v.clone()));
             }
+        }
+    }
+
+    /// Re-evaluates the tracked objects under `states` and tells the state machine what changed:
+    /// FAULT entered or left, or a new effective priority (also written to the kernel, which
+    /// compares it with incoming adverts for the fast switch).
+    pub fn retrack(
+        &mut self,
+        now: vrrp::Instant,
+        states: &States,
+        dp: &mut Dataplane,
+        addr_tx: &mpsc::UnboundedSender<AddrOp>,
+    ) {
+        let verdict = self.tracker.verdict(states);
+        let before = std::mem::replace(&mut self.verdict, verdict);
+        if verdict.priority != before.priority {
+            info!(
+                instance = self.name(),
+                from = before.priority,
+                to = verdict.priority,
+                "effective priority changed by tracking"
+            );
+            self.handle(now, Event::SetPriority(verdict.priority), dp, addr_tx);
+            let (ifindex, vrid) = (self.iface.index, self.fsm.params().vrid);
+            if let Err(e) = dp.set_priority(ifindex, vrid, self.fsm.effective_priority()) {
+                warn!(instance = self.name(), error = %e, "priority update in the kernel failed");
+            }
+        }
+        if verdict.fault != before.fault {
+            let down: Vec<String> = self
+                .tracker
+                .objects()
+                .iter()
+                .filter(|t| t.faults(states.up(&t.object)))
+                .map(|t| t.object.to_string())
+                .collect();
+            info!(instance = self.name(), fault = verdict.fault, down = ?down, "tracking");
+            self.handle(now, Event::Fault(verdict.fault), dp, addr_tx);
         }
     }
 

@@ -5,13 +5,15 @@
 //!
 //! ```text
 //!  XDP ring buffer ──┐                        ┌─> raw socket (adverts)
-//!  deadlines       ──┼─> event loop ─> FSM ───┼─> BPF maps (grant / renew / revoke)
+//!  deadlines       ──┤                        │
+//!  link / scripts  ──┼─> event loop ─> FSM ───┼─> BPF maps (grant / renew / revoke)
 //!  SIGTERM/SIGINT  ──┘   (this task)          ├─> AF_PACKET (gratuitous ARP)
 //!                                             └─> address worker task (rtnetlink)
 //! ```
 
 mod addr_worker;
 pub mod instance;
+mod tracking;
 
 use std::{collections::HashMap, os::fd::AsRawFd as _, path::PathBuf, time::Duration};
 
@@ -24,12 +26,13 @@ use tokio::{
 };
 use tracing::{debug, info, warn};
 
-use self::{addr_worker::AddrOp, instance::Runtime};
+use self::{addr_worker::AddrOp, instance::Runtime, tracking::Tracking};
 use crate::{
     clock::monotonic_ns,
     config,
     dataplane::{AttachMode, Dataplane, DataplaneError},
     net::{addr::Addresses, iface::IfaceError},
+    track::Tracker,
     vrrp::{self, AdvertRepr, Event},
 };
 
@@ -115,7 +118,13 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let mut dp = Dataplane::load()?;
     let mut runtimes: Vec<Runtime> = Vec::new();
     for inst in &cfg.instances {
-        runtimes.push(Runtime::new(inst, &cfg.global, &mut dp)?);
+        let tracker = Tracker::new(inst, &cfg.scripts, &cfg.sync_groups).map_err(|e| {
+            DaemonError::Invalid {
+                instance: inst.name.clone(),
+                what: e.to_string(),
+            }
+        })?;
+        runtimes.push(Runtime::new(inst, &cfg.global, tracker, &mut dp)?);
     }
     let mut ifaces: Vec<String> = runtimes.iter().map(|r| r.iface.name.clone()).collect();
     ifaces.sort();
@@ -153,10 +162,12 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         source,
     })?;
 
+    let mut tracking = Tracking::start(&cfg, &runtimes)?;
     let start = now();
     for r in &mut runtimes {
         r.clear_addresses(&addr_tx);
         r.handle(start, Event::Startup, &mut dp, &addr_tx);
+        r.retrack(start, &tracking.states, &mut dp, &addr_tx);
     }
     info!(
         instances = runtimes.len(),
@@ -195,11 +206,18 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     deliver(&ev, &index, &mut runtimes, &mut dp, &addr_tx);
                 }
             }
+            Some(_) = tracking.next() => {
+                let t = now();
+                for r in &mut runtimes {
+                    r.retrack(t, &tracking.states, &mut dp, &addr_tx);
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
 
+    drop(tracking);
     info!("shutting down");
     let stop = now();
     for r in &mut runtimes {

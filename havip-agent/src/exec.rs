@@ -1,0 +1,404 @@
+//! Running external programs (track scripts, notify scripts) the way keepalived does, but never
+//! unbounded: command lines split into words, run as a configured user, stdin closed, output
+//! captured, and the whole process group killed when the time limit passes.
+
+use std::{
+    ffi::CString,
+    os::unix::fs::MetadataExt as _,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
+
+use tokio::process::Command;
+
+/// Errors preparing a command (at configuration time, so they are reported before running).
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The command line is empty or has an unterminated quote.
+    #[error("command line {line:?}: {what}")]
+    BadLine {
+        /// The line.
+        line: String,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// A user or group name does not exist.
+    #[error("unknown {what} {name:?}")]
+    UnknownId {
+        /// "user" or "group".
+        what: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// The program was not found on `PATH`.
+    #[error("{program:?} not found (absolute path or on PATH)")]
+    NotFound {
+        /// The program.
+        program: String,
+    },
+    /// `enable_script_security`: the program or a directory above it could be changed by a
+    /// user other than root.
+    #[error("{path} is writable by a non-root user and would run as root (enable_script_security)")]
+    Insecure {
+        /// The offending path.
+        path: PathBuf,
+    },
+}
+
+/// A command ready to run: program, arguments and credentials.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prepared {
+    /// The words of the command line; the first is the program.
+    pub argv: Vec<String>,
+    /// Run as this uid/gid (`None`: as the agent).
+    pub creds: Option<(u32, u32)>,
+}
+
+/// How one run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// Exit code (`None` if killed by a signal or by the time limit, or if it could not start).
+    pub code: Option<i32>,
+    /// It hit the time limit and was killed.
+    pub timed_out: bool,
+    /// Why it could not start, if it could not.
+    pub spawn_error: Option<String>,
+    /// The first bytes of stdout and stderr, for logs.
+    pub output: String,
+}
+
+impl Outcome {
+    /// Exit code 0.
+    #[must_use]
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// Longest output kept for logs.
+const OUTPUT_LIMIT: usize = 512;
+
+/// Splits a command line into words as keepalived does: whitespace separates words; single or
+/// double quotes keep what they enclose (spaces included) in one word.
+pub fn split_words(line: &str) -> Result<Vec<String>, ExecError> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '\'' || c == '"' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            None => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err(ExecError::BadLine {
+            line: line.to_owned(),
+            what: "unterminated quote",
+        });
+    }
+    if in_word {
+        words.push(cur);
+    }
+    if words.is_empty() {
+        return Err(ExecError::BadLine {
+            line: line.to_owned(),
+            what: "empty",
+        });
+    }
+    Ok(words)
+}
+
+/// Prepares `line` to run as `user`/`group` (names; `None`: as the agent). With `secure`
+/// (keepalived `enable_script_security`), refuses a program that would run as root while a
+/// non-root user could modify it.
+pub fn prepare(
+    line: &str,
+    user: Option<&str>,
+    group: Option<&str>,
+    secure: bool,
+) -> Result<Prepared, ExecError> {
+    let argv = split_words(line)?;
+    let creds = match user {
+        Some(u) => {
+            let (uid, primary) = lookup_user(u)?;
+            let gid = match group {
+                Some(g) => lookup_group(g)?,
+                None => primary,
+            };
+            Some((uid, gid))
+        }
+        None => None,
+    };
+    let runs_as_root = creds.is_none_or(|(uid, _)| uid == 0);
+    if secure && runs_as_root {
+        let program = argv.first().map(String::as_str).unwrap_or_default();
+        let path = resolve(program).ok_or_else(|| ExecError::NotFound {
+            program: program.to_owned(),
+        })?;
+        check_secure(&path)?;
+    }
+    Ok(Prepared { argv, creds })
+}
+
+/// Runs `cmd` with `extra` arguments appended, killing its process group after `limit`.
+pub async fn run(cmd: &Prepared, extra: &[String], limit: Duration) -> Outcome {
+    let Some((program, args)) = cmd.argv.split_first() else {
+        return Outcome {
+            code: None,
+            timed_out: false,
+            spawn_error: Some("empty command".to_owned()),
+            output: String::new(),
+        };
+    };
+    let mut c = Command::new(program);
+    c.args(args)
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    if let Some((uid, gid)) = cmd.creds {
+        c.uid(uid).gid(gid);
+    }
+    let child = match c.spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            return Outcome {
+                code: None,
+                timed_out: false,
+                spawn_error: Some(e.to_string()),
+                output: String::new(),
+            };
+        }
+    };
+    let pgid = child.id().and_then(|p| i32::try_from(p).ok());
+    match tokio::time::timeout(limit, child.wait_with_output()).await {
+        Ok(Ok(out)) => {
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            Outcome {
+                code: out.status.code(),
+                timed_out: false,
+                spawn_error: None,
+                output: truncate(text.trim()),
+            }
+        }
+        Ok(Err(e)) => Outcome {
+            code: None,
+            timed_out: false,
+            spawn_error: Some(e.to_string()),
+            output: String::new(),
+        },
+        Err(_) => {
+            // The child itself is killed on drop; its own children go with the group.
+            if let Some(pgid) = pgid {
+                // SAFETY: kill(2) of the process group we created for this child.
+                unsafe { libc::kill(-pgid, libc::SIGKILL) };
+            }
+            Outcome {
+                code: None,
+                timed_out: true,
+                spawn_error: None,
+                output: String::new(),
+            }
+        }
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.len() <= OUTPUT_LIMIT {
+        return s.to_owned();
+    }
+    let mut end = OUTPUT_LIMIT;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// `program` as an absolute path: itself if it has a `/`, else the first match on `PATH`.
+fn resolve(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/sbin:/usr/bin:/sbin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file())
+}
+
+/// The file and every directory above it must be owned by root and not group- or
+/// other-writable (sticky directories such as /tmp excepted for the directory itself only when
+/// root owns the file).
+fn check_secure(path: &Path) -> Result<(), ExecError> {
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mut cur = Some(canonical.as_path());
+    while let Some(p) = cur {
+        if let Ok(meta) = std::fs::metadata(p) {
+            let writable_by_others = meta.mode() & 0o022 != 0;
+            let sticky = meta.is_dir() && meta.mode() & 0o1000 != 0;
+            if meta.uid() != 0 || (writable_by_others && !sticky) {
+                return Err(ExecError::Insecure {
+                    path: p.to_path_buf(),
+                });
+            }
+        }
+        cur = p.parent();
+    }
+    Ok(())
+}
+
+fn lookup_user(name: &str) -> Result<(u32, u32), ExecError> {
+    let unknown = || ExecError::UnknownId {
+        what: "user",
+        name: name.to_owned(),
+    };
+    let c = CString::new(name).map_err(|_| unknown())?;
+    let mut buf = vec![0u8; 16 * 1024];
+    // SAFETY: zeroed passwd is a valid out-parameter for getpwnam_r.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: valid pointers and the buffer length we pass.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            c.as_ptr(),
+            &raw mut pwd,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &raw mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return Err(unknown());
+    }
+    Ok((pwd.pw_uid, pwd.pw_gid))
+}
+
+fn lookup_group(name: &str) -> Result<u32, ExecError> {
+    let unknown = || ExecError::UnknownId {
+        what: "group",
+        name: name.to_owned(),
+    };
+    let c = CString::new(name).map_err(|_| unknown())?;
+    let mut buf = vec![0u8; 16 * 1024];
+    // SAFETY: zeroed group is a valid out-parameter for getgrnam_r.
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: valid pointers and the buffer length we pass.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            c.as_ptr(),
+            &raw mut grp,
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            &raw mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return Err(unknown());
+    }
+    Ok(grp.gr_gid)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_like_keepalived() {
+        assert_eq!(
+            split_words("/usr/bin/pgrep -x haproxy").expect("ok"),
+            ["/usr/bin/pgrep", "-x", "haproxy"]
+        );
+        assert_eq!(
+            split_words("  /bin/sh -c 'exit 1'  ").expect("ok"),
+            ["/bin/sh", "-c", "exit 1"]
+        );
+        assert_eq!(
+            split_words(r#"notify.sh "a b"c"#).expect("ok"),
+            ["notify.sh", "a bc"]
+        );
+        assert_eq!(split_words("x ''").expect("ok"), ["x", ""]);
+        assert!(split_words("   ").is_err());
+        assert!(split_words("sh -c 'oops").is_err());
+    }
+
+    #[test]
+    fn unknown_users_and_groups_are_errors() {
+        assert!(matches!(
+            prepare("true", Some("no-such-user-havip"), None, false),
+            Err(ExecError::UnknownId { what: "user", .. })
+        ));
+        assert!(matches!(
+            prepare("true", Some("root"), Some("no-such-group-havip"), false),
+            Err(ExecError::UnknownId { what: "group", .. })
+        ));
+        assert_eq!(
+            prepare("true", Some("root"), None, false)
+                .expect("root")
+                .creds,
+            Some((0, 0))
+        );
+    }
+
+    #[test]
+    fn script_security_refuses_a_world_writable_script() {
+        let dir = std::env::temp_dir().join(format!("havip-exec-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let script = dir.join("check.sh");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write");
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o777))
+            .expect("chmod");
+        let line = script.to_string_lossy().into_owned();
+        let refused = prepare(&line, None, None, true);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            matches!(refused, Err(ExecError::Insecure { .. })),
+            "{refused:?}"
+        );
+        assert!(prepare("/bin/true", None, None, true).is_ok());
+    }
+
+    #[tokio::test]
+    async fn runs_report_exit_codes_output_and_time_limits() {
+        let ok = prepare("/bin/sh -c 'echo hi; exit 0'", None, None, false).expect("ok");
+        let out = run(&ok, &[], Duration::from_secs(5)).await;
+        assert!(out.success());
+        assert_eq!(out.output, "hi");
+
+        let args = prepare("/bin/sh -c 'exit $#' sh", None, None, false).expect("ok");
+        let out = run(&args, &["a".into(), "b".into()], Duration::from_secs(5)).await;
+        assert_eq!(out.code, Some(2), "extra arguments are passed");
+
+        let hung = prepare("/bin/sh -c 'sleep 30'", None, None, false).expect("ok");
+        let started = std::time::Instant::now();
+        let out = run(&hung, &[], Duration::from_millis(200)).await;
+        assert!(out.timed_out && !out.success());
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "killed at its limit"
+        );
+
+        let missing = prepare("/nonexistent/havip-check", None, None, false).expect("ok");
+        let out = run(&missing, &[], Duration::from_secs(1)).await;
+        assert!(out.spawn_error.is_some() && !out.success());
+    }
+}

@@ -1,0 +1,409 @@
+//! Tracking: interface state ([`link`]) and health-check scripts ([`script`]) turned into what
+//! keepalived makes of them for an instance: FAULT, or an effective priority.
+//!
+//! keepalived's rules (`track_interface`, `track_script`, `vrrp_script` in keepalived.conf(5)):
+//! - weight 0: the object down means FAULT;
+//! - weight > 0: added to the priority while the object is up;
+//! - weight < 0: added (so subtracted) while the object is down;
+//! - `reverse` flips the sign of the adjustment, under the same condition;
+//! - the instance's own interface is tracked with weight 0 unless `dont_track_primary`;
+//! - the effective priority stays in 1..=254; an address owner (255) keeps 255.
+
+pub mod link;
+pub mod script;
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::config;
+
+/// A change reported by a watcher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrackEvent {
+    /// An interface is (or is not) up and running.
+    Link {
+        /// Interface index.
+        ifindex: u32,
+        /// Interface name.
+        name: String,
+        /// `IFF_UP` and `IFF_RUNNING`.
+        up: bool,
+    },
+    /// A script changed state after its rise/fall hysteresis.
+    Script {
+        /// The `vrrp_script` name.
+        name: String,
+        /// Up (healthy).
+        ok: bool,
+    },
+}
+
+/// What is tracked.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Object {
+    /// An interface, by name.
+    Interface(String),
+    /// A `vrrp_script`, by name.
+    Script(String),
+}
+
+impl std::fmt::Display for Object {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Interface(n) => write!(f, "interface {n}"),
+            Self::Script(n) => write!(f, "script {n}"),
+        }
+    }
+}
+
+/// One tracked object of an instance, with its weight.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tracked {
+    /// The object.
+    pub object: Object,
+    /// keepalived weight, -253..=253; 0 means FAULT when down.
+    pub weight: i16,
+    /// keepalived `reverse`.
+    pub reverse: bool,
+}
+
+impl Tracked {
+    /// The priority adjustment while the object is `up` (or not).
+    #[must_use]
+    pub fn adjustment(&self, up: bool) -> i32 {
+        let w = i32::from(self.weight);
+        let signed = if self.reverse { -w } else { w };
+        match (self.weight.signum(), up) {
+            (1, true) | (-1, false) => signed,
+            _ => 0,
+        }
+    }
+
+    /// Whether the object being `up` (or not) puts the instance in FAULT.
+    #[must_use]
+    pub fn faults(&self, up: bool) -> bool {
+        self.weight == 0 && !up
+    }
+}
+
+/// The latest known state of every tracked object.
+#[derive(Clone, Debug, Default)]
+pub struct States {
+    links: HashMap<String, bool>,
+    scripts: HashMap<String, bool>,
+}
+
+impl States {
+    /// Records `ev`; returns whether anything changed.
+    pub fn apply(&mut self, ev: &TrackEvent) -> bool {
+        let (map, name, up) = match ev {
+            TrackEvent::Link { name, up, .. } => (&mut self.links, name, *up),
+            TrackEvent::Script { name, ok } => (&mut self.scripts, name, *ok),
+        };
+        map.insert(name.clone(), up) != Some(up)
+    }
+
+    /// Seeds a script's state before its first run (keepalived `init_fail`).
+    pub fn seed_script(&mut self, name: &str, ok: bool) {
+        self.scripts.entry(name.to_owned()).or_insert(ok);
+    }
+
+    /// Whether `object` is up; an object not heard of yet counts as up.
+    #[must_use]
+    pub fn up(&self, object: &Object) -> bool {
+        match object {
+            Object::Interface(n) => self.links.get(n).copied().unwrap_or(true),
+            Object::Script(n) => self.scripts.get(n).copied().unwrap_or(true),
+        }
+    }
+}
+
+/// What the tracked objects make of an instance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// Some weight-0 object is down.
+    pub fault: bool,
+    /// Configured priority plus the adjustments, in 1..=254 (255 stays 255).
+    pub priority: u8,
+}
+
+/// The tracked objects of one instance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tracker {
+    base: u8,
+    objects: Vec<Tracked>,
+}
+
+/// A `track_script` that names no `vrrp_script`.
+#[derive(Debug, thiserror::Error)]
+#[error("instance {instance}: track_script {script:?} names no vrrp_script")]
+pub struct UnknownScript {
+    /// Instance.
+    pub instance: String,
+    /// The missing script.
+    pub script: String,
+}
+
+impl Tracker {
+    /// The objects `inst` tracks: its own interface (unless `dont_track_primary`), its
+    /// `track_interface` and `track_script` entries, and those of its sync groups.
+    pub fn new(
+        inst: &config::Instance,
+        scripts: &BTreeMap<String, config::Script>,
+        groups: &[config::SyncGroup],
+    ) -> Result<Self, UnknownScript> {
+        let mut objects = Vec::new();
+        if !inst.dont_track_primary {
+            objects.push(Tracked {
+                object: Object::Interface(inst.interface.clone()),
+                weight: 0,
+                reverse: false,
+            });
+        }
+        let member_of = groups
+            .iter()
+            .filter(|g| g.instances.iter().any(|n| n == &inst.name));
+        let ifaces = inst
+            .track_interfaces
+            .iter()
+            .chain(member_of.clone().flat_map(|g| g.track_interfaces.iter()));
+        for t in ifaces {
+            let object = Object::Interface(t.name.clone());
+            // Tracking the primary interface again with a weight replaces the implicit entry.
+            objects.retain(|o: &Tracked| !(o.object == object && o.weight == 0 && t.weight != 0));
+            objects.push(Tracked {
+                object,
+                weight: t.weight,
+                reverse: t.reverse,
+            });
+        }
+        let tracked_scripts = inst
+            .track_scripts
+            .iter()
+            .chain(member_of.flat_map(|g| g.track_scripts.iter()));
+        for t in tracked_scripts {
+            let script = scripts.get(&t.name).ok_or_else(|| UnknownScript {
+                instance: inst.name.clone(),
+                script: t.name.clone(),
+            })?;
+            objects.push(Tracked {
+                object: Object::Script(t.name.clone()),
+                weight: t.weight.unwrap_or(script.weight),
+                reverse: t.reverse.unwrap_or(script.reverse),
+            });
+        }
+        objects.dedup();
+        Ok(Self {
+            base: inst.priority,
+            objects,
+        })
+    }
+
+    /// The tracked objects.
+    #[must_use]
+    pub fn objects(&self) -> &[Tracked] {
+        &self.objects
+    }
+
+    /// The scripts this instance tracks.
+    pub fn scripts(&self) -> impl Iterator<Item = &str> {
+        self.objects.iter().filter_map(|t| match &t.object {
+            Object::Script(n) => Some(n.as_str()),
+            Object::Interface(_) => None,
+        })
+    }
+
+    /// The instance's fault and effective priority under `states`.
+    #[must_use]
+    pub fn verdict(&self, states: &States) -> Verdict {
+        let mut fault = false;
+        let mut delta = 0i32;
+        for t in &self.objects {
+            let up = states.up(&t.object);
+            fault |= t.faults(up);
+            delta += t.adjustment(up);
+        }
+        let priority = if self.base == 255 {
+            255
+        } else {
+            u8::try_from((i32::from(self.base) + delta).clamp(1, 254)).unwrap_or(1)
+        };
+        Verdict { fault, priority }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{TrackInterface, TrackScript};
+
+    fn instance() -> config::Instance {
+        let mut i = config::Instance::new("VI_1", "eth0", 51);
+        i.priority = 100;
+        i
+    }
+
+    fn scripts(weight: i16) -> BTreeMap<String, config::Script> {
+        let mut s = config::Script::new("/bin/true");
+        s.weight = weight;
+        BTreeMap::from([("chk".to_owned(), s)])
+    }
+
+    fn link(name: &str, up: bool) -> TrackEvent {
+        TrackEvent::Link {
+            ifindex: 1,
+            name: name.into(),
+            up,
+        }
+    }
+
+    fn script(ok: bool) -> TrackEvent {
+        TrackEvent::Script {
+            name: "chk".into(),
+            ok,
+        }
+    }
+
+    #[test]
+    fn own_interface_down_is_fault_unless_dont_track_primary() {
+        let mut states = States::default();
+        let t = Tracker::new(&instance(), &BTreeMap::new(), &[]).expect("ok");
+        assert!(!t.verdict(&states).fault, "unknown counts as up");
+        assert!(states.apply(&link("eth0", false)));
+        assert!(!states.apply(&link("eth0", false)), "no change");
+        assert_eq!(
+            t.verdict(&states),
+            Verdict {
+                fault: true,
+                priority: 100
+            }
+        );
+        let mut i = instance();
+        i.dont_track_primary = true;
+        let t = Tracker::new(&i, &BTreeMap::new(), &[]).expect("ok");
+        assert!(!t.verdict(&states).fault);
+    }
+
+    #[test]
+    fn weights_follow_keepalived() {
+        let mut i = instance();
+        i.dont_track_primary = true;
+        i.track_interfaces = vec![
+            TrackInterface {
+                name: "eth1".into(),
+                weight: 10,
+                reverse: false,
+            },
+            TrackInterface {
+                name: "eth2".into(),
+                weight: -20,
+                reverse: false,
+            },
+        ];
+        let t = Tracker::new(&i, &BTreeMap::new(), &[]).expect("ok");
+        let mut s = States::default();
+        s.apply(&link("eth1", true));
+        s.apply(&link("eth2", true));
+        assert_eq!(t.verdict(&s).priority, 110, "+10 while eth1 is up");
+        s.apply(&link("eth2", false));
+        assert_eq!(t.verdict(&s).priority, 90, "-20 while eth2 is down");
+        s.apply(&link("eth1", false));
+        assert_eq!(t.verdict(&s).priority, 80);
+        assert!(!t.verdict(&s).fault);
+    }
+
+    #[test]
+    fn script_weight_zero_faults_and_overrides_apply() {
+        let mut i = instance();
+        i.track_scripts = vec![TrackScript {
+            name: "chk".into(),
+            weight: None,
+            reverse: None,
+        }];
+        let t = Tracker::new(&i, &scripts(0), &[]).expect("ok");
+        let mut s = States::default();
+        s.apply(&script(false));
+        assert!(t.verdict(&s).fault);
+
+        i.track_scripts[0].weight = Some(-30);
+        let t = Tracker::new(&i, &scripts(0), &[]).expect("ok");
+        assert_eq!(
+            t.verdict(&s),
+            Verdict {
+                fault: false,
+                priority: 70
+            }
+        );
+        s.apply(&script(true));
+        assert_eq!(t.verdict(&s).priority, 100);
+    }
+
+    #[test]
+    fn reverse_flips_the_sign() {
+        let mut i = instance();
+        i.track_scripts = vec![TrackScript {
+            name: "chk".into(),
+            weight: Some(15),
+            reverse: Some(true),
+        }];
+        let t = Tracker::new(&i, &scripts(0), &[]).expect("ok");
+        let mut s = States::default();
+        s.apply(&script(true));
+        assert_eq!(t.verdict(&s).priority, 85, "-15 while up");
+        s.apply(&script(false));
+        assert_eq!(t.verdict(&s).priority, 100);
+    }
+
+    #[test]
+    fn priority_is_clamped_and_an_owner_keeps_255() {
+        let mut i = instance();
+        i.priority = 250;
+        i.track_scripts = vec![TrackScript {
+            name: "chk".into(),
+            weight: Some(100),
+            reverse: None,
+        }];
+        let t = Tracker::new(&i, &scripts(0), &[]).expect("ok");
+        let mut s = States::default();
+        s.apply(&script(true));
+        assert_eq!(t.verdict(&s).priority, 254);
+        i.priority = 5;
+        i.track_scripts[0].weight = Some(-100);
+        let t = Tracker::new(&i, &scripts(0), &[]).expect("ok");
+        s.apply(&script(false));
+        assert_eq!(t.verdict(&s).priority, 1);
+        i.priority = 255;
+        let t = Tracker::new(&i, &scripts(0), &[]).expect("ok");
+        assert_eq!(t.verdict(&s).priority, 255);
+    }
+
+    #[test]
+    fn sync_group_tracking_applies_to_members_and_unknown_scripts_are_errors() {
+        let i = instance();
+        let group = config::SyncGroup {
+            name: "G".into(),
+            instances: vec!["VI_1".into()],
+            track_interfaces: vec![TrackInterface {
+                name: "eth9".into(),
+                weight: 0,
+                reverse: false,
+            }],
+            track_scripts: vec![TrackScript {
+                name: "nope".into(),
+                weight: None,
+                reverse: None,
+            }],
+            notify_master: None,
+            notify_backup: None,
+            notify_fault: None,
+            notify_stop: None,
+            notify: None,
+        };
+        assert!(Tracker::new(&i, &scripts(0), std::slice::from_ref(&group)).is_err());
+        let mut group = group;
+        group.track_scripts.clear();
+        let t = Tracker::new(&i, &scripts(0), &[group]).expect("ok");
+        let mut s = States::default();
+        s.apply(&link("eth9", false));
+        assert!(t.verdict(&s).fault);
+    }
+}
