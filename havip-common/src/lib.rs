@@ -358,8 +358,10 @@ pub struct AdvertEvent {
     pub flags: u16,
     /// IP TTL as received (always 255 for accepted adverts).
     pub ttl: u8,
+    /// Ethernet source of the frame (the sender's MAC, to reach it without ARP).
+    pub src_mac: [u8; 6],
     /// Explicit padding.
-    pub pad: [u8; 7],
+    pub pad: [u8; 1],
     /// The VRRP message.
     pub vrrp: [u8; MAX_VRRP_LEN],
 }

@@ -252,7 +252,12 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     ev.vrrp_len = len as u16;
     ev.flags = flags;
     ev.ttl = ip.ttl;
-    ev.pad = [0; 7];
+    ev.src_mac = match ptr_at::<EthHdr>(ctx, 0) {
+        // SAFETY: bounds checked by ptr_at.
+        Ok(eth) => unsafe { (*eth).src_addr },
+        Err(()) => [0; 6],
+    };
+    ev.pad = [0; 1];
     if EVENTS.output(ev, 0).is_err() {
         count(counter::VRRP_RINGBUF_FULL);
     }

@@ -1,8 +1,8 @@
-//! The address worker: adds and removes VIP addresses in the order the event loop asked, off the
-//! loop, so the election never waits on netlink.
+//! The address worker: adds and removes VIP addresses (and primes peer neighbour entries) in the
+//! order the event loop asked, off the loop, so the election never waits on netlink.
 
 use tokio::sync::{mpsc, oneshot};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::instance::Vip;
 use crate::net::addr::Addresses;
@@ -14,6 +14,15 @@ pub enum AddrOp {
     Add(Vip),
     /// Remove the VIP.
     Del(Vip),
+    /// Create a neighbour entry for a unicast peer unless one exists.
+    Neighbour {
+        /// Interface index.
+        ifindex: u32,
+        /// The peer.
+        addr: std::net::Ipv4Addr,
+        /// Its MAC.
+        mac: [u8; 6],
+    },
     /// Answer when everything before this is done.
     Flush(oneshot::Sender<()>),
 }
@@ -35,6 +44,12 @@ pub async fn run(addresses: Addresses, mut rx: mpsc::UnboundedReceiver<AddrOp>) 
                 Ok(()) => info!(addr = %v.addr, ifindex = v.ifindex, "VIP address removed"),
                 Err(e) => warn!(error = %e, "VIP address removal failed"),
             },
+            AddrOp::Neighbour { ifindex, addr, mac } => {
+                match addresses.prime_neighbour(ifindex, addr, mac).await {
+                    Ok(()) => debug!(%addr, ifindex, "peer neighbour entry primed"),
+                    Err(e) => warn!(error = %e, "priming a peer neighbour entry failed"),
+                }
+            }
             AddrOp::Flush(done) => {
                 let _ = done.send(());
             }

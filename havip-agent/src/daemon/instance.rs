@@ -73,6 +73,8 @@ pub struct Runtime {
     pub tracker: Tracker,
     /// What tracking made of it last (fault, effective priority).
     pub verdict: Verdict,
+    /// Unicast peers whose neighbour entry was primed, with the MAC used.
+    primed: std::collections::HashMap<Ipv4Addr, [u8; 6]>,
 }
 
 fn version(v: config::Version) -> Version {
@@ -221,6 +223,7 @@ impl Runtime {
                 fault: false,
                 priority: cfg.priority,
             },
+            primed: std::collections::HashMap::new(),
         })
     }
 
@@ -279,8 +282,32 @@ impl Runtime {
                 .map(|t| t.object.to_string())
                 .collect();
             info!(instance = self.name(), fault = verdict.fault, down = ?down, "tracking");
+            // A link that went down took the neighbour entries with it.
+            self.primed.clear();
             self.handle(now, Event::Fault(verdict.fault), dp, addr_tx);
         }
+    }
+
+    /// Notes the MAC a unicast peer's advert came from. Without a neighbour entry for the peer
+    /// (none after a link flap: the kernel flushes them, and the XDP program consumes the
+    /// peer's adverts, so the kernel never learns it), this node's first advert after a
+    /// preemption would wait for ARP resolution while the old master, not yet fenced by it,
+    /// still answers: tens of milliseconds with two owners. So the entry is created ahead.
+    pub fn learn_peer(
+        &mut self,
+        src: Ipv4Addr,
+        mac: [u8; 6],
+        addr_tx: &mpsc::UnboundedSender<AddrOp>,
+    ) {
+        if mac == [0; 6] || !self.dests.contains(&src) || self.primed.get(&src) == Some(&mac) {
+            return;
+        }
+        self.primed.insert(src, mac);
+        let _ = addr_tx.send(AddrOp::Neighbour {
+            ifindex: self.iface.index,
+            addr: src,
+            mac,
+        });
     }
 
     /// Feeds `event` to the state machine and carries out its actions in order.

@@ -290,6 +290,7 @@ fn deliver(
             return;
         }
     };
+    r.learn_peer(src, ev.src_mac, addr_tx);
     let fenced = ev.flags & event_flags::FENCED != 0;
     r.handle(
         now(),

@@ -2,7 +2,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use rtnetlink::{AddressMessageBuilder, Handle, packet_route::address::AddressAttribute};
+use rtnetlink::{
+    AddressMessageBuilder, Handle,
+    packet_route::{address::AddressAttribute, neighbour::NeighbourState},
+};
 
 /// Errors changing addresses.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +102,35 @@ impl Addresses {
                 op: "del",
                 addr,
                 prefix,
+                ifindex,
+                source,
+            }),
+        }
+    }
+
+    /// Creates a STALE neighbour entry `addr -> mac` on `ifindex` unless one exists (a unicast
+    /// peer's MAC as seen on its adverts). The first advert to the peer after a takeover then
+    /// leaves at once instead of waiting for ARP resolution, while the kernel still verifies
+    /// the entry (STALE -> DELAY -> PROBE). An existing entry is left alone.
+    pub async fn prime_neighbour(
+        &self,
+        ifindex: u32,
+        addr: Ipv4Addr,
+        mac: [u8; 6],
+    ) -> Result<(), AddrError> {
+        let req = self
+            .handle
+            .neighbours()
+            .add(ifindex, IpAddr::V4(addr))
+            .link_layer_address(&mac)
+            .state(NeighbourState::Stale);
+        match req.execute().await {
+            Ok(()) => Ok(()),
+            Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
+            Err(source) => Err(AddrError::Netlink {
+                op: "neighbour add",
+                addr,
+                prefix: 32,
                 ifindex,
                 source,
             }),

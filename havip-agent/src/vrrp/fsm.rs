@@ -472,10 +472,14 @@ impl Instance {
     fn become_master(&mut self, now: Instant, from: State, reason: Reason, out: &mut Vec<Action>) {
         self.master_adver_interval = self.params.advert_interval;
         out.push(changed(from, State::Master, reason));
-        out.push(Action::TakeOwnership);
+        // RFC 9568 6.4.2 (and RFC 3768 6.4.2): send an ADVERTISEMENT, then announce. The advert
+        // goes out before ownership is taken so that a live lower-priority master (preemption)
+        // is fenced by its kernel on this advert before this node's kernel starts answering:
+        // the handover can show a gap of one packet's flight, never two owners.
         out.push(Action::SendAdvert {
             priority: self.effective_priority,
         });
+        out.push(Action::TakeOwnership);
         let garp = GarpSchedule::on_master(now, &self.params.garp, out);
         let advert_at = now.saturating_add(self.params.advert_interval);
         self.phase = Phase::Master(Master { advert_at, garp });

@@ -74,6 +74,7 @@ pub enum Action {
         priority: u8,
     },
     /// Become owner: grant the ownership map entry with a lease, then add the VIP addresses.
+    /// Comes right after the first advert as master (see `become_master`).
     TakeOwnership,
     /// Stop being owner: revoke the map entry first, then remove the addresses.
     ReleaseOwnership,

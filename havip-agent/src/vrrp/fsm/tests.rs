@@ -118,8 +118,8 @@ fn becomes_master(from: State, reason: Reason, priority: u8) -> Vec<Action> {
     with_garps(
         vec![
             sc(from, State::Master, reason),
-            Action::TakeOwnership,
             send(priority),
+            Action::TakeOwnership,
         ],
         5,
     )
@@ -1005,8 +1005,8 @@ fn garp_schedule_custom_values() {
             Event::Startup,
             vec![
                 sc(State::Initialize, m, Reason::AddressOwner),
-                Action::TakeOwnership,
                 send(255),
+                Action::TakeOwnership,
                 g(),
             ],
             m,
