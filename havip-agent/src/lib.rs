@@ -15,5 +15,6 @@ pub mod dataplane;
 pub mod diag;
 pub mod exec;
 pub mod net;
+pub mod notify;
 pub mod track;
 pub mod vrrp;

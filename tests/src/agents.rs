@@ -224,7 +224,17 @@ pub fn spawn_havip(
     label: &str,
     spec: &InstanceSpec,
 ) -> anyhow::Result<Proc> {
-    let conf = dir.write(&format!("{label}.toml"), &spec.to_toml())?;
+    spawn_havip_toml(node, dir, label, &spec.to_toml())
+}
+
+/// Like [`spawn_havip`], with the whole TOML configuration given.
+pub fn spawn_havip_toml(
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    toml: &str,
+) -> anyhow::Result<Proc> {
+    let conf = dir.write(&format!("{label}.toml"), toml)?;
     let bin = agent_bin()?;
     let mut cmd: Command = node
         .ns

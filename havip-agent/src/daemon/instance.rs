@@ -15,6 +15,7 @@ use crate::{
         iface::{self, Interface},
         vrrp_tx::{VRRP_GROUP, VrrpSocket},
     },
+    notify::Notifier,
     track::{States, Tracker, Verdict},
     vrrp::{
         self, Action, AdvertRepr, Auth, ChecksumMode, Event, GarpParams, InitialState, Instance,
@@ -73,6 +74,8 @@ pub struct Runtime {
     pub tracker: Tracker,
     /// What tracking made of it last (fault, effective priority).
     pub verdict: Verdict,
+    /// Notify scripts.
+    pub notifier: Notifier,
     /// Unicast peers whose neighbour entry was primed, with the MAC used.
     primed: std::collections::HashMap<Ipv4Addr, [u8; 6]>,
 }
@@ -97,6 +100,10 @@ impl Runtime {
         dp: &mut Dataplane,
     ) -> Result<Self, DaemonError> {
         let iface = Interface::by_name(&cfg.interface)?;
+        let notifier = Notifier::new(cfg, global).map_err(|e| DaemonError::Invalid {
+            instance: cfg.name.clone(),
+            what: format!("notify: {e}"),
+        })?;
         let primary = match cfg.unicast_src_ip {
             Some(a) => a,
             None => iface::primary_ipv4(&iface.name)
@@ -224,6 +231,7 @@ impl Runtime {
                 priority: cfg.priority,
             },
             primed: std::collections::HashMap::new(),
+            notifier,
         })
     }
 
@@ -393,6 +401,7 @@ impl Runtime {
                     to,
                     reason,
                 });
+                self.notifier.changed(to, self.fsm.effective_priority());
             }
         }
     }

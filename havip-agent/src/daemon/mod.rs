@@ -233,6 +233,9 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     }
     drop(addr_tx);
     let _ = tokio::time::timeout(Duration::from_secs(1), worker).await;
+    for r in &mut runtimes {
+        r.notifier.finish(Duration::from_secs(10)).await;
+    }
     match dp.counters() {
         Ok(c) => {
             let line: Vec<String> = c

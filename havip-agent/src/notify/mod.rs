@@ -1,0 +1,202 @@
+//! Notify scripts (keepalived's `notify_master`, `notify_backup`, `notify_fault`, `notify_stop`
+//! and `notify`): run for each state change, in the order of the changes, one instance's scripts
+//! one after another in that instance's own task, each bounded by [`TIMEOUT`]. A failing or hung
+//! script is logged and never delays the election or another instance.
+//!
+//! Arguments as keepalived passes them: the specific script gets only the words of its command
+//! line; `notify` gets four more: `INSTANCE`, the instance name, the new state (`MASTER`,
+//! `BACKUP`, `FAULT`, or `STOP` when the instance stops) and the priority.
+
+use std::time::Duration;
+
+use tokio::{sync::mpsc, task::JoinHandle};
+use tracing::{debug, warn};
+
+use crate::{
+    config,
+    exec::{self, ExecError, Prepared},
+    vrrp::State,
+};
+
+/// Longest a notify script may run before its process group is killed.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Prepared notify commands of one instance.
+#[derive(Clone, Debug, Default)]
+struct Scripts {
+    master: Option<Prepared>,
+    backup: Option<Prepared>,
+    fault: Option<Prepared>,
+    stop: Option<Prepared>,
+    generic: Option<Prepared>,
+}
+
+/// One command to run.
+type Job = (Prepared, Vec<String>);
+
+/// The notify side of one instance.
+#[derive(Debug)]
+pub struct Notifier {
+    name: String,
+    scripts: Scripts,
+    tx: Option<mpsc::UnboundedSender<Job>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Notifier {
+    /// Prepares the instance's notify commands (user lookup and script security are checked
+    /// here, so a bad command is a configuration error).
+    pub fn new(inst: &config::Instance, global: &config::Global) -> Result<Self, ExecError> {
+        let prep = |c: &Option<config::Command>| -> Result<Option<Prepared>, ExecError> {
+            c.as_ref()
+                .map(|c| {
+                    exec::prepare(
+                        &c.command,
+                        c.user.as_deref().or(global.script_user.as_deref()),
+                        c.group.as_deref().or(global.script_group.as_deref()),
+                        global.enable_script_security,
+                    )
+                })
+                .transpose()
+        };
+        Ok(Self {
+            name: inst.name.clone(),
+            scripts: Scripts {
+                master: prep(&inst.notify_master)?,
+                backup: prep(&inst.notify_backup)?,
+                fault: prep(&inst.notify_fault)?,
+                stop: prep(&inst.notify_stop)?,
+                generic: prep(&inst.notify)?,
+            },
+            tx: None,
+            worker: None,
+        })
+    }
+
+    /// Whether any script is configured.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        let s = &self.scripts;
+        s.master.is_none()
+            && s.backup.is_none()
+            && s.fault.is_none()
+            && s.stop.is_none()
+            && s.generic.is_none()
+    }
+
+    /// Queues the scripts for a change to `to` at `priority`.
+    pub fn changed(&mut self, to: State, priority: u8) {
+        let (specific, word) = match to {
+            State::Master => (&self.scripts.master, "MASTER"),
+            State::Backup => (&self.scripts.backup, "BACKUP"),
+            State::Fault => (&self.scripts.fault, "FAULT"),
+            State::Initialize => (&self.scripts.stop, "STOP"),
+        };
+        let mut jobs: Vec<Job> = Vec::new();
+        if let Some(cmd) = specific {
+            jobs.push((cmd.clone(), Vec::new()));
+        }
+        if let Some(cmd) = &self.scripts.generic {
+            let args = vec![
+                "INSTANCE".to_owned(),
+                self.name.clone(),
+                word.to_owned(),
+                priority.to_string(),
+            ];
+            jobs.push((cmd.clone(), args));
+        }
+        if jobs.is_empty() {
+            return;
+        }
+        let tx = self.tx.get_or_insert_with(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            self.worker = Some(tokio::spawn(run(self.name.clone(), rx)));
+            tx
+        });
+        for job in jobs {
+            let _ = tx.send(job);
+        }
+    }
+
+    /// Lets the queued scripts finish, waiting at most `limit`.
+    pub async fn finish(&mut self, limit: Duration) {
+        self.tx = None;
+        if let Some(worker) = self.worker.take()
+            && tokio::time::timeout(limit, worker).await.is_err()
+        {
+            warn!(instance = %self.name, "notify scripts still running at exit");
+        }
+    }
+}
+
+async fn run(instance: String, mut rx: mpsc::UnboundedReceiver<Job>) {
+    while let Some((cmd, args)) = rx.recv().await {
+        let out = exec::run(&cmd, &args, TIMEOUT).await;
+        let line = cmd.argv.join(" ");
+        if out.success() {
+            debug!(%instance, command = %line, ?args, output = %out.output, "notify script ran");
+        } else {
+            warn!(
+                %instance,
+                command = %line,
+                ?args,
+                code = ?out.code,
+                timed_out = out.timed_out,
+                error = ?out.spawn_error,
+                output = %out.output,
+                "notify script failed"
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn scripts_run_in_order_with_keepalived_arguments() {
+        let dir = std::env::temp_dir().join(format!("havip-notify-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = dir.join("log");
+        let cmd = |word: &str| {
+            Some(config::Command::new(format!(
+                "/bin/sh -c 'echo \"$*\" >> {}' sh {word}",
+                log.display()
+            )))
+        };
+        let mut inst = config::Instance::new("VI_1", "eth0", 51);
+        inst.notify_master = cmd("master");
+        inst.notify_stop = cmd("stop");
+        inst.notify = cmd("any");
+        let mut n = Notifier::new(&inst, &config::Global::default()).expect("notifier");
+        assert!(!n.is_empty());
+        n.changed(State::Backup, 100);
+        n.changed(State::Master, 100);
+        n.changed(State::Initialize, 100);
+        n.finish(Duration::from_secs(10)).await;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            [
+                "any INSTANCE VI_1 BACKUP 100",
+                "master",
+                "any INSTANCE VI_1 MASTER 100",
+                "stop",
+                "any INSTANCE VI_1 STOP 100",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bad_command_is_a_configuration_error() {
+        let mut inst = config::Instance::new("VI_1", "eth0", 51);
+        inst.notify_master = Some(config::Command {
+            command: "/bin/true".into(),
+            user: Some("no-such-user-havip".into()),
+            group: None,
+        });
+        assert!(Notifier::new(&inst, &config::Global::default()).is_err());
+    }
+}

@@ -1,0 +1,258 @@
+//! Tracking between two havip agents in network namespaces (node a 192.0.2.11 at priority 150,
+//! node b 192.0.2.12 at 100, `VRRPv3` at 100 ms, unicast, VIP 192.0.2.200): a failing
+//! `vrrp_script` lowers a's priority below b's and b takes over; a tracked interface going down
+//! puts a in FAULT and b takes over; both come back when the object recovers. Notify scripts are
+//! called with keepalived's arguments, in order.
+
+use std::{net::Ipv4Addr, path::Path, time::Duration};
+
+use havip_tests::{
+    agents::{InstanceSpec, Vrrp, Workdir, spawn_havip_toml, transitions, wait_havip_state},
+    netns::{Lan, wait_for},
+    prober::ArpProber,
+    proc::Proc,
+    require_root,
+};
+
+const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
+const V3_100MS: Vrrp = Vrrp::V3 { centis: 10 };
+const NODE_A: usize = 1;
+const NODE_B: usize = 2;
+const SETTLE: Duration = Duration::from_secs(3);
+/// Generous: fall/rise of the script (2 x 100 ms) plus 10 advert intervals plus slack.
+const LIMIT: Duration = Duration::from_secs(3);
+
+struct Lab {
+    lan: Lan,
+    prober: ArpProber,
+    dir: Workdir,
+}
+
+fn lab() -> Lab {
+    let mut lan = Lan::new().expect("bridge");
+    lan.add_node("c", 1).expect("client");
+    lan.add_node("a", 11).expect("node a");
+    lan.add_node("b", 12).expect("node b");
+    let prober = ArpProber::open(&lan.nodes[0].ns, "eth0", CLIENT).expect("prober");
+    Lab {
+        lan,
+        prober,
+        dir: Workdir::new().expect("work dir"),
+    }
+}
+
+impl Lab {
+    /// Waits until only `node`'s MAC answers for the VIP, for three probes in a row.
+    fn only(&self, node: usize) -> bool {
+        let mac = self.lan.nodes[node].mac;
+        let mut streak = 0;
+        wait_for(LIMIT, Duration::from_millis(1), || {
+            let s = self.prober.probe(VIP, Duration::from_millis(50)).ok()?;
+            streak = if s.macs == [mac] { streak + 1 } else { 0 };
+            (streak >= 3).then_some(())
+        })
+        .is_some()
+    }
+
+    /// Starts a with `a_toml` (its full config), waits for MASTER, then b at 100 as BACKUP.
+    fn start(&self, a_toml: &str) -> (Proc, Proc) {
+        let a = spawn_havip_toml(&self.lan.nodes[NODE_A], &self.dir, "a", a_toml).expect("a");
+        assert!(
+            wait_havip_state(&a, "MASTER", 0, SETTLE).is_some(),
+            "a never became MASTER:\n{}",
+            a.log_text()
+        );
+        let b_spec = InstanceSpec::new(V3_100MS, 100, B, &[A]);
+        let b = spawn_havip_toml(&self.lan.nodes[NODE_B], &self.dir, "b", &b_spec.to_toml())
+            .expect("b");
+        assert!(
+            wait_havip_state(&b, "BACKUP", 0, SETTLE).is_some(),
+            "b never became BACKUP:\n{}",
+            b.log_text()
+        );
+        assert!(self.only(NODE_A), "a does not answer alone");
+        (a, b)
+    }
+}
+
+/// A second interface in `ns`, `uplink0`, whose carrier follows its veth peer `uplink1`:
+/// setting `uplink1` down is pulling `uplink0`'s cable.
+fn uplink(ns: &havip_tests::netns::NetNs) {
+    ns.ip(&[
+        "link", "add", "uplink0", "type", "veth", "peer", "name", "uplink1",
+    ])
+    .expect("veth");
+    ns.ip(&["link", "set", "uplink0", "up"]).expect("up");
+    ns.ip(&["link", "set", "uplink1", "up"]).expect("up");
+}
+
+/// Node a's instance (priority 150) followed by `instance_extra` lines, then `tail` (tables).
+fn a_config(instance_extra: &str, tail: &str) -> String {
+    let spec = InstanceSpec::new(V3_100MS, 150, A, &[B]);
+    format!("{}{instance_extra}\n{tail}\n", spec.to_toml())
+}
+
+#[test]
+fn a_failing_track_script_lowers_priority_and_the_peer_takes_over() {
+    if !require_root("a_failing_track_script_lowers_priority_and_the_peer_takes_over") {
+        return;
+    }
+    let lab = lab();
+    let flag = lab.dir.path().join("healthy");
+    std::fs::write(&flag, "").expect("flag");
+    let toml = a_config(
+        r#"track_scripts = [{ name = "chk", weight = -60 }]"#,
+        &format!(
+            "[scripts.chk]\nscript = \"/usr/bin/test -e {}\"\ninterval = \"100ms\"\nfall = 2\nrise = 2\n",
+            flag.display()
+        ),
+    );
+    let (a, b) = lab.start(&toml);
+
+    // The check fails: 150 - 60 = 90 < 100, so b (preempt on) takes over.
+    std::fs::remove_file(&flag).expect("unflag");
+    let t = wait_havip_state(&b, "MASTER", 0, LIMIT)
+        .unwrap_or_else(|| panic!("b never took over:\n{}\n{}", a.log_text(), b.log_text()));
+    assert!(t.reason.contains("192.0.2.11"), "{}", t.line);
+    assert!(lab.only(NODE_B), "b does not answer alone");
+    let a_log = a.log_text();
+    assert!(
+        a_log.contains("track script is down") && a_log.contains("from=150 to=90"),
+        "a's log does not show the script going down and the priority change:\n{a_log}"
+    );
+
+    // It recovers: a is back at 150 and preempts.
+    std::fs::write(&flag, "").expect("flag");
+    let back = wait_havip_state(&a, "MASTER", 1, LIMIT)
+        .unwrap_or_else(|| panic!("a never came back:\n{}", a.log_text()));
+    assert!(back.reason.contains("preempt"), "{}", back.line);
+    assert!(lab.only(NODE_A), "a does not answer alone after recovery");
+    assert!(
+        !transitions(&a.log_text()).iter().any(|t| t.to == "FAULT"),
+        "a weighted script never means FAULT"
+    );
+}
+
+#[test]
+fn a_tracked_interface_down_means_fault_and_the_peer_takes_over() {
+    if !require_root("a_tracked_interface_down_means_fault_and_the_peer_takes_over") {
+        return;
+    }
+    let lab = lab();
+    let a_ns = &lab.lan.nodes[NODE_A].ns;
+    uplink(a_ns);
+    let (a, b) = lab.start(&a_config(r#"track_interfaces = ["uplink0"]"#, ""));
+
+    a_ns.ip(&["link", "set", "uplink1", "down"])
+        .expect("cable out");
+    let fault = wait_havip_state(&a, "FAULT", 0, LIMIT)
+        .unwrap_or_else(|| panic!("a did not go to FAULT:\n{}", a.log_text()));
+    assert_eq!(fault.from, "MASTER", "{}", fault.line);
+    // a's priority-0 advert on leaving MASTER lets b take over after its skew time.
+    let t = wait_havip_state(&b, "MASTER", 0, LIMIT)
+        .unwrap_or_else(|| panic!("b never took over:\n{}", b.log_text()));
+    assert!(t.reason.contains("priority"), "{}", t.line);
+    assert!(lab.only(NODE_B), "b does not answer alone");
+
+    a_ns.ip(&["link", "set", "uplink1", "up"])
+        .expect("cable in");
+    let back = wait_havip_state(&a, "MASTER", 1, LIMIT)
+        .unwrap_or_else(|| panic!("a never left FAULT for MASTER:\n{}", a.log_text()));
+    assert_eq!(back.from, "BACKUP", "{}", back.line);
+    let states: Vec<String> = transitions(&a.log_text())
+        .iter()
+        .map(|t| t.to.clone())
+        .collect();
+    assert_eq!(
+        states,
+        ["BACKUP", "MASTER", "FAULT", "BACKUP", "MASTER"],
+        "a's path"
+    );
+    assert!(
+        lab.only(NODE_A),
+        "a does not answer alone after the fault cleared"
+    );
+}
+
+/// The lines a notify script appended to `log`.
+fn notify_lines(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn notify_scripts_run_in_order_with_keepalived_arguments() {
+    if !require_root("notify_scripts_run_in_order_with_keepalived_arguments") {
+        return;
+    }
+    let lab = lab();
+    let log = lab.dir.path().join("notify.log");
+    let script = lab.dir.path().join("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    let s = script.display();
+    let a_ns = &lab.lan.nodes[NODE_A].ns;
+    uplink(a_ns);
+    let toml = a_config(
+        &format!(
+            "track_interfaces = [\"uplink0\"]\n\
+             notify_master = \"{s} master\"\n\
+             notify_backup = \"{s} backup\"\n\
+             notify_fault = \"{s} fault\"\n\
+             notify_stop = \"{s} stop\"\n\
+             notify = \"{s} generic\""
+        ),
+        "",
+    );
+    let (mut a, _b) = lab.start(&toml);
+    a_ns.ip(&["link", "set", "uplink1", "down"])
+        .expect("cable out");
+    assert!(
+        wait_havip_state(&a, "FAULT", 0, LIMIT).is_some(),
+        "{}",
+        a.log_text()
+    );
+    a_ns.ip(&["link", "set", "uplink1", "up"])
+        .expect("cable in");
+    assert!(
+        wait_havip_state(&a, "MASTER", 1, LIMIT).is_some(),
+        "{}",
+        a.log_text()
+    );
+    let status = a.stop(Duration::from_secs(5)).expect("exit");
+    assert!(status.success(), "{}", a.log_text());
+
+    // keepalived: the specific script with its own arguments, then `notify` with
+    // INSTANCE name STATE priority; notify_stop when the instance stops.
+    let expected = [
+        "backup",
+        "generic INSTANCE VI_1 BACKUP 150",
+        "master",
+        "generic INSTANCE VI_1 MASTER 150",
+        "fault",
+        "generic INSTANCE VI_1 FAULT 150",
+        "backup",
+        "generic INSTANCE VI_1 BACKUP 150",
+        "master",
+        "generic INSTANCE VI_1 MASTER 150",
+        "stop",
+        "generic INSTANCE VI_1 STOP 150",
+    ];
+    let got = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let lines = notify_lines(&log);
+        (lines.len() >= expected.len()).then_some(lines)
+    })
+    .unwrap_or_else(|| notify_lines(&log));
+    assert_eq!(got, expected, "notify calls:\n{}", a.log_text());
+}
