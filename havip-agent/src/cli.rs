@@ -24,6 +24,11 @@ pub struct Cli {
 pub enum Command {
     /// Run the agent: VRRP election for every configured instance, with the XDP data plane.
     Run(RunArgs),
+    /// Validate a configuration (havip TOML or keepalived.conf) and print a summary; exit status
+    /// 0 if it can run, 1 if not (like `keepalived -t`).
+    CheckConfig(CheckConfigArgs),
+    /// Print the havip TOML equivalent of a keepalived.conf (diagnostics go to stderr).
+    ImportKeepalived(ImportArgs),
     /// Diagnostic: attach the XDP program to an interface and own the given VIPs statically,
     /// renewing the lease while running and printing the kernel counters. After `kill -9` the
     /// kernel stops answering within the lease.
@@ -31,6 +36,25 @@ pub enum Command {
     /// Diagnostic: attach a pass-everything XDP program to an interface until SIGINT/SIGTERM.
     /// A veth whose peer runs havip in driver mode needs it for `XDP_TX` replies to arrive.
     PassThrough(PassThroughArgs),
+}
+
+/// Arguments of `havip-agent check-config`.
+#[derive(Debug, clap::Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file.
+    #[arg(default_value = "/etc/havip/havip.toml")]
+    pub config: std::path::PathBuf,
+    /// Configuration format (auto: decided from the file).
+    #[arg(long, value_enum, default_value_t = crate::config::Format::Auto)]
+    pub format: crate::config::Format,
+}
+
+/// Arguments of `havip-agent import-keepalived`.
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    /// The keepalived.conf to convert.
+    #[arg(default_value = "/etc/keepalived/keepalived.conf")]
+    pub config: std::path::PathBuf,
 }
 
 /// Arguments of `havip-agent pass-through`.

@@ -4,8 +4,18 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use havip_agent::cli::{Cli, Command};
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<std::process::ExitCode> {
     let cli = Cli::parse();
+    // Commands that only read files need no runtime (and print, not log).
+    match &cli.command {
+        Command::CheckConfig(args) => {
+            return Ok(havip_agent::config_cmd::check(&args.config, args.format));
+        }
+        Command::ImportKeepalived(args) => {
+            return Ok(havip_agent::config_cmd::import(&args.config));
+        }
+        _ => {}
+    }
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .with_context(|| format!("invalid --log filter {:?}", cli.log))?;
     tracing_subscriber::fmt()
@@ -19,6 +29,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the tokio runtime")?;
     rt.block_on(async move {
         match cli.command {
+            Command::CheckConfig(_) | Command::ImportKeepalived(_) => Ok(()),
             Command::Run(args) => havip_agent::daemon::run(havip_agent::daemon::Options {
                 config: args.config,
                 format: args.format,
@@ -29,5 +40,6 @@ fn main() -> anyhow::Result<()> {
             Command::Dataplane(args) => havip_agent::diag::run(args).await,
             Command::PassThrough(args) => havip_agent::diag::pass_through(args).await,
         }
-    })
+    })?;
+    Ok(std::process::ExitCode::SUCCESS)
 }
