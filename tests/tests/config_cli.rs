@@ -134,3 +134,31 @@ fn import_keepalived_prints_toml_that_checks_clean() {
         "{stdout}"
     );
 }
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let unit =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd/havip.service");
+    let unit_text = std::fs::read_to_string(&unit).expect("unit file");
+    let bin = agent_bin().expect("agent binary");
+    let dir = Workdir::new().expect("dir");
+    // Point it at the built binary; systemd-analyze checks that the commands exist.
+    let local = dir
+        .write(
+            "havip.service",
+            &unit_text.replace("/usr/local/sbin/havip-agent", bin.to_str().expect("utf-8")),
+        )
+        .expect("write");
+    let out = Command::new("timeout")
+        .args(["30", "systemd-analyze", "verify"])
+        .arg(&local)
+        .output()
+        .expect("systemd-analyze (Debian's systemd package)");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let complaints: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("havip.service"))
+        .collect();
+    assert!(complaints.is_empty(), "{stderr}");
+}

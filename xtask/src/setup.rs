@@ -14,7 +14,7 @@ pub const EBPF_TOOLCHAIN: &str = "nightly-2026-08-01";
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
 /// Debian packages: LLVM for bpf-linker, network tools for the lab and tests, keepalived as the
-/// interop peer, prometheus for promtool.
+/// interop peer, systemd for `systemd-analyze verify` of the unit, prometheus for promtool.
 const APT_PACKAGES: &[&str] = &[
     "llvm-22-dev",
     "libpolly-22-dev",
@@ -24,6 +24,7 @@ const APT_PACKAGES: &[&str] = &[
     "iputils-ping",
     "tcpdump",
     "keepalived",
+    "systemd",
 ];
 
 /// Installs what is missing; every other task calls this first.
