@@ -29,6 +29,9 @@ pub enum Command {
     CheckConfig(CheckConfigArgs),
     /// Print the havip TOML equivalent of a keepalived.conf (diagnostics go to stderr).
     ImportKeepalived(ImportArgs),
+    /// Show the running agent's instances (state, priorities, master, ownership in the kernel,
+    /// last transition, tracked objects, kernel counters), through its control socket.
+    Status(StatusArgs),
     /// Diagnostic: attach the XDP program to an interface and own the given VIPs statically,
     /// renewing the lease while running and printing the kernel counters. After `kill -9` the
     /// kernel stops answering within the lease.
@@ -47,6 +50,17 @@ pub struct CheckConfigArgs {
     /// Configuration format (auto: decided from the file).
     #[arg(long, value_enum, default_value_t = crate::config::Format::Auto)]
     pub format: crate::config::Format,
+}
+
+/// Arguments of `havip-agent status`.
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The agent's control socket.
+    #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
+    pub control_socket: std::path::PathBuf,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `havip-agent import-keepalived`.
@@ -80,6 +94,9 @@ pub struct RunArgs {
     /// XDP attach mode.
     #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
     pub xdp_mode: AttachMode,
+    /// Path of the control socket that `havip-agent status` talks to.
+    #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
+    pub control_socket: std::path::PathBuf,
 }
 
 /// Arguments of `havip-agent dataplane`.

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod config_cmd;
+pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod diag;

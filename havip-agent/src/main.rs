@@ -30,10 +30,20 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
     rt.block_on(async move {
         match cli.command {
             Command::CheckConfig(_) | Command::ImportKeepalived(_) => Ok(()),
+            Command::Status(args) => {
+                let status = havip_agent::control::query(&args.control_socket).await?;
+                if args.json {
+                    println!("{}", serde_json::to_string_pretty(&status)?);
+                } else {
+                    print!("{}", status.render());
+                }
+                Ok(())
+            }
             Command::Run(args) => havip_agent::daemon::run(havip_agent::daemon::Options {
                 config: args.config,
                 format: args.format,
                 xdp_mode: args.xdp_mode,
+                control_socket: args.control_socket,
             })
             .await
             .map_err(anyhow::Error::from),

@@ -227,6 +227,26 @@ pub fn spawn_havip(
     spawn_havip_toml(node, dir, label, &spec.to_toml())
 }
 
+/// The control socket of the agent started as `label` (never the host's default).
+#[must_use]
+pub fn control_socket(dir: &Workdir, label: &str) -> PathBuf {
+    dir.path().join(format!("{label}.sock"))
+}
+
+/// `havip-agent status --json` of the agent started as `label`, parsed.
+pub fn havip_status(dir: &Workdir, label: &str) -> anyhow::Result<serde_json::Value> {
+    let out = Command::new("timeout")
+        .arg("10")
+        .arg(agent_bin()?)
+        .args(["status", "--json", "--control-socket"])
+        .arg(control_socket(dir, label))
+        .output()?;
+    if !out.status.success() {
+        bail!("status failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
 /// Like [`spawn_havip`], with the whole TOML configuration given.
 pub fn spawn_havip_toml(
     node: &Node,
@@ -242,6 +262,8 @@ pub fn spawn_havip_toml(
     cmd.arg("run")
         .arg("--config")
         .arg(&conf)
+        .arg("--control-socket")
+        .arg(control_socket(dir, label))
         .env("HAVIP_LOG", "info");
     let mut p = Proc::spawn(&format!("{}-{label}", node.ns.name()), cmd)?;
     let up = wait_for(START_LIMIT, Duration::from_millis(20), || {

@@ -7,7 +7,9 @@
 use std::{net::Ipv4Addr, path::Path, time::Duration};
 
 use havip_tests::{
-    agents::{InstanceSpec, Vrrp, Workdir, spawn_havip_toml, transitions, wait_havip_state},
+    agents::{
+        InstanceSpec, Vrrp, Workdir, havip_status, spawn_havip_toml, transitions, wait_havip_state,
+    },
     netns::{Lan, wait_for},
     prober::ArpProber,
     proc::Proc,
@@ -122,6 +124,33 @@ fn a_failing_track_script_lowers_priority_and_the_peer_takes_over() {
     assert!(
         a_log.contains("track script is down") && a_log.contains("from=150 to=90"),
         "a's log does not show the script going down and the priority change:\n{a_log}"
+    );
+
+    // `havip-agent status` tells the same story.
+    let status = havip_status(&lab.dir, "a").expect("status of a");
+    let inst = &status["instances"][0];
+    assert_eq!(inst["state"], "BACKUP", "{status}");
+    assert_eq!(inst["priority"], 150, "{status}");
+    assert_eq!(inst["effective_priority"], 90, "{status}");
+    assert_eq!(inst["owned_in_kernel"], false, "{status}");
+    assert_eq!(inst["master"][0], "192.0.2.12", "{status}");
+    let chk = inst["tracked"]
+        .as_array()
+        .and_then(|t| t.iter().find(|o| o["object"] == "script chk"))
+        .unwrap_or_else(|| panic!("script chk not tracked: {status}"));
+    assert_eq!(chk["up"], false, "{status}");
+    assert_eq!(chk["weight"], -60, "{status}");
+    let b_status = havip_status(&lab.dir, "b").expect("status of b");
+    assert_eq!(
+        b_status["instances"][0]["owned_in_kernel"], true,
+        "{b_status}"
+    );
+    assert!(
+        b_status["kernel_counters"]["arp_replied"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0,
+        "{b_status}"
     );
 
     // It recovers: a is back at 150 and preempts.

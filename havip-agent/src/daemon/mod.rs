@@ -13,6 +13,7 @@
 
 mod addr_worker;
 pub mod instance;
+mod snapshot;
 mod tracking;
 
 use std::{collections::HashMap, os::fd::AsRawFd as _, path::PathBuf, time::Duration};
@@ -29,7 +30,7 @@ use tracing::{debug, info, warn};
 use self::{addr_worker::AddrOp, instance::Runtime, tracking::Tracking};
 use crate::{
     clock::monotonic_ns,
-    config,
+    config, control,
     dataplane::{AttachMode, Dataplane, DataplaneError},
     net::{addr::Addresses, iface::IfaceError},
     track::Tracker,
@@ -95,6 +96,8 @@ pub struct Options {
     pub format: config::Format,
     /// XDP attach mode.
     pub xdp_mode: AttachMode,
+    /// Path of the control socket (`havip-agent status`).
+    pub control_socket: PathBuf,
 }
 
 /// A ring buffer as a tokio-readable source.
@@ -162,6 +165,15 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         source,
     })?;
 
+    let (ctl_tx, mut ctl_rx) = mpsc::channel::<control::Request>(8);
+    // Status is for operators; an agent that cannot offer it still runs the election.
+    let _control = match control::Server::start(&opts.control_socket, ctl_tx) {
+        Ok(server) => Some(server),
+        Err(e) => {
+            warn!(path = %opts.control_socket.display(), error = %e, "control socket unavailable: `havip-agent status` will not answer");
+            None
+        }
+    };
     let mut tracking = Tracking::start(&cfg, &runtimes)?;
     let start = now();
     for r in &mut runtimes {
@@ -211,6 +223,9 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 for r in &mut runtimes {
                     r.retrack(t, &tracking.states, &mut dp, &addr_tx);
                 }
+            }
+            Some(reply) = ctl_rx.recv() => {
+                let _ = reply.send(snapshot::snapshot(&cfg, &runtimes, &tracking.states, &mut dp));
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

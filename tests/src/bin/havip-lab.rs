@@ -177,7 +177,11 @@ fn start(lan: &Lan, node: usize, conf: &Path) -> anyhow::Result<Proc> {
     let n = &lan.nodes[node];
     let bin = agent_bin()?;
     let mut cmd = n.ns.command(bin.to_str().context("agent path")?);
-    cmd.arg("run").arg("--config").arg(conf);
+    cmd.arg("run")
+        .arg("--config")
+        .arg(conf)
+        .arg("--control-socket")
+        .arg(conf.with_extension("sock"));
     let p = Proc::spawn(n.ns.name(), cmd)?;
     let up = wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
         p.log_text().contains("havip running").then_some(())
