@@ -13,6 +13,7 @@
 
 mod addr_worker;
 pub mod instance;
+mod reload;
 mod snapshot;
 mod tracking;
 
@@ -117,7 +118,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     for d in &loaded.diagnostics {
         warn!(diagnostic = %d, "configuration");
     }
-    let cfg = loaded.config;
+    let mut cfg = loaded.config;
     let mut dp = Dataplane::load()?;
     let mut runtimes: Vec<Runtime> = Vec::new();
     for inst in &cfg.instances {
@@ -146,7 +147,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         what: "polling the ring buffer",
         source: std::io::Error::other(e.to_string()),
     })?);
-    let index: HashMap<(u32, u8), usize> = runtimes
+    let mut index: HashMap<(u32, u8), usize> = runtimes
         .iter()
         .enumerate()
         .map(|(i, r)| ((r.iface.index, r.fsm.params().vrid), i))
@@ -162,6 +163,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     })?;
     let mut int = signal(SignalKind::interrupt()).map_err(|source| DaemonError::Io {
         what: "installing the SIGINT handler",
+        source,
+    })?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|source| DaemonError::Io {
+        what: "installing the SIGHUP handler",
         source,
     })?;
 
@@ -226,6 +231,17 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             }
             Some(reply) = ctl_rx.recv() => {
                 let _ = reply.send(snapshot::snapshot(&cfg, &runtimes, &tracking.states, &mut dp));
+            }
+            _ = hup.recv() => {
+                let mut running = reload::Running {
+                    cfg: &mut cfg,
+                    runtimes: &mut runtimes,
+                    index: &mut index,
+                    ifaces: &mut ifaces,
+                    tracking: &mut tracking,
+                    dp: &mut dp,
+                };
+                reload::reload(&opts, &mut running, &addr_tx);
             }
             _ = term.recv() => break,
             _ = int.recv() => break,

@@ -26,8 +26,17 @@ impl Tracking {
     /// Starts the watchers the instances need. Scripts that no instance tracks are not run
     /// (as in keepalived).
     pub fn start(cfg: &config::Config, runtimes: &[Runtime]) -> Result<Self, DaemonError> {
+        Self::restart(cfg, runtimes, States::default())
+    }
+
+    /// Like [`Tracking::start`], keeping the states already known (a reload must not reset a
+    /// failing script to healthy, or an instance would change priority twice).
+    pub fn restart(
+        cfg: &config::Config,
+        runtimes: &[Runtime],
+        mut states: States,
+    ) -> Result<Self, DaemonError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let mut states = States::default();
         let mut tasks = Vec::new();
         let mut scripts = BTreeSet::new();
         for r in runtimes {
