@@ -254,7 +254,19 @@ pub fn spawn_havip_toml(
     label: &str,
     toml: &str,
 ) -> anyhow::Result<Proc> {
-    let conf = dir.write(&format!("{label}.toml"), toml)?;
+    spawn_havip_file(node, dir, label, &format!("{label}.toml"), toml)
+}
+
+/// Like [`spawn_havip`], with the configuration `text` written to `file` (a `.conf` name makes
+/// the agent read it as a keepalived.conf).
+pub fn spawn_havip_file(
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    file: &str,
+    text: &str,
+) -> anyhow::Result<Proc> {
+    let conf = dir.write(file, text)?;
     let bin = agent_bin()?;
     let mut cmd: Command = node
         .ns
@@ -405,10 +417,17 @@ impl Keepalived {
         label: &str,
         spec: &InstanceSpec,
     ) -> anyhow::Result<Self> {
-        let conf = dir.write(
-            &format!("{label}.conf"),
+        Self::spawn_conf(
+            node,
+            dir,
+            label,
             &spec.to_keepalived(&format!("hv_{label}")),
-        )?;
+        )
+    }
+
+    /// Starts keepalived with the configuration `text` in `node`'s namespace.
+    pub fn spawn_conf(node: &Node, dir: &Workdir, label: &str, text: &str) -> anyhow::Result<Self> {
+        let conf = dir.write(&format!("{label}.conf"), text)?;
         let pid = |kind: &str| dir.path().join(format!("{label}.{kind}.pid"));
         let vrrp_pid = pid("vrrp");
         let mut cmd = node.ns.command("keepalived");
