@@ -1,5 +1,5 @@
 //! The typical keepalived.conf (one node of a cloud VPC pair: nopreempt, PASS auth,
-//! unicast, a vrrp_script, track_interface, notify scripts, garp settings), addresses mapped into
+//! unicast, a `vrrp_script`, `track_interface`, notify scripts, garp settings), addresses mapped into
 //! 192.0.2.0/24: havip runs it unchanged on node a (192.0.2.11, priority 100) and keepalived
 //! 2.2.7 runs the same file on node b (192.0.2.12, priority 80). Cutting a's link puts a in
 //! FAULT and keepalived takes over; with nopreempt, a stays BACKUP when its link returns.
@@ -17,7 +17,7 @@ use havip_tests::{
 
 const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
-/// VRRPv2 at 1 s: master down is 3 s plus skew.
+/// `VRRPv2` at 1 s: master down is 3 s plus skew.
 const LIMIT: Duration = Duration::from_secs(8);
 
 /// The typical file for one node; `notify` is the notify command prefix of that node.
