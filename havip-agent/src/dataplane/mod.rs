@@ -3,6 +3,7 @@
 
 mod attach;
 mod control;
+pub mod pins;
 mod xdp_netlink;
 
 pub use attach::{AttachMode, Attached};

@@ -1,0 +1,72 @@
+//! Every bpffs path the agent would pin under, in one place: the layout for hitless restarts.
+//!
+//! Layout (under [`ROOT`]):
+//! ```text
+//! /sys/fs/bpf/havip/<instance-tag>/maps/HAVIP_VIPS ...   one file per map (havip_common::map_names)
+//! /sys/fs/bpf/havip/<instance-tag>/links/<ifname>        reserved: an XDP bpf_link, if ever used
+//! ```
+//! `<instance-tag>` separates agents that share a bpffs (one per network namespace in tests).
+//!
+//! Not used yet, on purpose. The program is attached through rtnetlink (see `xdp_netlink`), so
+//! it outlives a killed agent without any pin, which matters because many hosts (containers
+//! among them) have no bpffs mounted. A restarted agent replaces the program and starts with
+//! fresh maps (ownership is won back through the election). Pinning the maps here is what
+//! would let a restarted agent re-adopt the ownership state and make a restart hitless.
+
+use std::path::PathBuf;
+
+/// Root of havip's bpffs tree.
+pub const ROOT: &str = "/sys/fs/bpf/havip";
+
+/// Paths for one agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pins {
+    base: PathBuf,
+}
+
+impl Pins {
+    /// The tree of the agent tagged `tag` (a name without `/`).
+    #[must_use]
+    pub fn new(tag: &str) -> Self {
+        let tag = tag.replace('/', "_");
+        Self {
+            base: PathBuf::from(ROOT).join(tag),
+        }
+    }
+
+    /// Directory of pinned maps.
+    #[must_use]
+    pub fn maps_dir(&self) -> PathBuf {
+        self.base.join("maps")
+    }
+
+    /// Path of map `name` (one of `havip_common::map_names`).
+    #[must_use]
+    pub fn map(&self, name: &str) -> PathBuf {
+        self.maps_dir().join(name)
+    }
+
+    /// Path of the XDP link on `ifname`.
+    #[must_use]
+    pub fn link(&self, ifname: &str) -> PathBuf {
+        self.base.join("links").join(ifname)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout() {
+        let p = Pins::new("lb/1");
+        assert_eq!(
+            p.map("HAVIP_VIPS"),
+            PathBuf::from("/sys/fs/bpf/havip/lb_1/maps/HAVIP_VIPS")
+        );
+        assert_eq!(
+            p.link("eth0"),
+            PathBuf::from("/sys/fs/bpf/havip/lb_1/links/eth0")
+        );
+    }
+}
