@@ -56,6 +56,10 @@ pub struct RunArgs {
     /// XDP attach mode.
     #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
     pub xdp_mode: AttachMode,
+    /// Listen address of the Prometheus endpoint (`/metrics`, `/healthz`, `/readyz`); overrides
+    /// `metrics_addr` of the configuration, whose default is 127.0.0.1:9828.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `havip-agent dataplane`.

@@ -13,5 +13,6 @@ pub mod config;
 pub mod daemon;
 pub mod dataplane;
 pub mod diag;
+pub mod metrics;
 pub mod net;
 pub mod vrrp;

@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
                 config: args.config,
                 format: args.format,
                 xdp_mode: args.xdp_mode,
+                metrics_addr: args.metrics_addr,
             })
             .await
             .map_err(anyhow::Error::from),

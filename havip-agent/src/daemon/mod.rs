@@ -13,7 +13,9 @@
 mod addr_worker;
 pub mod instance;
 
-use std::{collections::HashMap, os::fd::AsRawFd as _, path::PathBuf, time::Duration};
+use std::{
+    collections::HashMap, net::SocketAddr, os::fd::AsRawFd as _, path::PathBuf, time::Duration,
+};
 
 use aya::maps::{MapData, RingBuf};
 use havip_common::{AdvertEvent, MAX_VRRP_LEN, event_flags};
@@ -29,6 +31,7 @@ use crate::{
     clock::monotonic_ns,
     config,
     dataplane::{AttachMode, Dataplane, DataplaneError},
+    metrics::{self, InstanceInfo, Metrics, MetricsError},
     net::{addr::Addresses, iface::IfaceError},
     vrrp::{self, AdvertRepr, Event},
 };
@@ -81,6 +84,9 @@ pub enum DaemonError {
     /// Opening rtnetlink failed.
     #[error(transparent)]
     Netlink(#[from] crate::net::addr::AddrError),
+    /// The metrics endpoint cannot start.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// How to run.
@@ -92,6 +98,8 @@ pub struct Options {
     pub format: config::Format,
     /// XDP attach mode.
     pub xdp_mode: AttachMode,
+    /// Address of the metrics endpoint; `None`: the configuration's `metrics_addr`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// A ring buffer as a tokio-readable source.
@@ -112,10 +120,21 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         warn!(diagnostic = %d, "configuration");
     }
     let cfg = loaded.config;
+    // metrics: listen first, so a taken port fails the start before the data plane changes.
+    let metrics = Metrics::new();
+    let metrics_addr = opts.metrics_addr.unwrap_or(cfg.global.metrics_addr);
+    let server = metrics::serve(metrics_addr, metrics.clone())?;
     let mut dp = Dataplane::load()?;
+    // metrics: scrapes read the kernel's counters through their own map handles.
+    match dp.reader() {
+        Ok(reader) => metrics.attach_kernel(reader),
+        Err(e) => warn!(error = %e, "metrics: kernel counters will not be exported"),
+    }
     let mut runtimes: Vec<Runtime> = Vec::new();
     for inst in &cfg.instances {
-        runtimes.push(Runtime::new(inst, &cfg.global, &mut dp)?);
+        let mut r = Runtime::new(inst, &cfg.global, &mut dp)?;
+        r.metrics = metrics.register_instance(InstanceInfo::of(&r)); // metrics
+        runtimes.push(r);
     }
     let mut ifaces: Vec<String> = runtimes.iter().map(|r| r.iface.name.clone()).collect();
     ifaces.sort();
@@ -123,6 +142,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     for ifname in &ifaces {
         dp.attach(ifname, opts.xdp_mode)?;
     }
+    metrics.set_dataplane_attached(true); // metrics
     let ring = dp.take_events().ok_or(DaemonError::Invalid {
         instance: String::new(),
         what: "ring buffer already taken".to_owned(),
@@ -166,10 +186,14 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     );
 
     loop {
+        // metrics: /healthz fails when this stops; the sleep is capped so an idle loop beats.
+        metrics.heartbeat();
         let next = runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
-        let sleep = next.map_or(Duration::from_secs(3600), |t| {
-            t.saturating_duration_since(now())
-        });
+        let sleep = next
+            .map_or(metrics::HEARTBEAT_INTERVAL, |t| {
+                t.saturating_duration_since(now())
+            })
+            .min(metrics::HEARTBEAT_INTERVAL);
         tokio::select! {
             () = tokio::time::sleep(sleep) => {
                 let t = now();
@@ -227,6 +251,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         Err(e) => warn!(error = %e, "reading kernel counters failed"),
     }
     dp.detach_all();
+    metrics.set_dataplane_attached(false); // metrics
+    server.stop(); // metrics
     info!("stopped");
     Ok(())
 }
@@ -273,6 +299,7 @@ fn deliver(
         }
     };
     let fenced = ev.flags & event_flags::FENCED != 0;
+    r.metrics.advert_received(ev.ts_ns, src, &advert); // metrics
     r.handle(
         now(),
         Event::Advert {
