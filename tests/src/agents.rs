@@ -224,6 +224,17 @@ pub fn spawn_havip(
     label: &str,
     spec: &InstanceSpec,
 ) -> anyhow::Result<Proc> {
+    spawn_havip_args(node, dir, label, spec, &[])
+}
+
+/// [`spawn_havip`] with more arguments for `havip-agent run` (e.g. `--metrics-addr`).
+pub fn spawn_havip_args(
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    spec: &InstanceSpec,
+    args: &[&str],
+) -> anyhow::Result<Proc> {
     let conf = dir.write(&format!("{label}.toml"), &spec.to_toml())?;
     let bin = agent_bin()?;
     let mut cmd: Command = node
@@ -232,6 +243,7 @@ pub fn spawn_havip(
     cmd.arg("run")
         .arg("--config")
         .arg(&conf)
+        .args(args)
         .env("HAVIP_LOG", "info");
     let mut p = Proc::spawn(&format!("{}-{label}", node.ns.name()), cmd)?;
     let up = wait_for(START_LIMIT, Duration::from_millis(20), || {

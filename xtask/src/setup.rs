@@ -24,6 +24,8 @@ const APT_PACKAGES: &[&str] = &[
     "iputils-ping",
     "tcpdump",
     "keepalived",
+    // promtool: `check metrics` on a real scrape, `check rules` / `test rules` on the alerts.
+    "prometheus",
 ];
 
 /// Installs what is missing; every other task calls this first.
