@@ -10,7 +10,8 @@ use std::{
 /// Upper bounds (seconds) for the takeover duration: from a millisecond (map write and GARP
 /// right after the trigger) to several seconds (priority-0 skew, v2 intervals).
 pub const TAKEOVER_BOUNDS: &[f64] = &[
-    0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0,
 ];
 
 /// Upper bounds (seconds) for the advert receive jitter: sub-millisecond on a quiet LAN, up to
