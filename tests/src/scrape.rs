@@ -2,6 +2,7 @@
 //! format, and `promtool`.
 
 use std::{
+    fmt::Write as _,
     io::{Read as _, Write as _},
     net::{SocketAddr, TcpStream},
     process::{Command, Stdio},
@@ -36,7 +37,7 @@ pub fn http_get(
 ) -> anyhow::Result<HttpResponse> {
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     if let Some(a) = accept {
-        request.push_str(&format!("Accept: {a}\r\n"));
+        let _ = write!(request, "Accept: {a}\r\n");
     }
     request.push_str("\r\n");
     let raw = ns.enter(move || {
@@ -244,6 +245,8 @@ fn parse_labels(body: &str) -> anyhow::Result<(Vec<(String, String)>, &str)> {
 }
 
 /// Whether `promtool` can run. Without it: an error under `CI=true`, a loud SKIP line otherwise.
+/// # Panics
+/// Without promtool when `CI=true`.
 pub fn promtool_available(what: &str) -> bool {
     let ok = Command::new("promtool")
         .arg("--version")

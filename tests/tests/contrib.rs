@@ -1,8 +1,11 @@
 //! The monitoring files shipped in `contrib/`: the Prometheus alert rules pass `promtool check
 //! rules` and their unit tests (`promtool test rules`), the Grafana dashboard is valid JSON whose
-//! every query is valid PromQL, and both use only metrics the README documents.
+//! every query is valid `PromQL`, and both use only metrics the README documents.
 
-use std::path::{Path, PathBuf};
+use std::{
+    fmt::Write as _,
+    path::{Path, PathBuf},
+};
 
 use havip_tests::scrape::{promtool, promtool_available};
 
@@ -139,9 +142,10 @@ fn dashboard_parses_and_its_queries_are_promql() {
             .replace("$job", ".*")
             .replace("$vrid", ".*");
         let quoted = serde_json::to_string(&e).expect("quote");
-        rules.push_str(&format!(
+        let _ = write!(
+            rules,
             "      - record: havip:dashboard:query{i}\n        expr: {quoted}\n"
-        ));
+        );
     }
     let file = std::env::temp_dir().join(format!("havip-dashboard-{}.yml", std::process::id()));
     std::fs::write(&file, &rules).expect("write rules");

@@ -79,6 +79,23 @@ fn state(s: &Scrape, st: &str) -> f64 {
     s.get("havip_instance_state", &inst(&[("state", st)]))
 }
 
+/// Whether the instance's state series say `st` (its series is 1).
+fn in_state(s: &Scrape, st: &str) -> bool {
+    (state(s, st) - 1.0).abs() < f64::EPSILON
+}
+
+/// Whether the kernel's ownership of the instance is `owned`.
+fn owned(s: &Scrape, owned: bool) -> bool {
+    (s.get("havip_instance_owned", &INST) - f64::from(u8::from(owned))).abs() < f64::EPSILON
+}
+
+fn transitions(s: &Scrape, from: &str, to: &str, reason: &str) -> f64 {
+    s.get(
+        "havip_state_transitions_total",
+        &inst(&[("from", from), ("to", to), ("reason", reason)]),
+    )
+}
+
 impl Lab {
     fn start(&self, node: usize, label: &str, priority: u8) -> Proc {
         let (src, peer) = if node == NODE_A { (A, B) } else { (B, A) };
@@ -160,27 +177,62 @@ fn scrapes_follow_the_election_and_failover() {
     }
     let lab = lab();
     let (_a, _b) = lab.a_master_b_backup();
-    let a_mac = lab.lan.nodes[NODE_A].mac;
+    steady_state(&lab);
+    arp_counters_follow_the_probes(&lab);
+    failover_and_back(&lab);
 
-    // a: MASTER, with its grant live in the kernel, after one master-down takeover.
-    let sa = lab.wait_scrape(NODE_A, SETTLE, |s| state(s, "MASTER") == 1.0);
+    // The real scrapes pass promtool and are documented.
+    for node in [NODE_A, NODE_B] {
+        let s = lab.scrape(node);
+        assert_documented(&s);
+        if promtool_available("promtool check metrics on a real scrape") {
+            promtool(&["check", "metrics"], &s.text)
+                .unwrap_or_else(|e| panic!("node {node}: {e:#}"));
+        }
+    }
+
+    // OpenMetrics when the scraper asks for it (Prometheus' own Accept header).
+    let r = http_get(
+        &lab.lan.nodes[NODE_B].ns,
+        B_METRICS,
+        "/metrics",
+        Some(
+            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
+             version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+        ),
+    )
+    .expect("OpenMetrics scrape");
+    assert_eq!(r.status, 200);
+    assert!(
+        r.content_type
+            .starts_with("application/openmetrics-text; version=1.0.0"),
+        "{}",
+        r.content_type
+    );
+    assert!(r.body.ends_with("# EOF\n"), "{}", r.body);
+    assert!(r.body.contains("# TYPE havip_build info\n"), "{}", r.body);
+}
+
+/// a is MASTER with its grant live in the kernel after one master-down takeover; b is BACKUP,
+/// knows a as master with a's interval, and measures the jitter of a's adverts.
+fn steady_state(lab: &Lab) {
+    let sa = lab.wait_scrape(NODE_A, SETTLE, |s| in_state(s, "MASTER"));
     for st in ["INIT", "BACKUP", "FAULT"] {
         assert_eq!(state(&sa, st), 0.0, "a: {st}\n{}", sa.text);
     }
-    let trans = |s: &Scrape, from, to, reason| {
-        s.get(
-            "havip_state_transitions_total",
-            &inst(&[("from", from), ("to", to), ("reason", reason)]),
-        )
-    };
-    assert_eq!(trans(&sa, "INIT", "BACKUP", "startup"), 1.0, "{}", sa.text);
     assert_eq!(
-        trans(&sa, "BACKUP", "MASTER", "master_down"),
+        transitions(&sa, "INIT", "BACKUP", "startup"),
         1.0,
         "{}",
         sa.text
     );
-    assert_eq!(sa.get("havip_instance_owned", &INST), 1.0, "{}", sa.text);
+    assert_eq!(
+        transitions(&sa, "BACKUP", "MASTER", "master_down"),
+        1.0,
+        "{}",
+        sa.text
+    );
+    assert!(owned(&sa, true), "{}", sa.text);
     let lease = sa.get("havip_instance_lease_remaining_seconds", &INST);
     assert!(lease > 0.0 && lease <= 1.0, "lease {lease}\n{}", sa.text);
     for stage in ["granted", "announced"] {
@@ -203,13 +255,12 @@ fn scrapes_follow_the_election_and_failover() {
     );
     assert_eq!(sa.get("havip_ready", &[]), 1.0);
 
-    // b: BACKUP, hearing a: it knows a as master, with a's interval, and measures jitter.
     let sb = lab.wait_scrape(NODE_B, SETTLE, |s| {
-        state(s, "BACKUP") == 1.0
+        in_state(s, "BACKUP")
             && s.get("havip_adverts_received_total", &INST) >= 3.0
             && s.get("havip_advert_jitter_seconds_count", &INST) >= 2.0
     });
-    assert_eq!(sb.get("havip_instance_owned", &INST), 0.0, "{}", sb.text);
+    assert!(owned(&sb, false), "{}", sb.text);
     assert_eq!(
         sb.get(
             "havip_instance_master_info",
@@ -239,8 +290,11 @@ fn scrapes_follow_the_election_and_failover() {
     }
     let age = sb.get("havip_event_loop_heartbeat_age_seconds", &[]);
     assert!(age < 2.0, "heartbeat age {age}");
+}
 
-    // ARP: a answers every probe, b drops every request as not owned.
+/// a answers every probe and counts it; b drops every request as not owned and counts it.
+fn arp_counters_follow_the_probes(lab: &Lab) {
+    let a_mac = lab.lan.nodes[NODE_A].mac;
     let vip = [("vip", "192.0.2.200")];
     let replies = |s: &Scrape| s.get("havip_vip_arp_replies_total", &inst(&vip));
     let dropped = |s: &Scrape| {
@@ -276,12 +330,15 @@ fn scrapes_follow_the_election_and_failover() {
         grew >= f64::from(probes),
         "b's not-owned drops grew by {grew}"
     );
+}
 
-    // Failover: cut a's link; b's state series flip within the failover bound.
+/// Cut a's link: b's series flip to MASTER (with its takeover timed); restore it: a outranks b
+/// and takes the VIP back, b's series flip back.
+fn failover_and_back(lab: &Lab) {
     let cut = Instant::now();
     lab.lan.cut(NODE_A).expect("cut a");
     let sb = lab.wait_scrape(NODE_B, failover_limit() * 2, |s| {
-        state(s, "MASTER") == 1.0 && s.get("havip_instance_owned", &INST) == 1.0
+        in_state(s, "MASTER") && owned(s, true)
     });
     let took = cut.elapsed();
     assert!(
@@ -290,64 +347,27 @@ fn scrapes_follow_the_election_and_failover() {
     );
     assert_eq!(state(&sb, "BACKUP"), 0.0, "{}", sb.text);
     assert_eq!(
-        trans(&sb, "BACKUP", "MASTER", "master_down"),
+        transitions(&sb, "BACKUP", "MASTER", "master_down"),
         1.0,
         "{}",
         sb.text
     );
-    let count = sb.get(
-        "havip_takeover_duration_seconds_count",
-        &inst(&[("stage", "announced"), ("reason", "master_down")]),
-    );
-    let sum = sb.get(
-        "havip_takeover_duration_seconds_sum",
-        &inst(&[("stage", "announced"), ("reason", "master_down")]),
-    );
+    let takeover = inst(&[("stage", "announced"), ("reason", "master_down")]);
+    let count = sb.get("havip_takeover_duration_seconds_count", &takeover);
+    let sum = sb.get("havip_takeover_duration_seconds_sum", &takeover);
     assert_eq!(count, 1.0, "{}", sb.text);
     // Timer expiry -> grant -> first GARP happen in one pass of the loop: far below a second.
     assert!(sum > 0.0 && sum < 1.0, "takeover took {sum} s");
 
-    // Restore: a outranks b and takes the VIP back; b's series flip back.
     lab.lan.restore(NODE_A).expect("restore a");
     let sb = lab.wait_scrape(NODE_B, failover_limit() * 2, |s| {
-        state(s, "BACKUP") == 1.0 && s.get("havip_instance_owned", &INST) == 0.0
+        in_state(s, "BACKUP") && owned(s, false)
     });
     let back = sb.sum(
         "havip_state_transitions_total",
         &inst(&[("from", "MASTER"), ("to", "BACKUP")]),
     );
     assert_eq!(back, 1.0, "{}", sb.text);
-
-    // The real scrapes pass promtool and are documented.
-    let sa = lab.scrape(NODE_A);
-    for (node, s) in [("a", &sa), ("b", &sb)] {
-        assert_documented(s);
-        if promtool_available("promtool check metrics on a real scrape") {
-            promtool(&["check", "metrics"], &s.text)
-                .unwrap_or_else(|e| panic!("node {node}: {e:#}"));
-        }
-    }
-
-    // OpenMetrics when the scraper asks for it (Prometheus' own Accept header).
-    let r = http_get(
-        &lab.lan.nodes[NODE_B].ns,
-        B_METRICS,
-        "/metrics",
-        Some(
-            "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
-             version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
-        ),
-    )
-    .expect("OpenMetrics scrape");
-    assert_eq!(r.status, 200);
-    assert!(
-        r.content_type
-            .starts_with("application/openmetrics-text; version=1.0.0"),
-        "{}",
-        r.content_type
-    );
-    assert!(r.body.ends_with("# EOF\n"), "{}", r.body);
-    assert!(r.body.contains("# TYPE havip_build info\n"), "{}", r.body);
 }
 
 /// Ethernet frame from the client to node a carrying `vrrp` in an IPv4 packet.
@@ -378,7 +398,7 @@ fn spoofed_adverts_grow_the_drop_counters() {
     let dropped =
         |s: &Scrape, reason| s.get("havip_xdp_adverts_dropped_total", &[("reason", reason)]);
     let reasons = ["ttl", "unknown_peer", "checksum"];
-    let before = lab.wait_scrape(NODE_A, SETTLE, |s| state(s, "MASTER") == 1.0);
+    let before = lab.wait_scrape(NODE_A, SETTLE, |s| in_state(s, "MASTER"));
     let rounds = 30u32;
     for _ in 0..rounds {
         for f in [&ttl_254, &stranger, &bad_checksum] {
@@ -452,7 +472,7 @@ fn stalled_scrapers_do_not_stall_the_election() {
             .filter(|r| r.status == 200)
     });
     assert!(healthy.is_some(), "b's endpoint did not recover");
-    let sb = lab.wait_scrape(NODE_B, SETTLE, |s| state(s, "MASTER") == 1.0);
+    let sb = lab.wait_scrape(NODE_B, SETTLE, |s| in_state(s, "MASTER"));
     let age = sb.get("havip_event_loop_heartbeat_age_seconds", &[]);
     assert!(age < 2.0, "heartbeat age {age}\n{}", sb.text);
 }
