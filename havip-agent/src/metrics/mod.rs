@@ -85,7 +85,7 @@ fn kernel_release() -> String {
 
 /// Everything a scrape reads.
 #[derive(Debug)]
-pub struct Shared {
+pub(crate) struct Shared {
     instances: RwLock<Vec<Arc<InstanceShared>>>,
     kernel: OnceLock<MapReader>,
     kernel_read_errors: AtomicU64,
