@@ -97,6 +97,10 @@ pub struct RunArgs {
     /// Path of the control socket that `havip-agent status` talks to.
     #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
     pub control_socket: std::path::PathBuf,
+    /// Listen address of the Prometheus endpoint (`/metrics`, `/healthz`, `/readyz`); overrides
+    /// `metrics_addr` of the configuration, whose default is 127.0.0.1:9828.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `havip-agent dataplane`.

@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod dataplane;
 pub mod diag;
 pub mod exec;
+pub mod metrics;
 pub mod net;
 pub mod notify;
 pub mod track;

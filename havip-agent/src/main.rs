@@ -44,6 +44,7 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
                 format: args.format,
                 xdp_mode: args.xdp_mode,
                 control_socket: args.control_socket,
+                metrics_addr: args.metrics_addr,
             })
             .await
             .map_err(anyhow::Error::from),

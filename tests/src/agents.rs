@@ -224,7 +224,25 @@ pub fn spawn_havip(
     label: &str,
     spec: &InstanceSpec,
 ) -> anyhow::Result<Proc> {
-    spawn_havip_toml(node, dir, label, &spec.to_toml())
+    spawn_havip_args(node, dir, label, spec, &[])
+}
+
+/// [`spawn_havip`] with more arguments for `havip-agent run` (e.g. `--metrics-addr`).
+pub fn spawn_havip_args(
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    spec: &InstanceSpec,
+    args: &[&str],
+) -> anyhow::Result<Proc> {
+    spawn_havip_with(
+        node,
+        dir,
+        label,
+        &format!("{label}.toml"),
+        &spec.to_toml(),
+        args,
+    )
 }
 
 /// The control socket of the agent started as `label` (never the host's default).
@@ -266,6 +284,18 @@ pub fn spawn_havip_file(
     file: &str,
     text: &str,
 ) -> anyhow::Result<Proc> {
+    spawn_havip_with(node, dir, label, file, text, &[])
+}
+
+/// The one way agents are started: `text` written to `file`, `run` with `args` appended.
+fn spawn_havip_with(
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    file: &str,
+    text: &str,
+    args: &[&str],
+) -> anyhow::Result<Proc> {
     let conf = dir.write(file, text)?;
     let bin = agent_bin()?;
     let mut cmd: Command = node
@@ -276,6 +306,7 @@ pub fn spawn_havip_file(
         .arg(&conf)
         .arg("--control-socket")
         .arg(control_socket(dir, label))
+        .args(args)
         .env("HAVIP_LOG", "info");
     let mut p = Proc::spawn(&format!("{}-{label}", node.ns.name()), cmd)?;
     let up = wait_for(START_LIMIT, Duration::from_millis(20), || {

@@ -1,12 +1,13 @@
 //! Shared harness of havip's root-only integration tests: network namespaces with RAII cleanup
-//! ([`netns`]), an ARP prober ([`prober`]), running agent processes ([`proc`]), and the rule for
-//! tests that need root ([`require_root`]).
+//! ([`netns`]), an ARP prober ([`prober`]), running agent processes ([`proc`]), metrics scrapes
+//! and promtool ([`scrape`]), and the rule for tests that need root ([`require_root`]).
 
 pub mod agents;
 pub mod frames;
 pub mod netns;
 pub mod prober;
 pub mod proc;
+pub mod scrape;
 
 /// Whether the tests run in CI (`CI=true`), where a test that cannot run must fail.
 #[must_use]

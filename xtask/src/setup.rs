@@ -25,6 +25,8 @@ const APT_PACKAGES: &[&str] = &[
     "tcpdump",
     "keepalived",
     "systemd",
+    // promtool: `check metrics` on a real scrape, `check rules` / `test rules` on the alerts.
+    "prometheus",
 ];
 
 /// Installs what is missing; every other task calls this first.

@@ -10,6 +10,7 @@ use super::{DaemonError, addr_worker::AddrOp};
 use crate::{
     config,
     dataplane::{Dataplane, VridConfig},
+    metrics::InstanceMetrics,
     net::{
         garp::GarpSender,
         iface::{self, Interface},
@@ -78,6 +79,8 @@ pub struct Runtime {
     pub notifier: Notifier,
     /// Unicast peers whose neighbour entry was primed, with the MAC used.
     primed: std::collections::HashMap<Ipv4Addr, [u8; 6]>,
+    /// What the metrics endpoint reads about this instance (see `metrics::InstanceMetrics`).
+    pub metrics: InstanceMetrics,
 }
 
 fn version(v: config::Version) -> Version {
@@ -232,6 +235,7 @@ impl Runtime {
             },
             primed: std::collections::HashMap::new(),
             notifier,
+            metrics: InstanceMetrics::unregistered(),
         })
     }
 
@@ -330,6 +334,7 @@ impl Runtime {
         for action in actions {
             self.apply(now, action, dp, addr_tx);
         }
+        self.metrics.sync(&self.fsm);
     }
 
     fn apply(
@@ -357,7 +362,10 @@ impl Runtime {
                     warn!(instance = self.name(), error = %e, "priority update failed");
                 }
                 match dp.grant(ifindex, vrid, self.lease) {
-                    Ok(epoch) => debug!(instance = self.name(), epoch, "ownership granted"),
+                    Ok(epoch) => {
+                        self.metrics.granted();
+                        debug!(instance = self.name(), epoch, "ownership granted");
+                    }
                     Err(e) => warn!(instance = self.name(), error = %e, "ownership grant failed"),
                 }
                 if self.manage_addresses {
@@ -380,11 +388,15 @@ impl Runtime {
             Action::SendGarp => {
                 let addrs: Vec<Ipv4Addr> = self.vips.iter().map(|v| v.addr).collect();
                 match self.garp.announce(&addrs) {
-                    Ok(n) => self.garps_sent += n as u64,
+                    Ok(n) => {
+                        self.garps_sent += n as u64;
+                        self.metrics.garps_sent(n);
+                    }
                     Err(e) => warn!(instance = self.name(), error = %e, "gratuitous ARP failed"),
                 }
             }
             Action::StateChanged { from, to, reason } => {
+                self.metrics.transition(now, from, to, reason);
                 info!(
                     instance = self.name(),
                     vrid,
@@ -423,7 +435,10 @@ impl Runtime {
             packet.extend_from_slice(&header);
             packet.extend_from_slice(&body);
             match self.socket.send(&packet, dst) {
-                Ok(()) => self.adverts_sent += 1,
+                Ok(()) => {
+                    self.adverts_sent += 1;
+                    self.metrics.advert_sent();
+                }
                 Err(e) => debug!(instance = self.name(), %dst, error = %e, "advert not sent"),
             }
         }

@@ -17,7 +17,9 @@ mod reload;
 mod snapshot;
 mod tracking;
 
-use std::{collections::HashMap, os::fd::AsRawFd as _, path::PathBuf, time::Duration};
+use std::{
+    collections::HashMap, net::SocketAddr, os::fd::AsRawFd as _, path::PathBuf, time::Duration,
+};
 
 use aya::maps::{MapData, RingBuf};
 use havip_common::{AdvertEvent, MAX_VRRP_LEN, event_flags};
@@ -33,8 +35,9 @@ use crate::{
     clock::monotonic_ns,
     config, control,
     dataplane::{AttachMode, Dataplane, DataplaneError},
+    metrics::{self, InstanceInfo, Metrics, MetricsError},
     net::{addr::Addresses, iface::IfaceError},
-    track::Tracker,
+    track::{Object, TrackEvent, Tracker},
     vrrp::{self, AdvertRepr, Event},
 };
 
@@ -86,6 +89,9 @@ pub enum DaemonError {
     /// Opening rtnetlink failed.
     #[error(transparent)]
     Netlink(#[from] crate::net::addr::AddrError),
+    /// The metrics endpoint cannot start.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
 }
 
 /// How to run.
@@ -99,6 +105,8 @@ pub struct Options {
     pub xdp_mode: AttachMode,
     /// Path of the control socket (`havip-agent status`).
     pub control_socket: PathBuf,
+    /// Address of the metrics endpoint; `None`: the configuration's `metrics_addr`.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// A ring buffer as a tokio-readable source.
@@ -119,7 +127,16 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         warn!(diagnostic = %d, "configuration");
     }
     let mut cfg = loaded.config;
+    // metrics: listen first, so a taken port fails the start before the data plane changes.
+    let metrics = Metrics::new();
+    let metrics_addr = opts.metrics_addr.unwrap_or(cfg.global.metrics_addr);
+    let server = metrics::serve(metrics_addr, metrics.clone())?;
     let mut dp = Dataplane::load()?;
+    // metrics: scrapes read the kernel's counters through their own map handles.
+    match dp.reader() {
+        Ok(reader) => metrics.attach_kernel(reader),
+        Err(e) => warn!(error = %e, "metrics: kernel counters will not be exported"),
+    }
     let mut runtimes: Vec<Runtime> = Vec::new();
     for inst in &cfg.instances {
         let tracker = Tracker::new(inst, &cfg.scripts, &cfg.sync_groups).map_err(|e| {
@@ -128,7 +145,9 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 what: e.to_string(),
             }
         })?;
-        runtimes.push(Runtime::new(inst, &cfg.global, tracker, &mut dp)?);
+        let mut r = Runtime::new(inst, &cfg.global, tracker, &mut dp)?;
+        r.metrics = metrics.register_instance(InstanceInfo::of(&r)); // metrics
+        runtimes.push(r);
     }
     let mut ifaces: Vec<String> = runtimes.iter().map(|r| r.iface.name.clone()).collect();
     ifaces.sort();
@@ -136,6 +155,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     for ifname in &ifaces {
         dp.attach(ifname, opts.xdp_mode)?;
     }
+    metrics.set_dataplane_attached(true); // metrics
     let ring = dp.take_events().ok_or(DaemonError::Invalid {
         instance: String::new(),
         what: "ring buffer already taken".to_owned(),
@@ -194,10 +214,14 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     );
 
     loop {
+        // metrics: /healthz fails when this stops; the sleep is capped so an idle loop beats.
+        metrics.heartbeat();
         let next = runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
-        let sleep = next.map_or(Duration::from_secs(3600), |t| {
-            t.saturating_duration_since(now())
-        });
+        let sleep = next
+            .map_or(metrics::HEARTBEAT_INTERVAL, |t| {
+                t.saturating_duration_since(now())
+            })
+            .min(metrics::HEARTBEAT_INTERVAL);
         tokio::select! {
             () = tokio::time::sleep(sleep) => {
                 let t = now();
@@ -223,7 +247,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     deliver(&ev, &index, &mut runtimes, &mut dp, &addr_tx);
                 }
             }
-            Some(_) = tracking.next() => {
+            Some(ev) = tracking.next() => {
+                export_tracking(&metrics, &ev, &runtimes); // metrics
                 let t = now();
                 for r in &mut runtimes {
                     r.retrack(t, &tracking.states, &mut dp, &addr_tx);
@@ -240,6 +265,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     ifaces: &mut ifaces,
                     tracking: &mut tracking,
                     dp: &mut dp,
+                    metrics: &metrics,
                 };
                 reload::reload(&opts, &mut running, &addr_tx);
             }
@@ -279,8 +305,26 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         Err(e) => warn!(error = %e, "reading kernel counters failed"),
     }
     dp.detach_all();
+    metrics.set_dataplane_attached(false); // metrics
+    server.stop(); // metrics
     info!("stopped");
     Ok(())
+}
+
+/// Exports a tracked object's new state (interfaces only if some instance tracks them).
+fn export_tracking(metrics: &Metrics, ev: &TrackEvent, runtimes: &[Runtime]) {
+    match ev {
+        TrackEvent::Script { name, ok } => metrics.track_script_status(name, *ok),
+        TrackEvent::Link { name, up, .. } => {
+            let object = Object::Interface(name.clone());
+            if runtimes
+                .iter()
+                .any(|r| r.tracker.objects().iter().any(|t| t.object == object))
+            {
+                metrics.track_interface_status(name, *up);
+            }
+        }
+    }
 }
 
 fn now() -> vrrp::Instant {
@@ -326,6 +370,7 @@ fn deliver(
     };
     r.learn_peer(src, ev.src_mac, addr_tx);
     let fenced = ev.flags & event_flags::FENCED != 0;
+    r.metrics.advert_received(ev.ts_ns, src, &advert); // metrics
     r.handle(
         now(),
         Event::Advert {

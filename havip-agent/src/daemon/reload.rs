@@ -16,6 +16,7 @@ use super::{
 use crate::{
     config::{self, Config},
     dataplane::Dataplane,
+    metrics::{InstanceInfo, Metrics},
     net::iface,
     notify::Notifier,
     track::{Tracker, script::Check},
@@ -36,6 +37,8 @@ pub(super) struct Running<'a> {
     pub tracking: &'a mut Tracking,
     /// The data plane.
     pub dp: &'a mut Dataplane,
+    /// The metrics registry (instances are registered and removed with the configuration).
+    pub metrics: &'a Metrics,
 }
 
 /// Checks that every instance of `cfg` that is not already running as configured could start,
@@ -105,6 +108,7 @@ pub(super) fn reload(
             kept.push(Some(r));
         } else {
             retire(&mut r, run.dp, addr_tx);
+            run.metrics.unregister_instance(&r.metrics);
             removed.push(r.name().to_owned());
         }
     }
@@ -127,7 +131,8 @@ pub(super) fn reload(
             })
             .and_then(|tracker| Runtime::new(inst, &new.global, tracker, run.dp));
         match built {
-            Ok(r) => {
+            Ok(mut r) => {
+                r.metrics = run.metrics.register_instance(InstanceInfo::of(&r));
                 started.push(runtimes.len());
                 runtimes.push(r);
             }

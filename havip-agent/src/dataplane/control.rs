@@ -22,6 +22,7 @@ use tracing::{debug, warn};
 use super::{
     AttachMode, Attached, DataplaneError, EBPF_OBJECT,
     attach::{attach, detach},
+    reader::{self, MapReader},
 };
 use crate::clock::monotonic_ns;
 
@@ -248,18 +249,7 @@ impl Dataplane {
         let Some(&slot) = self.slots.get(&key) else {
             return Ok(None);
         };
-        let per_cpu = self
-            .vip_counters
-            .get(&slot, 0)
-            .map_err(|e| DataplaneError::map(map_names::VIP_COUNTERS, "get", e))?;
-        let mut sum = VipCounters::default();
-        for c in per_cpu.iter() {
-            sum.replied += c.replied;
-            sum.dropped_not_owned += c.dropped_not_owned;
-            sum.dropped_lease_expired += c.dropped_lease_expired;
-            sum.dropped_fenced += c.dropped_fenced;
-        }
-        Ok(Some(sum))
+        reader::sum_vip_counters(&self.vip_counters, slot).map(Some)
     }
 
     /// Configures (or reconfigures) VRRP instance `vrid` on `ifindex`. Ownership is kept as is.
@@ -418,15 +408,20 @@ impl Dataplane {
 
     /// Global counters summed over CPUs.
     pub fn counters(&self) -> Result<Counters, DataplaneError> {
-        let mut out = [0u64; counter::COUNT as usize];
-        for (i, slot) in (0u32..).zip(out.iter_mut()) {
-            let per_cpu = self
-                .counters
-                .get(&i, 0)
-                .map_err(|e| DataplaneError::map(map_names::COUNTERS, "get", e))?;
-            *slot = per_cpu.iter().sum();
-        }
-        Ok(Counters(out))
+        reader::sum_counters(&self.counters)
+    }
+
+    /// A read-only view of the counter, VIP, VRID and fence maps through duplicated file
+    /// descriptors, for a thread that must not share the data plane with the event loop (the
+    /// metrics endpoint reads the kernel's counters at scrape time with it).
+    pub fn reader(&self) -> Result<MapReader, DataplaneError> {
+        Ok(MapReader::new(
+            reader::duplicate(&self.vips, map_names::VIPS)?,
+            reader::duplicate(&self.vrids, map_names::VRIDS)?,
+            reader::duplicate(&self.fences, map_names::FENCES)?,
+            reader::duplicate(&self.counters, map_names::COUNTERS)?,
+            reader::duplicate(&self.vip_counters, map_names::VIP_COUNTERS)?,
+        ))
     }
 
     /// Takes the advert ring buffer (once) for the receive task.

@@ -4,10 +4,12 @@
 mod attach;
 mod control;
 pub mod pins;
+mod reader;
 mod xdp_netlink;
 
 pub use attach::{AttachMode, Attached};
 pub use control::{Counters, Dataplane, VridConfig};
+pub use reader::{MapReader, Ownership};
 
 /// The eBPF object built by build.rs, 8-byte aligned as aya requires.
 pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/havip"));

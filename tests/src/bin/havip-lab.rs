@@ -1,7 +1,8 @@
 //! The havip lab (run by `cargo xtask lab`): a bridge, two havip nodes and a client in network
 //! namespaces. It shows the election and which MAC answers for the VIP, cuts the master's link
-//! and measures the failover as the client sees it, restores the link (preemption back), prints
-//! each node's kernel counters, and removes everything it made.
+//! and measures the failover as the client sees it, restores the link (preemption back), shows
+//! what each node's metrics endpoint says, prints each node's kernel counters, and removes
+//! everything it made.
 
 use std::{
     fmt::Write as _,
@@ -17,6 +18,7 @@ use havip_tests::{
     netns::{Lan, unique_tag, wait_for},
     prober::{ArpProber, Sample},
     proc::Proc,
+    scrape::{Scrape, http_get},
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
@@ -126,8 +128,14 @@ fn main() -> anyhow::Result<()> {
         longest_gap(&samples).as_secs_f64() * 1e3
     );
 
-    // 4. Stop, and show the counters each agent reports on exit.
-    println!("\n[4] stopping the agents; kernel counters per node:");
+    // 4. What an SRE sees: each node's metrics endpoint (127.0.0.1:9828 in its namespace).
+    println!("\n[4] scraping each node's /metrics:");
+    for (n, node) in [("a", 1), ("b", 2)] {
+        print_metrics(&lan, n, node);
+    }
+
+    // 5. Stop, and show the counters each agent reports on exit.
+    println!("\n[5] stopping the agents; kernel counters per node:");
     for (n, p) in [("a", &mut a), ("b", &mut b)] {
         p.stop(Duration::from_secs(5));
         let log = p.log_text();
@@ -147,6 +155,65 @@ fn main() -> anyhow::Result<()> {
     drop(lan);
     println!("\nlab finished; namespaces and processes removed.");
     Ok(())
+}
+
+/// The series an SRE alerts on, from one scrape of node `node`.
+fn print_metrics(lan: &Lan, n: &str, node: usize) {
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 9828));
+    let scrape =
+        http_get(&lan.nodes[node].ns, addr, "/metrics", None).and_then(|r| Scrape::parse(&r.body));
+    let s = match scrape {
+        Ok(s) => s,
+        Err(e) => {
+            println!("    node {n}: scrape failed: {e:#}");
+            return;
+        }
+    };
+    let state = ["INIT", "BACKUP", "MASTER", "FAULT"]
+        .into_iter()
+        .find(|st| s.get("havip_instance_state", &[("state", st)]) > 0.5)
+        .unwrap_or("?");
+    println!(
+        "    node {n}: state {state}, kernel owner {}, lease left {:.0} ms, heartbeat {:.0} ms ago",
+        s.get("havip_instance_owned", &[]),
+        s.get("havip_instance_lease_remaining_seconds", &[]) * 1e3,
+        s.get("havip_event_loop_heartbeat_age_seconds", &[]) * 1e3
+    );
+    let nonzero = |name: &str, keys: &[&str]| -> Vec<String> {
+        s.matching(name, &[])
+            .filter(|x| x.value > 0.0)
+            .map(|x| {
+                let labels: Vec<&str> = keys
+                    .iter()
+                    .filter_map(|k| x.labels.iter().find(|(lk, _)| lk == k))
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                format!("{} {}", labels.join(" "), x.value)
+            })
+            .collect()
+    };
+    println!(
+        "      transitions: {}",
+        nonzero("havip_state_transitions_total", &["from", "to", "reason"]).join(" | ")
+    );
+    for stage in ["granted", "announced"] {
+        let count = s.sum("havip_takeover_duration_seconds_count", &[("stage", stage)]);
+        let sum = s.sum("havip_takeover_duration_seconds_sum", &[("stage", stage)]);
+        if count > 0.0 {
+            println!(
+                "      takeover trigger -> {stage}: {count} takeover(s), mean {:.3} ms",
+                sum / count * 1e3
+            );
+        }
+    }
+    println!(
+        "      ARP for the VIP: replied {}, dropped {}; adverts sent {}, received {}, kernel drops {}",
+        s.sum("havip_vip_arp_replies_total", &[]),
+        nonzero("havip_vip_arp_dropped_total", &["reason"]).join(", "),
+        s.sum("havip_adverts_sent_total", &[]),
+        s.sum("havip_adverts_received_total", &[]),
+        s.sum("havip_xdp_adverts_dropped_total", &[])
+    );
 }
 
 fn write_conf(
