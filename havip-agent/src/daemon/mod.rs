@@ -27,6 +27,7 @@ use tracing::{debug, info, warn};
 use self::{addr_worker::AddrOp, instance::Runtime};
 use crate::{
     clock::monotonic_ns,
+    cloud::Reporters,
     config,
     dataplane::{AttachMode, Dataplane, DataplaneError},
     net::{addr::Addresses, iface::IfaceError},
@@ -81,6 +82,9 @@ pub enum DaemonError {
     /// Opening rtnetlink failed.
     #[error(transparent)]
     Netlink(#[from] crate::net::addr::AddrError),
+    /// Cloud reporting could not start (its configuration or credentials).
+    #[error(transparent)]
+    Cloud(#[from] crate::cloud::CloudError),
 }
 
 /// How to run.
@@ -153,6 +157,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         source,
     })?;
 
+    // Cloud reporting (issue #6): reporters run in their own tasks; the loop only publishes
+    // state changes to them (never blocking) and serves their re-announce requests.
+    let (mut cloud, mut reannounce_rx) = Reporters::start(&cfg, &runtimes)?;
+
     let start = now();
     for r in &mut runtimes {
         r.clear_addresses(&addr_tx);
@@ -166,6 +174,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     );
 
     loop {
+        cloud.observe(&runtimes);
         let next = runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
         let sleep = next.map_or(Duration::from_secs(3600), |t| {
             t.saturating_duration_since(now())
@@ -195,6 +204,11 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     deliver(&ev, &index, &mut runtimes, &mut dp, &addr_tx);
                 }
             }
+            Some(i) = reannounce_rx.recv() => {
+                if let Some(r) = runtimes.get_mut(i) {
+                    r.reannounce();
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -205,6 +219,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     for r in &mut runtimes {
         r.handle(stop, Event::Shutdown, &mut dp, &addr_tx);
     }
+    cloud.observe(&runtimes);
     let (done_tx, done_rx) = oneshot::channel();
     let _ = addr_tx.send(AddrOp::Flush(done_tx));
     if tokio::time::timeout(Duration::from_secs(3), done_rx)
@@ -215,6 +230,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     }
     drop(addr_tx);
     let _ = tokio::time::timeout(Duration::from_secs(1), worker).await;
+    cloud.shutdown(Duration::from_secs(2)).await;
     match dp.counters() {
         Ok(c) => {
             let line: Vec<String> = c

@@ -1,0 +1,564 @@
+//! The `[cloud]` table, typed: which providers report which instances, the Tencent Cloud account
+//! and region, the node's identity. `config::Config` keeps `[cloud]` as a raw table; [`parse`]
+//! gives it these types and checks them, and every error names its field
+//! (`cloud.tencent_havip[0].havip_id: ...`).
+//!
+//! ```toml
+//! [cloud.node]                          # who this node is in the cloud
+//! instance_id = "ins-a1b2c3d4"          # else read from metadata_url
+//! network_interface_id = "eni-a1b2c3d4" # else looked up through the API (migrate-ip)
+//! # metadata_url = "http://metadata.tencentyun.com/latest/meta-data/"
+//!
+//! [cloud.tencent]                       # account, region, endpoint of the VPC API
+//! region = "ap-guangzhou"
+//! credentials_file = "/etc/havip/tencentcloud.toml"
+//!
+//! [[cloud.tencent_havip]]               # one per instance whose VIP is a HAVIP
+//! instance = "VI_1"
+//! havip_id = "havip-9o233uri"
+//!
+//! [[cloud.webhook]]
+//! url = "https://hooks.example.com/havip"
+//! secret_file = "/etc/havip/webhook.key"
+//! ```
+
+use std::{net::Ipv4Addr, path::PathBuf, time::Duration};
+
+use serde::{Deserialize, Deserializer};
+
+use super::secret::Secret;
+use crate::config::parse_duration;
+
+/// Default API endpoint of the VPC product.
+pub const DEFAULT_ENDPOINT: &str = "https://vpc.tencentcloudapi.com";
+/// Default per-request timeout.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default time the cloud gets to agree after a takeover (Tencent documents a HAVIP switch
+/// of about 10 s).
+pub const DEFAULT_CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default pause between two checks while waiting for the cloud to agree.
+pub const DEFAULT_RECHECK_INTERVAL: Duration = Duration::from_secs(2);
+/// Default period of the reconciliation check while master.
+pub const DEFAULT_RECONCILE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// A field of `[cloud]` that is wrong, and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct FieldError {
+    /// Dotted path of the field: `cloud.tencent_havip[0].havip_id`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn field_error(path: impl Into<String>, message: impl Into<String>) -> FieldError {
+    FieldError {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// `[cloud]`, typed.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    /// `[cloud.node]`.
+    pub node: NodeConfig,
+    /// `[cloud.tencent]`.
+    pub tencent: Option<TencentConfig>,
+    /// `[[cloud.tencent_havip]]`.
+    pub tencent_havip: Vec<HavipConfig>,
+    /// `[[cloud.tencent_migrate_ip]]`.
+    pub tencent_migrate_ip: Vec<MigrateConfig>,
+    /// `[[cloud.webhook]]`.
+    pub webhook: Vec<WebhookConfig>,
+}
+
+impl Settings {
+    /// Whether any provider is configured.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tencent_havip.is_empty()
+            && self.tencent_migrate_ip.is_empty()
+            && self.webhook.is_empty()
+    }
+}
+
+/// `[cloud.node]`: this node's identity in the cloud.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NodeConfig {
+    /// CVM instance id (`ins-...`). Default: read from `metadata_url`.
+    pub instance_id: Option<String>,
+    /// ENI id (`eni-...`). Default: the ENI of the instance whose MAC is the VRRP interface's,
+    /// looked up through `DescribeNetworkInterfaces` when a provider needs it.
+    pub network_interface_id: Option<String>,
+    /// Instance metadata service, e.g. `http://metadata.tencentyun.com/latest/meta-data/`;
+    /// `instance-id` is read below it. Default: none (identity from this table only).
+    pub metadata_url: Option<String>,
+    /// A name for this node in webhook events. Default: `global.router_id`, else the host name.
+    pub name: Option<String>,
+}
+
+/// `[cloud.tencent]`: account, region and endpoint of the Tencent Cloud VPC API.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TencentConfig {
+    /// Region of the VPC (`ap-guangzhou`). Required.
+    pub region: String,
+    /// API endpoint. Default `https://vpc.tencentcloudapi.com`; tests point it at a local server.
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    /// `SecretId`. Prefer `credentials_file` or the environment.
+    #[serde(default)]
+    pub secret_id: Option<String>,
+    /// `SecretKey`. Prefer `credentials_file` or the environment.
+    #[serde(default)]
+    pub secret_key: Option<Secret>,
+    /// A TOML file with `secret_id` and `secret_key` (mode 0600).
+    #[serde(default)]
+    pub credentials_file: Option<PathBuf>,
+    /// Timeout of one API request. Default 5 s.
+    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    pub request_timeout: Duration,
+}
+
+impl TencentConfig {
+    /// The endpoint in use.
+    #[must_use]
+    pub fn endpoint(&self) -> &str {
+        self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT)
+    }
+}
+
+/// `[[cloud.tencent_havip]]`: an instance whose VIP is a Tencent Cloud HAVIP.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HavipConfig {
+    /// The VRRP instance (keepalived `vrrp_instance` name).
+    pub instance: String,
+    /// The HAVIP (`havip-...`).
+    pub havip_id: String,
+    /// An EIP to keep associated with the HAVIP (`HaVipAssociateAddressIp`). Default: none.
+    #[serde(default)]
+    pub eip: Option<Ipv4Addr>,
+    /// How long the cloud gets to agree after this node takes over. Default 60 s.
+    #[serde(default = "default_confirm_timeout", deserialize_with = "duration")]
+    pub confirm_timeout: Duration,
+    /// Pause between re-announcement and the next check while waiting. Default 2 s.
+    #[serde(default = "default_recheck_interval", deserialize_with = "duration")]
+    pub recheck_interval: Duration,
+    /// Check period while master. Default 30 s.
+    #[serde(default = "default_reconcile_interval", deserialize_with = "duration")]
+    pub reconcile_interval: Duration,
+}
+
+/// `[[cloud.tencent_migrate_ip]]`: an instance whose VIP is a secondary private IP moved between
+/// ENIs with `MigratePrivateIpAddress`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrateConfig {
+    /// The VRRP instance.
+    pub instance: String,
+    /// The private IP to move. Default: the instance's first VIP.
+    #[serde(default)]
+    pub private_ip: Option<Ipv4Addr>,
+    /// How long the move may take. Default 60 s.
+    #[serde(default = "default_confirm_timeout", deserialize_with = "duration")]
+    pub confirm_timeout: Duration,
+    /// Pause between two polls of the task. Default 2 s.
+    #[serde(default = "default_recheck_interval", deserialize_with = "duration")]
+    pub recheck_interval: Duration,
+    /// Check period while master. Default 30 s.
+    #[serde(default = "default_reconcile_interval", deserialize_with = "duration")]
+    pub reconcile_interval: Duration,
+}
+
+/// `[[cloud.webhook]]`: POST every state change as JSON.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `http://` or `https://` URL.
+    pub url: String,
+    /// HMAC-SHA256 key of the `X-Havip-Signature` header.
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// A file holding the key (trailing newline ignored); instead of `secret`.
+    #[serde(default)]
+    pub secret_file: Option<PathBuf>,
+    /// Instances to report. Default: all.
+    #[serde(default)]
+    pub instances: Vec<String>,
+    /// Timeout of one POST. Default 5 s.
+    #[serde(default = "default_request_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+}
+
+fn default_request_timeout() -> Duration {
+    DEFAULT_REQUEST_TIMEOUT
+}
+fn default_confirm_timeout() -> Duration {
+    DEFAULT_CONFIRM_TIMEOUT
+}
+fn default_recheck_interval() -> Duration {
+    DEFAULT_RECHECK_INTERVAL
+}
+fn default_reconcile_interval() -> Duration {
+    DEFAULT_RECONCILE_INTERVAL
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_duration(&text).map_err(serde::de::Error::custom)
+}
+
+/// Types and checks `[cloud]`. `instances` are the names of the configured VRRP instances.
+pub fn parse(table: &toml::Table, instances: &[&str]) -> Result<Settings, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let mut settings = Settings::default();
+    for (key, value) in table {
+        let path = format!("cloud.{key}");
+        match key.as_str() {
+            "node" => {
+                if let Some(v) = typed(value, &path, &mut errors) {
+                    settings.node = v;
+                }
+            }
+            "tencent" => settings.tencent = typed(value, &path, &mut errors),
+            "tencent_havip" => settings.tencent_havip = typed_list(value, &path, &mut errors),
+            "tencent_migrate_ip" => {
+                settings.tencent_migrate_ip = typed_list(value, &path, &mut errors);
+            }
+            "webhook" => settings.webhook = typed_list(value, &path, &mut errors),
+            _ => errors.push(field_error(
+                path,
+                "unknown key; expected one of `node`, `tencent`, `tencent_havip`, \
+                 `tencent_migrate_ip`, `webhook`",
+            )),
+        }
+    }
+    if errors.is_empty() {
+        check(&settings, instances, &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(settings)
+    } else {
+        Err(errors)
+    }
+}
+
+fn typed<T: serde::de::DeserializeOwned>(
+    value: &toml::Value,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<T> {
+    match value.clone().try_into::<T>() {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(field_error(path, e.message().trim_end()));
+            None
+        }
+    }
+}
+
+fn typed_list<T: serde::de::DeserializeOwned>(
+    value: &toml::Value,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Vec<T> {
+    let Some(items) = value.as_array() else {
+        errors.push(field_error(
+            path,
+            format!("expected an array of tables (`[[{path}]]`)"),
+        ));
+        return Vec::new();
+    };
+    items
+        .iter()
+        .enumerate()
+        .filter_map(|(i, item)| typed(item, &format!("{path}[{i}]"), errors))
+        .collect()
+}
+
+fn check_url(url: &str, path: String, errors: &mut Vec<FieldError>) {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+        Ok(_) => errors.push(field_error(path, format!("`{url}` is not an http(s) URL"))),
+        Err(e) => errors.push(field_error(path, format!("`{url}`: {e}"))),
+    }
+}
+
+fn check_instance(
+    name: &str,
+    path: String,
+    instances: &[&str],
+    seen: &mut Vec<String>,
+    errors: &mut Vec<FieldError>,
+) {
+    if !instances.contains(&name) {
+        errors.push(field_error(
+            path,
+            format!("no VRRP instance named `{name}` is configured"),
+        ));
+    } else if seen.iter().any(|s| s == name) {
+        errors.push(field_error(
+            path,
+            format!("instance `{name}` is already reported by this provider"),
+        ));
+    } else {
+        seen.push(name.to_owned());
+    }
+}
+
+fn check_timing(
+    path: &str,
+    confirm: Duration,
+    recheck: Duration,
+    reconcile: Duration,
+    errors: &mut Vec<FieldError>,
+) {
+    for (key, value) in [
+        ("confirm_timeout", confirm),
+        ("recheck_interval", recheck),
+        ("reconcile_interval", reconcile),
+    ] {
+        if value.is_zero() {
+            errors.push(field_error(format!("{path}.{key}"), "must be more than 0"));
+        }
+    }
+    if recheck > confirm {
+        errors.push(field_error(
+            format!("{path}.recheck_interval"),
+            "is longer than confirm_timeout",
+        ));
+    }
+}
+
+fn check(settings: &Settings, instances: &[&str], errors: &mut Vec<FieldError>) {
+    let uses_tencent =
+        !settings.tencent_havip.is_empty() || !settings.tencent_migrate_ip.is_empty();
+    match &settings.tencent {
+        None if uses_tencent => errors.push(field_error(
+            "cloud.tencent",
+            "a Tencent Cloud provider is configured but [cloud.tencent] is missing",
+        )),
+        None => {}
+        Some(t) => {
+            if t.region.trim().is_empty() {
+                errors.push(field_error("cloud.tencent.region", "must not be empty"));
+            }
+            check_url(t.endpoint(), "cloud.tencent.endpoint".into(), errors);
+            if t.request_timeout.is_zero() {
+                errors.push(field_error(
+                    "cloud.tencent.request_timeout",
+                    "must be more than 0",
+                ));
+            }
+            if t.secret_id.is_some() != t.secret_key.is_some() {
+                errors.push(field_error(
+                    "cloud.tencent",
+                    "set both secret_id and secret_key, or neither",
+                ));
+            }
+        }
+    }
+    if let Some(url) = &settings.node.metadata_url {
+        check_url(url, "cloud.node.metadata_url".into(), errors);
+    }
+    let mut seen = Vec::new();
+    for (i, h) in settings.tencent_havip.iter().enumerate() {
+        let path = format!("cloud.tencent_havip[{i}]");
+        check_instance(
+            &h.instance,
+            format!("{path}.instance"),
+            instances,
+            &mut seen,
+            errors,
+        );
+        if h.havip_id.trim().is_empty() {
+            errors.push(field_error(format!("{path}.havip_id"), "must not be empty"));
+        }
+        check_timing(
+            &path,
+            h.confirm_timeout,
+            h.recheck_interval,
+            h.reconcile_interval,
+            errors,
+        );
+    }
+    let mut seen = Vec::new();
+    for (i, m) in settings.tencent_migrate_ip.iter().enumerate() {
+        let path = format!("cloud.tencent_migrate_ip[{i}]");
+        check_instance(
+            &m.instance,
+            format!("{path}.instance"),
+            instances,
+            &mut seen,
+            errors,
+        );
+        check_timing(
+            &path,
+            m.confirm_timeout,
+            m.recheck_interval,
+            m.reconcile_interval,
+            errors,
+        );
+    }
+    for (i, w) in settings.webhook.iter().enumerate() {
+        let path = format!("cloud.webhook[{i}]");
+        check_url(&w.url, format!("{path}.url"), errors);
+        if w.secret.is_some() == w.secret_file.is_some() {
+            errors.push(field_error(
+                path.clone(),
+                "set exactly one of secret and secret_file (the HMAC key of X-Havip-Signature)",
+            ));
+        }
+        if w.timeout.is_zero() {
+            errors.push(field_error(
+                format!("{path}.timeout"),
+                "must be more than 0",
+            ));
+        }
+        let mut seen = Vec::new();
+        for (j, name) in w.instances.iter().enumerate() {
+            check_instance(
+                name,
+                format!("{path}.instances[{j}]"),
+                instances,
+                &mut seen,
+                errors,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(text: &str) -> toml::Table {
+        let mut doc: toml::Table = toml::from_str(text).expect("valid TOML");
+        match doc.remove("cloud") {
+            Some(toml::Value::Table(t)) => t,
+            _ => panic!("no [cloud] table"),
+        }
+    }
+
+    const FULL: &str = r#"
+[cloud.node]
+instance_id = "ins-a"
+network_interface_id = "eni-a"
+
+[cloud.tencent]
+region = "ap-guangzhou"
+endpoint = "http://192.0.2.250:8080"
+secret_id = "AKIDEXAMPLE"
+secret_key = "not-a-real-key"
+request_timeout = "2s"
+
+[[cloud.tencent_havip]]
+instance = "VI_1"
+havip_id = "havip-1"
+eip = "203.0.113.7"
+confirm_timeout = "20s"
+recheck_interval = "500ms"
+
+[[cloud.tencent_migrate_ip]]
+instance = "VI_2"
+
+[[cloud.webhook]]
+url = "https://hooks.example.com/x"
+secret = "k"
+instances = ["VI_1"]
+"#;
+
+    #[test]
+    fn full_example_parses_with_defaults() {
+        let s = parse(&table(FULL), &["VI_1", "VI_2"]).expect("valid");
+        let t = s.tencent.as_ref().expect("tencent");
+        assert_eq!(t.endpoint(), "http://192.0.2.250:8080");
+        assert_eq!(t.request_timeout, Duration::from_secs(2));
+        assert_eq!(s.tencent_havip[0].eip, Some(Ipv4Addr::new(203, 0, 113, 7)));
+        assert_eq!(
+            s.tencent_havip[0].recheck_interval,
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            s.tencent_havip[0].reconcile_interval,
+            DEFAULT_RECONCILE_INTERVAL
+        );
+        assert_eq!(
+            s.tencent_migrate_ip[0].confirm_timeout,
+            DEFAULT_CONFIRM_TIMEOUT
+        );
+        assert_eq!(s.webhook[0].timeout, DEFAULT_REQUEST_TIMEOUT);
+        assert_eq!(s.node.instance_id.as_deref(), Some("ins-a"));
+        assert!(
+            !format!("{s:?}").contains("not-a-real-key"),
+            "secret in Debug"
+        );
+    }
+
+    fn errors(text: &str) -> Vec<String> {
+        parse(&table(text), &["VI_1"])
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = errors(
+            "[cloud.tencent]\nregion = \"x\"\n\n[[cloud.tencent_havip]]\ninstance = \"VI_1\"\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("cloud.tencent_havip[0]: "), "{e:?}");
+        assert!(e[0].contains("havip_id"), "{e:?}");
+
+        let e = errors("[cloud.tencent]\nregion = \"x\"\nregoin = \"y\"\n");
+        assert!(
+            e[0].starts_with("cloud.tencent: ") && e[0].contains("regoin"),
+            "{e:?}"
+        );
+
+        let e = errors("[cloud.tencnet]\nregion = \"x\"\n");
+        assert!(e[0].starts_with("cloud.tencnet: unknown key"), "{e:?}");
+
+        let e = errors("[[cloud.tencent_havip]]\ninstance = \"VI_9\"\nhavip_id = \"h\"\n");
+        assert!(e.iter().any(|m| m.starts_with("cloud.tencent: ")), "{e:?}");
+
+        let e = errors(
+            "[cloud.tencent]\nregion = \"x\"\n[[cloud.tencent_havip]]\ninstance = \"VI_9\"\nhavip_id = \"h\"\nrecheck_interval = \"0s\"\n",
+        );
+        assert!(
+            e.iter()
+                .any(|m| m
+                    .starts_with("cloud.tencent_havip[0].instance: no VRRP instance named `VI_9`")),
+            "{e:?}"
+        );
+        assert!(
+            e.iter()
+                .any(|m| m.starts_with("cloud.tencent_havip[0].recheck_interval: ")),
+            "{e:?}"
+        );
+
+        let e = errors("[cloud.tencent]\nregion = \"x\"\nrequest_timeout = \"5\"\n");
+        assert!(
+            e[0].starts_with("cloud.tencent: ") && e[0].contains("no unit"),
+            "{e:?}"
+        );
+
+        let e = errors("[cloud.tencent]\nregion = \"x\"\nendpoint = \"ftp://h\"\n");
+        assert!(e[0].starts_with("cloud.tencent.endpoint: "), "{e:?}");
+
+        let e = errors("[[cloud.webhook]]\nurl = \"https://h/x\"\n");
+        assert!(
+            e[0].starts_with("cloud.webhook[0]: set exactly one of secret"),
+            "{e:?}"
+        );
+
+        let e = errors("[cloud.tencent]\nregion = \"x\"\nsecret_id = \"a\"\n");
+        assert!(e[0].contains("both secret_id and secret_key"), "{e:?}");
+    }
+}
