@@ -125,12 +125,11 @@ impl MigrateReporter {
             .find(|e| e.has_mac(self.info.mac))
             .or_else(|| (enis.len() == 1).then(|| &enis[0]))
             .and_then(|e| e.network_interface_id.clone());
-        match &found {
-            Some(eni) => {
-                info!(provider = NAME, instance = %self.info.name, eni = %eni, "this node's ENI")
-            }
-            None => error!(provider = NAME, instance = %self.info.name, instance_id = %me,
-                "no ENI of this instance has the VRRP interface's MAC; set cloud.node.network_interface_id"),
+        if let Some(eni) = &found {
+            info!(provider = NAME, instance = %self.info.name, eni = %eni, "this node's ENI");
+        } else {
+            error!(provider = NAME, instance = %self.info.name, instance_id = %me,
+                "no ENI of this instance has the VRRP interface's MAC; set cloud.node.network_interface_id");
         }
         self.my_eni.clone_from(&found);
         found
@@ -183,9 +182,16 @@ impl MigrateReporter {
             .wait_task(NAME, &task, self.cfg.recheck_interval, deadline)
             .await
         {
-            // Verify with a fresh look rather than trust the task alone.
-            Ok(api::TaskStatus::Success) => Step::Retry,
-            Ok(_) | Err(_) => Step::Retry,
+            // Success or not, the next look at the ENIs says where the IP is: the task's
+            // word alone is not taken for agreement.
+            Ok(status) => {
+                if status != api::TaskStatus::Success {
+                    warn!(provider = NAME, instance = %self.info.name, %ip, ?status,
+                        "the move did not complete");
+                }
+                Step::Retry
+            }
+            Err(_) => Step::Retry,
         }
     }
 

@@ -224,12 +224,24 @@ impl Reporters {
             .clone()
             .or_else(|| cfg.global.router_id.clone())
             .unwrap_or_else(identity::host_name);
+        me.start_webhooks(&settings, &infos, &node_name, &identity)?;
+        info!(reporters = me.tasks.len(), "cloud reporting on");
+        Ok((me, reannounce_rx))
+    }
+
+    fn start_webhooks(
+        &mut self,
+        settings: &config::Settings,
+        infos: &[InstanceInfo],
+        node_name: &str,
+        identity: &identity::Identity,
+    ) -> Result<(), CloudError> {
         for (index, w) in settings.webhook.iter().enumerate() {
             let key = webhook::key(w).map_err(|source| CloudError::WebhookKey { index, source })?;
             // One sequence per webhook, across its instances, starting at the Unix time in ms so
             // it also grows across restarts.
             let sequence = Arc::new(AtomicU64::new(webhook::initial_sequence()));
-            for info in &infos {
+            for info in infos {
                 if !w.instances.is_empty() && !w.instances.contains(&info.name) {
                     continue;
                 }
@@ -237,29 +249,27 @@ impl Reporters {
                     w,
                     key.clone(),
                     info.clone(),
-                    node_name.clone(),
+                    node_name.to_owned(),
                     identity.clone(),
                     Arc::clone(&sequence),
-                    me.stats.clone(),
+                    self.stats.clone(),
                 );
-                me.spawn(info.index, r);
+                self.spawn(info.index, r);
             }
         }
-        info!(reporters = me.tasks.len(), "cloud reporting on");
-        Ok((me, reannounce_rx))
+        Ok(())
     }
 
     fn spawn<R: Reporter>(&mut self, index: usize, r: R) {
         let Some(slot) = self.slots.get_mut(index) else {
             return;
         };
-        let rx = match slot {
-            Some(tx) => tx.subscribe(),
-            None => {
-                let (tx, rx) = watch::channel(None);
-                *slot = Some(tx);
-                rx
-            }
+        let rx = if let Some(tx) = slot {
+            tx.subscribe()
+        } else {
+            let (tx, rx) = watch::channel(None);
+            *slot = Some(tx);
+            rx
         };
         self.tasks.push(tokio::spawn(reporter::run(r, rx)));
     }

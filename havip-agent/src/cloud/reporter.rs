@@ -76,7 +76,7 @@ pub async fn run<R: Reporter>(mut r: R, mut rx: watch::Receiver<Option<Ownership
                 Woken::Done => {}
                 Woken::Changed => {
                     r.superseded(&change);
-                    current = rx.borrow_and_update().clone();
+                    current.clone_from(&rx.borrow_and_update());
                     fresh = current.is_some();
                     continue;
                 }
@@ -94,7 +94,7 @@ pub async fn run<R: Reporter>(mut r: R, mut rx: watch::Receiver<Option<Ownership
         match woken {
             Woken::Closed => return,
             Woken::Changed => {
-                current = rx.borrow_and_update().clone();
+                current.clone_from(&rx.borrow_and_update());
                 fresh = current.is_some();
             }
             Woken::Done => {
@@ -113,7 +113,7 @@ pub async fn run<R: Reporter>(mut r: R, mut rx: watch::Receiver<Option<Ownership
                 match woken {
                     Woken::Done => {}
                     Woken::Changed => {
-                        current = rx.borrow_and_update().clone();
+                        current.clone_from(&rx.borrow_and_update());
                         fresh = current.is_some();
                     }
                     Woken::Closed => return,
@@ -144,7 +144,7 @@ mod tests {
         fn provider(&self) -> &'static str {
             "test"
         }
-        fn instance(&self) -> &str {
+        fn instance(&self) -> &'static str {
             "VI_1"
         }
         async fn apply(&mut self, c: &Ownership) {
@@ -175,14 +175,14 @@ mod tests {
         }
     }
 
-    fn change(state: State) -> Option<Ownership> {
-        Some(Ownership {
+    fn change(state: State) -> Ownership {
+        Ownership {
             state,
             previous: State::Initialize,
             reason: String::new(),
             at: Instant::now(),
             wall: SystemTime::now(),
-        })
+        }
     }
 
     fn lines(log: &Arc<Mutex<Vec<String>>>) -> Vec<String> {
@@ -203,7 +203,7 @@ mod tests {
         ));
         // Published faster than the reporter can look: only the last one is seen.
         for s in [State::Master, State::Backup, State::Master, State::Backup] {
-            tx.send(change(s)).expect("send");
+            tx.send(Some(change(s))).expect("send");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
         drop(tx);
@@ -223,9 +223,9 @@ mod tests {
             },
             rx,
         ));
-        tx.send(change(State::Master)).expect("send");
+        tx.send(Some(change(State::Master))).expect("send");
         tokio::time::sleep(Duration::from_millis(50)).await;
-        tx.send(change(State::Backup)).expect("send");
+        tx.send(Some(change(State::Backup))).expect("send");
         tokio::time::sleep(Duration::from_millis(500)).await;
         drop(tx);
         task.await.expect("task");
@@ -252,10 +252,10 @@ mod tests {
             },
             rx,
         ));
-        tx.send(change(State::Master)).expect("send");
+        tx.send(Some(change(State::Master))).expect("send");
         tokio::time::sleep(Duration::from_millis(150)).await;
         // The final state is published and the slot closed at once, as at shutdown.
-        tx.send(change(State::Initialize)).expect("send");
+        tx.send(Some(change(State::Initialize))).expect("send");
         drop(tx);
         tokio::time::timeout(Duration::from_secs(2), task)
             .await

@@ -46,14 +46,14 @@ mod tests {
 
     #[test]
     fn debug_and_display_redact() {
-        let s = Secret::new("Gu5t9xGARNpq86cd98joQYCN3EXAMPLE");
-        assert_eq!(format!("{s}"), "[redacted]");
-        assert_eq!(format!("{s:?}"), "[redacted]");
         #[derive(Debug)]
         #[expect(dead_code, reason = "only printed")]
         struct Holder {
             key: Secret,
         }
+        let s = Secret::new("Gu5t9xGARNpq86cd98joQYCN3EXAMPLE");
+        assert_eq!(format!("{s}"), "[redacted]");
+        assert_eq!(format!("{s:?}"), "[redacted]");
         let printed = format!("{:?}", Holder { key: s.clone() });
         assert!(!printed.contains("Gu5t9x"), "{printed}");
         assert_eq!(s.expose(), "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE");

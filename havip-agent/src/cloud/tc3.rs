@@ -114,7 +114,13 @@ pub fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase()))
         .collect();
     lines.sort();
-    let canonical = lines.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let mut canonical = String::new();
+    for (k, v) in &lines {
+        canonical.push_str(k);
+        canonical.push(':');
+        canonical.push_str(v);
+        canonical.push('\n');
+    }
     let signed = lines
         .iter()
         .map(|(k, _)| k.as_str())
