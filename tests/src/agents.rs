@@ -224,7 +224,20 @@ pub fn spawn_havip(
     label: &str,
     spec: &InstanceSpec,
 ) -> anyhow::Result<Proc> {
-    let conf = dir.write(&format!("{label}.toml"), &spec.to_toml())?;
+    spawn_havip_config(node, dir, label, &spec.to_toml(), &[])
+}
+
+/// Spawns `havip-agent run` with the configuration `text` (TOML) and extra environment `env`
+/// in `node`'s namespace, and waits until it logs `havip running`. Proxy variables are removed,
+/// so HTTP from the agent goes where its configuration says.
+pub fn spawn_havip_config(
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    text: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Proc> {
+    let conf = dir.write(&format!("{label}.toml"), text)?;
     let bin = agent_bin()?;
     let mut cmd: Command = node
         .ns
@@ -233,6 +246,19 @@ pub fn spawn_havip(
         .arg("--config")
         .arg(&conf)
         .env("HAVIP_LOG", "info");
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let mut p = Proc::spawn(&format!("{}-{label}", node.ns.name()), cmd)?;
     let up = wait_for(START_LIMIT, Duration::from_millis(20), || {
         (p.log_text().contains("havip running") || !p.alive()).then_some(())
