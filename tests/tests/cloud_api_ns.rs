@@ -174,133 +174,139 @@ async fn reqwest_post(endpoint: &str, authorization: &str, ts: u64, body: &str) 
     }
 }
 
-#[test]
-fn failures_are_retried_backed_off_or_given_up_by_kind() {
-    if !require_root("failures_are_retried_backed_off_or_given_up_by_kind") {
-        return;
-    }
-    let lab = lab();
-    let endpoint = lab.vpc.endpoint();
-    let stats = CloudStats::default();
-
-    // Throttled, then the API recovers while the client backs off: it gets through.
-    lab.vpc
-        .set_fault(Fault::Error("RequestLimitExceeded".into()));
-    let (e, s) = (endpoint.clone(), stats.clone());
-    let vpc = &lab.vpc;
-    let throttled = std::thread::scope(|scope| {
-        let h = scope.spawn(|| {
-            inside(&lab.ns, move || {
-                Box::pin(async move {
-                    let c = client(&e, KEY, Duration::from_secs(2), &s);
-                    let mut b = Backoff::new(Duration::from_millis(100), Duration::from_secs(2));
-                    let t = Instant::now();
-                    let r = c
-                        .call_retrying::<HaVips>(
-                            "test",
-                            api::DESCRIBE_HA_VIPS,
-                            &api::describe_ha_vip(HAVIP),
-                            &mut b,
-                            Some(Instant::now() + Duration::from_secs(15)),
-                        )
-                        .await;
-                    (r.is_ok(), t.elapsed())
-                })
-            })
-        });
-        std::thread::sleep(Duration::from_millis(1500));
-        vpc.set_fault(Fault::None);
-        h.join().expect("thread")
-    });
-    assert!(throttled.0, "the call never got through after throttling");
-    assert!(
-        throttled.1 >= Duration::from_millis(1400),
-        "{:?}",
-        throttled.1
-    );
-    let snap = stats.snapshot();
-    let count = |outcome: &str| {
-        snap.calls
-            .get(&(
-                "test".to_owned(),
-                "DescribeHaVips".to_owned(),
-                outcome.to_owned(),
-            ))
-            .copied()
-            .unwrap_or(0)
-    };
-    assert_eq!(count("ok"), 1);
-    assert!(count("throttled") >= 1, "{snap:?}");
-    assert_eq!(
-        lab.vpc.count("DescribeHaVips", "RequestLimitExceeded") as u64,
-        count("throttled")
-    );
-
-    // InternalError that does not go away: retried until the deadline, then reported.
-    lab.vpc.set_fault(Fault::Error("InternalError".into()));
-    let (e, s) = (endpoint.clone(), stats.clone());
-    let (internal, took) = inside(&lab.ns, move || {
+/// One `DescribeHaVips` through `call_retrying` with the backoff `(base, max)` and `deadline`
+/// from now: whether it succeeded, its error code, and how long it took.
+fn retrying(
+    lab: &Lab,
+    stats: &CloudStats,
+    backoff: (Duration, Duration),
+    deadline: Duration,
+) -> (bool, Option<String>, Duration) {
+    let (endpoint, stats) = (lab.vpc.endpoint(), stats.clone());
+    inside(&lab.ns, move || {
         Box::pin(async move {
-            let c = client(&e, KEY, Duration::from_secs(2), &s);
-            let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(400));
-            let t = Instant::now();
-            let r = c
+            let api_client = client(&endpoint, KEY, Duration::from_secs(2), &stats);
+            let mut policy = Backoff::new(backoff.0, backoff.1);
+            let started = Instant::now();
+            let result = api_client
                 .call_retrying::<HaVips>(
                     "test",
                     api::DESCRIBE_HA_VIPS,
                     &api::describe_ha_vip(HAVIP),
-                    &mut b,
-                    Some(Instant::now() + Duration::from_millis(1500)),
+                    &mut policy,
+                    Some(Instant::now() + deadline),
                 )
                 .await;
-            (
-                r.err().and_then(|e| e.code().map(str::to_owned)),
-                t.elapsed(),
-            )
+            let code = result
+                .as_ref()
+                .err()
+                .and_then(|e| e.code().map(str::to_owned));
+            (result.is_ok(), code, started.elapsed())
         })
+    })
+}
+
+fn calls(stats: &CloudStats, outcome: &str) -> u64 {
+    let key = (
+        "test".to_owned(),
+        "DescribeHaVips".to_owned(),
+        outcome.to_owned(),
+    );
+    stats.snapshot().calls.get(&key).copied().unwrap_or(0)
+}
+
+#[test]
+fn throttling_backs_off_until_the_api_recovers() {
+    if !require_root("throttling_backs_off_until_the_api_recovers") {
+        return;
+    }
+    let lab = lab();
+    let stats = CloudStats::default();
+    lab.vpc
+        .set_fault(Fault::Error("RequestLimitExceeded".into()));
+    let (ok, _, took) = std::thread::scope(|scope| {
+        let call = scope.spawn(|| {
+            retrying(
+                &lab,
+                &stats,
+                (Duration::from_millis(100), Duration::from_secs(2)),
+                Duration::from_secs(15),
+            )
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        lab.vpc.set_fault(Fault::None);
+        call.join().expect("thread")
     });
-    assert_eq!(internal.as_deref(), Some("InternalError"));
+    assert!(ok, "the call never got through after throttling");
+    assert!(took >= Duration::from_millis(1400), "{took:?}");
+    assert_eq!(calls(&stats, "ok"), 1);
+    assert!(calls(&stats, "throttled") >= 1);
+    assert_eq!(
+        lab.vpc.count("DescribeHaVips", "RequestLimitExceeded") as u64,
+        calls(&stats, "throttled")
+    );
+}
+
+#[test]
+fn a_lasting_internal_error_is_retried_until_the_deadline() {
+    if !require_root("a_lasting_internal_error_is_retried_until_the_deadline") {
+        return;
+    }
+    let lab = lab();
+    let stats = CloudStats::default();
+    lab.vpc.set_fault(Fault::Error("InternalError".into()));
+    let (ok, code, took) = retrying(
+        &lab,
+        &stats,
+        (Duration::from_millis(100), Duration::from_millis(400)),
+        Duration::from_millis(1500),
+    );
+    assert!(!ok);
+    assert_eq!(code.as_deref(), Some("InternalError"));
     assert!(took <= Duration::from_secs(3), "{took:?}");
     assert!(lab.vpc.count("DescribeHaVips", "InternalError") >= 3);
+    assert_eq!(
+        usize::try_from(calls(&stats, "retry")).unwrap_or(usize::MAX),
+        lab.vpc.count("DescribeHaVips", "InternalError")
+    );
+}
 
-    // No answer at all: the request timeout ends each try.
-    lab.vpc.set_fault(Fault::Hang);
-    let (e, s) = (endpoint.clone(), stats.clone());
-    let (hang, took) = inside(&lab.ns, move || {
+/// One `DescribeHaVips` with `timeout`: whether it succeeded, whether it timed out, how long.
+fn once(lab: &Lab, timeout: Duration) -> (bool, Option<(bool, Disposition)>, Duration) {
+    let endpoint = lab.vpc.endpoint();
+    inside(&lab.ns, move || {
         Box::pin(async move {
-            let c = client(&e, KEY, Duration::from_millis(500), &s);
-            let t = Instant::now();
-            let r = c
+            let api_client = client(&endpoint, KEY, timeout, &CloudStats::default());
+            let started = Instant::now();
+            let result = api_client
                 .call::<HaVips>(api::DESCRIBE_HA_VIPS, &api::describe_ha_vip(HAVIP))
                 .await;
-            (
-                r.err().map(|e| {
-                    (
-                        matches!(e, ApiError::Transport { timeout: true, .. }),
-                        e.disposition(),
-                    )
-                }),
-                t.elapsed(),
-            )
+            let failure = result.as_ref().err().map(|e| {
+                (
+                    matches!(e, ApiError::Transport { timeout: true, .. }),
+                    e.disposition(),
+                )
+            });
+            (result.is_ok(), failure, started.elapsed())
         })
-    });
-    assert_eq!(hang, Some((true, Disposition::Retry)));
+    })
+}
+
+#[test]
+fn no_answer_times_out_and_a_slow_one_is_waited_for() {
+    if !require_root("no_answer_times_out_and_a_slow_one_is_waited_for") {
+        return;
+    }
+    let lab = lab();
+    lab.vpc.set_fault(Fault::Hang);
+    let (ok, failure, took) = once(&lab, Duration::from_millis(500));
+    assert!(!ok);
+    assert_eq!(failure, Some((true, Disposition::Retry)));
     assert!(took < Duration::from_secs(3), "{took:?}");
 
-    // Slow but within the timeout: answered.
     lab.vpc.set_fault(Fault::Slow(Duration::from_millis(300)));
-    let (e, s) = (endpoint.clone(), stats.clone());
-    let (slow, took) = inside(&lab.ns, move || {
-        Box::pin(async move {
-            let c = client(&e, KEY, Duration::from_secs(2), &s);
-            let t = Instant::now();
-            let r = c
-                .call::<HaVips>(api::DESCRIBE_HA_VIPS, &api::describe_ha_vip(HAVIP))
-                .await;
-            (r.is_ok(), t.elapsed())
-        })
-    });
-    assert!(slow, "slow answer within the timeout refused");
+    let (ok, failure, took) = once(&lab, Duration::from_secs(2));
+    assert!(ok, "slow answer within the timeout refused: {failure:?}");
     assert!(took >= Duration::from_millis(300), "{took:?}");
 }
 

@@ -95,7 +95,7 @@ fn tencent_section(lab: &Lab, node: usize) -> (String, Vec<(&'static str, &'stat
                 &format!("secret_id = \"{ID}\"\nsecret_key = \"{KEY}\"\n"),
             )
             .expect("credentials file");
-        text.push_str(&format!("credentials_file = \"{}\"\n", file.display()));
+        text = format!("{text}credentials_file = \"{}\"\n", file.display());
         (text, Vec::new())
     } else {
         (

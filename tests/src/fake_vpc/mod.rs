@@ -403,7 +403,7 @@ async fn handle(
     let body = body
         .collect()
         .await
-        .map(|b| b.to_bytes())
+        .map(http_body_util::Collected::to_bytes)
         .unwrap_or_default();
     if parts.uri.path() == "/webhook" {
         return Ok(actions::webhook(&sim, &parts.headers, &body));

@@ -77,9 +77,10 @@ pub fn check(
             _ => return Err("AuthFailure.InvalidAuthorization"),
         }
     }
-    let (credential, signed_headers, signature) = match (credential, signed_headers, signature) {
-        (Some(c), Some(h), Some(s)) => (c, h, s),
-        _ => return Err("AuthFailure.InvalidAuthorization"),
+    let (Some(credential), Some(signed_headers), Some(signature)) =
+        (credential, signed_headers, signature)
+    else {
+        return Err("AuthFailure.InvalidAuthorization");
     };
     let scope: Vec<&str> = credential.split('/').collect();
     let [id, scope_date, service, "tc3_request"] = scope[..] else {
@@ -101,7 +102,10 @@ pub fn check(
     let mut canonical_headers = String::new();
     for name in &names {
         let value = get(name).ok_or("AuthFailure.SignatureFailure")?;
-        canonical_headers.push_str(&format!("{name}:{}\n", value.trim().to_ascii_lowercase()));
+        canonical_headers.push_str(name);
+        canonical_headers.push(':');
+        canonical_headers.push_str(&value.trim().to_ascii_lowercase());
+        canonical_headers.push('\n');
     }
     let canonical_request = format!(
         "POST\n/\n\n{canonical_headers}\n{signed_headers}\n{}",
