@@ -507,6 +507,39 @@ instances = ["VI_1"]
             .collect()
     }
 
+    /// keepalived.conf users put `[cloud]` in the sidecar `<keepalived.conf>.havip.toml`.
+    #[test]
+    fn cloud_settings_from_a_keepalived_sidecar() {
+        let dir = std::env::temp_dir().join(format!("havip-sidecar-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let conf = dir.join("keepalived.conf");
+        std::fs::write(
+            &conf,
+            "vrrp_instance VI_1 {\n    state BACKUP\n    interface eth0\n    virtual_router_id 51\n    \
+             priority 100\n    advert_int 1\n    virtual_ipaddress {\n        192.0.2.200/24\n    }\n}\n",
+        )
+        .expect("write conf");
+        std::fs::write(
+            crate::config::sidecar_path(&conf),
+            "[cloud.tencent]\nregion = \"ap-guangzhou\"\n\n[[cloud.tencent_havip]]\n\
+             instance = \"VI_1\"\nhavip_id = \"havip-1\"\n",
+        )
+        .expect("write sidecar");
+        let loaded = crate::config::load(&conf, crate::config::Format::Keepalived);
+        let _ = std::fs::remove_dir_all(&dir);
+        let loaded = loaded.expect("loads");
+        let table = loaded.config.cloud.expect("[cloud] from the sidecar");
+        let names: Vec<&str> = loaded
+            .config
+            .instances
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
+        let s = parse(&table, &names).expect("valid");
+        assert_eq!(s.tencent_havip[0].havip_id, "havip-1");
+        assert_eq!(s.tencent_havip[0].instance, "VI_1");
+    }
+
     #[test]
     fn errors_name_the_field() {
         let e = errors(
