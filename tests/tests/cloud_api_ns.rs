@@ -10,8 +10,9 @@ use std::{
 
 use havip_agent::cloud::{
     CloudStats,
-    config::TencentConfig,
+    config::{NodeConfig, TencentConfig},
     credentials::Credentials,
+    identity::Identity,
     retry::{Backoff, Disposition},
     secret::Secret,
     tencent::{
@@ -351,4 +352,42 @@ fn private_ip_migration_runs_as_an_asynchronous_task() {
     assert_eq!(first, TaskStatus::Running, "the move is asynchronous");
     assert_eq!(status, TaskStatus::Success);
     assert_eq!(lab.vpc.private_ip_holder(ip).as_deref(), Some("eni-b"));
+}
+
+#[test]
+fn instance_id_from_the_metadata_service() {
+    if !require_root("instance_id_from_the_metadata_service") {
+        return;
+    }
+    let lab = lab();
+    lab.vpc.set_metadata_instance_id("ins-3g445roi\n");
+    let base = format!("{}/latest/meta-data/", lab.vpc.endpoint());
+    let (first, cached) = inside(&lab.ns, move || {
+        Box::pin(async move {
+            let identity = Identity::new(NodeConfig {
+                metadata_url: Some(base),
+                ..NodeConfig::default()
+            });
+            let first = identity.instance_id().await.map_err(|e| e.to_string());
+            let cached = identity.instance_id().await.map_err(|e| e.to_string());
+            (first, cached)
+        })
+    });
+    assert_eq!(first.as_deref(), Ok("ins-3g445roi"));
+    assert_eq!(cached, first);
+
+    lab.vpc.set_metadata_instance_id("<html>not an id</html>");
+    let base = format!("{}/latest/meta-data/", lab.vpc.endpoint());
+    let bad = inside(&lab.ns, move || {
+        Box::pin(async move {
+            Identity::new(NodeConfig {
+                metadata_url: Some(base),
+                ..NodeConfig::default()
+            })
+            .instance_id()
+            .await
+            .map_err(|e| e.to_string())
+        })
+    });
+    assert!(bad.is_err_and(|e| e.contains("not an identifier")));
 }

@@ -113,6 +113,7 @@ struct Sim {
     webhook_key: String,
     webhook_fail_next: u32,
     webhook_hits: Vec<WebhookHit>,
+    metadata_instance_id: String,
 }
 
 impl Sim {
@@ -211,6 +212,7 @@ impl FakeVpc {
             webhook_key: webhook_key.to_owned(),
             webhook_fail_next: 0,
             webhook_hits: Vec::new(),
+            metadata_instance_id: "ins-metadata".to_owned(),
         }));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -301,6 +303,11 @@ impl FakeVpc {
         let mut sim = lock(&self.sim);
         actions::settle_tasks(&mut sim);
         sim.private_ips.get(&ip).cloned()
+    }
+
+    /// Sets what `GET /latest/meta-data/instance-id` answers (default `ins-metadata`).
+    pub fn set_metadata_instance_id(&self, id: &str) {
+        id.clone_into(&mut lock(&self.sim).metadata_instance_id);
     }
 
     /// Sets the fault mode.
@@ -407,6 +414,11 @@ async fn handle(
         .unwrap_or_default();
     if parts.uri.path() == "/webhook" {
         return Ok(actions::webhook(&sim, &parts.headers, &body));
+    }
+    // The instance metadata service: plain text, like Tencent's.
+    if parts.method == hyper::Method::GET && parts.uri.path() == "/latest/meta-data/instance-id" {
+        let id = lock(&sim).metadata_instance_id.clone();
+        return Ok(Response::new(Full::new(Bytes::from(id))));
     }
     let fault = lock(&sim).fault.clone();
     match fault {
