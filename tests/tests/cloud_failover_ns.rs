@@ -29,6 +29,7 @@ const NODE_A: usize = 1;
 const NODE_B: usize = 2;
 const API: &str = "192.0.2.250:8080";
 const HAVIP: &str = "havip-lab00001";
+const EIP: &str = "203.0.113.7";
 const ID: &str = "AKIDlabTESTsecretid000000000EXAMPLE";
 const KEY: &str = "lab-test-secret-key-do-not-log-9f3e";
 const WEBHOOK_KEY: &str = "lab-webhook-key-do-not-log-77aa";
@@ -122,7 +123,7 @@ fn start_havip_agent(lab: &Lab, node: usize, priority: u8) -> Proc {
     let cloud = format!(
         "[cloud.node]\ninstance_id = \"ins-{n}\"\nnetwork_interface_id = \"eni-{n}\"\n{tencent}\n\
          [[cloud.tencent_havip]]\ninstance = \"VI_1\"\nhavip_id = \"{HAVIP}\"\n\
-         confirm_timeout = \"30s\"\nrecheck_interval = \"500ms\"\nreconcile_interval = \"1s\"\n",
+         eip = \"{EIP}\"\nconfirm_timeout = \"30s\"\nrecheck_interval = \"500ms\"\nreconcile_interval = \"1s\"\n",
         n = name(node)
     );
     start(lab, node, priority, &cloud, &env)
@@ -184,6 +185,14 @@ fn a_owns_b_waits(lab: &Lab) -> (Proc, Proc) {
         "a never saw the cloud agree:\n{}",
         a.log_text()
     );
+    let eip = wait_for(CLOUD_LIMIT, Duration::from_millis(50), || {
+        (lab.vpc.havip_eip(HAVIP).as_deref() == Some(EIP)).then_some(())
+    });
+    assert!(
+        eip.is_some(),
+        "the EIP was never associated:\n{}",
+        a.log_text()
+    );
     let b = start_havip_agent(lab, NODE_B, 100);
     assert!(
         wait_havip_state(&b, "BACKUP", 0, SETTLE).is_some(),
@@ -240,6 +249,8 @@ fn failover_moves_the_havip_and_records_the_time() {
             .count("DescribeHaVips", "AuthFailure.SignatureFailure"),
         0
     );
+    // Associated once, by a; b found it associated already.
+    assert_eq!(lab.vpc.count("HaVipAssociateAddressIp", "ok"), 1);
 
     assert!(b.stop(Duration::from_secs(5)).is_some_and(|s| s.success()));
     let _ = a.stop(Duration::from_secs(5));
@@ -270,7 +281,8 @@ fn api_outage_leaves_failover_alone_and_the_reporter_catches_up() {
     std::thread::sleep(Duration::from_secs(2));
     lab.vpc
         .set_fault(Fault::Error("RequestLimitExceeded".into()));
-    std::thread::sleep(Duration::from_secs(2));
+    // Long enough for a try after the last hung one (1 s timeout + backoff) to be throttled.
+    std::thread::sleep(Duration::from_secs(3));
     let outage = cut.elapsed();
     let during = b.log_text();
     assert!(
