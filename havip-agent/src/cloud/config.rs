@@ -364,6 +364,18 @@ fn check(settings: &Settings, instances: &[&str], errors: &mut Vec<FieldError>) 
     if let Some(url) = &settings.node.metadata_url {
         check_url(url, "cloud.node.metadata_url".into(), errors);
     }
+    // The providers compare the cloud's view with this node's identity: it must be knowable.
+    let knows_instance =
+        settings.node.instance_id.is_some() || settings.node.metadata_url.is_some();
+    let knows_eni = settings.node.network_interface_id.is_some() || knows_instance;
+    if (!settings.tencent_havip.is_empty() && !knows_instance)
+        || (!settings.tencent_migrate_ip.is_empty() && !knows_eni)
+    {
+        errors.push(field_error(
+            "cloud.node",
+            "set instance_id (or metadata_url to read it from the instance metadata service)",
+        ));
+    }
     let mut seen = Vec::new();
     for (i, h) in settings.tencent_havip.iter().enumerate() {
         let path = format!("cloud.tencent_havip[{i}]");
@@ -521,7 +533,8 @@ instances = ["VI_1"]
         .expect("write conf");
         std::fs::write(
             crate::config::sidecar_path(&conf),
-            "[cloud.tencent]\nregion = \"ap-guangzhou\"\n\n[[cloud.tencent_havip]]\n\
+            "[cloud.node]\ninstance_id = \"ins-a\"\n\n[cloud.tencent]\nregion = \"ap-guangzhou\"\n\n\
+             [[cloud.tencent_havip]]\n\
              instance = \"VI_1\"\nhavip_id = \"havip-1\"\n",
         )
         .expect("write sidecar");
@@ -542,6 +555,12 @@ instances = ["VI_1"]
 
     #[test]
     fn errors_name_the_field() {
+        let e = errors(
+            "[cloud.tencent]\nregion = \"x\"\n[[cloud.tencent_havip]]\ninstance = \"VI_1\"\nhavip_id = \"h\"\n",
+        );
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("cloud.node: set instance_id"), "{e:?}");
+
         let e = errors(
             "[cloud.tencent]\nregion = \"x\"\n\n[[cloud.tencent_havip]]\ninstance = \"VI_1\"\n",
         );
