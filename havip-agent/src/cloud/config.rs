@@ -333,7 +333,8 @@ fn check_timing(
     }
 }
 
-fn check(settings: &Settings, instances: &[&str], errors: &mut Vec<FieldError>) {
+/// `[cloud.tencent]` and `[cloud.node]`.
+fn check_account_and_node(settings: &Settings, errors: &mut Vec<FieldError>) {
     let uses_tencent =
         !settings.tencent_havip.is_empty() || !settings.tencent_migrate_ip.is_empty();
     match &settings.tencent {
@@ -376,6 +377,10 @@ fn check(settings: &Settings, instances: &[&str], errors: &mut Vec<FieldError>) 
             "set instance_id (or metadata_url to read it from the instance metadata service)",
         ));
     }
+}
+
+fn check(settings: &Settings, instances: &[&str], errors: &mut Vec<FieldError>) {
+    check_account_and_node(settings, errors);
     let mut seen = Vec::new();
     for (i, h) in settings.tencent_havip.iter().enumerate() {
         let path = format!("cloud.tencent_havip[{i}]");
