@@ -485,3 +485,73 @@ fn private_ip_follows_the_master() {
     assert_no_credentials(&a);
     assert_no_credentials(&b);
 }
+
+/// Runs the agent with `cloud` and waits for it to exit; returns its log.
+fn run_to_exit(lab: &Lab, label: &str, cloud: &str) -> (Option<std::process::ExitStatus>, String) {
+    let node = &lab.lan.nodes[NODE_A];
+    let conf = lab
+        .dir
+        .write(
+            &format!("{label}.toml"),
+            &format!("{}\n{cloud}", spec(NODE_A, 150).to_toml()),
+        )
+        .expect("config");
+    let bin = havip_tests::agent_bin().expect("agent binary");
+    let mut cmd = node.ns.command(bin.to_str().expect("UTF-8 path"));
+    cmd.arg("run")
+        .arg("--config")
+        .arg(&conf)
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .env_remove("TENCENTCLOUD_SECRET_KEY");
+    let mut p = Proc::spawn(&format!("{}-{label}", node.ns.name()), cmd).expect("spawn");
+    let status = p.wait(Duration::from_secs(10));
+    (status, p.log_text())
+}
+
+#[test]
+fn a_bad_cloud_section_stops_the_start_and_names_the_field() {
+    if !require_root("a_bad_cloud_section_stops_the_start_and_names_the_field") {
+        return;
+    }
+    let lab = lab();
+    let endpoint =
+        format!("[cloud.tencent]\nregion = \"ap-guangzhou\"\nendpoint = \"http://{API}\"\n");
+    let cases = [
+        (
+            "missing",
+            format!(
+                "[cloud.node]\ninstance_id = \"ins-a\"\n{endpoint}\n[[cloud.tencent_havip]]\n\
+                 instance = \"VI_1\"\n"
+            ),
+            ["cloud.tencent_havip[0]", "havip_id"],
+        ),
+        (
+            "nocreds",
+            format!(
+                "[cloud.node]\ninstance_id = \"ins-a\"\n{endpoint}\n[[cloud.tencent_havip]]\n\
+                 instance = \"VI_1\"\nhavip_id = \"{HAVIP}\"\n"
+            ),
+            ["cloud.tencent", "no credentials"],
+        ),
+    ];
+    for (label, cloud, words) in cases {
+        let (status, log) = run_to_exit(&lab, label, &cloud);
+        let status = status.unwrap_or_else(|| panic!("{label}: the agent kept running:\n{log}"));
+        assert!(!status.success(), "{label}: exit {status}:\n{log}");
+        for w in words {
+            assert!(log.contains(w), "{label}: `{w}` not in the error:\n{log}");
+        }
+        assert!(
+            !log.contains("havip running"),
+            "{label}: it started:\n{log}"
+        );
+        let link = lab.lan.nodes[NODE_A]
+            .ns
+            .ip(&["-d", "link", "show", "eth0"])
+            .expect("link");
+        assert!(
+            !String::from_utf8_lossy(&link.stdout).contains("xdp"),
+            "{label}: an XDP program was left attached"
+        );
+    }
+}

@@ -121,6 +121,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     for inst in &cfg.instances {
         runtimes.push(Runtime::new(inst, &cfg.global, &mut dp)?);
     }
+    // Cloud reporting (issue #6), set up before anything is attached so a bad `[cloud]` stops
+    // the start cleanly: reporters run in their own tasks; the loop only publishes state changes
+    // to them (never blocking) and serves their re-announce requests.
+    let (mut cloud, mut reannounce_rx) = Reporters::start(&cfg, &runtimes)?;
     let mut ifaces: Vec<String> = runtimes.iter().map(|r| r.iface.name.clone()).collect();
     ifaces.sort();
     ifaces.dedup();
@@ -156,10 +160,6 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         what: "installing the SIGINT handler",
         source,
     })?;
-
-    // Cloud reporting (issue #6): reporters run in their own tasks; the loop only publishes
-    // state changes to them (never blocking) and serves their re-announce requests.
-    let (mut cloud, mut reannounce_rx) = Reporters::start(&cfg, &runtimes)?;
 
     let start = now();
     for r in &mut runtimes {
