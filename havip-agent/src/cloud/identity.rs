@@ -87,6 +87,7 @@ async fn fetch(base: &str, item: &str) -> Result<String, IdentityError> {
     let client = reqwest::Client::builder()
         .timeout(METADATA_TIMEOUT)
         .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| err(e.to_string()))?;
     let response = client
@@ -97,8 +98,15 @@ async fn fetch(base: &str, item: &str) -> Result<String, IdentityError> {
     if !response.status().is_success() {
         return Err(err(format!("HTTP {}", response.status().as_u16())));
     }
-    let text = response.text().await.map_err(|e| err(e.to_string()))?;
-    parse_id(&text).ok_or_else(|| err("not an identifier".to_owned()))
+    let mut response = response;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| err(e.to_string()))? {
+        if bytes.len() + chunk.len() > MAX_ID_LEN + 2 {
+            return Err(err("answer too long for an identifier".to_owned()));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    parse_id(&String::from_utf8_lossy(&bytes)).ok_or_else(|| err("not an identifier".to_owned()))
 }
 
 /// The identifier in a metadata answer: one trimmed token of `[A-Za-z0-9_.-]`.

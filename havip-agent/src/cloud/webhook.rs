@@ -127,6 +127,7 @@ impl WebhookReporter {
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout)
             .user_agent(concat!("havip/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .inspect_err(|e| warn!(provider = NAME, error = %e, "webhook client unavailable"))
             .ok();

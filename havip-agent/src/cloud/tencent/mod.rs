@@ -181,6 +181,8 @@ impl Client {
             .timeout(cfg.request_timeout)
             .connect_timeout(cfg.request_timeout)
             .user_agent(concat!("havip/", env!("CARGO_PKG_VERSION")))
+            // A signed request goes to the configured endpoint or nowhere.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|source| ClientError::Http { source })?;
         Ok(Self {
