@@ -121,6 +121,14 @@ pub fn resolve(
             path: path.clone(),
             source,
         })?;
+        if let Ok(meta) = std::fs::metadata(path)
+            && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 != 0
+        {
+            tracing::warn!(
+                file = %path.display(),
+                "the credentials file is readable by group or others; chmod 600 it"
+            );
+        }
         // The parser's message may quote the line it failed on, which could be the key:
         // report only the position.
         let file: File = toml::from_str(&text).map_err(|e| CredentialsError::Malformed {
