@@ -26,7 +26,24 @@ fn runtime_problems(cfg: &Config) -> Vec<String> {
             problems.push(format!("vrrp_script {name}: {e}"));
         }
     }
+    problems.extend(cloud_problems(cfg));
     problems
+}
+
+/// Errors in `[cloud]`, each naming its field (`cloud.tencent_havip[0].havip_id: ...`).
+#[must_use]
+pub fn cloud_problems(cfg: &Config) -> Vec<String> {
+    let Some(table) = &cfg.cloud else {
+        return Vec::new();
+    };
+    let names: Vec<&str> = cfg.instances.iter().map(|i| i.name.as_str()).collect();
+    match crate::cloud::config::parse(table, &names) {
+        Ok(_) => Vec::new(),
+        Err(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.path, e.message))
+            .collect(),
+    }
 }
 
 /// A summary of `cfg`, one line per instance.

@@ -9,6 +9,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod cloud;
 pub mod config;
 pub mod config_cmd;
 pub mod control;

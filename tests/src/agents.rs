@@ -242,7 +242,21 @@ pub fn spawn_havip_args(
         &format!("{label}.toml"),
         &spec.to_toml(),
         args,
+        &[],
     )
+}
+
+/// Spawns `havip-agent run` with the configuration `text` (TOML) and extra environment `env`
+/// in `node`'s namespace, and waits until it logs `havip running`. Proxy variables are removed,
+/// so HTTP from the agent goes where its configuration says.
+pub fn spawn_havip_config(
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    text: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Proc> {
+    spawn_havip_with(node, dir, label, &format!("{label}.toml"), text, &[], env)
 }
 
 /// The control socket of the agent started as `label` (never the host's default).
@@ -284,10 +298,11 @@ pub fn spawn_havip_file(
     file: &str,
     text: &str,
 ) -> anyhow::Result<Proc> {
-    spawn_havip_with(node, dir, label, file, text, &[])
+    spawn_havip_with(node, dir, label, file, text, &[], &[])
 }
 
-/// The one way agents are started: `text` written to `file`, `run` with `args` appended.
+/// The one way agents are started: `text` written to `file`, `run` with `args` appended, `env`
+/// added to the environment.
 fn spawn_havip_with(
     node: &Node,
     dir: &Workdir,
@@ -295,6 +310,7 @@ fn spawn_havip_with(
     file: &str,
     text: &str,
     args: &[&str],
+    env: &[(&str, &str)],
 ) -> anyhow::Result<Proc> {
     let conf = dir.write(file, text)?;
     let bin = agent_bin()?;
@@ -308,6 +324,19 @@ fn spawn_havip_with(
         .arg(control_socket(dir, label))
         .args(args)
         .env("HAVIP_LOG", "info");
+    for var in [
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+    ] {
+        cmd.env_remove(var);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let mut p = Proc::spawn(&format!("{}-{label}", node.ns.name()), cmd)?;
     let up = wait_for(START_LIMIT, Duration::from_millis(20), || {
         (p.log_text().contains("havip running") || !p.alive()).then_some(())

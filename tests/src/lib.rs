@@ -3,6 +3,7 @@
 //! and promtool ([`scrape`]), and the rule for tests that need root ([`require_root`]).
 
 pub mod agents;
+pub mod fake_vpc;
 pub mod frames;
 pub mod netns;
 pub mod prober;

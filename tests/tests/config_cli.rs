@@ -162,3 +162,19 @@ fn the_systemd_unit_verifies() {
         .collect();
     assert!(complaints.is_empty(), "{stderr}");
 }
+
+#[test]
+fn check_config_names_the_field_of_a_bad_cloud_section() {
+    let dir = Workdir::new().expect("dir");
+    let conf = dir.write("keepalived.conf", TYPICAL).expect("write");
+    // havip-only settings for a keepalived.conf live in the sidecar next to it.
+    dir.write(
+        "keepalived.conf.havip.toml",
+        "[cloud]\n[[cloud.tencent_havip]]\ninstance = \"VI_1\"\n",
+    )
+    .expect("sidecar");
+    let out = agent(&["check-config", conf.to_str().expect("utf-8")]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stderr.contains("cloud.tencent_havip[0]"), "{stderr}");
+}

@@ -418,6 +418,27 @@ impl Runtime {
         }
     }
 
+    /// One round of gratuitous ARP for the VIPs, if this instance is master: the cloud reporter
+    /// asks for it while the cloud has not moved the VIP here yet (issue #6). Returns whether
+    /// it was sent.
+    pub fn reannounce(&mut self) -> bool {
+        if self.fsm.state() != State::Master {
+            return false;
+        }
+        let addrs: Vec<Ipv4Addr> = self.vips.iter().map(|v| v.addr).collect();
+        match self.garp.announce(&addrs) {
+            Ok(n) => {
+                self.garps_sent += n as u64;
+                debug!(instance = self.name(), "re-announced for the cloud");
+                true
+            }
+            Err(e) => {
+                warn!(instance = self.name(), error = %e, "gratuitous ARP failed");
+                false
+            }
+        }
+    }
+
     fn send_advert(&mut self, advert: &AdvertRepr) {
         let mode = self.fsm.params().checksum_mode;
         for i in 0..self.dests.len() {

@@ -28,11 +28,12 @@ use tokio::{
     signal::unix::{SignalKind, signal},
     sync::{mpsc, oneshot},
 };
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 use self::{addr_worker::AddrOp, instance::Runtime, tracking::Tracking};
 use crate::{
     clock::monotonic_ns,
+    cloud::Reporters,
     config, control,
     dataplane::{AttachMode, Dataplane, DataplaneError},
     metrics::{self, InstanceInfo, Metrics, MetricsError},
@@ -92,6 +93,9 @@ pub enum DaemonError {
     /// The metrics endpoint cannot start.
     #[error(transparent)]
     Metrics(#[from] MetricsError),
+    /// Cloud reporting could not start (its configuration or credentials).
+    #[error(transparent)]
+    Cloud(#[from] crate::cloud::CloudError),
 }
 
 /// How to run.
@@ -149,6 +153,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         r.metrics = metrics.register_instance(InstanceInfo::of(&r)); // metrics
         runtimes.push(r);
     }
+    // Cloud reporting (issue #6), set up before anything is attached so a bad `[cloud]` stops
+    // the start cleanly: reporters run in their own tasks; the loop only publishes state changes
+    // to them (never blocking) and serves their re-announce requests.
+    let (mut cloud, mut reannounce_rx) = Reporters::start(&cfg, &runtimes)?;
     let mut ifaces: Vec<String> = runtimes.iter().map(|r| r.iface.name.clone()).collect();
     ifaces.sort();
     ifaces.dedup();
@@ -216,6 +224,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     loop {
         // metrics: /healthz fails when this stops; the sleep is capped so an idle loop beats.
         metrics.heartbeat();
+        cloud.observe(&runtimes);
         let next = runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
         let sleep = next
             .map_or(metrics::HEARTBEAT_INTERVAL, |t| {
@@ -258,6 +267,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 let _ = reply.send(snapshot::snapshot(&cfg, &runtimes, &tracking.states, &mut dp));
             }
             _ = hup.recv() => {
+                let before: Vec<String> = runtimes.iter().map(|r| r.name().to_owned()).collect();
+                let cloud_before = cfg.cloud.clone();
                 let mut running = reload::Running {
                     cfg: &mut cfg,
                     runtimes: &mut runtimes,
@@ -268,6 +279,30 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     metrics: &metrics,
                 };
                 reload::reload(&opts, &mut running, &addr_tx);
+                // Cloud reporters address instances by position: restart them when the
+                // instances or the `[cloud]` table changed (a report is idempotent).
+                let after: Vec<String> = runtimes.iter().map(|r| r.name().to_owned()).collect();
+                if before != after || cloud_before != cfg.cloud {
+                    match Reporters::start(&cfg, &runtimes) {
+                        Ok((new_cloud, new_rx)) => {
+                            let old = std::mem::replace(&mut cloud, new_cloud);
+                            reannounce_rx = new_rx;
+                            tokio::spawn(old.shutdown(Duration::from_secs(2)));
+                        }
+                        Err(e) => {
+                            error!(error = %e, "cloud reporting stopped: the new [cloud] does not start");
+                            let (none, rx) = Reporters::disabled(runtimes.len());
+                            let old = std::mem::replace(&mut cloud, none);
+                            reannounce_rx = rx;
+                            tokio::spawn(old.shutdown(Duration::from_secs(2)));
+                        }
+                    }
+                }
+            }
+            Some(i) = reannounce_rx.recv() => {
+                if let Some(r) = runtimes.get_mut(i) {
+                    r.reannounce();
+                }
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
@@ -280,6 +315,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     for r in &mut runtimes {
         r.handle(stop, Event::Shutdown, &mut dp, &addr_tx);
     }
+    cloud.observe(&runtimes);
     let (done_tx, done_rx) = oneshot::channel();
     let _ = addr_tx.send(AddrOp::Flush(done_tx));
     if tokio::time::timeout(Duration::from_secs(3), done_rx)
@@ -293,6 +329,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     for r in &mut runtimes {
         r.notifier.finish(Duration::from_secs(10)).await;
     }
+    cloud.shutdown(Duration::from_secs(2)).await;
     match dp.counters() {
         Ok(c) => {
             let line: Vec<String> = c

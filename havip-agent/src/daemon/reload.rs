@@ -55,6 +55,9 @@ fn precheck(cfg: &Config, running: &[Runtime], old: &Config) -> Result<(), Strin
     for (name, script) in &cfg.scripts {
         Check::new(name, script, &cfg.global).map_err(|e| format!("vrrp_script {name}: {e}"))?;
     }
+    if let Some(first) = crate::config_cmd::cloud_problems(cfg).first() {
+        return Err(first.clone());
+    }
     Ok(())
 }
 
