@@ -252,6 +252,23 @@ fn failover_moves_the_havip_and_records_the_time() {
     // Associated once, by a; b found it associated already.
     assert_eq!(lab.vpc.count("HaVipAssociateAddressIp", "ok"), 1);
 
+    // The same outcome and time on b's Prometheus endpoint (default address, b's loopback).
+    let addr: std::net::SocketAddr = "127.0.0.1:9828".parse().expect("addr");
+    let resp = havip_tests::scrape::http_get(&lab.lan.nodes[NODE_B].ns, addr, "/metrics", None)
+        .expect("scrape b");
+    let scrape = havip_tests::scrape::Scrape::parse(&resp.body).expect("parse");
+    let labels = [("provider", "tencent-havip"), ("outcome", "success")];
+    assert!(
+        scrape.sum("havip_cloud_reports_total", &labels) >= 1.0,
+        "no successful cloud report exported:\n{}",
+        resp.body
+    );
+    let seconds = scrape.sum("havip_cloud_report_duration_seconds_sum", &labels[..1]);
+    assert!(
+        seconds >= 0.9,
+        "exported time until the cloud agreed: {seconds} s"
+    );
+
     assert!(b.stop(Duration::from_secs(5)).is_some_and(|s| s.success()));
     let _ = a.stop(Duration::from_secs(5));
     assert_no_credentials(&a);

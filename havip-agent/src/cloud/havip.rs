@@ -137,7 +137,7 @@ impl HavipReporter {
                     let took = since.elapsed();
                     self.agreed = Some(takeover);
                     self.stats.agreed(NAME, &self.info.name, took);
-                    self.stats.report(NAME, "agreed");
+                    self.stats.report(NAME, &self.info.name, "agreed");
                     info!(
                         provider = NAME,
                         instance = %self.info.name,
@@ -159,13 +159,13 @@ impl HavipReporter {
                     self.reannounce.request();
                 }
                 Err(NotAgreed::Failed) => {
-                    self.stats.report(NAME, "failed");
+                    self.stats.report(NAME, &self.info.name, "failed");
                     return;
                 }
                 Err(NotAgreed::Timeout) => {}
             }
             if Instant::now() + self.cfg.recheck_interval > deadline {
-                self.stats.report(NAME, "timeout");
+                self.stats.report(NAME, &self.info.name, "timeout");
                 error!(
                     provider = NAME,
                     instance = %self.info.name,
@@ -260,7 +260,7 @@ impl Reporter for HavipReporter {
         match self.check(deadline).await {
             Ok((Binding::Here, havip)) => self.ensure_eip(&havip).await,
             Ok((Binding::Elsewhere(owner), _)) => {
-                self.stats.report(NAME, "disagreed");
+                self.stats.report(NAME, &self.info.name, "disagreed");
                 warn!(
                     provider = NAME,
                     instance = %self.info.name,
@@ -280,6 +280,6 @@ impl Reporter for HavipReporter {
     }
 
     fn superseded(&mut self, _change: &Ownership) {
-        self.stats.report(NAME, "superseded");
+        self.stats.report(NAME, &self.info.name, "superseded");
     }
 }

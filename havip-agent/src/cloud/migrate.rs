@@ -198,7 +198,7 @@ impl MigrateReporter {
     async fn confirm(&mut self, takeover: Instant, since: Instant, deadline: Instant) {
         let Some(ip) = self.ip() else {
             error!(provider = NAME, instance = %self.info.name, "no private IP to move");
-            self.stats.report(NAME, "failed");
+            self.stats.report(NAME, &self.info.name, "failed");
             return;
         };
         loop {
@@ -207,19 +207,19 @@ impl MigrateReporter {
                     let took = since.elapsed();
                     self.agreed = Some(takeover);
                     self.stats.agreed(NAME, &self.info.name, took);
-                    self.stats.report(NAME, "agreed");
+                    self.stats.report(NAME, &self.info.name, "agreed");
                     info!(provider = NAME, instance = %self.info.name, %ip, took_ms = took.as_millis(),
                         "cloud agrees: the private IP is on this node's ENI");
                     return;
                 }
                 Step::Stop => {
-                    self.stats.report(NAME, "failed");
+                    self.stats.report(NAME, &self.info.name, "failed");
                     return;
                 }
                 Step::Retry => {}
             }
             if Instant::now() + self.cfg.recheck_interval > deadline {
-                self.stats.report(NAME, "timeout");
+                self.stats.report(NAME, &self.info.name, "timeout");
                 error!(provider = NAME, instance = %self.info.name, %ip,
                     waited_ms = since.elapsed().as_millis(),
                     "the private IP is not on this node yet; reconciliation keeps trying");
@@ -258,7 +258,7 @@ impl Reporter for MigrateReporter {
             match self.step(ip, now + self.cfg.confirm_timeout).await {
                 Step::Agreed => return,
                 Step::Retry | Step::Stop => {
-                    self.stats.report(NAME, "disagreed");
+                    self.stats.report(NAME, &self.info.name, "disagreed");
                     warn!(provider = NAME, instance = %self.info.name, %ip,
                         "ALERT: this node is master but its private IP is elsewhere; moving it back");
                     self.agreed = None;
@@ -273,6 +273,6 @@ impl Reporter for MigrateReporter {
     }
 
     fn superseded(&mut self, _change: &Ownership) {
-        self.stats.report(NAME, "superseded");
+        self.stats.report(NAME, &self.info.name, "superseded");
     }
 }

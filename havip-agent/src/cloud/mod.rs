@@ -311,7 +311,12 @@ impl Reporters {
         }
     }
 
-    /// The counters.
+    /// Exports report outcomes and times to `metrics` (also for the tasks already running).
+    pub fn export_to(&self, metrics: &crate::metrics::Metrics) {
+        self.stats.export_to(metrics.clone());
+    }
+
+    /// The counters (a shared handle).
     #[must_use]
     pub fn stats(&self) -> CloudStats {
         self.stats.clone()

@@ -1,17 +1,21 @@
-//! Counters of cloud reporting, kept here until the metrics module exports them: calls by
-//! provider, action and outcome; reports by provider and outcome; the time the cloud took to
-//! agree with each takeover. [`CloudStats::snapshot`] is what an exporter reads.
+//! Counters of cloud reporting: calls by provider, action and outcome; reports by provider and
+//! outcome; the time the cloud took to agree with each takeover. [`CloudStats::snapshot`] is a
+//! copy for logs and tests; report outcomes and times are also exported to Prometheus once
+//! [`CloudStats::export_to`] is called (`havip_cloud_reports_total` and its latency).
 
 use std::{
     collections::BTreeMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{Arc, Mutex, OnceLock, PoisonError},
     time::Duration,
 };
+
+use crate::metrics::{Metrics, Outcome};
 
 /// Shared counters (cheap to clone).
 #[derive(Clone, Debug, Default)]
 pub struct CloudStats {
     inner: Arc<Mutex<Snapshot>>,
+    export: Arc<OnceLock<Metrics>>,
 }
 
 /// Time until the cloud agreed, per provider and instance.
@@ -52,17 +56,35 @@ impl CloudStats {
         });
     }
 
-    /// Counts one report outcome.
-    pub fn report(&self, provider: &str, outcome: &str) {
+    /// Exports report outcomes to `metrics` from now on (every clone shares this).
+    pub fn export_to(&self, metrics: Metrics) {
+        let _ = self.export.set(metrics);
+    }
+
+    /// Counts one report outcome of `instance`.
+    pub fn report(&self, provider: &str, instance: &str, outcome: &str) {
         self.with(|s| {
             *s.reports
                 .entry((provider.to_owned(), outcome.to_owned()))
                 .or_default() += 1;
         });
+        // `agreed` is exported with its time by `agreed`; a superseded report is no result.
+        let exported = match outcome {
+            "failed" | "disagreed" => Some(Outcome::Failure),
+            "timeout" => Some(Outcome::Timeout),
+            "delivered" => Some(Outcome::Success),
+            _ => None,
+        };
+        if let (Some(o), Some(m)) = (exported, self.export.get()) {
+            m.cloud_report(provider, instance, o, Duration::ZERO);
+        }
     }
 
     /// Records that the cloud agreed `took` after the takeover.
     pub fn agreed(&self, provider: &str, instance: &str, took: Duration) {
+        if let Some(m) = self.export.get() {
+            m.cloud_report(provider, instance, Outcome::Success, took);
+        }
         self.with(|s| {
             let a = s
                 .agree
@@ -90,7 +112,7 @@ mod tests {
         let s = CloudStats::default();
         s.call("tencent-havip", "DescribeHaVips", "ok");
         s.call("tencent-havip", "DescribeHaVips", "ok");
-        s.report("webhook", "delivered");
+        s.report("webhook", "VI_1", "delivered");
         s.agreed("tencent-havip", "VI_1", Duration::from_secs(3));
         s.agreed("tencent-havip", "VI_1", Duration::from_secs(1));
         let snap = s.clone().snapshot();

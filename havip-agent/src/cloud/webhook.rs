@@ -209,7 +209,7 @@ impl Reporter for WebhookReporter {
             match self.post(&event_id, &body).await {
                 Ok(()) => {
                     self.stats.call(NAME, "POST", "ok");
-                    self.stats.report(NAME, "delivered");
+                    self.stats.report(NAME, &self.info.name, "delivered");
                     info!(provider = NAME, instance = %self.info.name, event_id = %event_id,
                         state = %change.state, attempts = backoff.attempts() + 1, "event delivered");
                     return;
@@ -217,7 +217,7 @@ impl Reporter for WebhookReporter {
                 Err((kind, what)) => {
                     self.stats.call(NAME, "POST", kind.as_str());
                     if kind == Disposition::GiveUp {
-                        self.stats.report(NAME, "failed");
+                        self.stats.report(NAME, &self.info.name, "failed");
                         warn!(provider = NAME, instance = %self.info.name, event_id = %event_id,
                             error = %what, "webhook refused the event; not retrying");
                         return;
@@ -238,7 +238,7 @@ impl Reporter for WebhookReporter {
     async fn reconcile(&mut self, _change: &Ownership) {}
 
     fn superseded(&mut self, _change: &Ownership) {
-        self.stats.report(NAME, "superseded");
+        self.stats.report(NAME, &self.info.name, "superseded");
     }
 }
 

@@ -157,6 +157,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     // the start cleanly: reporters run in their own tasks; the loop only publishes state changes
     // to them (never blocking) and serves their re-announce requests.
     let (mut cloud, mut reannounce_rx) = Reporters::start(&cfg, &runtimes)?;
+    cloud.export_to(&metrics); // metrics
     let mut ifaces: Vec<String> = runtimes.iter().map(|r| r.iface.name.clone()).collect();
     ifaces.sort();
     ifaces.dedup();
@@ -285,6 +286,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 if before != after || cloud_before != cfg.cloud {
                     match Reporters::start(&cfg, &runtimes) {
                         Ok((new_cloud, new_rx)) => {
+                            new_cloud.export_to(&metrics); // metrics
                             let old = std::mem::replace(&mut cloud, new_cloud);
                             reannounce_rx = new_rx;
                             tokio::spawn(old.shutdown(Duration::from_secs(2)));
