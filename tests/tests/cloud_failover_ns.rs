@@ -253,7 +253,7 @@ fn failover_moves_the_havip_and_records_the_time() {
     assert_eq!(lab.vpc.count("HaVipAssociateAddressIp", "ok"), 1);
 
     // The same outcome and time on b's Prometheus endpoint (default address, b's loopback).
-    let addr: std::net::SocketAddr = "127.0.0.1:9828".parse().expect("addr");
+    let addr: SocketAddr = "127.0.0.1:9828".parse().expect("addr");
     let resp = havip_tests::scrape::http_get(&lab.lan.nodes[NODE_B].ns, addr, "/metrics", None)
         .expect("scrape b");
     let scrape = havip_tests::scrape::Scrape::parse(&resp.body).expect("parse");
