@@ -259,6 +259,15 @@ fn notify_scripts_run_in_order_with_keepalived_arguments() {
         "{}",
         a.log_text()
     );
+    // Every run is counted on a's Prometheus endpoint (default address, a's own loopback).
+    let addr: std::net::SocketAddr = "127.0.0.1:9828".parse().expect("addr");
+    let counted = wait_for(Duration::from_secs(5), Duration::from_millis(100), || {
+        let resp = havip_tests::scrape::http_get(a_ns, addr, "/metrics", None).ok()?;
+        let scrape = havip_tests::scrape::Scrape::parse(&resp.body).ok()?;
+        let runs = scrape.sum("havip_notify_runs_total", &[("outcome", "success")]);
+        (runs >= 10.0).then_some(runs)
+    });
+    assert!(counted.is_some(), "notify runs not counted in the metrics");
     let status = a.stop(Duration::from_secs(5)).expect("exit");
     assert!(status.success(), "{}", a.log_text());
 

@@ -151,6 +151,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         })?;
         let mut r = Runtime::new(inst, &cfg.global, tracker, &mut dp)?;
         r.metrics = metrics.register_instance(InstanceInfo::of(&r)); // metrics
+        r.notifier.export_to(metrics.clone()); // metrics
         runtimes.push(r);
     }
     // Cloud reporting (issue #6), set up before anything is attached so a bad `[cloud]` stops

@@ -136,6 +136,7 @@ pub(super) fn reload(
         match built {
             Ok(mut r) => {
                 r.metrics = run.metrics.register_instance(InstanceInfo::of(&r));
+                r.notifier.export_to(run.metrics.clone());
                 started.push(runtimes.len());
                 runtimes.push(r);
             }

@@ -15,6 +15,7 @@ use tracing::{debug, warn};
 use crate::{
     config,
     exec::{self, ExecError, Prepared},
+    metrics::{Metrics, Outcome},
     vrrp::State,
 };
 
@@ -41,6 +42,7 @@ pub struct Notifier {
     scripts: Scripts,
     tx: Option<mpsc::UnboundedSender<Job>>,
     worker: Option<JoinHandle<()>>,
+    metrics: Option<Metrics>,
 }
 
 impl Notifier {
@@ -70,7 +72,13 @@ impl Notifier {
             },
             tx: None,
             worker: None,
+            metrics: None,
         })
+    }
+
+    /// Counts every run in `metrics` (`havip_notify_runs_total`) from now on.
+    pub fn export_to(&mut self, metrics: Metrics) {
+        self.metrics = Some(metrics);
     }
 
     /// Whether any script is configured.
@@ -110,7 +118,11 @@ impl Notifier {
         }
         let tx = self.tx.get_or_insert_with(|| {
             let (tx, rx) = mpsc::unbounded_channel();
-            self.worker = Some(tokio::spawn(run(self.name.clone(), rx)));
+            self.worker = Some(tokio::spawn(run(
+                self.name.clone(),
+                rx,
+                self.metrics.clone(),
+            )));
             tx
         });
         for job in jobs {
@@ -129,10 +141,20 @@ impl Notifier {
     }
 }
 
-async fn run(instance: String, mut rx: mpsc::UnboundedReceiver<Job>) {
+async fn run(instance: String, mut rx: mpsc::UnboundedReceiver<Job>, metrics: Option<Metrics>) {
     while let Some((cmd, args)) = rx.recv().await {
         let out = exec::run(&cmd, &args, TIMEOUT).await;
         let line = cmd.argv.join(" ");
+        if let Some(m) = &metrics {
+            let outcome = if out.success() {
+                Outcome::Success
+            } else if out.timed_out {
+                Outcome::Timeout
+            } else {
+                Outcome::Failure
+            };
+            m.notify_run(cmd.argv.first().map_or("", String::as_str), outcome);
+        }
         if out.success() {
             debug!(%instance, command = %line, ?args, output = %out.output, "notify script ran");
         } else {
