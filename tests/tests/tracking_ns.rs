@@ -294,3 +294,87 @@ fn notify_scripts_run_in_order_with_keepalived_arguments() {
     .unwrap_or_else(|| notify_lines(&log));
     assert_eq!(got, expected, "notify calls:\n{}", a.log_text());
 }
+
+#[test]
+fn a_sync_group_fails_over_together() {
+    if !require_root("a_sync_group_fails_over_together") {
+        return;
+    }
+    let lab = lab();
+    let flag = lab.dir.path().join("healthy");
+    std::fs::write(&flag, "").expect("flag");
+    // Two instances on a and on b (VRIDs 51 and 52, VIPs .200 and .201), grouped on a. Only
+    // VI_1 tracks the script (weight 0: FAULT when it fails); the group takes VI_2 along.
+    let second = |src: Ipv4Addr, peer: Ipv4Addr, priority: u8| {
+        let mut s = InstanceSpec::new(V3_100MS, priority, src, &[peer]);
+        s.name = "VI_2".into();
+        s.vrid = 52;
+        s.vips = vec!["192.0.2.201/32".into()];
+        s.to_toml()
+    };
+    let a_toml = format!(
+        "{}{}\n{}\n[scripts.chk]\nscript = \"/usr/bin/test -e {}\"\ninterval = \"100ms\"\n\n\
+         [[sync_group]]\nname = \"G\"\ninstances = [\"VI_1\", \"VI_2\"]\n",
+        InstanceSpec::new(V3_100MS, 150, A, &[B]).to_toml(),
+        r#"track_scripts = [{ name = "chk", weight = 0 }]"#,
+        second(A, B, 150),
+        flag.display()
+    );
+    let a = spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a", &a_toml).expect("a");
+    let b_toml = format!(
+        "{}\n{}",
+        InstanceSpec::new(V3_100MS, 100, B, &[A]).to_toml(),
+        second(B, A, 100)
+    );
+    let b = spawn_havip_toml(&lab.lan.nodes[NODE_B], &lab.dir, "b", &b_toml).expect("b");
+    let masters = |p: &Proc, n: usize| {
+        wait_for(LIMIT, Duration::from_millis(20), || {
+            let count = transitions(&p.log_text())
+                .iter()
+                .filter(|t| t.to == "MASTER")
+                .count();
+            (count >= n).then_some(())
+        })
+        .is_some()
+    };
+    assert!(masters(&a, 2), "a is not master of both:\n{}", a.log_text());
+    let (a_mac, b_mac) = (lab.lan.nodes[NODE_A].mac, lab.lan.nodes[NODE_B].mac);
+    let only = |addr: Ipv4Addr, mac: [u8; 6]| {
+        let mut streak = 0;
+        wait_for(LIMIT, Duration::from_millis(1), || {
+            let s = lab.prober.probe(addr, Duration::from_millis(50)).ok()?;
+            streak = if s.macs == [mac] { streak + 1 } else { 0 };
+            (streak >= 3).then_some(())
+        })
+        .is_some()
+    };
+    let vip2 = Ipv4Addr::new(192, 0, 2, 201);
+    assert!(
+        only(VIP, a_mac) && only(vip2, a_mac),
+        "a does not answer for both"
+    );
+
+    std::fs::remove_file(&flag).expect("unflag");
+    assert!(only(VIP, b_mac), "b did not take VI_1:\n{}", b.log_text());
+    assert!(
+        only(vip2, b_mac),
+        "b did not take VI_2 with its group:\n{}",
+        a.log_text()
+    );
+    let faults = transitions(&a.log_text())
+        .iter()
+        .filter(|t| t.to == "FAULT")
+        .count();
+    assert_eq!(faults, 2, "both members went to FAULT:\n{}", a.log_text());
+
+    std::fs::write(&flag, "").expect("flag");
+    assert!(
+        masters(&a, 4),
+        "a did not take both back:\n{}",
+        a.log_text()
+    );
+    assert!(
+        only(VIP, a_mac) && only(vip2, a_mac),
+        "a does not answer for both again"
+    );
+}

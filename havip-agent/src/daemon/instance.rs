@@ -77,6 +77,10 @@ pub struct Runtime {
     pub verdict: Verdict,
     /// Notify scripts.
     pub notifier: Notifier,
+    /// Another member of its sync group is in FAULT.
+    group_fault: bool,
+    /// The FAULT state the state machine was last told.
+    fault_told: bool,
     /// Unicast peers whose neighbour entry was primed, with the MAC used.
     primed: std::collections::HashMap<Ipv4Addr, [u8; 6]>,
     /// What the metrics endpoint reads about this instance (see `metrics::InstanceMetrics`).
@@ -235,6 +239,8 @@ impl Runtime {
             },
             primed: std::collections::HashMap::new(),
             notifier,
+            group_fault: false,
+            fault_told: false,
             metrics: InstanceMetrics::unregistered(),
         })
     }
@@ -296,7 +302,37 @@ impl Runtime {
             info!(instance = self.name(), fault = verdict.fault, down = ?down, "tracking");
             // A link that went down took the neighbour entries with it.
             self.primed.clear();
-            self.handle(now, Event::Fault(verdict.fault), dp, addr_tx);
+        }
+        self.apply_fault(now, dp, addr_tx);
+    }
+
+    /// Sets whether another member of this instance's sync group is in FAULT (keepalived
+    /// `vrrp_sync_group`: the members fail together).
+    pub fn set_group_fault(
+        &mut self,
+        now: vrrp::Instant,
+        fault: bool,
+        dp: &mut Dataplane,
+        addr_tx: &mpsc::UnboundedSender<AddrOp>,
+    ) {
+        if self.group_fault != fault {
+            info!(instance = self.name(), fault, "sync group");
+            self.group_fault = fault;
+            self.apply_fault(now, dp, addr_tx);
+        }
+    }
+
+    /// Tells the state machine about FAULT when its own tracking or its group's changed it.
+    fn apply_fault(
+        &mut self,
+        now: vrrp::Instant,
+        dp: &mut Dataplane,
+        addr_tx: &mpsc::UnboundedSender<AddrOp>,
+    ) {
+        let fault = self.verdict.fault || self.group_fault;
+        if fault != self.fault_told {
+            self.fault_told = fault;
+            self.handle(now, Event::Fault(fault), dp, addr_tx);
         }
     }
 

@@ -216,6 +216,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         r.handle(start, Event::Startup, &mut dp, &addr_tx);
         r.retrack(start, &tracking.states, &mut dp, &addr_tx);
     }
+    sync_groups(&cfg, &mut runtimes, start, &mut dp, &addr_tx);
     info!(
         instances = runtimes.len(),
         interfaces = ?ifaces,
@@ -264,6 +265,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 for r in &mut runtimes {
                     r.retrack(t, &tracking.states, &mut dp, &addr_tx);
                 }
+                sync_groups(&cfg, &mut runtimes, t, &mut dp, &addr_tx);
             }
             Some(reply) = ctl_rx.recv() => {
                 let _ = reply.send(snapshot::snapshot(&cfg, &runtimes, &tracking.states, &mut dp));
@@ -349,6 +351,24 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     server.stop(); // metrics
     info!("stopped");
     Ok(())
+}
+
+/// keepalived `vrrp_sync_group`: while any member is in FAULT by its own tracking, every
+/// member is held in FAULT, so the group's VIPs move to the peer together.
+fn sync_groups(
+    cfg: &config::Config,
+    runtimes: &mut [Runtime],
+    t: vrrp::Instant,
+    dp: &mut Dataplane,
+    addr_tx: &mpsc::UnboundedSender<AddrOp>,
+) {
+    for g in &cfg.sync_groups {
+        let member = |r: &Runtime| g.instances.iter().any(|n| n == r.name());
+        let faulty = runtimes.iter().any(|r| member(r) && r.verdict.fault);
+        for r in runtimes.iter_mut().filter(|r| member(r)) {
+            r.set_group_fault(t, faulty, dp, addr_tx);
+        }
+    }
 }
 
 /// Exports a tracked object's new state (interfaces only if some instance tracks them).
