@@ -26,6 +26,11 @@ fn runtime_problems(cfg: &Config) -> Vec<String> {
             problems.push(format!("vrrp_script {name}: {e}"));
         }
     }
+    for g in &cfg.sync_groups {
+        if let Err(e) = Notifier::for_group(g, &cfg.global) {
+            problems.push(format!("vrrp_sync_group {}: notify: {e}", g.name));
+        }
+    }
     problems.extend(cloud_problems(cfg));
     problems
 }

@@ -312,13 +312,23 @@ fn a_sync_group_fails_over_together() {
         s.vips = vec!["192.0.2.201/32".into()];
         s.to_toml()
     };
+    let log = lab.dir.path().join("group.log");
+    let script = lab.dir.path().join("group.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
     let a_toml = format!(
         "{}{}\n{}\n[scripts.chk]\nscript = \"/usr/bin/test -e {}\"\ninterval = \"100ms\"\n\n\
-         [[sync_group]]\nname = \"G\"\ninstances = [\"VI_1\", \"VI_2\"]\n",
+         [[sync_group]]\nname = \"G\"\ninstances = [\"VI_1\", \"VI_2\"]\nnotify = \"{}\"\n",
         InstanceSpec::new(V3_100MS, 150, A, &[B]).to_toml(),
         r#"track_scripts = [{ name = "chk", weight = 0 }]"#,
         second(A, B, 150),
-        flag.display()
+        flag.display(),
+        script.display()
     );
     let a = spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a", &a_toml).expect("a");
     let b_toml = format!(
@@ -377,4 +387,18 @@ fn a_sync_group_fails_over_together() {
         only(VIP, a_mac) && only(vip2, a_mac),
         "a does not answer for both again"
     );
+    // The group's notify script saw the group's states (keepalived: GROUP name STATE).
+    let expected = [
+        "GROUP G BACKUP",
+        "GROUP G MASTER",
+        "GROUP G FAULT",
+        "GROUP G BACKUP",
+        "GROUP G MASTER",
+    ];
+    let got = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let lines = notify_lines(&log);
+        (lines.len() >= expected.len()).then_some(lines)
+    })
+    .unwrap_or_else(|| notify_lines(&log));
+    assert_eq!(got, expected, "{}", a.log_text());
 }

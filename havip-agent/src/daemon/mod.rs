@@ -12,6 +12,7 @@
 //! ```
 
 mod addr_worker;
+mod groups;
 pub mod instance;
 mod reload;
 mod snapshot;
@@ -30,7 +31,7 @@ use tokio::{
 };
 use tracing::{debug, error, info, warn};
 
-use self::{addr_worker::AddrOp, instance::Runtime, tracking::Tracking};
+use self::{addr_worker::AddrOp, groups::GroupNotify, instance::Runtime, tracking::Tracking};
 use crate::{
     clock::monotonic_ns,
     cloud::Reporters,
@@ -216,7 +217,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         r.handle(start, Event::Startup, &mut dp, &addr_tx);
         r.retrack(start, &tracking.states, &mut dp, &addr_tx);
     }
-    sync_groups(&cfg, &mut runtimes, start, &mut dp, &addr_tx);
+    groups::sync_faults(&cfg, &mut runtimes, start, &mut dp, &addr_tx);
+    let mut group_notify = GroupNotify::new(&cfg, &metrics)?;
     info!(
         instances = runtimes.len(),
         interfaces = ?ifaces,
@@ -228,6 +230,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         // metrics: /healthz fails when this stops; the sleep is capped so an idle loop beats.
         metrics.heartbeat();
         cloud.observe(&runtimes);
+        group_notify.observe(&runtimes);
         let next = runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
         let sleep = next
             .map_or(metrics::HEARTBEAT_INTERVAL, |t| {
@@ -265,7 +268,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 for r in &mut runtimes {
                     r.retrack(t, &tracking.states, &mut dp, &addr_tx);
                 }
-                sync_groups(&cfg, &mut runtimes, t, &mut dp, &addr_tx);
+                groups::sync_faults(&cfg, &mut runtimes, t, &mut dp, &addr_tx);
             }
             Some(reply) = ctl_rx.recv() => {
                 let _ = reply.send(snapshot::snapshot(&cfg, &runtimes, &tracking.states, &mut dp));
@@ -283,6 +286,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                     metrics: &metrics,
                 };
                 reload::reload(&opts, &mut running, &addr_tx);
+                match GroupNotify::new(&cfg, &metrics) {
+                    Ok(g) => group_notify = g,
+                    Err(e) => error!(error = %e, "sync group notify scripts could not be prepared"),
+                }
                 // Cloud reporters address instances by position: restart them when the
                 // instances or the `[cloud]` table changed (a report is idempotent).
                 let after: Vec<String> = runtimes.iter().map(|r| r.name().to_owned()).collect();
@@ -331,9 +338,11 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     }
     drop(addr_tx);
     let _ = tokio::time::timeout(Duration::from_secs(1), worker).await;
+    group_notify.observe(&runtimes);
     for r in &mut runtimes {
         r.notifier.finish(Duration::from_secs(10)).await;
     }
+    group_notify.finish(Duration::from_secs(10)).await;
     cloud.shutdown(Duration::from_secs(2)).await;
     match dp.counters() {
         Ok(c) => {
@@ -351,24 +360,6 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     server.stop(); // metrics
     info!("stopped");
     Ok(())
-}
-
-/// keepalived `vrrp_sync_group`: while any member is in FAULT by its own tracking, every
-/// member is held in FAULT, so the group's VIPs move to the peer together.
-fn sync_groups(
-    cfg: &config::Config,
-    runtimes: &mut [Runtime],
-    t: vrrp::Instant,
-    dp: &mut Dataplane,
-    addr_tx: &mpsc::UnboundedSender<AddrOp>,
-) {
-    for g in &cfg.sync_groups {
-        let member = |r: &Runtime| g.instances.iter().any(|n| n == r.name());
-        let faulty = runtimes.iter().any(|r| member(r) && r.verdict.fault);
-        for r in runtimes.iter_mut().filter(|r| member(r)) {
-            r.set_group_fault(t, faulty, dp, addr_tx);
-        }
-    }
 }
 
 /// Exports a tracked object's new state (interfaces only if some instance tracks them).

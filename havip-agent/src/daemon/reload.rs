@@ -167,7 +167,7 @@ pub(super) fn reload(
     for r in &mut runtimes {
         r.retrack(t, &run.tracking.states, run.dp, addr_tx);
     }
-    super::sync_groups(&new, &mut runtimes, t, run.dp, addr_tx);
+    super::groups::sync_faults(&new, &mut runtimes, t, run.dp, addr_tx);
     *run.index = runtimes
         .iter()
         .enumerate()

@@ -5,7 +5,8 @@
 //!
 //! Arguments as keepalived passes them: the specific script gets only the words of its command
 //! line; `notify` gets four more: `INSTANCE`, the instance name, the new state (`MASTER`,
-//! `BACKUP`, `FAULT`, or `STOP` when the instance stops) and the priority.
+//! `BACKUP`, `FAULT`, or `STOP` when the instance stops) and the priority; for a sync group,
+//! three: `GROUP`, the group name and the state.
 
 use std::time::Duration;
 
@@ -32,12 +33,22 @@ struct Scripts {
     generic: Option<Prepared>,
 }
 
+/// Whose scripts: the first argument keepalived gives `notify`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    /// `INSTANCE name STATE priority`.
+    Instance,
+    /// `GROUP name STATE`.
+    Group,
+}
+
 /// One command to run.
 type Job = (Prepared, Vec<String>);
 
 /// The notify side of one instance.
 #[derive(Debug)]
 pub struct Notifier {
+    kind: Kind,
     name: String,
     scripts: Scripts,
     tx: Option<mpsc::UnboundedSender<Job>>,
@@ -49,6 +60,37 @@ impl Notifier {
     /// Prepares the instance's notify commands (user lookup and script security are checked
     /// here, so a bad command is a configuration error).
     pub fn new(inst: &config::Instance, global: &config::Global) -> Result<Self, ExecError> {
+        let commands = [
+            &inst.notify_master,
+            &inst.notify_backup,
+            &inst.notify_fault,
+            &inst.notify_stop,
+            &inst.notify,
+        ];
+        Self::prepare(Kind::Instance, &inst.name, commands, global)
+    }
+
+    /// Prepares a sync group's notify commands; `notify` gets `GROUP name STATE`.
+    pub fn for_group(
+        group: &config::SyncGroup,
+        global: &config::Global,
+    ) -> Result<Self, ExecError> {
+        let commands = [
+            &group.notify_master,
+            &group.notify_backup,
+            &group.notify_fault,
+            &group.notify_stop,
+            &group.notify,
+        ];
+        Self::prepare(Kind::Group, &group.name, commands, global)
+    }
+
+    fn prepare(
+        kind: Kind,
+        name: &str,
+        [master, backup, fault, stop, generic]: [&Option<config::Command>; 5],
+        global: &config::Global,
+    ) -> Result<Self, ExecError> {
         let prep = |c: &Option<config::Command>| -> Result<Option<Prepared>, ExecError> {
             c.as_ref()
                 .map(|c| {
@@ -62,13 +104,14 @@ impl Notifier {
                 .transpose()
         };
         Ok(Self {
-            name: inst.name.clone(),
+            kind,
+            name: name.to_owned(),
             scripts: Scripts {
-                master: prep(&inst.notify_master)?,
-                backup: prep(&inst.notify_backup)?,
-                fault: prep(&inst.notify_fault)?,
-                stop: prep(&inst.notify_stop)?,
-                generic: prep(&inst.notify)?,
+                master: prep(master)?,
+                backup: prep(backup)?,
+                fault: prep(fault)?,
+                stop: prep(stop)?,
+                generic: prep(generic)?,
             },
             tx: None,
             worker: None,
@@ -79,6 +122,12 @@ impl Notifier {
     /// Counts every run in `metrics` (`havip_notify_runs_total`) from now on.
     pub fn export_to(&mut self, metrics: Metrics) {
         self.metrics = Some(metrics);
+    }
+
+    /// The instance or group name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// Whether any script is configured.
@@ -105,12 +154,15 @@ impl Notifier {
             jobs.push((cmd.clone(), Vec::new()));
         }
         if let Some(cmd) = &self.scripts.generic {
-            let args = vec![
-                "INSTANCE".to_owned(),
-                self.name.clone(),
-                word.to_owned(),
-                priority.to_string(),
-            ];
+            let args = match self.kind {
+                Kind::Instance => vec![
+                    "INSTANCE".to_owned(),
+                    self.name.clone(),
+                    word.to_owned(),
+                    priority.to_string(),
+                ],
+                Kind::Group => vec!["GROUP".to_owned(), self.name.clone(), word.to_owned()],
+            };
             jobs.push((cmd.clone(), args));
         }
         if jobs.is_empty() {
