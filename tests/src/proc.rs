@@ -8,7 +8,8 @@ use std::{
 
 use anyhow::Context as _;
 
-/// A running process; killed with `SIGKILL` on drop if still alive. Its `stdout` and `stderr` go to a log file.
+/// A running process; killed with `SIGKILL` on drop if still alive. Its `stdout` and `stderr` go
+/// to a log file, removed on drop unless a test is failing or `HAVIP_KEEP_LOGS` is set.
 #[derive(Debug)]
 pub struct Proc {
     child: Child,
@@ -94,6 +95,11 @@ impl Drop for Proc {
         if self.alive() {
             let _ = self.child.kill();
             let _ = self.child.wait();
+        }
+        // Logs of a failing test (dropped while panicking) are kept for the post-mortem, and
+        // all of them with HAVIP_KEEP_LOGS set; the rest would only pile up in /tmp.
+        if !std::thread::panicking() && std::env::var_os("HAVIP_KEEP_LOGS").is_none() {
+            let _ = std::fs::remove_file(&self.log);
         }
     }
 }
