@@ -402,3 +402,87 @@ fn a_sync_group_fails_over_together() {
     .unwrap_or_else(|| notify_lines(&log));
     assert_eq!(got, expected, "{}", a.log_text());
 }
+
+#[test]
+fn a_sync_group_follows_a_member_that_lost_mastership() {
+    if !require_root("a_sync_group_follows_a_member_that_lost_mastership") {
+        return;
+    }
+    let lab = lab();
+    let flag = lab.dir.path().join("healthy");
+    std::fs::write(&flag, "").expect("flag");
+    // VI_1 and VI_2 on a (150) and b (100). Only VI_1 tracks the script, with weight -60: when
+    // it fails, VI_1 drops to 90 and b takes it; the group must hand VI_2 over as well.
+    let second = |src: Ipv4Addr, peer: Ipv4Addr, priority: u8| {
+        let mut s = InstanceSpec::new(V3_100MS, priority, src, &[peer]);
+        s.name = "VI_2".into();
+        s.vrid = 52;
+        s.vips = vec!["192.0.2.201/32".into()];
+        s.to_toml()
+    };
+    let a_toml = format!(
+        "{}{}\n{}\n[scripts.chk]\nscript = \"/usr/bin/test -e {}\"\ninterval = \"100ms\"\n\n\
+         [[sync_group]]\nname = \"G\"\ninstances = [\"VI_1\", \"VI_2\"]\n",
+        InstanceSpec::new(V3_100MS, 150, A, &[B]).to_toml(),
+        r#"track_scripts = [{ name = "chk", weight = -60 }]"#,
+        second(A, B, 150),
+        flag.display(),
+    );
+    let a = spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a", &a_toml).expect("a");
+    let b_toml = format!(
+        "{}\n{}",
+        InstanceSpec::new(V3_100MS, 100, B, &[A]).to_toml(),
+        second(B, A, 100)
+    );
+    let b = spawn_havip_toml(&lab.lan.nodes[NODE_B], &lab.dir, "b", &b_toml).expect("b");
+    let (a_mac, b_mac) = (lab.lan.nodes[NODE_A].mac, lab.lan.nodes[NODE_B].mac);
+    let only = |addr: Ipv4Addr, mac: [u8; 6]| {
+        let mut streak = 0;
+        wait_for(LIMIT, Duration::from_millis(1), || {
+            let s = lab.prober.probe(addr, Duration::from_millis(50)).ok()?;
+            streak = if s.macs == [mac] { streak + 1 } else { 0 };
+            (streak >= 3).then_some(())
+        })
+        .is_some()
+    };
+    let vip2 = Ipv4Addr::new(192, 0, 2, 201);
+    assert!(
+        only(VIP, a_mac) && only(vip2, a_mac),
+        "a does not answer for both:\n{}",
+        a.log_text()
+    );
+
+    std::fs::remove_file(&flag).expect("unflag");
+    assert!(only(VIP, b_mac), "b did not take VI_1:\n{}", a.log_text());
+    assert!(
+        only(vip2, b_mac),
+        "b did not take VI_2 with the group:\n{}",
+        a.log_text()
+    );
+    // And it stays that way: a's VI_2 (150) hears b's 100 but waits for its group.
+    let samples = lab
+        .prober
+        .watch(vip2, Duration::from_millis(50), Duration::from_millis(1500))
+        .expect("watch");
+    for s in &samples {
+        assert_eq!(s.macs, vec![b_mac], "VI_2 answered by a at {:?}", s.at);
+    }
+    let a_log = a.log_text();
+    assert!(
+        a_log.contains("another member of the sync group left MASTER"),
+        "{a_log}"
+    );
+    assert!(
+        !transitions(&a_log).iter().any(|t| t.to == "FAULT"),
+        "a weighted script is no FAULT:\n{a_log}"
+    );
+
+    // Healthy again: VI_1 is back at 150, and both take over together.
+    std::fs::write(&flag, "").expect("flag");
+    assert!(
+        only(VIP, a_mac) && only(vip2, a_mac),
+        "a did not take both back:\n{}",
+        a.log_text()
+    );
+    let _ = b;
+}

@@ -14,7 +14,7 @@ use crate::{
     dataplane::Dataplane,
     metrics::Metrics,
     notify::Notifier,
-    vrrp::{self, State},
+    vrrp::{self, Event, State},
 };
 
 /// While any member is in FAULT by its own tracking, every member is held in FAULT, so the
@@ -31,6 +31,58 @@ pub(super) fn sync_faults(
         let faulty = runtimes.iter().any(|r| member(r) && r.verdict.fault);
         for r in runtimes.iter_mut().filter(|r| member(r)) {
             r.set_group_fault(t, faulty, dp, addr_tx);
+        }
+    }
+}
+
+/// keepalived `vrrp_sync_group`: the members take over together and leave together. A member
+/// is ready when it is MASTER or a backup whose timer fired; the gate of every member is open
+/// only while all members are ready (so the last one to be ready releases them all at once),
+/// and a master whose group is not all ready resigns (a member lost MASTER to a
+/// higher-priority peer, or fell back for another reason). Repeats until nothing changes.
+pub(super) fn sync_states(
+    cfg: &config::Config,
+    runtimes: &mut [Runtime],
+    t: vrrp::Instant,
+    dp: &mut Dataplane,
+    addr_tx: &mpsc::UnboundedSender<AddrOp>,
+) {
+    let ready = |r: &Runtime| match r.fsm.state() {
+        State::Master => true,
+        State::Backup => r.fsm.wants_master(),
+        State::Initialize | State::Fault => false,
+    };
+    // Each pass can only move members towards agreement; a few passes settle any group.
+    for _ in 0..4 {
+        let mut changed = false;
+        for g in &cfg.sync_groups {
+            let members: Vec<usize> = runtimes
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| g.instances.iter().any(|n| n == r.name()))
+                .map(|(i, _)| i)
+                .collect();
+            if members.len() < 2 {
+                continue;
+            }
+            let all_ready = members.iter().all(|&i| runtimes.get(i).is_some_and(ready));
+            for &i in &members {
+                let Some(r) = runtimes.get_mut(i) else {
+                    continue;
+                };
+                if !all_ready && r.fsm.state() == State::Master {
+                    info!(instance = r.name(), group = %g.name, "sync group: leaving MASTER with the group");
+                    r.handle(t, Event::GroupResign, dp, addr_tx);
+                    changed = true;
+                }
+                if r.fsm.gate_open() != all_ready {
+                    r.handle(t, Event::Gate(all_ready), dp, addr_tx);
+                    changed = true;
+                }
+            }
+        }
+        if !changed {
+            return;
         }
     }
 }

@@ -229,6 +229,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     loop {
         // metrics: /healthz fails when this stops; the sleep is capped so an idle loop beats.
         metrics.heartbeat();
+        groups::sync_states(&cfg, &mut runtimes, now(), &mut dp, &addr_tx);
         cloud.observe(&runtimes);
         group_notify.observe(&runtimes);
         let next = runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();

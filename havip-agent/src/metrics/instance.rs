@@ -30,7 +30,7 @@ pub const STATES: [State; 4] = [
 ];
 
 /// Number of [`Reason`] variants (labels of [`REASONS`]).
-pub const REASON_COUNT: usize = 11;
+pub const REASON_COUNT: usize = 12;
 
 /// The `reason` label of every [`Reason`] variant, in the order of [`reason_index`].
 pub const REASONS: [&str; REASON_COUNT] = [
@@ -45,6 +45,7 @@ pub const REASONS: [&str; REASON_COUNT] = [
     "shutdown",
     "fault",
     "fault_cleared",
+    "sync_group",
 ];
 
 /// Position of `state` in [`STATES`].
@@ -73,13 +74,14 @@ pub const fn reason_index(reason: Reason) -> usize {
         Reason::Shutdown => 8,
         Reason::Fault => 9,
         Reason::FaultCleared => 10,
+        Reason::SyncGroup => 11,
     }
 }
 
 /// The transitions the state machine can make, as `(from, to, reason)`. Their counters are
 /// exported from the start at zero, so that `increase()` sees the first one; any other
 /// combination is still counted and exported once it happened.
-pub const KNOWN_TRANSITIONS: [(State, State, usize); 15] = [
+pub const KNOWN_TRANSITIONS: [(State, State, usize); 16] = [
     (State::Initialize, State::Backup, 0),
     (State::Initialize, State::Master, 1),
     (State::Initialize, State::Fault, 9),
@@ -89,6 +91,7 @@ pub const KNOWN_TRANSITIONS: [(State, State, usize); 15] = [
     (State::Master, State::Backup, 3),
     (State::Master, State::Backup, 4),
     (State::Master, State::Backup, 7),
+    (State::Master, State::Backup, 11),
     (State::Backup, State::Fault, 9),
     (State::Master, State::Fault, 9),
     (State::Fault, State::Backup, 10),

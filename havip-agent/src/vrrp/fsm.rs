@@ -33,6 +33,8 @@ struct Backup {
     takeover: Reason,
     /// keepalived `preempt_time`: until when a lower-priority master is still accepted.
     preempt_until: Option<Instant>,
+    /// The timer fired but the sync-group gate was closed: waiting for [`Event::Gate`].
+    wants_master: bool,
 }
 
 /// What a master waits for.
@@ -67,6 +69,8 @@ pub struct Instance {
     master_adver_interval: Duration,
     /// The fault condition, kept across INIT so that a later startup enters FAULT.
     fault: bool,
+    /// Sync-group gate: may a backup whose timer fired become master now ([`Event::Gate`]).
+    gate_open: bool,
     phase: Phase,
 }
 
@@ -91,6 +95,7 @@ impl Instance {
             preempt_delay,
             master_adver_interval: params.advert_interval,
             fault: false,
+            gate_open: true,
             phase: Phase::Initialize,
             params,
         })
@@ -153,6 +158,8 @@ impl Instance {
     /// When to call [`Instance::handle`] with [`Event::Timer`] next; `None` in INIT and FAULT.
     pub fn poll_at(&self) -> Option<Instant> {
         match &self.phase {
+            // Held by the sync-group gate: nothing to do until [`Event::Gate`].
+            Phase::Backup(b) if b.wants_master => None,
             Phase::Backup(b) => Some(b.master_down_at),
             Phase::Master(m) => Some(m.garp.poll_at().map_or(m.advert_at, |g| g.min(m.advert_at))),
             Phase::Initialize | Phase::Fault => None,
@@ -184,6 +191,12 @@ impl Instance {
             Event::Timer => self.on_timer(now, &mut out),
             Event::SetPriority(priority) => self.on_set_priority(priority),
             Event::Fault(fault) => self.on_fault(now, fault, &mut out),
+            Event::Gate(open) => self.on_gate(now, open, &mut out),
+            Event::GroupResign => {
+                if matches!(self.phase, Phase::Master(_)) {
+                    self.leave_master(now, State::Backup, Reason::SyncGroup, None, &mut out);
+                }
+            }
             Event::Shutdown => self.on_shutdown(&mut out),
         }
         out
@@ -311,6 +324,7 @@ impl Instance {
                     b.master_down_at = now.saturating_add(skew);
                     b.master = None;
                     b.takeover = Reason::PriorityZero { src };
+                    b.wants_master = false;
                     return;
                 }
                 // keepalived `vrrp_state_backup`: with preempt_delay, a lower-priority master is
@@ -329,6 +343,8 @@ impl Instance {
                     }
                     b.master = Some((src, priority));
                     b.takeover = Reason::MasterDown;
+                    // A master we accept: no longer ready to take over.
+                    b.wants_master = false;
                     self.learn_interval(advert);
                     let deadline = now.saturating_add(self.master_down_interval());
                     if let Phase::Backup(b) = &mut self.phase {
@@ -373,11 +389,17 @@ impl Instance {
     }
 
     fn on_timer(&mut self, now: Instant, out: &mut Vec<Action>) {
+        let gate_open = self.gate_open;
         match &mut self.phase {
-            Phase::Backup(b) if b.master_down_at <= now => {
-                // RFC 9568 6.4.2 / RFC 3768 6.4.2: Master_Down_Timer fired: become master.
-                let reason = b.takeover;
-                self.become_master(now, State::Backup, reason, out);
+            Phase::Backup(b) if b.master_down_at <= now && !b.wants_master => {
+                // RFC 9568 6.4.2 / RFC 3768 6.4.2: Master_Down_Timer fired: become master,
+                // unless the sync group holds us until every member is ready.
+                if gate_open {
+                    let reason = b.takeover;
+                    self.become_master(now, State::Backup, reason, out);
+                } else {
+                    b.wants_master = true;
+                }
             }
             Phase::Master(m) => {
                 if m.advert_at <= now {
@@ -391,6 +413,31 @@ impl Instance {
             }
             Phase::Backup(_) | Phase::Initialize | Phase::Fault => {}
         }
+    }
+
+    /// Sync group: opening the gate lets a held backup take over now.
+    fn on_gate(&mut self, now: Instant, open: bool, out: &mut Vec<Action>) {
+        self.gate_open = open;
+        if let Phase::Backup(b) = &self.phase
+            && open
+            && b.wants_master
+        {
+            let reason = b.takeover;
+            self.become_master(now, State::Backup, reason, out);
+        }
+    }
+
+    /// Whether a backup's timer fired while the sync-group gate was closed (it is ready to
+    /// take over as soon as its group is).
+    #[must_use]
+    pub fn wants_master(&self) -> bool {
+        matches!(&self.phase, Phase::Backup(b) if b.wants_master)
+    }
+
+    /// Whether the sync-group gate is open.
+    #[must_use]
+    pub fn gate_open(&self) -> bool {
+        self.gate_open
     }
 
     fn on_set_priority(&mut self, priority: u8) {
@@ -496,6 +543,12 @@ impl Instance {
         out: &mut Vec<Action>,
     ) {
         out.push(Action::ReleaseOwnership);
+        if reason == Reason::SyncGroup {
+            // Like a shutdown: the peer takes over after its skew time, not a master-down.
+            out.push(Action::SendAdvert {
+                priority: PRIORITY_SHUTDOWN,
+            });
+        }
         if to == State::Fault {
             out.push(Action::SendAdvert {
                 priority: PRIORITY_SHUTDOWN,
@@ -522,6 +575,7 @@ impl Instance {
             master,
             takeover: Reason::MasterDown,
             preempt_until: None,
+            wants_master: false,
         });
     }
 

@@ -59,6 +59,13 @@ pub enum Event {
     SetPriority(u8),
     /// Enter (`true`) or leave (`false`) FAULT.
     Fault(bool),
+    /// Sync group (keepalived `vrrp_sync_group`): whether this instance may become master
+    /// now. A closed gate holds a backup whose `Master_Down_Timer` fired until every member
+    /// of its group is ready, so that the members take over together.
+    Gate(bool),
+    /// Sync group: another member left MASTER, leave it too (with a priority-0 advert, so
+    /// that the peer takes over after its skew time).
+    GroupResign,
     /// Stop the instance (RFC 9568 6.4.2, 6.4.3).
     Shutdown,
 }
@@ -139,6 +146,8 @@ pub enum Reason {
     Fault,
     /// [`Event::Fault`] with `false`.
     FaultCleared,
+    /// Another member of the sync group left MASTER ([`Event::GroupResign`]).
+    SyncGroup,
 }
 
 impl Reason {
@@ -156,6 +165,7 @@ impl Reason {
             Self::Shutdown => "shutdown",
             Self::Fault => "fault",
             Self::FaultCleared => "fault_cleared",
+            Self::SyncGroup => "sync_group",
         }
     }
 }
@@ -185,6 +195,7 @@ impl fmt::Display for Reason {
             Self::Shutdown => f.write_str("shutdown"),
             Self::Fault => f.write_str("fault"),
             Self::FaultCleared => f.write_str("fault cleared"),
+            Self::SyncGroup => f.write_str("another member of the sync group left MASTER"),
         }
     }
 }

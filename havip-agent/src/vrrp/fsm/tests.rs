@@ -1508,3 +1508,79 @@ fn random_walk_keeps_invariants() {
         }
     }
 }
+
+/// Sync group: a closed gate holds a backup whose timer fired; opening it takes over at once,
+/// with the takeover reason the timer would have given.
+#[test]
+fn a_closed_gate_holds_the_takeover_until_it_opens() {
+    let (b, m) = (State::Backup, State::Master);
+    let down = ns(DOWN_100);
+    let p = v2(100);
+    run(
+        p.clone(),
+        vec![
+            step(ms(0), Event::Gate(false), vec![], State::Initialize, None),
+            step(
+                ms(0),
+                Event::Startup,
+                vec![sc(State::Initialize, b, Reason::Startup)],
+                b,
+                Some(down),
+            ),
+            // The timer fires: held, nothing to poll until the gate opens.
+            step(down, Event::Timer, vec![], b, None),
+            step(
+                after(down, 5),
+                Event::Gate(true),
+                becomes_master(b, Reason::MasterDown, 100),
+                m,
+                Some(after(down, 1005)),
+            ),
+        ],
+    );
+}
+
+/// Sync group: a held backup that hears a master it accepts is no longer ready; the gate
+/// opening later changes nothing.
+#[test]
+fn a_held_backup_that_hears_a_master_is_no_longer_ready() {
+    let b = State::Backup;
+    let down = ns(DOWN_100);
+    let p = v2(100);
+    let mut inst = Instance::new(p.clone()).unwrap();
+    inst.handle(ms(0), Event::Gate(false));
+    inst.handle(ms(0), Event::Startup);
+    inst.handle(down, Event::Timer);
+    assert!(inst.wants_master());
+    let t = after(down, 10);
+    assert_eq!(inst.handle(t, adv(&p, HIGH, 200)), vec![]);
+    assert!(!inst.wants_master());
+    assert_eq!(
+        inst.poll_at(),
+        Some(t.saturating_add(Duration::from_nanos(DOWN_100)))
+    );
+    assert_eq!(inst.handle(after(t, 1), Event::Gate(true)), vec![]);
+    assert_eq!(inst.state(), b);
+}
+
+/// Sync group: a master told that another member left resigns like a shutdown (release, then
+/// a priority-0 advert so the peer takes over after its skew time) and stays backup.
+#[test]
+fn group_resign_releases_with_a_priority_zero_advert() {
+    let (mut inst, t) = master_from_startup(v2(100));
+    let at = after(t, 100);
+    assert_eq!(
+        inst.handle(at, Event::GroupResign),
+        vec![
+            Action::ReleaseOwnership,
+            send(0),
+            sc(State::Master, State::Backup, Reason::SyncGroup),
+        ]
+    );
+    assert_eq!(inst.state(), State::Backup);
+    assert_eq!(
+        inst.handle(after(at, 1), Event::GroupResign),
+        vec![],
+        "only a master resigns"
+    );
+}
