@@ -20,6 +20,7 @@ const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
+const VIP2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 201);
 const V3_100MS: Vrrp = Vrrp::V3 { centis: 10 };
 const NODE_A: usize = 1;
 const NODE_B: usize = 2;
@@ -49,14 +50,47 @@ fn lab() -> Lab {
 impl Lab {
     /// Waits until only `node`'s MAC answers for the VIP, for three probes in a row.
     fn only(&self, node: usize) -> bool {
-        let mac = self.lan.nodes[node].mac;
+        self.only_at(VIP, self.lan.nodes[node].mac)
+    }
+
+    /// Waits until only `mac` answers for `addr`, for three probes in a row.
+    fn only_at(&self, addr: Ipv4Addr, mac: [u8; 6]) -> bool {
         let mut streak = 0;
         wait_for(LIMIT, Duration::from_millis(1), || {
-            let s = self.prober.probe(VIP, Duration::from_millis(50)).ok()?;
+            let s = self.prober.probe(addr, Duration::from_millis(50)).ok()?;
             streak = if s.macs == [mac] { streak + 1 } else { 0 };
             (streak >= 3).then_some(())
         })
         .is_some()
+    }
+
+    /// Starts the sync-group pair: `VI_1` (VRID 51, .200) and `VI_2` (VRID 52, .201) on a
+    /// (150, grouped as `G`, `VI_1` tracking script `chk` on `flag` with `weight`,
+    /// `group_extra` lines added to the group) and on b (100, no group).
+    fn start_group(&self, flag: &Path, weight: i16, group_extra: &str) -> (Proc, Proc) {
+        let second = |src: Ipv4Addr, peer: Ipv4Addr, priority: u8| {
+            let mut s = InstanceSpec::new(V3_100MS, priority, src, &[peer]);
+            s.name = "VI_2".into();
+            s.vrid = 52;
+            s.vips = vec![format!("{VIP2}/32")];
+            s.to_toml()
+        };
+        let a_toml = format!(
+            "{}track_scripts = [{{ name = \"chk\", weight = {weight} }}]\n{}\n\
+             [scripts.chk]\nscript = \"/usr/bin/test -e {}\"\ninterval = \"100ms\"\n\n\
+             [[sync_group]]\nname = \"G\"\ninstances = [\"VI_1\", \"VI_2\"]\n{group_extra}\n",
+            InstanceSpec::new(V3_100MS, 150, A, &[B]).to_toml(),
+            second(A, B, 150),
+            flag.display(),
+        );
+        let a = spawn_havip_toml(&self.lan.nodes[NODE_A], &self.dir, "a", &a_toml).expect("a");
+        let b_toml = format!(
+            "{}\n{}",
+            InstanceSpec::new(V3_100MS, 100, B, &[A]).to_toml(),
+            second(B, A, 100)
+        );
+        let b = spawn_havip_toml(&self.lan.nodes[NODE_B], &self.dir, "b", &b_toml).expect("b");
+        (a, b)
     }
 
     /// Starts a with `a_toml` (its full config), waits for MASTER, then b at 100 as BACKUP.
@@ -303,15 +337,8 @@ fn a_sync_group_fails_over_together() {
     let lab = lab();
     let flag = lab.dir.path().join("healthy");
     std::fs::write(&flag, "").expect("flag");
-    // Two instances on a and on b (VRIDs 51 and 52, VIPs .200 and .201), grouped on a. Only
-    // VI_1 tracks the script (weight 0: FAULT when it fails); the group takes VI_2 along.
-    let second = |src: Ipv4Addr, peer: Ipv4Addr, priority: u8| {
-        let mut s = InstanceSpec::new(V3_100MS, priority, src, &[peer]);
-        s.name = "VI_2".into();
-        s.vrid = 52;
-        s.vips = vec!["192.0.2.201/32".into()];
-        s.to_toml()
-    };
+    // Two instances on a and on b, grouped on a. Only VI_1 tracks the script (weight 0: FAULT
+    // when it fails); the group takes VI_2 along.
     let log = lab.dir.path().join("group.log");
     let script = lab.dir.path().join("group.sh");
     std::fs::write(
@@ -321,22 +348,7 @@ fn a_sync_group_fails_over_together() {
     .expect("script");
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
-    let a_toml = format!(
-        "{}{}\n{}\n[scripts.chk]\nscript = \"/usr/bin/test -e {}\"\ninterval = \"100ms\"\n\n\
-         [[sync_group]]\nname = \"G\"\ninstances = [\"VI_1\", \"VI_2\"]\nnotify = \"{}\"\n",
-        InstanceSpec::new(V3_100MS, 150, A, &[B]).to_toml(),
-        r#"track_scripts = [{ name = "chk", weight = 0 }]"#,
-        second(A, B, 150),
-        flag.display(),
-        script.display()
-    );
-    let a = spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a", &a_toml).expect("a");
-    let b_toml = format!(
-        "{}\n{}",
-        InstanceSpec::new(V3_100MS, 100, B, &[A]).to_toml(),
-        second(B, A, 100)
-    );
-    let b = spawn_havip_toml(&lab.lan.nodes[NODE_B], &lab.dir, "b", &b_toml).expect("b");
+    let (a, b) = lab.start_group(&flag, 0, &format!("notify = \"{}\"", script.display()));
     let masters = |p: &Proc, n: usize| {
         wait_for(LIMIT, Duration::from_millis(20), || {
             let count = transitions(&p.log_text())
@@ -349,16 +361,8 @@ fn a_sync_group_fails_over_together() {
     };
     assert!(masters(&a, 2), "a is not master of both:\n{}", a.log_text());
     let (a_mac, b_mac) = (lab.lan.nodes[NODE_A].mac, lab.lan.nodes[NODE_B].mac);
-    let only = |addr: Ipv4Addr, mac: [u8; 6]| {
-        let mut streak = 0;
-        wait_for(LIMIT, Duration::from_millis(1), || {
-            let s = lab.prober.probe(addr, Duration::from_millis(50)).ok()?;
-            streak = if s.macs == [mac] { streak + 1 } else { 0 };
-            (streak >= 3).then_some(())
-        })
-        .is_some()
-    };
-    let vip2 = Ipv4Addr::new(192, 0, 2, 201);
+    let only = |addr: Ipv4Addr, mac: [u8; 6]| lab.only_at(addr, mac);
+    let vip2 = VIP2;
     assert!(
         only(VIP, a_mac) && only(vip2, a_mac),
         "a does not answer for both"
@@ -413,39 +417,10 @@ fn a_sync_group_follows_a_member_that_lost_mastership() {
     std::fs::write(&flag, "").expect("flag");
     // VI_1 and VI_2 on a (150) and b (100). Only VI_1 tracks the script, with weight -60: when
     // it fails, VI_1 drops to 90 and b takes it; the group must hand VI_2 over as well.
-    let second = |src: Ipv4Addr, peer: Ipv4Addr, priority: u8| {
-        let mut s = InstanceSpec::new(V3_100MS, priority, src, &[peer]);
-        s.name = "VI_2".into();
-        s.vrid = 52;
-        s.vips = vec!["192.0.2.201/32".into()];
-        s.to_toml()
-    };
-    let a_toml = format!(
-        "{}{}\n{}\n[scripts.chk]\nscript = \"/usr/bin/test -e {}\"\ninterval = \"100ms\"\n\n\
-         [[sync_group]]\nname = \"G\"\ninstances = [\"VI_1\", \"VI_2\"]\n",
-        InstanceSpec::new(V3_100MS, 150, A, &[B]).to_toml(),
-        r#"track_scripts = [{ name = "chk", weight = -60 }]"#,
-        second(A, B, 150),
-        flag.display(),
-    );
-    let a = spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a", &a_toml).expect("a");
-    let b_toml = format!(
-        "{}\n{}",
-        InstanceSpec::new(V3_100MS, 100, B, &[A]).to_toml(),
-        second(B, A, 100)
-    );
-    let b = spawn_havip_toml(&lab.lan.nodes[NODE_B], &lab.dir, "b", &b_toml).expect("b");
+    let (a, b) = lab.start_group(&flag, -60, "");
     let (a_mac, b_mac) = (lab.lan.nodes[NODE_A].mac, lab.lan.nodes[NODE_B].mac);
-    let only = |addr: Ipv4Addr, mac: [u8; 6]| {
-        let mut streak = 0;
-        wait_for(LIMIT, Duration::from_millis(1), || {
-            let s = lab.prober.probe(addr, Duration::from_millis(50)).ok()?;
-            streak = if s.macs == [mac] { streak + 1 } else { 0 };
-            (streak >= 3).then_some(())
-        })
-        .is_some()
-    };
-    let vip2 = Ipv4Addr::new(192, 0, 2, 201);
+    let only = |addr: Ipv4Addr, mac: [u8; 6]| lab.only_at(addr, mac);
+    let vip2 = VIP2;
     assert!(
         only(VIP, a_mac) && only(vip2, a_mac),
         "a does not answer for both:\n{}",
