@@ -218,6 +218,38 @@ fn cut_link_fails_over_and_restore_preempts_back() {
     // Once back, a leaves FAULT as BACKUP, hears b's lower priority and preempts (preempt is
     // on): b yields to a.
     lab.lan.restore(NODE_A).expect("restore a");
+    // Probe through the whole handover: a sends its first advert before taking ownership and
+    // reaches b without waiting for ARP, so b's kernel is fenced before a answers. At most one
+    // probe may straddle the microseconds between the two (a generous functional bound).
+    let (a_mac, b_mac) = (lab.mac(NODE_A), lab.mac(NODE_B));
+    let start = Instant::now();
+    let mut samples = Vec::new();
+    while start.elapsed() < failover_limit() {
+        let s = lab
+            .prober
+            .probe(VIP, Duration::from_millis(20))
+            .expect("probe");
+        let done = s.macs == [a_mac];
+        samples.push(s);
+        if done
+            && samples.len() > 3
+            && samples[samples.len() - 3..]
+                .iter()
+                .all(|s| s.macs == [a_mac])
+        {
+            break;
+        }
+    }
+    let doubles = samples.iter().filter(|s| s.macs.len() > 1).count();
+    assert!(
+        doubles <= 1,
+        "{doubles} probes answered by both a and b during the preemption: {}",
+        fmt_samples(&samples)
+    );
+    assert!(
+        samples.iter().any(|s| s.macs == [b_mac]),
+        "b answered alone at the start of the handover"
+    );
     let back = wait_havip_state(&b, "BACKUP", 1, failover_limit())
         .unwrap_or_else(|| panic!("b did not yield to a:\n{}", b.log_text()));
     assert!(back.line.contains("192.0.2.11"), "{}", back.line);

@@ -108,32 +108,64 @@ impl Addresses {
         }
     }
 
-    /// Creates a STALE neighbour entry `addr -> mac` on `ifindex` unless one exists (a unicast
-    /// peer's MAC as seen on its adverts). The first advert to the peer after a takeover then
-    /// leaves at once instead of waiting for ARP resolution, while the kernel still verifies
-    /// the entry (STALE -> DELAY -> PROBE). An existing entry is left alone.
+    /// Creates a STALE neighbour entry `addr -> mac` on `ifindex` (a unicast peer's MAC as
+    /// seen on its adverts). The first advert to the peer after a takeover then leaves at once
+    /// instead of waiting for ARP resolution, while the kernel still verifies the entry
+    /// (STALE -> DELAY -> PROBE). A usable entry is left alone; one that cannot carry a packet
+    /// now (INCOMPLETE or FAILED, typically left by a send while the link was down, which
+    /// would hold the next advert until ARP resolves) is replaced.
     pub async fn prime_neighbour(
         &self,
         ifindex: u32,
         addr: Ipv4Addr,
         mac: [u8; 6],
     ) -> Result<(), AddrError> {
-        let req = self
-            .handle
-            .neighbours()
-            .add(ifindex, IpAddr::V4(addr))
-            .link_layer_address(&mac)
-            .state(NeighbourState::Stale);
-        match req.execute().await {
+        let add = |replace: bool| {
+            let req = self
+                .handle
+                .neighbours()
+                .add(ifindex, IpAddr::V4(addr))
+                .link_layer_address(&mac)
+                .state(NeighbourState::Stale);
+            if replace { req.replace() } else { req }
+        };
+        let failed = |source| AddrError::Netlink {
+            op: "neighbour add",
+            addr,
+            prefix: 32,
+            ifindex,
+            source,
+        };
+        match add(false).execute().await {
             Ok(()) => Ok(()),
-            Err(e) if errno(&e) == Some(EEXIST) => Ok(()),
-            Err(source) => Err(AddrError::Netlink {
-                op: "neighbour add",
-                addr,
-                prefix: 32,
-                ifindex,
-                source,
-            }),
+            Err(e) if errno(&e) == Some(EEXIST) => {
+                if self.neighbour_unusable(ifindex, addr).await {
+                    add(true).execute().await.map_err(failed)
+                } else {
+                    Ok(())
+                }
+            }
+            Err(source) => Err(failed(source)),
         }
+    }
+
+    /// Whether the entry for `addr` on `ifindex` is INCOMPLETE or FAILED.
+    async fn neighbour_unusable(&self, ifindex: u32, addr: Ipv4Addr) -> bool {
+        use futures::TryStreamExt as _;
+        use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute};
+        let mut entries = self.handle.neighbours().get().execute();
+        while let Ok(Some(n)) = entries.try_next().await {
+            let ours = n.header.ifindex == ifindex
+                && n.attributes.iter().any(|a| {
+                    matches!(a, NeighbourAttribute::Destination(NeighbourAddress::Inet(d)) if *d == addr)
+                });
+            if ours {
+                return matches!(
+                    n.header.state,
+                    NeighbourState::Incomplete | NeighbourState::Failed
+                );
+            }
+        }
+        false
     }
 }
