@@ -54,6 +54,10 @@ pub const XDP_PROGRAM: &str = "havip_xdp";
 
 /// A pass-everything XDP program in the same object (veth peers in driver mode, benchmark baseline).
 pub const PASS_PROGRAM: &str = "havip_pass";
+/// Name of the program that returns `XDP_TX` for every frame, untouched: never attached, the
+/// baseline of the reply path in live-frames benchmarks (an `XDP_PASS` baseline would be charged
+/// the trip up the stack).
+pub const TX_PROGRAM: &str = "havip_tx";
 
 /// Map capacities.
 pub mod capacity {

@@ -118,3 +118,10 @@ static LICENSE: [u8; 13] = *b"Dual MIT/GPL\0";
 pub fn havip_pass(_ctx: XdpContext) -> u32 {
     xdp_action::XDP_PASS
 }
+
+/// A program that bounces every frame back untouched (`XDP_TX`): never attached; the baseline
+/// of the reply path in live-frames benchmarks.
+#[xdp]
+pub fn havip_tx(_ctx: XdpContext) -> u32 {
+    xdp_action::XDP_TX
+}

@@ -14,8 +14,8 @@ use aya::{
     programs::Xdp,
 };
 use havip_common::{
-    Fence, PASS_PROGRAM, PeerKey, PeerRecord, VipCounters, VipEntry, VipKey, VridKey, VridState,
-    XDP_PROGRAM, auth_type, capacity, counter, map_names, vrid_flags,
+    Fence, PASS_PROGRAM, PeerKey, PeerRecord, TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey,
+    VridState, XDP_PROGRAM, auth_type, capacity, counter, map_names, vrid_flags,
 };
 use tracing::{debug, warn};
 
@@ -110,7 +110,7 @@ impl Dataplane {
             .map_err(|e| DataplaneError::Load {
                 source: Box::new(e),
             })?;
-        for name in [XDP_PROGRAM, PASS_PROGRAM] {
+        for name in [XDP_PROGRAM, PASS_PROGRAM, TX_PROGRAM] {
             xdp_program(&mut ebpf, name)?
                 .load()
                 .map_err(|e| DataplaneError::Load {
@@ -437,6 +437,11 @@ impl Dataplane {
     /// The loaded pass-everything program, for `BPF_PROG_TEST_RUN` baselines.
     pub fn pass_program(&mut self) -> Result<&mut Xdp, DataplaneError> {
         self.program(PASS_PROGRAM)
+    }
+
+    /// The loaded bounce-everything program (`XDP_TX`), the live-frames baseline.
+    pub fn tx_program(&mut self) -> Result<&mut Xdp, DataplaneError> {
+        self.program(TX_PROGRAM)
     }
 }
 
