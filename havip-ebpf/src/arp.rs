@@ -1,7 +1,7 @@
 //! ARP (RFC 826) for VIPs: answer in place while owned, drop while not, pass everything else.
 
 use aya_ebpf::{bindings::xdp_action, helpers::bpf_ktime_get_ns, programs::XdpContext};
-use havip_common::{VipKey, VridKey, counter};
+use havip_common::{VipKey, counter};
 use network_types::{arp::ArpHdr, eth::EthHdr};
 
 use crate::{
@@ -51,7 +51,7 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
 
     // From here the target is a VIP: fail-closed. Whatever is not a valid grant is dropped, so
     // neither this program nor the kernel's ARP answers for a VIP this node does not own.
-    let vkey = VridKey::new(key.ifindex, vip.vrid);
+    let vkey = crate::maps::vrid_key(key.ifindex, vip.vrid);
     // SAFETY: as above.
     let Some(state) = (unsafe { VRIDS.get(&vkey) }).copied() else {
         return drop_vip(
@@ -88,8 +88,13 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
     };
     // SAFETY: bounds-checked above; no other reference to these bytes is alive.
     let eth = unsafe { &mut *eth };
-    let requester_mac = arp.sha;
-    let requester_ip = arp.spa;
+    // Volatile reads pin the requester's MAC and IP in registers/stack before the frame is
+    // rewritten: otherwise the compiler, unable to prove the packet fields disjoint, copies
+    // through a byte-wise `memmove` loop (the costliest part of this path).
+    // SAFETY: plain reads of fields of a bounds-checked header.
+    let requester_mac = unsafe { core::ptr::read_volatile(&raw const arp.sha) };
+    // SAFETY: as above.
+    let requester_ip = unsafe { core::ptr::read_volatile(&raw const arp.spa) };
     eth.dst_addr = requester_mac;
     eth.src_addr = vip.mac;
     arp.set_oper(ARPOP_REPLY);

@@ -77,3 +77,14 @@ pub(crate) fn count_vip(slot: u32, stat: VipStat) {
         }
     }
 }
+
+/// [`VridKey::new`] without the byte-wise `memset` the BPF backend emits for the 3-byte padding:
+/// the key is one little-endian `u64` (ifindex, vrid, zero padding; layout asserted in
+/// `havip-common`).
+#[inline(always)]
+pub(crate) fn vrid_key(ifindex: u32, vrid: u8) -> VridKey {
+    let raw = u64::from(ifindex) | (u64::from(vrid) << 32);
+    // SAFETY: `VridKey` is `repr(C)`, 8 bytes, all integer fields: every bit pattern is valid,
+    // and on the little-endian BPF target these bytes are ifindex, vrid, then zeros.
+    unsafe { core::mem::transmute::<u64, VridKey>(raw) }
+}

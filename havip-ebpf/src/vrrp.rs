@@ -26,8 +26,8 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use havip_common::{
-    Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerKey, PeerRecord, VridKey, auth_type, counter,
-    event_flags, vrid_flags,
+    Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerKey, PeerRecord, auth_type, counter, event_flags,
+    vrid_flags,
 };
 use network_types::{eth::EthHdr, ip::Ipv4Hdr};
 
@@ -98,7 +98,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     }
     let ifindex = ctx.ingress_ifindex() as u32;
     let vrid = hdr[1];
-    let vkey = VridKey::new(ifindex, vrid);
+    let vkey = crate::maps::vrid_key(ifindex, vrid);
     // SAFETY: read-only copy of a preallocated hash value.
     let Some(state) = (unsafe { VRIDS.get(&vkey) }).copied() else {
         return Err(counter::VRRP_PASS_UNKNOWN_VRID);
