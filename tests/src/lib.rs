@@ -6,6 +6,7 @@ pub mod agents;
 pub mod fake_vpc;
 pub mod frames;
 pub mod netns;
+pub mod pair;
 pub mod prober;
 pub mod proc;
 pub mod scrape;

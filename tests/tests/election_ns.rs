@@ -10,18 +10,18 @@ use std::{
 
 use havip_tests::{
     agents::{
-        FrameSender, InstanceSpec, Transition, Vrrp, Workdir, has_address, havip_counter,
-        line_with, log_elapsed, log_time, spawn_havip, transitions, wait_havip_state,
+        FrameSender, InstanceSpec, Transition, Vrrp, has_address, havip_counter, line_with,
+        log_elapsed, log_time, spawn_havip, transitions, wait_havip_state,
     },
     frames,
-    netns::{Lan, wait_for},
-    prober::{ArpProber, Sample},
+    netns::wait_for,
+    pair::{CLIENT, PairLab},
+    prober::Sample,
     proc::Proc,
     require_root,
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
-const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 const V3_100MS: Vrrp = Vrrp::V3 { centis: 10 };
@@ -35,25 +35,19 @@ const SLACK: Duration = Duration::from_secs(1);
 /// Probe window: long enough for a veth round trip, short enough to sample finely.
 const WINDOW: Duration = Duration::from_millis(50);
 
-/// Fields drop in order: the directory last, after the namespaces (and what ran in them).
-struct Lab {
-    lan: Lan,
-    prober: ArpProber,
-    dir: Workdir,
+/// The shared lab, with this file's helpers.
+struct Lab(PairLab);
+
+impl std::ops::Deref for Lab {
+    type Target = PairLab;
+
+    fn deref(&self) -> &PairLab {
+        &self.0
+    }
 }
 
-/// client (192.0.2.1), node a (192.0.2.11), node b (192.0.2.12) on one bridge.
 fn lab() -> Lab {
-    let mut lan = Lan::new().expect("bridge");
-    lan.add_node("c", 1).expect("client");
-    lan.add_node("a", 11).expect("node a");
-    lan.add_node("b", 12).expect("node b");
-    let prober = ArpProber::open(&lan.nodes[0].ns, "eth0", CLIENT).expect("prober");
-    Lab {
-        lan,
-        prober,
-        dir: Workdir::new().expect("work dir"),
-    }
+    Lab(PairLab::new("a", "b").expect("lab"))
 }
 
 fn failover_limit() -> Duration {
@@ -98,10 +92,6 @@ fn fmt_samples(samples: &[Sample]) -> String {
 }
 
 impl Lab {
-    fn mac(&self, node: usize) -> [u8; 6] {
-        self.lan.nodes[node].mac
-    }
-
     fn start(&self, node: usize, label: &str, spec: &InstanceSpec) -> Proc {
         spawn_havip(&self.lan.nodes[node], &self.dir, label, spec).expect("start havip")
     }

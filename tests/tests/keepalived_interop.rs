@@ -12,17 +12,17 @@ use std::{
 
 use havip_tests::{
     agents::{
-        InstanceSpec, Keepalived, Vrrp, Workdir, has_address, havip_counter, havip_counters,
+        InstanceSpec, Keepalived, Vrrp, has_address, havip_counter, havip_counters,
         keepalived_complaints, spawn_havip, transitions, wait_havip_state,
     },
-    netns::{Lan, wait_for},
-    prober::{ArpProber, Sample},
+    netns::wait_for,
+    pair::PairLab,
+    prober::Sample,
     proc::Proc,
     require_root,
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
-const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 /// keepalived's node and havip's node on the LAN.
@@ -53,24 +53,19 @@ struct Case {
     failover: Failover,
 }
 
-/// Fields drop in order: the directory last, after the namespaces (and what ran in them).
-struct Lab {
-    lan: Lan,
-    prober: ArpProber,
-    dir: Workdir,
+/// The shared lab, with this file's helpers.
+struct Lab(PairLab);
+
+impl std::ops::Deref for Lab {
+    type Target = PairLab;
+
+    fn deref(&self) -> &PairLab {
+        &self.0
+    }
 }
 
 fn lab() -> Lab {
-    let mut lan = Lan::new().expect("bridge");
-    lan.add_node("c", 1).expect("client");
-    lan.add_node("k", 11).expect("keepalived node");
-    lan.add_node("h", 12).expect("havip node");
-    let prober = ArpProber::open(&lan.nodes[0].ns, "eth0", CLIENT).expect("prober");
-    Lab {
-        lan,
-        prober,
-        dir: Workdir::new().expect("work dir"),
-    }
+    Lab(PairLab::new("k", "h").expect("lab"))
 }
 
 fn fmt_samples(samples: &[Sample]) -> String {
@@ -89,10 +84,6 @@ fn fmt_samples(samples: &[Sample]) -> String {
 }
 
 impl Lab {
-    fn mac(&self, node: usize) -> [u8; 6] {
-        self.lan.nodes[node].mac
-    }
-
     /// Waits up to `limit` until a probe is answered by `node` alone.
     fn expect_only(&self, node: usize, limit: Duration, what: &str) {
         let mac = self.mac(node);

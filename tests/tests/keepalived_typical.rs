@@ -7,15 +7,12 @@
 use std::{net::Ipv4Addr, path::Path, time::Duration};
 
 use havip_tests::{
-    agents::{
-        Keepalived, Workdir, keepalived_complaints, spawn_havip_file, transitions, wait_havip_state,
-    },
-    netns::{Lan, wait_for},
-    prober::ArpProber,
+    agents::{Keepalived, keepalived_complaints, spawn_havip_file, transitions, wait_havip_state},
+    netns::wait_for,
+    pair::PairLab,
     require_root,
 };
 
-const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
 /// `VRRPv2` at 1 s: master down is 3 s plus skew.
 const LIMIT: Duration = Duration::from_secs(8);
@@ -84,12 +81,8 @@ fn the_typical_keepalived_conf_runs_unchanged_against_keepalived() {
     if !require_root("the_typical_keepalived_conf_runs_unchanged_against_keepalived") {
         return;
     }
-    let mut lan = Lan::new().expect("bridge");
-    lan.add_node("c", 1).expect("client");
-    lan.add_node("a", 11).expect("node a");
-    lan.add_node("b", 12).expect("node b");
-    let prober = ArpProber::open(&lan.nodes[0].ns, "eth0", CLIENT).expect("prober");
-    let dir = Workdir::new().expect("dir");
+    let lab = PairLab::new("a", "b").expect("lab");
+    let (lan, prober, dir) = (&lab.lan, &lab.prober, &lab.dir);
     let notify_log = dir.path().join("notify.log");
     let a_notify = format!("/bin/sh -c 'echo $0 >> {}'", notify_log.display());
     let a_conf = typical("192.0.2.11", "192.0.2.12", 100, "/usr/bin/true", &a_notify);
@@ -102,24 +95,16 @@ fn the_typical_keepalived_conf_runs_unchanged_against_keepalived() {
     );
     let (a_mac, b_mac) = (lan.nodes[1].mac, lan.nodes[2].mac);
 
-    let a = spawn_havip_file(&lan.nodes[1], &dir, "a", "a-keepalived.conf", &a_conf)
+    let a = spawn_havip_file(&lan.nodes[1], dir, "a", "a-keepalived.conf", &a_conf)
         .expect("havip on a");
     assert!(
         wait_havip_state(&a, "MASTER", 0, LIMIT).is_some(),
         "a never became MASTER alone:\n{}",
         a.log_text()
     );
-    let b = Keepalived::spawn_conf(&lan.nodes[2], &dir, "b", &b_conf).expect("keepalived on b");
+    let b = Keepalived::spawn_conf(&lan.nodes[2], dir, "b", &b_conf).expect("keepalived on b");
     assert!(b.wait_entered("BACKUP", 1, LIMIT), "{}", b.log_text());
-    let only = |mac: [u8; 6]| {
-        let mut streak = 0;
-        wait_for(LIMIT, Duration::from_millis(1), || {
-            let s = prober.probe(VIP, Duration::from_millis(50)).ok()?;
-            streak = if s.macs == [mac] { streak + 1 } else { 0 };
-            (streak >= 3).then_some(())
-        })
-        .is_some()
-    };
+    let only = |mac: [u8; 6]| lab.settles_on(VIP, mac, LIMIT);
     assert!(only(a_mac), "a does not answer alone");
 
     // a's link is cut: a goes to FAULT (its own interface is tracked), keepalived takes over.

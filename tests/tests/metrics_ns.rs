@@ -11,17 +11,16 @@ use std::{
 };
 
 use havip_tests::{
-    agents::{FrameSender, InstanceSpec, Vrrp, Workdir, spawn_havip_args, wait_havip_state},
+    agents::{FrameSender, InstanceSpec, Vrrp, spawn_havip_args, wait_havip_state},
     frames,
-    netns::{Lan, wait_for},
-    prober::ArpProber,
+    netns::wait_for,
+    pair::{CLIENT, PairLab},
     proc::Proc,
     require_root,
     scrape::{Scrape, http_get, promtool, promtool_available},
 };
 
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
-const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 const V3_100MS: Vrrp = Vrrp::V3 { centis: 10 };
@@ -51,24 +50,19 @@ fn inst<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     INST.iter().chain(extra).copied().collect()
 }
 
-/// Fields drop in order: the directory last, after the namespaces (and what ran in them).
-struct Lab {
-    lan: Lan,
-    prober: ArpProber,
-    dir: Workdir,
+/// The shared lab, with this file's helpers.
+struct Lab(PairLab);
+
+impl std::ops::Deref for Lab {
+    type Target = PairLab;
+
+    fn deref(&self) -> &PairLab {
+        &self.0
+    }
 }
 
 fn lab() -> Lab {
-    let mut lan = Lan::new().expect("bridge");
-    lan.add_node("c", 1).expect("client");
-    lan.add_node("a", 11).expect("node a");
-    lan.add_node("b", 12).expect("node b");
-    let prober = ArpProber::open(&lan.nodes[0].ns, "eth0", CLIENT).expect("prober");
-    Lab {
-        lan,
-        prober,
-        dir: Workdir::new().expect("work dir"),
-    }
+    Lab(PairLab::new("a", "b").expect("lab"))
 }
 
 fn endpoint(node: usize) -> SocketAddr {

@@ -6,14 +6,13 @@
 use std::{net::Ipv4Addr, time::Duration};
 
 use havip_tests::{
-    agents::{InstanceSpec, Vrrp, Workdir, spawn_havip_toml, transitions, wait_havip_state},
-    netns::{Lan, wait_for},
-    prober::ArpProber,
+    agents::{InstanceSpec, Vrrp, spawn_havip_toml, transitions, wait_havip_state},
+    netns::wait_for,
+    pair::PairLab,
     proc::Proc,
     require_root,
 };
 
-const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
@@ -21,11 +20,7 @@ const VIP2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 201);
 const V3_100MS: Vrrp = Vrrp::V3 { centis: 10 };
 const SETTLE: Duration = Duration::from_secs(3);
 
-struct Lab {
-    lan: Lan,
-    prober: ArpProber,
-    dir: Workdir,
-}
+type Lab = PairLab;
 
 fn a_spec() -> InstanceSpec {
     InstanceSpec::new(V3_100MS, 150, A, &[B])
@@ -33,16 +28,7 @@ fn a_spec() -> InstanceSpec {
 
 /// client, a (MASTER), b (BACKUP), with a's MAC the only answer for the VIP.
 fn lab() -> (Lab, Proc, Proc) {
-    let mut lan = Lan::new().expect("bridge");
-    lan.add_node("c", 1).expect("client");
-    lan.add_node("a", 11).expect("node a");
-    lan.add_node("b", 12).expect("node b");
-    let prober = ArpProber::open(&lan.nodes[0].ns, "eth0", CLIENT).expect("prober");
-    let lab = Lab {
-        lan,
-        prober,
-        dir: Workdir::new().expect("work dir"),
-    };
+    let lab = PairLab::new("a", "b").expect("lab");
     let a = spawn_havip_toml(&lab.lan.nodes[1], &lab.dir, "a", &a_spec().to_toml()).expect("a");
     assert!(
         wait_havip_state(&a, "MASTER", 0, SETTLE).is_some(),

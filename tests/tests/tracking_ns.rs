@@ -7,61 +7,41 @@
 use std::{net::Ipv4Addr, path::Path, time::Duration};
 
 use havip_tests::{
-    agents::{
-        InstanceSpec, Vrrp, Workdir, havip_status, spawn_havip_toml, transitions, wait_havip_state,
-    },
-    netns::{Lan, wait_for},
-    prober::ArpProber,
+    agents::{InstanceSpec, Vrrp, havip_status, spawn_havip_toml, transitions, wait_havip_state},
+    netns::wait_for,
+    pair::{NODE_A, NODE_B, PairLab},
     proc::Proc,
     require_root,
 };
 
-const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
 const VIP2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 201);
 const V3_100MS: Vrrp = Vrrp::V3 { centis: 10 };
-const NODE_A: usize = 1;
-const NODE_B: usize = 2;
 const SETTLE: Duration = Duration::from_secs(3);
 /// Generous: fall/rise of the script (2 x 100 ms) plus 10 advert intervals plus slack.
 const LIMIT: Duration = Duration::from_secs(3);
 
-struct Lab {
-    lan: Lan,
-    prober: ArpProber,
-    dir: Workdir,
+/// The shared lab, with this file's ways to start the agents.
+struct Lab(PairLab);
+
+impl std::ops::Deref for Lab {
+    type Target = PairLab;
+
+    fn deref(&self) -> &PairLab {
+        &self.0
+    }
 }
 
 fn lab() -> Lab {
-    let mut lan = Lan::new().expect("bridge");
-    lan.add_node("c", 1).expect("client");
-    lan.add_node("a", 11).expect("node a");
-    lan.add_node("b", 12).expect("node b");
-    let prober = ArpProber::open(&lan.nodes[0].ns, "eth0", CLIENT).expect("prober");
-    Lab {
-        lan,
-        prober,
-        dir: Workdir::new().expect("work dir"),
-    }
+    Lab(PairLab::new("a", "b").expect("lab"))
 }
 
 impl Lab {
     /// Waits until only `node`'s MAC answers for the VIP, for three probes in a row.
     fn only(&self, node: usize) -> bool {
-        self.only_at(VIP, self.lan.nodes[node].mac)
-    }
-
-    /// Waits until only `mac` answers for `addr`, for three probes in a row.
-    fn only_at(&self, addr: Ipv4Addr, mac: [u8; 6]) -> bool {
-        let mut streak = 0;
-        wait_for(LIMIT, Duration::from_millis(1), || {
-            let s = self.prober.probe(addr, Duration::from_millis(50)).ok()?;
-            streak = if s.macs == [mac] { streak + 1 } else { 0 };
-            (streak >= 3).then_some(())
-        })
-        .is_some()
+        self.settles_on(VIP, self.mac(node), LIMIT)
     }
 
     /// Starts the sync-group pair: `VI_1` (VRID 51, .200) and `VI_2` (VRID 52, .201) on a
@@ -240,13 +220,35 @@ fn a_tracked_interface_down_means_fault_and_the_peer_takes_over() {
     );
 }
 
-/// The lines a notify script appended to `log`.
-fn notify_lines(log: &Path) -> Vec<String> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+/// A script `dir/<name>.sh` that appends its arguments, one call per line, to `dir/<name>.log`;
+/// returns both paths.
+fn recorder(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let log = dir.join(format!("{name}.log"));
+    let script = dir.join(format!("{name}.sh"));
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
+    )
+    .expect("script");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod");
+    (script, log)
+}
+
+/// The calls a [`recorder`] logged, once there are `n` (or all there are after 5 s).
+fn recorded(log: &Path, n: usize) -> Vec<String> {
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let l = lines();
+        (l.len() >= n).then_some(l)
+    })
+    .unwrap_or_else(lines)
 }
 
 #[test]
@@ -255,15 +257,7 @@ fn notify_scripts_run_in_order_with_keepalived_arguments() {
         return;
     }
     let lab = lab();
-    let log = lab.dir.path().join("notify.log");
-    let script = lab.dir.path().join("notify.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
-    )
-    .expect("script");
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    let (script, log) = recorder(lab.dir.path(), "notify");
     let s = script.display();
     let a_ns = &lab.lan.nodes[NODE_A].ns;
     uplink(a_ns);
@@ -321,11 +315,7 @@ fn notify_scripts_run_in_order_with_keepalived_arguments() {
         "stop",
         "generic INSTANCE VI_1 STOP 150",
     ];
-    let got = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
-        let lines = notify_lines(&log);
-        (lines.len() >= expected.len()).then_some(lines)
-    })
-    .unwrap_or_else(|| notify_lines(&log));
+    let got = recorded(&log, expected.len());
     assert_eq!(got, expected, "notify calls:\n{}", a.log_text());
 }
 
@@ -339,15 +329,7 @@ fn a_sync_group_fails_over_together() {
     std::fs::write(&flag, "").expect("flag");
     // Two instances on a and on b, grouped on a. Only VI_1 tracks the script (weight 0: FAULT
     // when it fails); the group takes VI_2 along.
-    let log = lab.dir.path().join("group.log");
-    let script = lab.dir.path().join("group.sh");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\necho \"$*\" >> {}\n", log.display()),
-    )
-    .expect("script");
-    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .expect("chmod");
+    let (script, log) = recorder(lab.dir.path(), "group");
     let (a, b) = lab.start_group(&flag, 0, &format!("notify = \"{}\"", script.display()));
     let masters = |p: &Proc, n: usize| {
         wait_for(LIMIT, Duration::from_millis(20), || {
@@ -361,7 +343,7 @@ fn a_sync_group_fails_over_together() {
     };
     assert!(masters(&a, 2), "a is not master of both:\n{}", a.log_text());
     let (a_mac, b_mac) = (lab.lan.nodes[NODE_A].mac, lab.lan.nodes[NODE_B].mac);
-    let only = |addr: Ipv4Addr, mac: [u8; 6]| lab.only_at(addr, mac);
+    let only = |addr: Ipv4Addr, mac: [u8; 6]| lab.settles_on(addr, mac, LIMIT);
     let vip2 = VIP2;
     assert!(
         only(VIP, a_mac) && only(vip2, a_mac),
@@ -399,11 +381,7 @@ fn a_sync_group_fails_over_together() {
         "GROUP G BACKUP",
         "GROUP G MASTER",
     ];
-    let got = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
-        let lines = notify_lines(&log);
-        (lines.len() >= expected.len()).then_some(lines)
-    })
-    .unwrap_or_else(|| notify_lines(&log));
+    let got = recorded(&log, expected.len());
     assert_eq!(got, expected, "{}", a.log_text());
 }
 
@@ -419,7 +397,7 @@ fn a_sync_group_follows_a_member_that_lost_mastership() {
     // it fails, VI_1 drops to 90 and b takes it; the group must hand VI_2 over as well.
     let (a, b) = lab.start_group(&flag, -60, "");
     let (a_mac, b_mac) = (lab.lan.nodes[NODE_A].mac, lab.lan.nodes[NODE_B].mac);
-    let only = |addr: Ipv4Addr, mac: [u8; 6]| lab.only_at(addr, mac);
+    let only = |addr: Ipv4Addr, mac: [u8; 6]| lab.settles_on(addr, mac, LIMIT);
     let vip2 = VIP2;
     assert!(
         only(VIP, a_mac) && only(vip2, a_mac),
