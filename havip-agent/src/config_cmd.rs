@@ -10,8 +10,10 @@ use crate::{
 };
 
 /// Problems found beyond parsing: scripts and notify commands that cannot run as configured
-/// (unknown user, `enable_script_security`, a `track_script` naming no `vrrp_script`).
-fn runtime_problems(cfg: &Config) -> Vec<String> {
+/// (unknown user, `enable_script_security`, a `track_script` naming no `vrrp_script`), and a
+/// bad `[cloud]`. `check-config` prints them; a reload refuses a file that has any.
+#[must_use]
+pub fn runtime_problems(cfg: &Config) -> Vec<String> {
     let mut problems = Vec::new();
     for inst in &cfg.instances {
         if let Err(e) = Tracker::new(inst, &cfg.scripts, &cfg.sync_groups) {
@@ -37,7 +39,7 @@ fn runtime_problems(cfg: &Config) -> Vec<String> {
 
 /// Errors in `[cloud]`, each naming its field (`cloud.tencent_havip[0].havip_id: ...`).
 #[must_use]
-pub fn cloud_problems(cfg: &Config) -> Vec<String> {
+fn cloud_problems(cfg: &Config) -> Vec<String> {
     let Some(table) = &cfg.cloud else {
         return Vec::new();
     };

@@ -156,6 +156,22 @@ pub fn prepare(
     Ok(Prepared { argv, creds })
 }
 
+/// [`prepare`] with keepalived's defaults from `global`: a command that names no user (or
+/// group) runs as `script_user` (`script_group`), under `enable_script_security`.
+pub fn prepare_with_defaults(
+    line: &str,
+    user: Option<&str>,
+    group: Option<&str>,
+    global: &crate::config::Global,
+) -> Result<Prepared, ExecError> {
+    prepare(
+        line,
+        user.or(global.script_user.as_deref()),
+        group.or(global.script_group.as_deref()),
+        global.enable_script_security,
+    )
+}
+
 /// Runs `cmd` with `extra` arguments appended, killing its process group after `limit`.
 pub async fn run(cmd: &Prepared, extra: &[String], limit: Duration) -> Outcome {
     let Some((program, args)) = cmd.argv.split_first() else {

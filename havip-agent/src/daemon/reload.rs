@@ -18,8 +18,7 @@ use crate::{
     dataplane::Dataplane,
     metrics::{InstanceInfo, Metrics},
     net::iface,
-    notify::Notifier,
-    track::{Tracker, script::Check},
+    track::Tracker,
     vrrp::Event,
 };
 
@@ -49,16 +48,11 @@ fn precheck(cfg: &Config, running: &[Runtime], old: &Config) -> Result<(), Strin
             continue;
         }
         iface::if_index(&inst.interface).map_err(|e| format!("instance {}: {e}", inst.name))?;
-        Tracker::new(inst, &cfg.scripts, &cfg.sync_groups).map_err(|e| e.to_string())?;
-        Notifier::new(inst, &cfg.global).map_err(|e| format!("instance {}: {e}", inst.name))?;
     }
-    for (name, script) in &cfg.scripts {
-        Check::new(name, script, &cfg.global).map_err(|e| format!("vrrp_script {name}: {e}"))?;
+    match crate::config_cmd::runtime_problems(cfg).into_iter().next() {
+        Some(problem) => Err(problem),
+        None => Ok(()),
     }
-    if let Some(first) = crate::config_cmd::cloud_problems(cfg).first() {
-        return Err(first.clone());
-    }
-    Ok(())
 }
 
 /// Resigns `r` as at shutdown, then forgets its VIPs and VRID in the kernel.

@@ -27,7 +27,8 @@ use rtnetlink::{
 
 use super::AttachMode;
 
-// `include/uapi/linux/if_link.h`.
+// `include/uapi/linux/if_link.h`. `XDP_FLAGS_REPLACE` with `IFLA_XDP_EXPECTED_FD` (detach only
+// our own program) needs Linux 5.7 (commit 92234c8f1); the README requires 5.18 anyway.
 const XDP_FLAGS_UPDATE_IF_NOEXIST: u32 = 1 << 0;
 const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;

@@ -94,11 +94,11 @@ impl Notifier {
         let prep = |c: &Option<config::Command>| -> Result<Option<Prepared>, ExecError> {
             c.as_ref()
                 .map(|c| {
-                    exec::prepare(
+                    exec::prepare_with_defaults(
                         &c.command,
-                        c.user.as_deref().or(global.script_user.as_deref()),
-                        c.group.as_deref().or(global.script_group.as_deref()),
-                        global.enable_script_security,
+                        c.user.as_deref(),
+                        c.group.as_deref(),
+                        global,
                     )
                 })
                 .transpose()

@@ -35,9 +35,12 @@ impl Check {
         script: &config::Script,
         global: &config::Global,
     ) -> Result<Self, ExecError> {
-        let user = script.user.as_deref().or(global.script_user.as_deref());
-        let group = script.group.as_deref().or(global.script_group.as_deref());
-        let cmd = exec::prepare(&script.script, user, group, global.enable_script_security)?;
+        let cmd = exec::prepare_with_defaults(
+            &script.script,
+            script.user.as_deref(),
+            script.group.as_deref(),
+            global,
+        )?;
         Ok(Self {
             name: name.to_owned(),
             cmd,
