@@ -133,7 +133,7 @@ pub struct Reporters {
     tasks: Vec<JoinHandle<()>>,
     stats: CloudStats,
     /// Kept so the daemon's receiver never sees a closed channel.
-    _reannounce_tx: mpsc::Sender<usize>,
+    reannounce_tx: mpsc::Sender<usize>,
 }
 
 impl Reporters {
@@ -146,7 +146,7 @@ impl Reporters {
             last: (0..n).map(|_| State::Initialize).collect(),
             tasks: Vec::new(),
             stats: CloudStats::default(),
-            _reannounce_tx: reannounce_tx,
+            reannounce_tx,
         };
         (me, reannounce_rx)
     }
@@ -158,14 +158,8 @@ impl Reporters {
         cfg: &crate::config::Config,
         runtimes: &[Runtime],
     ) -> Result<(Self, mpsc::Receiver<usize>), CloudError> {
-        let (reannounce_tx, reannounce_rx) = mpsc::channel(REANNOUNCE_CAPACITY);
-        let mut me = Self {
-            slots: runtimes.iter().map(|_| None).collect(),
-            last: runtimes.iter().map(|_| State::Initialize).collect(),
-            tasks: Vec::new(),
-            stats: CloudStats::default(),
-            _reannounce_tx: reannounce_tx.clone(),
-        };
+        let (mut me, reannounce_rx) = Self::disabled(runtimes.len());
+        let reannounce_tx = me.reannounce_tx.clone();
         let Some(table) = &cfg.cloud else {
             return Ok((me, reannounce_rx));
         };
