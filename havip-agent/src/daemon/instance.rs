@@ -385,12 +385,27 @@ impl Runtime {
             Action::SendAdvert { priority } => {
                 let advert = self.fsm.advert(priority);
                 self.send_advert(&advert);
-                if self.fsm.state() == State::Master
-                    && priority != 0
-                    && let Err(e) = dp.renew(ifindex, vrid, self.lease)
-                {
+            }
+            Action::RenewLease => {
+                if let Err(e) = dp.renew(ifindex, vrid, self.lease) {
                     warn!(instance = self.name(), error = %e, "lease renewal failed");
                 }
+            }
+            Action::AdvertRejected(rejected) => {
+                debug!(instance = self.name(), reason = rejected.as_label(), %rejected, "advert rejected");
+            }
+            Action::IntervalClamped {
+                src,
+                advertised,
+                learned,
+            } => {
+                warn!(instance = self.name(), %src, ?advertised, ?learned, "advertised interval clamped");
+            }
+            Action::GarpSuppressed => {
+                debug!(
+                    instance = self.name(),
+                    "gratuitous ARPs on a lower-priority advert rate limited"
+                );
             }
             // ARCHITECTURE.md: take over = map with lease, then address, then GARP.
             Action::TakeOwnership => {

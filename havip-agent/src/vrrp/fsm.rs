@@ -312,7 +312,8 @@ impl Instance {
             self.leave_master(now, State::Backup, reason, Some((src, priority)), out);
             return;
         }
-        if self.check_advert(src, advert).is_err() {
+        if let Err(rejected) = self.check_advert(src, advert) {
+            out.push(Action::AdvertRejected(rejected));
             return;
         }
         let local = self.effective_priority;
@@ -360,6 +361,7 @@ impl Instance {
                 if priority == PRIORITY_SHUTDOWN {
                     // RFC 9568 6.4.3: priority 0: send an advert, reset Adver_Timer.
                     out.push(Action::SendAdvert { priority: local });
+                    out.push(Action::RenewLease);
                     m.advert_at = now.saturating_add(self.params.advert_interval);
                     return;
                 }
@@ -381,6 +383,7 @@ impl Instance {
                 // `lower_prio_no_advert`) re-asserts with an advert right away, restarts its
                 // Adver_Timer, and sends the `garp_lower_prio_*` gratuitous ARPs.
                 out.push(Action::SendAdvert { priority: local });
+                out.push(Action::RenewLease);
                 m.advert_at = now.saturating_add(self.params.advert_interval);
                 m.garp.on_lower_priority(now, &self.params.garp, out);
             }
@@ -407,6 +410,7 @@ impl Instance {
                     out.push(Action::SendAdvert {
                         priority: self.effective_priority,
                     });
+                    out.push(Action::RenewLease);
                     m.advert_at = now.saturating_add(self.params.advert_interval);
                 }
                 m.garp.on_timer(now, &self.params.garp, out);

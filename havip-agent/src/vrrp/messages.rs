@@ -85,8 +85,27 @@ pub enum Action {
     TakeOwnership,
     /// Stop being owner: revoke the map entry first, then remove the addresses.
     ReleaseOwnership,
+    /// Renew the kernel ownership lease (`lease_until = now + lease`), keeping the grant's epoch
+    /// so that a fence the kernel set stays in force. Follows every advert a master sends with
+    /// its own priority, except the first (whose [`Action::TakeOwnership`] grants with a lease).
+    RenewLease,
     /// One round of gratuitous ARPs, one for each VIP.
     SendGarp,
+    /// Gratuitous ARPs that a lower-priority advert would have triggered were not sent: the
+    /// rate limit on that path held them (a spoofed advert must not become a GARP burst).
+    GarpSuppressed,
+    /// An advert was not taken into account: to be counted by reason and logged (rate limited).
+    AdvertRejected(AdvertRejected),
+    /// The master's advertised interval exceeded the accepted bound; the bound was learned
+    /// instead (a spoofed Max Adver Int must not stretch `Master_Down_Interval` for minutes).
+    IntervalClamped {
+        /// Sender.
+        src: Ipv4Addr,
+        /// The interval it advertised.
+        advertised: Duration,
+        /// The interval learned.
+        learned: Duration,
+    },
     /// The state changed (logs, notify scripts, metrics, cloud reporting).
     StateChanged {
         /// Previous state.
@@ -203,7 +222,7 @@ impl fmt::Display for Reason {
 /// Why an advert was not taken into account. [`Instance::handle`](super::fsm::Instance::handle)
 /// drops such adverts silently; the daemon can call
 /// [`Instance::check_advert`](super::fsm::Instance::check_advert) first to log and count them.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum AdvertRejected {
     /// Adverts are ignored in INIT and FAULT (keepalived `vrrp_dispatcher_read`).
     #[error("VRID {vrid}: advert from {src} ignored in state {state}")]
@@ -278,4 +297,19 @@ pub enum AdvertRejected {
         /// Number of our addresses.
         expected: usize,
     },
+}
+
+impl AdvertRejected {
+    /// A stable `snake_case` label for metrics and logs.
+    pub const fn as_label(&self) -> &'static str {
+        match self {
+            Self::NotListening { .. } => "not_listening",
+            Self::VridMismatch { .. } => "vrid_mismatch",
+            Self::VersionMismatch { .. } => "version_mismatch",
+            Self::OwnAddress { .. } => "own_address",
+            Self::IntervalMismatch { .. } => "interval_mismatch",
+            Self::AuthMismatch { .. } => "auth_mismatch",
+            Self::AddressMismatch { .. } => "address_mismatch",
+        }
+    }
 }

@@ -107,6 +107,11 @@ fn send(priority: u8) -> Action {
     Action::SendAdvert { priority }
 }
 
+/// The lease renewal that follows every advert of a master after its first.
+fn renew() -> Action {
+    Action::RenewLease
+}
+
 /// `head` followed by `n` rounds of gratuitous ARP.
 fn with_garps(mut head: Vec<Action>, n: usize) -> Vec<Action> {
     head.extend(std::iter::repeat_n(Action::SendGarp, n));
@@ -214,7 +219,7 @@ fn startup_backup_then_master_down_at_exact_time() {
                 step(
                     after(ns(down), interval_ms),
                     Event::Timer,
-                    vec![send(prio)],
+                    vec![send(prio), renew()],
                     m,
                     Some(after(ns(down), 2 * interval_ms)),
                 ),
@@ -246,10 +251,22 @@ fn address_owner_with_state_master_starts_as_master() {
                 m,
                 Some(ms(1000)),
             ),
-            step(ms(1000), Event::Timer, vec![send(255)], m, Some(ms(2000))),
+            step(
+                ms(1000),
+                Event::Timer,
+                vec![send(255), renew()],
+                m,
+                Some(ms(2000)),
+            ),
             // The owner keeps 255 whatever tracking says (keepalived).
             step(ms(1500), Event::SetPriority(100), vec![], m, Some(ms(2000))),
-            step(ms(2000), Event::Timer, vec![send(255)], m, Some(ms(3000))),
+            step(
+                ms(2000),
+                Event::Timer,
+                vec![send(255), renew()],
+                m,
+                Some(ms(3000)),
+            ),
         ],
     );
     assert_eq!(InitialState::from_priority(255), InitialState::Master);
@@ -348,7 +365,7 @@ fn master_equal_priority_tie_break_both_ways() {
         vec![step(
             after(t, 500),
             adv(&p, LOW, 100),
-            with_garps(vec![send(100)], 5),
+            with_garps(vec![send(100), renew()], 5),
             State::Master,
             Some(after(t, 1500)),
         )],
@@ -422,7 +439,7 @@ fn backup_preempts_lower_priority_master() {
             step(
                 ms(3500),
                 adv(&p, LOW, 100),
-                with_garps(vec![send(150)], 5),
+                with_garps(vec![send(150), renew()], 5),
                 State::Master,
                 Some(ms(4500)),
             ),
@@ -551,7 +568,7 @@ fn master_answers_priority_zero_with_an_advert() {
         vec![step(
             after(t, 200),
             adv(&p, HIGH, 0),
-            vec![send(100)],
+            vec![send(100), renew()],
             State::Master,
             Some(after(t, 1200)),
         )],
@@ -618,35 +635,35 @@ fn master_stays_on_lower_priority_and_sends_keepalived_garps() {
             step(
                 after(t, 300),
                 adv(&p, HIGH, 50),
-                with_garps(vec![send(100)], 5),
+                with_garps(vec![send(100), renew()], 5),
                 m,
                 Some(after(t, 1300)),
             ),
             step(
                 after(t, 1300),
                 Event::Timer,
-                vec![send(100)],
+                vec![send(100), renew()],
                 m,
                 Some(after(t, 2300)),
             ),
             step(
                 after(t, 2300),
                 Event::Timer,
-                vec![send(100)],
+                vec![send(100), renew()],
                 m,
                 Some(after(t, 3300)),
             ),
             step(
                 after(t, 3300),
                 Event::Timer,
-                vec![send(100)],
+                vec![send(100), renew()],
                 m,
                 Some(after(t, 4300)),
             ),
             step(
                 after(t, 4300),
                 Event::Timer,
-                vec![send(100)],
+                vec![send(100), renew()],
                 m,
                 Some(after(t, 5000)),
             ),
@@ -662,7 +679,7 @@ fn master_stays_on_lower_priority_and_sends_keepalived_garps() {
             step(
                 after(t, 5300),
                 Event::Timer,
-                with_garps(vec![send(100)], 5),
+                with_garps(vec![send(100), renew()], 5),
                 m,
                 Some(after(t, 6300)),
             ),
@@ -782,21 +799,19 @@ fn v2_does_not_learn_and_drops_interval_mismatch() {
     let Event::Advert { advert, .. } = &ev else {
         unreachable!()
     };
-    assert_eq!(
-        inst.check_advert(HIGH, advert),
-        Err(AdvertRejected::IntervalMismatch {
-            vrid: 51,
-            src: HIGH,
-            expected: Duration::from_secs(1),
-            got: Duration::from_secs(2)
-        })
-    );
+    let rejected = AdvertRejected::IntervalMismatch {
+        vrid: 51,
+        src: HIGH,
+        expected: Duration::from_secs(1),
+        got: Duration::from_secs(2),
+    };
+    assert_eq!(inst.check_advert(HIGH, advert), Err(rejected));
     run_on(
         &mut inst,
         vec![step(
             ms(1000),
             ev,
-            vec![],
+            vec![Action::AdvertRejected(rejected)],
             State::Backup,
             Some(ns(DOWN_100)),
         )],
@@ -832,7 +847,11 @@ fn shutdown_from_master_and_backup() {
             step(
                 after(t, 30),
                 adv(&p, HIGH, 200),
-                vec![],
+                vec![Action::AdvertRejected(AdvertRejected::NotListening {
+                    vrid: 51,
+                    src: HIGH,
+                    state: State::Initialize,
+                })],
                 State::Initialize,
                 None,
             ),
@@ -893,7 +912,17 @@ fn fault_enter_and_leave() {
                 None,
             ),
             step(after(t, 200), Event::Fault(true), vec![], f, None),
-            step(after(t, 300), adv(&p, HIGH, 0), vec![], f, None),
+            step(
+                after(t, 300),
+                adv(&p, HIGH, 0),
+                vec![Action::AdvertRejected(AdvertRejected::NotListening {
+                    vrid: 51,
+                    src: HIGH,
+                    state: f,
+                })],
+                f,
+                None,
+            ),
             step(after(t, 1000), Event::Timer, vec![], f, None),
             step(after(t, 1500), Event::SetPriority(120), vec![], f, None),
             step(
@@ -971,7 +1000,7 @@ fn garp_schedule_keepalived_defaults() {
         steps.push(step(
             ms(s * 1000),
             Event::Timer,
-            with_garps(vec![send(255)], garps),
+            with_garps(vec![send(255), renew()], garps),
             m,
             Some(ms(s * 1000 + 1000)),
         ));
@@ -1013,11 +1042,17 @@ fn garp_schedule_custom_values() {
             Some(ms(100)),
         ),
         step(ms(100), Event::Timer, vec![g()], m, Some(ms(1000))),
-        step(ms(1000), Event::Timer, vec![send(255)], m, Some(ms(2000))),
+        step(
+            ms(1000),
+            Event::Timer,
+            vec![send(255), renew()],
+            m,
+            Some(ms(2000)),
+        ),
         step(
             ms(2000),
             Event::Timer,
-            vec![send(255), g()],
+            vec![send(255), renew(), g()],
             m,
             Some(ms(2100)),
         ),
@@ -1027,7 +1062,7 @@ fn garp_schedule_custom_values() {
         steps.push(step(
             ms(s * 1000),
             Event::Timer,
-            vec![send(255)],
+            vec![send(255), renew()],
             m,
             Some(ms(s * 1000 + 1000)),
         ));
@@ -1036,7 +1071,7 @@ fn garp_schedule_custom_values() {
         steps.push(step(
             ms(base),
             Event::Timer,
-            vec![send(255), g()],
+            vec![send(255), renew(), g()],
             m,
             Some(ms(base + 100)),
         ));
@@ -1058,7 +1093,7 @@ fn garp_schedule_custom_values() {
             steps.push(step(
                 ms(base + s * 1000),
                 Event::Timer,
-                vec![send(255)],
+                vec![send(255), renew()],
                 m,
                 Some(ms(base + s * 1000 + 1000)),
             ));
@@ -1067,7 +1102,7 @@ fn garp_schedule_custom_values() {
     steps.push(step(
         ms(30_000),
         Event::Timer,
-        vec![send(255), g()],
+        vec![send(255), renew(), g()],
         m,
         Some(ms(30_100)),
     ));
@@ -1090,7 +1125,7 @@ fn garp_schedule_custom_values() {
     steps.push(step(
         ms(30_500),
         adv(&p, HIGH, 100),
-        vec![send(255)],
+        vec![send(255), renew()],
         m,
         Some(ms(31_500)),
     ));
@@ -1153,7 +1188,10 @@ fn set_priority_moves_the_backup_deadline_and_enables_preemption() {
     // Clamped to 1..=254; a master just advertises the new value from its next advert.
     inst.handle(ns(5_000_000_000), Event::SetPriority(0));
     assert_eq!(inst.effective_priority(), 1);
-    assert_eq!(inst.handle(ns(5_218_750_000), Event::Timer), vec![send(1)]);
+    assert_eq!(
+        inst.handle(ns(5_218_750_000), Event::Timer),
+        vec![send(1), renew()]
+    );
     inst.handle(ns(5_300_000_000), Event::SetPriority(255));
     assert_eq!(inst.effective_priority(), 254);
 }
@@ -1259,13 +1297,17 @@ fn adverts_failing_the_core_checks_are_dropped() {
         ),
     ];
     for (src, advert, err) in cases {
-        assert_eq!(inst.check_advert(src, &advert), Err(err.clone()));
+        assert_eq!(inst.check_advert(src, &advert), Err(err));
         let ev = Event::Advert {
             src,
             advert,
             fenced: false,
         };
-        assert_eq!(inst.handle(ms(1000), ev), vec![], "{err}");
+        assert_eq!(
+            inst.handle(ms(1000), ev),
+            vec![Action::AdvertRejected(err)],
+            "{err}"
+        );
         assert_eq!(inst.poll_at(), Some(ns(DOWN_100)), "{err}");
         assert_eq!(inst.master(), None, "{err}");
     }
