@@ -40,10 +40,13 @@ pub async fn run(args: DataplaneArgs) -> anyhow::Result<()> {
             unicast_peers: false,
             v3_checksum_as_v2: false,
             auth_pass: None,
+            // h1-rule: what the shared acceptance rule compares adverts against (1 s, the VIPs).
+            advert_interval: 100,
+            vips: args.own.iter().chain(&args.vip).copied().collect(),
         },
     )?;
     for addr in args.own.iter().chain(&args.vip) {
-        dp.set_vip(ifc.index, *addr, ifc.mac, args.vrid)?;
+        dp.set_vip(ifc.index, *addr, ifc.mac, args.vrid, ifc.index)?;
     }
     if let Some(peer) = &args.pass_on {
         dp.attach_pass(peer, args.mode)?;

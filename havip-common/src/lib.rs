@@ -75,100 +75,8 @@ pub mod capacity {
     pub const EVENTS_BYTES: u32 = 256 * 1024;
 }
 
-/// Global per-CPU counter indices into [`map_names::COUNTERS`]. Every XDP path increments exactly
-/// one of them. The agent sums over CPUs at read time.
-pub mod counter {
-    /// ARP request for an owned VIP, answered in place with `XDP_TX`.
-    pub const ARP_REPLIED: u32 = 0;
-    /// ARP request for a VIP whose VRID this node does not own: dropped.
-    pub const ARP_DROP_NOT_OWNED: u32 = 1;
-    /// ARP request for a VIP whose grant is still set but whose lease ran out: dropped.
-    pub const ARP_DROP_LEASE_EXPIRED: u32 = 2;
-    /// ARP request for a VIP whose grant the kernel fenced (fast switch): dropped.
-    pub const ARP_DROP_FENCED: u32 = 3;
-    /// ARP request for an address that is not a VIP: passed.
-    pub const ARP_PASS_NOT_VIP: u32 = 4;
-    /// Gratuitous ARP (sender IP == target IP): passed.
-    pub const ARP_PASS_GRATUITOUS: u32 = 5;
-    /// ARP that is not a request (replies, RARP ops): passed.
-    pub const ARP_PASS_NOT_REQUEST: u32 = 6;
-    /// ARP that is not Ethernet/IPv4 (htype, ptype, hlen, plen): passed.
-    pub const ARP_PASS_UNSUPPORTED: u32 = 7;
-    /// ARP frame shorter than Ethernet + ARP for IPv4: passed.
-    pub const ARP_PASS_TRUNCATED: u32 = 8;
-    /// Frame shorter than an Ethernet header: passed.
-    pub const PASS_TRUNCATED_ETH: u32 = 9;
-    /// IPv4 that is not VRRP: passed.
-    pub const PASS_IPV4: u32 = 10;
-    /// IPv6: passed.
-    pub const PASS_IPV6: u32 = 11;
-    /// 802.1Q / 802.1ad tagged: passed.
-    pub const PASS_VLAN: u32 = 12;
-    /// Any other ethertype: passed.
-    pub const PASS_OTHER: u32 = 13;
-    /// Valid VRRP advert: delivered to the agent through the ring buffer and consumed.
-    pub const VRRP_ACCEPTED: u32 = 14;
-    /// VRRP for a VRID not configured on this interface: passed (another router's business).
-    pub const VRRP_PASS_UNKNOWN_VRID: u32 = 15;
-    /// VRRP dropped: IPv4 or VRRP header truncated, or the IP total length disagrees.
-    pub const VRRP_DROP_TRUNCATED: u32 = 16;
-    /// VRRP dropped: IP TTL is not 255 (RFC 9568 7.1, RFC 3768 7.1).
-    pub const VRRP_DROP_TTL: u32 = 17;
-    /// VRRP dropped: version is not the one configured for the VRID.
-    pub const VRRP_DROP_VERSION: u32 = 18;
-    /// VRRP dropped: type is not ADVERTISEMENT (1).
-    pub const VRRP_DROP_TYPE: u32 = 19;
-    /// VRRP dropped: source not in the VRID's unicast peer list.
-    pub const VRRP_DROP_UNKNOWN_PEER: u32 = 20;
-    /// VRRP dropped: checksum mismatch.
-    pub const VRRP_DROP_CHECKSUM: u32 = 21;
-    /// VRRP dropped: authentication type or data mismatch (v2 only).
-    pub const VRRP_DROP_AUTH: u32 = 22;
-    /// VRRP dropped: length inconsistent with the address count.
-    pub const VRRP_DROP_LENGTH: u32 = 23;
-    /// VRRP dropped: fragment or IP options we do not parse.
-    pub const VRRP_DROP_IP_HEADER: u32 = 24;
-    /// VRRP dropped: our own advert looped back (source is our primary address).
-    pub const VRRP_DROP_OWN: u32 = 25;
-    /// Valid advert that could not be delivered: ring buffer full (still consumed).
-    pub const VRRP_RINGBUF_FULL: u32 = 26;
-    /// Fast switch: a valid advert fenced this node's ownership in the kernel.
-    pub const VRRP_FENCED: u32 = 27;
-    /// Number of counters.
-    pub const COUNT: u32 = 28;
-
-    /// Stable names for every counter, indexed by counter value; used for metrics and the CLI.
-    pub const NAMES: [&str; COUNT as usize] = [
-        "arp_replied",
-        "arp_drop_not_owned",
-        "arp_drop_lease_expired",
-        "arp_drop_fenced",
-        "arp_pass_not_vip",
-        "arp_pass_gratuitous",
-        "arp_pass_not_request",
-        "arp_pass_unsupported",
-        "arp_pass_truncated",
-        "pass_truncated_eth",
-        "pass_ipv4",
-        "pass_ipv6",
-        "pass_vlan",
-        "pass_other",
-        "vrrp_accepted",
-        "vrrp_pass_unknown_vrid",
-        "vrrp_drop_truncated",
-        "vrrp_drop_ttl",
-        "vrrp_drop_version",
-        "vrrp_drop_type",
-        "vrrp_drop_unknown_peer",
-        "vrrp_drop_checksum",
-        "vrrp_drop_auth",
-        "vrrp_drop_length",
-        "vrrp_drop_ip_header",
-        "vrrp_drop_own",
-        "vrrp_ringbuf_full",
-        "vrrp_fenced",
-    ];
-}
+pub mod counter;
+pub mod rule;
 
 /// Key of the VIP table: the VIP on one interface.
 #[repr(C)]
@@ -193,8 +101,12 @@ pub struct VipEntry {
     pub flags: u8,
     /// Index into [`map_names::VIP_COUNTERS`]; below [`capacity::VIP_COUNTERS`].
     pub stat_slot: u32,
+    /// The interface whose [`VridKey`] (with [`Self::vrid`]) holds the grant, lease and fence
+    /// that decide this VIP. It differs from the key's interface for a VIP with `dev OTHER`:
+    /// the VIP is answered on `OTHER`, but owned by the instance on its own interface.
+    pub vrid_ifindex: u32,
 }
-const _: () = assert!(size_of::<VipEntry>() == 12);
+const _: () = assert!(size_of::<VipEntry>() == 16);
 
 /// Key of the per-(interface, VRID) maps.
 #[repr(C)]
@@ -237,7 +149,9 @@ pub mod auth_type {
 }
 
 /// Per-(interface, VRID) state written by the agent: ownership grant, lease, and what the kernel
-/// needs to validate adverts and decide a fast switch.
+/// needs to validate adverts and decide a fast switch. The same value is the "local" side of
+/// [`rule::check_advert`] in the agent's state machine, so both sides check against the same
+/// facts.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct VridState {
@@ -245,6 +159,8 @@ pub struct VridState {
     pub lease_until_ns: u64,
     /// Nonzero while this node holds a grant; a new value for every new grant.
     pub grant_epoch: u64,
+    /// [`rule::addr_digest`] of this instance's virtual addresses.
+    pub addr_digest: u64,
     /// This node's primary address on the interface, network order (tie-break, loop detection).
     pub primary_addr: [u8; 4],
     /// The priority this node currently advertises (effective priority).
@@ -257,8 +173,14 @@ pub struct VridState {
     pub auth_type: u8,
     /// Authentication data (v2 simple password), zero padded.
     pub auth_data: [u8; 8],
+    /// The configured advert interval as on the wire: v2 seconds, v3 centiseconds.
+    pub adver_int: u16,
+    /// Number of virtual addresses (the adverts' Count field must match).
+    pub naddr: u8,
+    /// Explicit padding.
+    pub pad: [u8; 5],
 }
-const _: () = assert!(size_of::<VridState>() == 32);
+const _: () = assert!(size_of::<VridState>() == 48);
 
 impl VridState {
     /// Whether the grant is valid at `now_ns` given the kernel's fence epoch (0 = none).
@@ -340,7 +262,7 @@ pub mod event_flags {
 }
 
 /// Largest VRRP message the kernel copies into an event: 8-byte header, 8-byte v2 auth, and up to
-/// 28 IPv4 addresses. Longer adverts are dropped as [`counter::VRRP_DROP_LENGTH`].
+/// 28 IPv4 addresses (30 for v3). Longer adverts are dropped as [`counter::VRRP_DROP_LENGTH`].
 pub const MAX_VRRP_LEN: usize = 128;
 
 /// A valid advert delivered to the agent through the ring buffer. `vrrp[..vrrp_len]` is the VRRP
@@ -418,5 +340,14 @@ mod tests {
                 assert_ne!(a, b);
             }
         }
+    }
+
+    #[test]
+    fn every_advert_a_u8_count_can_describe_fits_the_event_or_is_refused() {
+        // The kernel refuses an advert longer than MAX_VRRP_LEN as `length`: the rule's bound on
+        // the address count agrees with it.
+        assert_eq!(rule::expected_len(3, 30), MAX_VRRP_LEN as u32);
+        assert!(rule::expected_len(2, 28) <= MAX_VRRP_LEN as u32);
+        assert_eq!(rule::MAX_ADDRESSES, 30);
     }
 }

@@ -1,11 +1,13 @@
 //! havip's XDP program: the VIP's data plane in the kernel.
 //!
 //! 1. ARP requests for a VIP are answered in place (`XDP_TX`) while, and only while, this node owns
-//!    the VIP's VRID under a valid lease that the kernel has not fenced; for a VIP not owned they are
-//!    dropped so the kernel's own ARP cannot answer either. Everything else passes.
+//!    the VIP's VRID under a valid lease that the kernel has not fenced; any ARP frame naming a VIP
+//!    that is not handled by that rule (not owned, odd layout, VLAN-tagged) is dropped so the
+//!    kernel's own ARP cannot answer either. Everything else passes.
 //! 2. VRRP adverts for a VRID configured on this interface are validated (RFC 9568 7.1, RFC 3768
-//!    7.1), recorded in the peer table and delivered to the agent through the ring buffer; an advert
-//!    that must end this node's ownership fences the grant in the same invocation (fast switch).
+//!    7.1) with `havip_common::rule`, the same functions the agent's state machine calls, recorded
+//!    in the peer table and delivered to the agent through the ring buffer; an advert that must end
+//!    this node's ownership fences the grant in the same invocation (fast switch).
 //!
 //! The ABI (maps, counters, flags) lives in `havip-common`. Every path increments one counter.
 
@@ -75,15 +77,51 @@ fn try_havip_xdp(ctx: &XdpContext) -> Result<u32, ()> {
             count(counter::PASS_IPV6);
             Ok(xdp_action::XDP_PASS)
         }
-        ETH_P_8021Q | ETH_P_8021AD => {
-            count(counter::PASS_VLAN);
-            Ok(xdp_action::XDP_PASS)
-        }
+        ETH_P_8021Q | ETH_P_8021AD => Ok(vlan(ctx)),
         _ => {
             count(counter::PASS_OTHER);
             Ok(xdp_action::XDP_PASS)
         }
     }
+}
+
+/// A VLAN-tagged frame: 802.1Q, 802.1ad, or two tags (QinQ), parsed at fixed offsets. A tagged
+/// ARP that names a VIP of this interface is dropped: the VIP lives on the untagged network, and
+/// answering it as if untagged (or letting the stack of a VLAN device answer) would claim it on
+/// another network. Everything else tagged passes untouched; a third tag is not parsed (no VLAN
+/// device nests that deep over the VIP's interface).
+#[inline(always)]
+fn vlan(ctx: &XdpContext) -> u32 {
+    /// An 802.1Q/802.1ad tag: TCI, then the next ethertype.
+    const TAG_LEN: usize = 4;
+    let mut inner_off = EthHdr::LEN + TAG_LEN;
+    let Ok(tag) = ptr_at::<[u8; TAG_LEN]>(ctx, EthHdr::LEN) else {
+        count(counter::PASS_VLAN);
+        return xdp_action::XDP_PASS;
+    };
+    // SAFETY: bounds-checked by `ptr_at`.
+    let mut inner = unsafe { u16::from_be_bytes([(*tag)[2], (*tag)[3]]) };
+    if inner == ETH_P_8021Q || inner == ETH_P_8021AD {
+        let Ok(tag) = ptr_at::<[u8; TAG_LEN]>(ctx, inner_off) else {
+            count(counter::PASS_VLAN);
+            return xdp_action::XDP_PASS;
+        };
+        // SAFETY: bounds-checked by `ptr_at`.
+        inner = unsafe { u16::from_be_bytes([(*tag)[2], (*tag)[3]]) };
+        inner_off += TAG_LEN;
+    }
+    if inner == ETH_P_ARP
+        && let Ok(fixed) = ptr_at::<[u8; 8]>(ctx, inner_off)
+        // SAFETY: bounds-checked by `ptr_at`.
+        && arp::names_vip(ctx, ctx.ingress_ifindex() as u32, inner_off as u32, unsafe {
+            *fixed
+        })
+    {
+        count(counter::VLAN_DROP_VIP);
+        return xdp_action::XDP_DROP;
+    }
+    count(counter::PASS_VLAN);
+    xdp_action::XDP_PASS
 }
 
 /// The one bounds-checked accessor: a pointer to a `T` at `offset`, or `Err` if any byte of it

@@ -27,6 +27,7 @@ use aya_ebpf::{
 };
 use havip_common::{
     Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerKey, PeerRecord, auth_type, counter, event_flags,
+    rule::{self, Received},
     vrid_flags,
 };
 use network_types::{eth::EthHdr, ip::Ipv4Hdr};
@@ -37,11 +38,11 @@ use crate::{
     ptr_at,
 };
 
-const VRRP_TYPE_ADVERTISEMENT: u8 = 1;
-const VRRP_HDR_LEN: u32 = 8;
-const V2_AUTH_LEN: u32 = 8;
+const VRRP_HDR_LEN: u32 = rule::HEADER_LEN;
 const IP_MF: u16 = 0x2000;
 const IP_OFFMASK: u16 = 0x1fff;
+/// Longest IPv4 header (IHL 15).
+const IP_MAX_HDR: usize = 60;
 
 /// Handles an Ethernet frame whose ethertype is IPv4.
 #[inline(always)]
@@ -60,6 +61,8 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
 }
 
 /// `Ok(action)` for an accepted advert (already counted), `Err(counter)` for every other path.
+/// The acceptance rule itself is `havip_common::rule` (shared with the agent); what is here is
+/// the parsing it needs and the checks only the wire can answer (IP header, checksums).
 #[inline(always)]
 #[expect(
     clippy::too_many_lines,
@@ -104,46 +107,61 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         return Err(counter::VRRP_PASS_UNKNOWN_VRID);
     };
 
-    // RFC 9568 7.1 / RFC 3768 7.1: the IPv4 TTL MUST be 255.
-    if ip.ttl != 255 {
-        return Err(counter::VRRP_DROP_TTL);
+    // RFC 791 3.1: the header checksum; the stack (and so keepalived) never sees a bad one.
+    // `ihl` is a multiple of 4 in 20..=60: restated as arithmetic the verifier tracks.
+    let ip_len = ((ihl - 4) & 0x3c) + 4;
+    let mut iph = [0u8; IP_MAX_HDR];
+    // SAFETY: `iph` has 60 bytes of stack and `ip_len` is at most that.
+    let r =
+        unsafe { bpf_xdp_load_bytes(ctx.ctx, EthHdr::LEN as u32, iph.as_mut_ptr().cast(), ip_len) };
+    if r != 0 {
+        return Err(counter::VRRP_DROP_TRUNCATED);
     }
-    // RFC 9568 7.1: the version MUST be the one configured (keepalived's `version`).
+    let ip_sum = csum::partial(iph.as_ptr(), ip_len, 0).ok_or(counter::VRRP_DROP_IP_CHECKSUM)?;
+    if csum::fold(u64::from(ip_sum)) != 0xffff {
+        return Err(counter::VRRP_DROP_IP_CHECKSUM);
+    }
+
     let version = hdr[0] >> 4;
-    if version != state.version {
-        return Err(counter::VRRP_DROP_VERSION);
-    }
-    // RFC 9568 5.2.2: only ADVERTISEMENT (1) is defined.
-    if hdr[0] & 0x0f != VRRP_TYPE_ADVERTISEMENT {
-        return Err(counter::VRRP_DROP_TYPE);
-    }
-    // RFC 9568 7.1: the packet MUST contain the complete message, fixed fields and addresses.
-    let naddr = u32::from(hdr[3]);
-    let auth_len = if version == 2 { V2_AUTH_LEN } else { 0 };
-    let expected = VRRP_HDR_LEN + naddr * 4 + auth_len;
-    if expected != vrrp_len || vrrp_len > MAX_VRRP_LEN as u32 {
-        return Err(counter::VRRP_DROP_LENGTH);
-    }
     let src = ip.src_addr;
-    if src == state.primary_addr {
-        return Err(counter::VRRP_DROP_OWN);
-    }
     let pkey = PeerKey {
         ifindex,
         vrid,
         pad: [0; 3],
         addr: src,
     };
-    // keepalived `unicast_peer`: with a peer list, adverts from anyone else are ignored.
-    if state.flags & vrid_flags::UNICAST_PEERS != 0 {
+    // keepalived `unicast_peer`: only looked up when the instance has a peer list.
+    let peer_allowed = state.flags & vrid_flags::UNICAST_PEERS != 0
         // SAFETY: existence check only.
-        if unsafe { ALLOWED_PEERS.get(&pkey) }.is_none() {
-            return Err(counter::VRRP_DROP_UNKNOWN_PEER);
-        }
+        && unsafe { ALLOWED_PEERS.get(&pkey) }.is_some();
+    let mut rx = Received {
+        src,
+        dst: ip.dst_addr,
+        ttl: ip.ttl,
+        version,
+        kind: hdr[0] & 0x0f,
+        priority: hdr[2],
+        naddr: hdr[3],
+        auth_type: if version == 2 { hdr[4] } else { 0 },
+        adver_int: if version == 2 {
+            u16::from(hdr[5])
+        } else {
+            (u16::from(hdr[4] & 0x0f) << 8) | u16::from(hdr[5])
+        },
+        len: vrrp_len,
+        auth_data: [0; 8],
+        addr_digest: 0,
+        peer_allowed,
+    };
+    // The shared rule, part 1: TTL, version, type, length, own address, peers, destination.
+    rule::check_header(&state, &rx).map_err(rule::Reject::counter)?;
+    // The kernel's own limit: the event carries at most MAX_VRRP_LEN bytes.
+    if vrrp_len > MAX_VRRP_LEN as u32 {
+        return Err(counter::VRRP_DROP_LENGTH);
     }
 
     let Some(ev) = SCRATCH.get_ptr_mut(0) else {
-        return Err(counter::VRRP_RINGBUF_FULL);
+        return Err(counter::VRRP_DROP_SCRATCH);
     };
     // SAFETY: per-CPU scratch value, exclusively ours for this invocation.
     let ev = unsafe { &mut *ev };
@@ -183,31 +201,45 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         return Err(counter::VRRP_DROP_CHECKSUM);
     }
 
-    // RFC 2338 5.3.6 (kept by keepalived for v2): auth type must match; simple text password
-    // compared over its 8 octets after the addresses.
-    if version == 2 {
-        if hdr[4] != state.auth_type {
-            return Err(counter::VRRP_DROP_AUTH);
+    // The facts the rule's second part needs: the v2 password and the address digest. Loaded
+    // from the frame by the helper (runtime bounds check), not indexed in the scratch copy: a
+    // variable index there is more than the verifier can follow.
+    let naddr = u32::from(hdr[3]);
+    if version == 2 && state.auth_type == auth_type::SIMPLE {
+        let mut pass = [0u8; 8];
+        let off = vrrp_off + VRRP_HDR_LEN + naddr * 4;
+        // SAFETY: `pass` is 8 bytes of stack.
+        let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, off, pass.as_mut_ptr().cast(), 8) };
+        if r != 0 {
+            return Err(counter::VRRP_DROP_TRUNCATED);
         }
-        if state.auth_type == auth_type::SIMPLE {
-            // Loaded from the frame by the helper (runtime bounds check), not indexed in the
-            // scratch copy: a variable index there is more than the verifier can follow.
-            let mut pass = [0u8; 8];
-            let off = vrrp_off + VRRP_HDR_LEN + naddr * 4;
-            // SAFETY: `pass` is 8 bytes of stack.
-            let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, off, pass.as_mut_ptr().cast(), 8) };
-            if r != 0 || u64::from_ne_bytes(pass) != u64::from_ne_bytes(state.auth_data) {
-                return Err(counter::VRRP_DROP_AUTH);
-            }
-        }
+        rx.auth_data = pass;
     }
+    let mut i = 0;
+    while i < rule::MAX_ADDRESSES {
+        if i >= naddr {
+            break;
+        }
+        let mut addr = [0u8; 4];
+        // SAFETY: `addr` is 4 bytes of stack.
+        let r = unsafe {
+            bpf_xdp_load_bytes(
+                ctx.ctx,
+                vrrp_off + VRRP_HDR_LEN + i * 4,
+                addr.as_mut_ptr().cast(),
+                4,
+            )
+        };
+        if r != 0 {
+            return Err(counter::VRRP_DROP_TRUNCATED);
+        }
+        rx.addr_digest = rx.addr_digest.wrapping_add(rule::addr_mix(addr));
+        i += 1;
+    }
+    // The shared rule, part 2: v2 authentication and interval, address list.
+    rule::check_content(&state, &rx).map_err(rule::Reject::counter)?;
 
-    let priority = hdr[2];
-    let adver_int = if version == 2 {
-        u16::from(hdr[5])
-    } else {
-        (u16::from(hdr[4] & 0x0f) << 8) | u16::from(hdr[5])
-    };
+    let priority = rx.priority;
     // SAFETY: same clock as userspace CLOCK_MONOTONIC.
     let now = unsafe { bpf_ktime_get_ns() };
     // SAFETY: read-only copy.
@@ -215,7 +247,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     let record = PeerRecord {
         last_seen_ns: now,
         adverts: seen + 1,
-        adver_int,
+        adver_int: rx.adver_int,
         priority,
         version,
         pad: [0; 4],
@@ -223,14 +255,10 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     // A full LRU evicts; a failure here only loses a diagnostic record.
     let _ = PEERS.insert(&pkey, &record, 0);
 
-    // Fast switch, RFC 9568 6.4.3 (Master): an advert with a greater priority, or an equal
-    // priority and a greater primary address, ends mastership. Priority 0 does not (the master
-    // answers it with an advert), and neither does a lower priority.
+    // Fast switch: the advert passed every check the state machine applies, so whether it ends
+    // mastership is the shared RFC 9568 6.4.3 rule (`rule::fences` without re-running checks).
     let mut flags = 0u16;
-    let ours = state.priority;
-    let wins = priority > ours
-        || (priority == ours && u32::from_be_bytes(src) > u32::from_be_bytes(state.primary_addr));
-    if state.grant_epoch != 0 && priority != 0 && wins {
+    if state.grant_epoch != 0 && rule::preempts(state.priority, state.primary_addr, priority, src) {
         let fence = Fence {
             epoch: state.grant_epoch,
             at_ns: now,
@@ -258,9 +286,10 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         Err(()) => [0; 6],
     };
     ev.pad = [0; 1];
-    if EVENTS.output(ev, 0).is_err() {
-        count(counter::VRRP_RINGBUF_FULL);
-    }
+    // Valid but undeliverable: consumed and counted as lost, not as accepted.
+    EVENTS
+        .output(ev, 0)
+        .map_err(|_| counter::VRRP_RINGBUF_FULL)?;
     count(counter::VRRP_ACCEPTED);
     Ok(xdp_action::XDP_DROP)
 }

@@ -162,6 +162,10 @@ impl Runtime {
             },
             primary_addr: primary,
             vips: vips.iter().map(|v| v.addr).collect(),
+            // h1-rule: the shared acceptance rule checks the peer list and bounds the learned
+            // interval (default; the config knob is the integrator's plumbing).
+            unicast_peers: cfg.unicast_peers.clone(),
+            max_learned_interval: None,
             auth,
             checksum_mode,
             garp: GarpParams {
@@ -194,26 +198,18 @@ impl Runtime {
             what: "opening the ARP socket",
             source,
         })?;
+        // h1-rule: the kernel's state comes from the same parameters as the FSM's rule state.
         dp.configure_vrid(
             iface.index,
             cfg.vrid,
-            &VridConfig {
-                primary_addr: primary,
-                priority: cfg.priority,
-                version: fsm.params().version.number(),
-                unicast_peers: !multicast,
-                v3_checksum_as_v2: cfg.v3_checksum_as_v2,
-                auth_pass: match auth {
-                    Auth::Simple(p) => Some(p),
-                    Auth::None => None,
-                },
-            },
+            &VridConfig::from_params(fsm.params(), cfg.priority),
         )?;
         for peer in &cfg.unicast_peers {
             dp.allow_peer(iface.index, cfg.vrid, *peer)?;
         }
         for v in &vips {
-            dp.set_vip(v.ifindex, v.addr, iface.mac, cfg.vrid)?;
+            // h1-rule: ownership of a VIP on another `dev` is the instance interface's.
+            dp.set_vip(v.ifindex, v.addr, iface.mac, cfg.vrid, iface.index)?;
         }
         // The lease must run out before a backup's Master_Down_Interval (3 intervals + skew)
         // after the last advert, so a dead agent's kernel stops answering first.

@@ -427,6 +427,8 @@ fn deliver(
         now(),
         Event::Advert {
             src,
+            dst,
+            ttl: ev.ttl, // h1-rule: IP facts for the shared acceptance rule
             advert,
             fenced,
         },

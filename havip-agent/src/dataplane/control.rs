@@ -15,9 +15,11 @@ use aya::{
 };
 use havip_common::{
     Fence, PASS_PROGRAM, PeerKey, PeerRecord, TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey,
-    VridState, XDP_PROGRAM, auth_type, capacity, counter, map_names, vrid_flags,
+    VridState, XDP_PROGRAM, capacity, counter, map_names,
 };
 use tracing::{debug, warn};
+
+pub use crate::vrrp::rule::VridConfig;
 
 use super::{
     AttachMode, Attached, DataplaneError, EBPF_OBJECT,
@@ -25,23 +27,6 @@ use super::{
     reader::{self, MapReader},
 };
 use crate::clock::monotonic_ns;
-
-/// What the kernel needs to know about one VRRP instance, besides ownership.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct VridConfig {
-    /// This node's primary address on the interface (tie-break, own-advert detection).
-    pub primary_addr: Ipv4Addr,
-    /// Priority this node advertises now.
-    pub priority: u8,
-    /// VRRP version, 2 or 3.
-    pub version: u8,
-    /// Only accept adverts from [`Dataplane::allow_peer`] addresses.
-    pub unicast_peers: bool,
-    /// v3 checksum without the pseudo-header (keepalived `v3_checksum_as_v2`).
-    pub v3_checksum_as_v2: bool,
-    /// v2 simple password (keepalived `auth_type PASS`), up to 8 bytes.
-    pub auth_pass: Option<[u8; 8]>,
-}
 
 /// Global counters summed over CPUs, indexed like `havip_common::counter`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,13 +174,17 @@ impl Dataplane {
         }
     }
 
-    /// Adds or updates VIP `addr` on `ifindex`, answered with `mac` while `vrid` is owned.
+    /// Adds or updates VIP `addr` on `ifindex` (the interface it is answered on, where the
+    /// program must be attached), answered with `mac` while instance `vrid` on `vrid_ifindex`
+    /// (the instance's interface, whose grant, lease and fence decide) is owned. The two
+    /// interfaces differ for a VIP with `dev OTHER`.
     pub fn set_vip(
         &mut self,
         ifindex: u32,
         addr: Ipv4Addr,
         mac: [u8; 6],
         vrid: u8,
+        vrid_ifindex: u32,
     ) -> Result<(), DataplaneError> {
         let key = VipKey {
             ifindex,
@@ -214,6 +203,7 @@ impl Dataplane {
             vrid,
             flags: 0,
             stat_slot,
+            vrid_ifindex,
         };
         self.vips
             .insert(&key, &entry, 0)
@@ -261,26 +251,10 @@ impl Dataplane {
     ) -> Result<(), DataplaneError> {
         let key = VridKey::new(ifindex, vrid);
         let old = self.states.get(&key).copied().unwrap_or_default();
-        let mut flags = 0;
-        if cfg.unicast_peers {
-            flags |= vrid_flags::UNICAST_PEERS;
-        }
-        if cfg.v3_checksum_as_v2 {
-            flags |= vrid_flags::V3_CHECKSUM_AS_V2;
-        }
         let state = VridState {
             lease_until_ns: old.lease_until_ns,
             grant_epoch: old.grant_epoch,
-            primary_addr: cfg.primary_addr.octets(),
-            priority: cfg.priority,
-            version: cfg.version,
-            flags,
-            auth_type: if cfg.auth_pass.is_some() {
-                auth_type::SIMPLE
-            } else {
-                auth_type::NONE
-            },
-            auth_data: cfg.auth_pass.unwrap_or_default(),
+            ..cfg.state()
         };
         self.write_state(key, state)
     }

@@ -624,6 +624,8 @@ mod tests {
             initial_state: vrrp::InitialState::Backup,
             primary_addr: Ipv4Addr::new(192, 0, 2, 12),
             vips: vec![Ipv4Addr::new(192, 0, 2, 200)],
+            unicast_peers: vec![],
+            max_learned_interval: None,
             auth: Auth::None,
             checksum_mode: vrrp::ChecksumMode::PseudoHeader,
             garp: vrrp::GarpParams::default(),
@@ -636,6 +638,8 @@ mod tests {
             now,
             vrrp::Event::Advert {
                 src: PEER,
+                dst: Ipv4Addr::new(224, 0, 0, 18),
+                ttl: 255,
                 advert: advert(150, 20),
                 fenced: false,
             },

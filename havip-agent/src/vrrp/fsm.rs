@@ -11,16 +11,22 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use havip_common::{
+    VridState,
+    rule::{self as shared, Reject},
+};
+
 use super::garp::GarpSchedule;
 pub use super::messages::{Action, AdvertRejected, Event, Reason, State};
-use super::packet::{AdvertInterval, AdvertRepr, Auth, Version};
+use super::packet::{AdvertInterval, AdvertRepr, Version};
 pub use super::params::{GarpParams, InitialState, InstanceParams, ParamsError};
+use super::rule::{self, VridConfig};
 pub use super::time::Instant;
 
 /// Priority of the address owner (RFC 9568 5.2.4).
-pub const PRIORITY_OWNER: u8 = 255;
+pub const PRIORITY_OWNER: u8 = shared::PRIORITY_OWNER;
 /// Priority a leaving master advertises (RFC 9568 5.2.4).
-pub const PRIORITY_SHUTDOWN: u8 = 0;
+pub const PRIORITY_SHUTDOWN: u8 = shared::PRIORITY_SHUTDOWN;
 
 /// What a backup knows and waits for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +77,8 @@ pub struct Instance {
     fault: bool,
     /// Sync-group gate: may a backup whose timer fired become master now ([`Event::Gate`]).
     gate_open: bool,
+    /// The local side of the shared acceptance rule, kept at `effective_priority`.
+    local: VridState,
     phase: Phase,
 }
 
@@ -96,6 +104,7 @@ impl Instance {
             master_adver_interval: params.advert_interval,
             fault: false,
             gate_open: true,
+            local: VridConfig::from_params(&params, params.priority).state(),
             phase: Phase::Initialize,
             params,
         })
@@ -185,9 +194,11 @@ impl Instance {
             Event::Startup => self.on_startup(now, &mut out),
             Event::Advert {
                 src,
+                dst,
+                ttl,
                 advert,
                 fenced,
-            } => self.on_advert(now, src, &advert, fenced, &mut out),
+            } => self.on_advert(now, (src, dst, ttl), &advert, fenced, &mut out),
             Event::Timer => self.on_timer(now, &mut out),
             Event::SetPriority(priority) => self.on_set_priority(priority),
             Event::Fault(fault) => self.on_fault(now, fault, &mut out),
@@ -202,9 +213,17 @@ impl Instance {
         out
     }
 
-    /// The checks an advert must pass before the state machine looks at it (defence in depth:
-    /// the decoder and the XDP program check the wire format; these need the configuration).
-    pub fn check_advert(&self, src: Ipv4Addr, advert: &AdvertRepr) -> Result<(), AdvertRejected> {
+    /// The checks an advert received from `src` to `dst` with IP `ttl` must pass before the
+    /// state machine looks at it: the state machine's own (listening, VRID), then the shared rule
+    /// (`havip_common::rule::check_advert`) on the same [`havip_common::VridState`] the kernel
+    /// holds for this instance, so the XDP program drops and never fences on exactly these.
+    pub fn check_advert(
+        &self,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        ttl: u8,
+        advert: &AdvertRepr,
+    ) -> Result<(), AdvertRejected> {
         let vrid = self.params.vrid;
         if matches!(self.phase, Phase::Initialize | Phase::Fault) {
             return Err(AdvertRejected::NotListening {
@@ -221,54 +240,44 @@ impl Instance {
                 src,
             });
         }
-        if advert.version != self.params.version {
-            let expected = self.params.version;
-            return Err(AdvertRejected::VersionMismatch {
+        let rx = rule::received(src, dst, ttl, advert, &self.params.unicast_peers);
+        let Err(reason) = shared::check_advert(&self.local, &rx) else {
+            return Ok(());
+        };
+        Err(match reason {
+            Reject::Ttl => AdvertRejected::Ttl { vrid, src, ttl },
+            Reject::Version => AdvertRejected::VersionMismatch {
                 vrid,
-                expected,
+                expected: self.params.version,
                 got: advert.version,
                 src,
-            });
-        }
-        if src == self.params.primary_addr {
-            return Err(AdvertRejected::OwnAddress { vrid, src });
-        }
-        if self.params.version == Version::V2 {
-            // RFC 3768 7.1: MUST verify that the Adver Interval matches the configured one, else
-            // discard. keepalived drops too ("to prevent concurrent VRID running").
-            if advert.interval != self.advert_interval {
-                let expected = self.advert_interval.to_duration();
-                let got = advert.interval.to_duration();
-                return Err(AdvertRejected::IntervalMismatch {
-                    vrid,
-                    src,
-                    expected,
-                    got,
-                });
-            }
-            // RFC 3768 7.1: MUST perform the authentication of the configured Auth Type.
-            if !auth_matches(self.params.auth, advert.auth) {
-                return Err(AdvertRejected::AuthMismatch { vrid, src });
-            }
-        }
-        // RFC 9568 7.1 / RFC 3768 7.1: MAY verify the addresses; on mismatch MUST drop unless the
-        // sender is the address owner. (keepalived drops the owner's too.)
-        let same_addresses = advert.addresses.len() == self.params.vips.len()
-            && self
-                .params
-                .vips
-                .iter()
-                .all(|vip| advert.addresses.contains(vip));
-        if !same_addresses && advert.priority != PRIORITY_OWNER {
-            let (got, expected) = (advert.addresses.len(), self.params.vips.len());
-            return Err(AdvertRejected::AddressMismatch {
+            },
+            Reject::Type | Reject::Length => AdvertRejected::Malformed { vrid, src, reason },
+            Reject::Own => AdvertRejected::OwnAddress { vrid, src },
+            Reject::UnknownPeer => AdvertRejected::UnknownPeer { vrid, src },
+            Reject::MulticastOnUnicast => AdvertRejected::MulticastOnUnicast { vrid, src, dst },
+            Reject::Destination => AdvertRejected::Destination { vrid, src, dst },
+            Reject::Auth => AdvertRejected::AuthMismatch { vrid, src },
+            Reject::Interval => AdvertRejected::IntervalMismatch {
                 vrid,
                 src,
-                got,
-                expected,
-            });
-        }
-        Ok(())
+                expected: self.advert_interval.to_duration(),
+                got: advert.interval.to_duration(),
+            },
+            Reject::Addresses => AdvertRejected::AddressMismatch {
+                vrid,
+                src,
+                got: advert.addresses.len(),
+                expected: self.params.vips.len(),
+            },
+        })
+    }
+
+    /// The local side of the shared rule: what the kernel holds for this instance (without
+    /// grant and lease), at the current effective priority.
+    #[must_use]
+    pub fn rule_state(&self) -> VridState {
+        self.local
     }
 
     fn on_startup(&mut self, now: Instant, out: &mut Vec<Action>) {
@@ -296,7 +305,7 @@ impl Instance {
     fn on_advert(
         &mut self,
         now: Instant,
-        src: Ipv4Addr,
+        (src, dst, ttl): (Ipv4Addr, Ipv4Addr, u8),
         advert: &AdvertRepr,
         fenced: bool,
         out: &mut Vec<Action>,
@@ -307,12 +316,12 @@ impl Instance {
             // decision is a fact, so the master follows it whatever else the advert says, and
             // the I/O layer still removes the addresses. If we should in fact be master, the
             // backup's timer brings us back (RFC 9568 6.4.2).
-            self.learn_interval(advert);
+            self.learn_interval(src, advert, out);
             let reason = Reason::KernelFenced { src, priority };
             self.leave_master(now, State::Backup, reason, Some((src, priority)), out);
             return;
         }
-        if let Err(rejected) = self.check_advert(src, advert) {
+        if let Err(rejected) = self.check_advert(src, dst, ttl, advert) {
             out.push(Action::AdvertRejected(rejected));
             return;
         }
@@ -346,7 +355,7 @@ impl Instance {
                     b.takeover = Reason::MasterDown;
                     // A master we accept: no longer ready to take over.
                     b.wants_master = false;
-                    self.learn_interval(advert);
+                    self.learn_interval(src, advert, out);
                     let deadline = now.saturating_add(self.master_down_interval());
                     if let Phase::Backup(b) = &mut self.phase {
                         b.master_down_at = deadline;
@@ -366,16 +375,19 @@ impl Instance {
                     return;
                 }
                 // RFC 9568 6.4.3: higher priority, or equal priority and a greater primary
-                // address, wins: learn its interval, Master_Down_Timer, go to Backup.
-                let reason = if priority > local {
-                    Some(Reason::HigherPriority { src, priority })
-                } else if priority == local && src > self.params.primary_addr {
-                    Some(Reason::EqualPriorityHigherAddress { src, priority })
-                } else {
+                // address, wins: learn its interval, Master_Down_Timer, go to Backup. The
+                // decision is the shared rule the kernel fences with.
+                let preempted =
+                    shared::preempts(local, self.local.primary_addr, priority, src.octets());
+                let reason = if !preempted {
                     None
+                } else if priority > local {
+                    Some(Reason::HigherPriority { src, priority })
+                } else {
+                    Some(Reason::EqualPriorityHigherAddress { src, priority })
                 };
                 if let Some(reason) = reason {
-                    self.learn_interval(advert);
+                    self.learn_interval(src, advert, out);
                     self.leave_master(now, State::Backup, reason, Some((src, priority)), out);
                     return;
                 }
@@ -455,6 +467,7 @@ impl Instance {
         }
         let old_down = self.master_down_interval();
         self.effective_priority = new;
+        self.local.priority = new;
         let new_down = self.master_down_interval();
         // A master just advertises the new priority from its next advert on. A backup moves its
         // deadline by the change of Skew_Time, as keepalived does; if it now outranks a master
@@ -584,34 +597,32 @@ impl Instance {
     }
 
     /// RFC 9568 6.4.2 / 6.4.3: `Master_Adver_Interval` := the advert's interval (v3 only;
-    /// RFC 3768 has no such variable, v2 intervals must match).
-    fn learn_interval(&mut self, advert: &AdvertRepr) {
+    /// RFC 3768 has no such variable, v2 intervals must match), bounded by
+    /// [`InstanceParams::learned_interval_bound`]: a spoofed Max Adver Int must not stretch
+    /// `Master_Down_Interval` to minutes. A clamp is reported ([`Action::IntervalClamped`]).
+    fn learn_interval(&mut self, src: Ipv4Addr, advert: &AdvertRepr, out: &mut Vec<Action>) {
         if let AdvertInterval::Centiseconds(cs) = advert.interval
             && self.params.version == Version::V3
             && cs.get() > 0
         {
-            self.master_adver_interval = cs.to_duration();
+            let advertised = cs.to_duration();
+            let bound = self.params.learned_interval_bound();
+            if advertised > bound {
+                out.push(Action::IntervalClamped {
+                    src,
+                    advertised,
+                    learned: bound,
+                });
+                self.master_adver_interval = bound;
+            } else {
+                self.master_adver_interval = advertised;
+            }
         }
     }
 }
 
 fn changed(from: State, to: State, reason: Reason) -> Action {
     Action::StateChanged { from, to, reason }
-}
-
-/// RFC 3768 7.1 authentication: the types must match; a simple password must be equal.
-fn auth_matches(ours: Auth, theirs: Auth) -> bool {
-    match (ours, theirs) {
-        (Auth::None, Auth::None) => true,
-        (Auth::Simple(a), Auth::Simple(b)) => {
-            // Constant-time compare, as keepalived's `memcmp_constant_time`.
-            a.iter()
-                .zip(b.iter())
-                .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-                == 0
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]

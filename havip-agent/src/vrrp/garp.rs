@@ -27,6 +27,8 @@ pub(crate) struct GarpSchedule {
     lower_prio_delayed: Option<Instant>,
     /// Next refresh burst (`garp_master_refresh`).
     refresh_at: Option<Instant>,
+    /// Until when lower-priority adverts trigger no burst ([`GarpParams::lower_prio_holdoff`]).
+    lower_prio_quiet_until: Option<Instant>,
 }
 
 /// A positive period, or `None` for "disabled".
@@ -41,6 +43,7 @@ impl GarpSchedule {
             burst: None,
             master_delayed: period(p.master_delay).map(|d| now.saturating_add(d)),
             lower_prio_delayed: None,
+            lower_prio_quiet_until: None,
             refresh_at: p
                 .master_refresh
                 .and_then(period)
@@ -59,6 +62,15 @@ impl GarpSchedule {
     ) {
         if p.lower_prio_repeat == 0 {
             return;
+        }
+        // havip's rate limit (keepalived has none): a flood of spoofed lower-priority adverts
+        // is one burst per holdoff, and each held-back burst is reported.
+        if self.lower_prio_quiet_until.is_some_and(|t| now < t) {
+            out.push(Action::GarpSuppressed);
+            return;
+        }
+        if let Some(d) = period(p.lower_prio_holdoff) {
+            self.lower_prio_quiet_until = Some(now.saturating_add(d));
         }
         self.start_burst(now, p.lower_prio_repeat, p, out);
         if let Some(d) = period(p.lower_prio_delay) {

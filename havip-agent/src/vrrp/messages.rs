@@ -5,6 +5,8 @@ use std::fmt;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
+use havip_common::rule::Reject;
+
 use super::packet::{AdvertRepr, Version};
 
 /// Instance state (RFC 9568 6.3; keepalived's names).
@@ -47,6 +49,10 @@ pub enum Event {
     Advert {
         /// IPv4 source of the advert.
         src: Ipv4Addr,
+        /// IPv4 destination (this node's address for unicast, 224.0.0.18 for multicast).
+        dst: Ipv4Addr,
+        /// IPv4 TTL as received (RFC 9568 7.1: must be 255).
+        ttl: u8,
         /// The advert.
         advert: AdvertRepr,
         /// The XDP program already cleared this node's ownership because of this advert.
@@ -219,9 +225,10 @@ impl fmt::Display for Reason {
     }
 }
 
-/// Why an advert was not taken into account. [`Instance::handle`](super::fsm::Instance::handle)
-/// drops such adverts silently; the daemon can call
-/// [`Instance::check_advert`](super::fsm::Instance::check_advert) first to log and count them.
+/// Why an advert was not taken into account: [`Instance::handle`](super::fsm::Instance::handle)
+/// returns it as [`Action::AdvertRejected`]. Every variant but [`Self::NotListening`] and
+/// [`Self::VridMismatch`] is one reason of the shared rule (`havip_common::rule::Reject`, see
+/// [`AdvertRejected::reject`]): the XDP program drops the same adverts under the same label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 pub enum AdvertRejected {
     /// Adverts are ignored in INIT and FAULT (keepalived `vrrp_dispatcher_read`).
@@ -284,6 +291,55 @@ pub enum AdvertRejected {
         /// Sender.
         src: Ipv4Addr,
     },
+    /// IPv4 TTL is not 255 (RFC 9568 7.1).
+    #[error("VRID {vrid}: advert from {src} with TTL {ttl}, must be 255")]
+    Ttl {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// TTL received.
+        ttl: u8,
+    },
+    /// Not a well-formed advertisement (type or length); the codec refuses these first, so
+    /// the state machine only sees it from a caller that bypassed it.
+    #[error("VRID {vrid}: malformed advert from {src} ({})", reason.label())]
+    Malformed {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// [`Reject::Type`] or [`Reject::Length`].
+        reason: Reject,
+    },
+    /// Sender is not one of the instance's unicast peers (keepalived `unicast_peer`).
+    #[error("VRID {vrid}: advert from {src}, which is not a unicast peer")]
+    UnknownPeer {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+    },
+    /// A multicast advert on an instance with unicast peers (keepalived `vrrp_check_packet`).
+    #[error("VRID {vrid}: multicast advert from {src} to {dst} on a unicast instance")]
+    MulticastOnUnicast {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// Destination.
+        dst: Ipv4Addr,
+    },
+    /// Destination is neither our address (unicast) nor 224.0.0.18 (multicast).
+    #[error("VRID {vrid}: advert from {src} sent to {dst}, neither us nor the VRRP group")]
+    Destination {
+        /// Our VRID.
+        vrid: u8,
+        /// Sender.
+        src: Ipv4Addr,
+        /// Destination.
+        dst: Ipv4Addr,
+    },
     /// The address list differs from ours and the sender is not the owner (RFC 9568 7.1,
     /// RFC 3768 7.1).
     #[error("VRID {vrid}: advert from {src} lists {got} addresses that differ from our {expected}")]
@@ -300,16 +356,34 @@ pub enum AdvertRejected {
 }
 
 impl AdvertRejected {
-    /// A stable `snake_case` label for metrics and logs.
+    /// A stable `snake_case` label for metrics and logs: for a reason of the shared rule, the
+    /// label of its kernel counter (`havip_common::counter`), so the agent's and the kernel's
+    /// series for one reason carry one name.
     pub const fn as_label(&self) -> &'static str {
-        match self {
-            Self::NotListening { .. } => "not_listening",
-            Self::VridMismatch { .. } => "vrid_mismatch",
-            Self::VersionMismatch { .. } => "version_mismatch",
-            Self::OwnAddress { .. } => "own_address",
-            Self::IntervalMismatch { .. } => "interval_mismatch",
-            Self::AuthMismatch { .. } => "auth_mismatch",
-            Self::AddressMismatch { .. } => "address_mismatch",
+        match self.reject() {
+            Some(r) => r.label(),
+            None => match self {
+                Self::NotListening { .. } => "not_listening",
+                _ => "vrid_mismatch",
+            },
         }
+    }
+
+    /// The shared rule's reason, for every variant but the state machine's own
+    /// ([`Self::NotListening`], [`Self::VridMismatch`]).
+    pub const fn reject(&self) -> Option<Reject> {
+        Some(match self {
+            Self::NotListening { .. } | Self::VridMismatch { .. } => return None,
+            Self::Ttl { .. } => Reject::Ttl,
+            Self::Malformed { reason, .. } => *reason,
+            Self::VersionMismatch { .. } => Reject::Version,
+            Self::OwnAddress { .. } => Reject::Own,
+            Self::UnknownPeer { .. } => Reject::UnknownPeer,
+            Self::MulticastOnUnicast { .. } => Reject::MulticastOnUnicast,
+            Self::Destination { .. } => Reject::Destination,
+            Self::IntervalMismatch { .. } => Reject::Interval,
+            Self::AuthMismatch { .. } => Reject::Auth,
+            Self::AddressMismatch { .. } => Reject::Addresses,
+        })
     }
 }

@@ -8,6 +8,7 @@
 //! - [`fsm`]: the state machine of one instance.
 //! - [`messages`]: its inputs and outputs.
 //! - [`params`]: what an instance needs, validated by [`Instance::new`].
+//! - [`rule`]: the agent's side of the acceptance and preemption rule shared with the kernel.
 //! - [`time`]: monotonic time as data.
 
 pub mod fsm;
@@ -15,6 +16,7 @@ mod garp;
 pub mod messages;
 pub mod packet;
 pub mod params;
+pub mod rule;
 pub mod time;
 
 pub use fsm::{Action, AdvertRejected, Event, Instance, Reason, State};
@@ -23,4 +25,5 @@ pub use packet::{
     Version,
 };
 pub use params::{GarpParams, InitialState, InstanceParams, ParamsError};
+pub use rule::VridConfig;
 pub use time::Instant;

@@ -68,7 +68,25 @@ pub struct GarpParams {
     /// `garp_lower_prio_repeat`, default `garp_master_repeat`; 0 in `vrrp_strict` mode).
     /// At most [`MAX_GARP_REPEAT`].
     pub lower_prio_repeat: u32,
+    /// havip's rate limit on the bursts of [`Self::lower_prio_repeat`]: after one, further
+    /// lower-priority adverts trigger no burst for this long (each such advert gives one
+    /// [`crate::vrrp::fsm::Action::GarpSuppressed`] instead). keepalived has no limit, so 100
+    /// spoofed lower-priority adverts make it send 500 GARPs; here they make one burst per
+    /// period. Zero for no limit (keepalived's behaviour). Default
+    /// [`DEFAULT_LOWER_PRIO_HOLDOFF`].
+    pub lower_prio_holdoff: Duration,
 }
+
+/// Default [`GarpParams::lower_prio_holdoff`]: one second, so that a lower-priority node that
+/// keeps advertising at the common 1 s interval is still answered about once per advert, while a
+/// flood costs at most one burst a second.
+pub const DEFAULT_LOWER_PRIO_HOLDOFF: Duration = Duration::from_secs(1);
+
+/// Default bound on the `Master_Adver_Interval` a v3 backup learns, as a multiple of its own
+/// advert interval ([`InstanceParams::max_learned_interval`]): a legitimately slower master
+/// (keepalived warns on mismatched intervals but runs) still works, a spoofed Max Adver Int of
+/// 40.95 s on a 1 s instance stretches `Master_Down_Interval` to at most about 13 s, not 2 min.
+pub const DEFAULT_LEARNED_INTERVAL_FACTOR: u32 = 4;
 
 impl Default for GarpParams {
     /// keepalived 2.2.7's defaults (`VRRP_GARP_DELAY`, `VRRP_GARP_REP`, `VRRP_GARP_REFRESH`,
@@ -82,6 +100,7 @@ impl Default for GarpParams {
             interval: Duration::ZERO,
             lower_prio_delay: Duration::from_secs(5),
             lower_prio_repeat: 5,
+            lower_prio_holdoff: DEFAULT_LOWER_PRIO_HOLDOFF,
         }
     }
 }
@@ -112,6 +131,15 @@ pub struct InstanceParams {
     pub primary_addr: Ipv4Addr,
     /// Virtual addresses.
     pub vips: Vec<Ipv4Addr>,
+    /// keepalived `unicast_peer`: adverts are sent to and accepted only from these, addressed
+    /// to `primary_addr`; empty for multicast (224.0.0.18).
+    pub unicast_peers: Vec<Ipv4Addr>,
+    /// Upper bound on the `Master_Adver_Interval` learned from a v3 master's adverts (RFC 9568
+    /// 6.4.2 learns it unbounded); a larger advertised interval is clamped to it and reported
+    /// with [`crate::vrrp::fsm::Action::IntervalClamped`]. `None`:
+    /// [`DEFAULT_LEARNED_INTERVAL_FACTOR`] times `advert_interval`. Never below
+    /// `advert_interval`.
+    pub max_learned_interval: Option<Duration>,
     /// v2 authentication; must be [`Auth::None`] for v3.
     pub auth: Auth,
     /// v3 checksum computation (keepalived `v3_checksum_as_v2`).
@@ -181,6 +209,18 @@ pub enum ParamsError {
 }
 
 impl InstanceParams {
+    /// The bound in force on the learned `Master_Adver_Interval` (see
+    /// [`Self::max_learned_interval`]).
+    #[must_use]
+    pub fn learned_interval_bound(&self) -> Duration {
+        self.max_learned_interval
+            .unwrap_or_else(|| {
+                self.advert_interval
+                    .saturating_mul(DEFAULT_LEARNED_INTERVAL_FACTOR)
+            })
+            .max(self.advert_interval)
+    }
+
     /// Validates the parameters and returns the advert interval in its wire unit.
     pub(crate) fn validate(&self) -> Result<AdvertInterval, ParamsError> {
         let name = || self.name.clone();

@@ -14,7 +14,7 @@
 )]
 
 use super::*;
-use crate::vrrp::packet::Centiseconds;
+use crate::vrrp::packet::{Auth, Centiseconds};
 
 const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
 /// A peer whose address is greater than ours (wins ties).
@@ -22,6 +22,8 @@ const HIGH: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 /// A peer whose address is lower than ours (loses ties).
 const LOW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
 const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
+/// Where multicast adverts go (RFC 9568 5.1.1.2); the test instances have no unicast peers.
+const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
 
 const DOWN_100: u64 = 3_609_375_000;
 const DOWN_150: u64 = 3_414_062_500;
@@ -38,6 +40,8 @@ fn params(version: Version, priority: u8, interval: Duration) -> InstanceParams 
         initial_state: InitialState::Backup,
         primary_addr: ME,
         vips: vec![VIP],
+        unicast_peers: vec![],
+        max_learned_interval: None,
         auth: Auth::None,
         checksum_mode: crate::vrrp::packet::ChecksumMode::PseudoHeader,
         garp: GarpParams::default(),
@@ -66,6 +70,8 @@ fn adv(p: &InstanceParams, src: Ipv4Addr, priority: u8) -> Event {
     let advert = Instance::new(p.clone()).unwrap().advert(priority);
     Event::Advert {
         src,
+        dst: GROUP,
+        ttl: 255,
         advert,
         fenced: false,
     }
@@ -75,6 +81,8 @@ fn fenced(p: &InstanceParams, src: Ipv4Addr, priority: u8) -> Event {
     match adv(p, src, priority) {
         Event::Advert { src, advert, .. } => Event::Advert {
             src,
+            dst: GROUP,
+            ttl: 255,
             advert,
             fenced: true,
         },
@@ -94,6 +102,8 @@ fn adv_v3(src: Ipv4Addr, priority: u8, cs: u16) -> Event {
     };
     Event::Advert {
         src,
+        dst: GROUP,
+        ttl: 255,
         advert,
         fenced: false,
     }
@@ -805,7 +815,7 @@ fn v2_does_not_learn_and_drops_interval_mismatch() {
         expected: Duration::from_secs(1),
         got: Duration::from_secs(2),
     };
-    assert_eq!(inst.check_advert(HIGH, advert), Err(rejected));
+    assert_eq!(inst.check_advert(HIGH, GROUP, 255, advert), Err(rejected));
     run_on(
         &mut inst,
         vec![step(
@@ -1020,6 +1030,7 @@ fn garp_schedule_custom_values() {
         interval: Duration::from_millis(100),
         lower_prio_delay: Duration::ZERO,
         lower_prio_repeat: 0,
+        lower_prio_holdoff: Duration::ZERO,
     };
     let p = InstanceParams {
         initial_state: InitialState::Master,
@@ -1206,14 +1217,14 @@ fn adverts_failing_the_core_checks_are_dropped() {
         unreachable!()
     };
     assert!(matches!(
-        inst.check_advert(HIGH, &good),
+        inst.check_advert(HIGH, GROUP, 255, &good),
         Err(AdvertRejected::NotListening {
             state: State::Initialize,
             ..
         })
     ));
     inst.handle(ms(0), Event::Startup);
-    assert_eq!(inst.check_advert(HIGH, &good), Ok(()));
+    assert_eq!(inst.check_advert(HIGH, GROUP, 255, &good), Ok(()));
 
     let other_vip = Ipv4Addr::new(192, 0, 2, 201);
     let cases = [
@@ -1297,9 +1308,11 @@ fn adverts_failing_the_core_checks_are_dropped() {
         ),
     ];
     for (src, advert, err) in cases {
-        assert_eq!(inst.check_advert(src, &advert), Err(err));
+        assert_eq!(inst.check_advert(src, GROUP, 255, &advert), Err(err));
         let ev = Event::Advert {
             src,
+            dst: GROUP,
+            ttl: 255,
             advert,
             fenced: false,
         };
@@ -1321,6 +1334,8 @@ fn adverts_failing_the_core_checks_are_dropped() {
         ms(1000),
         Event::Advert {
             src: HIGH,
+            dst: GROUP,
+            ttl: 255,
             advert: owner,
             fenced: false,
         },
@@ -1509,6 +1524,8 @@ fn random_walk_keeps_invariants() {
                             }
                             Event::Advert {
                                 src,
+                                dst: GROUP,
+                                ttl: 255,
                                 advert,
                                 fenced: rng.below(4) == 0,
                             }

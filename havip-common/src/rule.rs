@@ -1,0 +1,513 @@
+//! The election rule, once: which adverts are accepted (RFC 9568 7.1, RFC 3768 7.1, and what
+//! keepalived's `vrrp_check_packet` adds) and which accepted advert ends mastership (RFC 9568
+//! 6.4.3). The XDP program and the agent's state machine both call these functions with the same
+//! [`VridState`], so the kernel fences on exactly the adverts the state machine acts on: an advert
+//! one of them rejects is rejected by both, counted, and never fences.
+//!
+//! Checks that need the bytes on the wire and nothing of the configuration (IPv4 header checksum,
+//! fragments, VRRP checksum, truncation) stay with each side's parser: the kernel counts them, the
+//! agent's codec refuses to decode such a message.
+//!
+//! Plain `const fn`s on integers and byte arrays: `no_std`, no allocation, verifier friendly.
+
+use crate::{VridState, auth_type, counter, vrid_flags};
+
+/// The VRRP IPv4 multicast group, 224.0.0.18 (RFC 9568 5.1.1.2).
+pub const VRRP_GROUP: [u8; 4] = [224, 0, 0, 18];
+/// Priority of the address owner (RFC 9568 5.2.4).
+pub const PRIORITY_OWNER: u8 = 255;
+/// Priority a leaving master advertises (RFC 9568 5.2.4).
+pub const PRIORITY_SHUTDOWN: u8 = 0;
+/// The only VRRP message type (RFC 9568 5.2.2).
+pub const TYPE_ADVERTISEMENT: u8 = 1;
+/// Fixed VRRP header length.
+pub const HEADER_LEN: u32 = 8;
+/// Length of the v2 authentication data after the addresses (RFC 3768 5.3.10).
+pub const V2_AUTH_LEN: u32 = 8;
+/// The largest address count whose advert fits [`crate::MAX_VRRP_LEN`] (v3, no auth data).
+pub const MAX_ADDRESSES: u32 = (crate::MAX_VRRP_LEN as u32 - HEADER_LEN) / 4;
+
+/// Why an advert is rejected. Each reason is one kernel counter ([`Reject::counter`]) and, in the
+/// agent, one `AdvertRejected` variant with the same label ([`Reject::label`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reject {
+    /// IPv4 TTL is not 255 (RFC 9568 7.1, RFC 3768 7.1).
+    Ttl,
+    /// Version differs from the instance's (RFC 9568 7.1).
+    Version,
+    /// Type is not ADVERTISEMENT (RFC 9568 5.2.2).
+    Type,
+    /// Message length disagrees with the address count (RFC 9568 7.1: "MUST verify that the
+    /// received packet contains the complete VRRP packet").
+    Length,
+    /// Our own advert (source is our primary address).
+    Own,
+    /// Source is not one of the unicast peers (keepalived `unicast_peer`).
+    UnknownPeer,
+    /// A multicast destination on an instance with unicast peers (keepalived
+    /// `vrrp_check_packet`: "Expected unicast packet but received multicast packet").
+    MulticastOnUnicast,
+    /// Destination is neither our address (unicast) nor 224.0.0.18 (multicast).
+    Destination,
+    /// v2 authentication type or data differs (RFC 3768 7.1).
+    Auth,
+    /// v2 advert interval differs from ours (RFC 3768 7.1: MUST discard).
+    Interval,
+    /// Address list differs and the sender is not the owner (RFC 9568 7.1, RFC 3768 7.1).
+    Addresses,
+}
+
+impl Reject {
+    /// The kernel counter of this reason.
+    pub const fn counter(self) -> u32 {
+        match self {
+            Self::Ttl => counter::VRRP_DROP_TTL,
+            Self::Version => counter::VRRP_DROP_VERSION,
+            Self::Type => counter::VRRP_DROP_TYPE,
+            Self::Length => counter::VRRP_DROP_LENGTH,
+            Self::Own => counter::VRRP_DROP_OWN,
+            Self::UnknownPeer => counter::VRRP_DROP_UNKNOWN_PEER,
+            Self::MulticastOnUnicast => counter::VRRP_DROP_MULTICAST_ON_UNICAST,
+            Self::Destination => counter::VRRP_DROP_DESTINATION,
+            Self::Auth => counter::VRRP_DROP_AUTH,
+            Self::Interval => counter::VRRP_DROP_INTERVAL,
+            Self::Addresses => counter::VRRP_DROP_ADDRESSES,
+        }
+    }
+
+    /// The label of this reason: the kernel counter's label in its metric family.
+    pub const fn label(self) -> &'static str {
+        counter::SERIES[self.counter() as usize].label
+    }
+}
+
+/// What the rule reads of one received advert. The kernel fills it from the frame, the agent
+/// from the decoded advert and the IP header facts the kernel delivered with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Received {
+    /// IPv4 source, network order.
+    pub src: [u8; 4],
+    /// IPv4 destination, network order.
+    pub dst: [u8; 4],
+    /// IPv4 TTL.
+    pub ttl: u8,
+    /// VRRP version nibble.
+    pub version: u8,
+    /// VRRP type nibble.
+    pub kind: u8,
+    /// Priority.
+    pub priority: u8,
+    /// Count of addresses field.
+    pub naddr: u8,
+    /// v2 Auth Type byte (0 for v3).
+    pub auth_type: u8,
+    /// Advert interval as on the wire: v2 seconds, v3 centiseconds.
+    pub adver_int: u16,
+    /// VRRP message length as received (IP total length minus the IP header).
+    pub len: u32,
+    /// v2 authentication data (zero for v3).
+    pub auth_data: [u8; 8],
+    /// [`addr_digest`] of the advert's addresses.
+    pub addr_digest: u64,
+    /// Whether the source is in the instance's unicast peer list (ignored without one).
+    pub peer_allowed: bool,
+}
+
+/// Expected VRRP message length for `version` with `naddr` IPv4 addresses.
+pub const fn expected_len(version: u8, naddr: u8) -> u32 {
+    let auth = if version == 2 { V2_AUTH_LEN } else { 0 };
+    HEADER_LEN + naddr as u32 * 4 + auth
+}
+
+/// Whether `addr` is IPv4 multicast (224.0.0.0/4).
+pub const fn is_multicast(addr: [u8; 4]) -> bool {
+    addr[0] & 0xf0 == 0xe0
+}
+
+/// The checks that need only the fixed header and the IP facts, in order: TTL, version, type,
+/// length, own address, peer list, destination. The kernel runs them before it copies the
+/// message; [`check_advert`] runs them first too.
+pub const fn check_header(local: &VridState, rx: &Received) -> Result<(), Reject> {
+    // RFC 9568 7.1 / RFC 3768 7.1: the IPv4 TTL MUST be 255.
+    if rx.ttl != 255 {
+        return Err(Reject::Ttl);
+    }
+    // RFC 9568 7.1: the version MUST be the one configured (keepalived `version`).
+    if rx.version != local.version {
+        return Err(Reject::Version);
+    }
+    // RFC 9568 5.2.2: only ADVERTISEMENT is defined.
+    if rx.kind != TYPE_ADVERTISEMENT {
+        return Err(Reject::Type);
+    }
+    // RFC 9568 7.1: the packet MUST contain the complete message, fixed fields and addresses.
+    if rx.len != expected_len(rx.version, rx.naddr) {
+        return Err(Reject::Length);
+    }
+    if eq4(rx.src, local.primary_addr) {
+        return Err(Reject::Own);
+    }
+    let unicast = local.flags & vrid_flags::UNICAST_PEERS != 0;
+    // keepalived `unicast_peer`: with a peer list, adverts from anyone else are ignored.
+    if unicast && !rx.peer_allowed {
+        return Err(Reject::UnknownPeer);
+    }
+    // keepalived `vrrp_check_packet`: multicast iff no unicast peers; and the destination is
+    // ours (unicast) or the VRRP group (RFC 9568 5.1.1.2).
+    if unicast {
+        if is_multicast(rx.dst) {
+            return Err(Reject::MulticastOnUnicast);
+        }
+        if !eq4(rx.dst, local.primary_addr) {
+            return Err(Reject::Destination);
+        }
+    } else if !eq4(rx.dst, VRRP_GROUP) {
+        return Err(Reject::Destination);
+    }
+    Ok(())
+}
+
+/// The checks that need the whole message, in order: v2 authentication, v2 interval, address
+/// list. The kernel runs them after the VRRP checksum.
+pub const fn check_content(local: &VridState, rx: &Received) -> Result<(), Reject> {
+    if local.version == 2 {
+        // RFC 3768 7.1: MUST perform the authentication of the configured Auth Type
+        // (RFC 2338 5.3.6 simple text password, kept by keepalived).
+        if rx.auth_type != local.auth_type {
+            return Err(Reject::Auth);
+        }
+        if local.auth_type == auth_type::SIMPLE
+            && u64::from_ne_bytes(rx.auth_data) != u64::from_ne_bytes(local.auth_data)
+        {
+            return Err(Reject::Auth);
+        }
+        // RFC 3768 7.1: MUST verify that the Adver Interval matches the configured one, else
+        // discard (keepalived: "to prevent concurrent VRID running").
+        if rx.adver_int != local.adver_int {
+            return Err(Reject::Interval);
+        }
+    }
+    // RFC 9568 7.1 / RFC 3768 7.1: MAY verify the addresses; on mismatch MUST drop unless the
+    // sender is the address owner (priority 255).
+    if rx.priority != PRIORITY_OWNER
+        && (rx.naddr != local.naddr || rx.addr_digest != local.addr_digest)
+    {
+        return Err(Reject::Addresses);
+    }
+    Ok(())
+}
+
+/// Every acceptance check, in the order both sides apply them.
+pub const fn check_advert(local: &VridState, rx: &Received) -> Result<(), Reject> {
+    match check_header(local, rx) {
+        Ok(()) => check_content(local, rx),
+        Err(e) => Err(e),
+    }
+}
+
+/// RFC 9568 6.4.3 (Master): an accepted advert ends mastership if its priority is greater, or
+/// equal with a greater primary address (compared as unsigned integers in network order).
+/// Priority 0 never does: the master answers it with an advert.
+pub const fn preempts(local_priority: u8, local_addr: [u8; 4], priority: u8, src: [u8; 4]) -> bool {
+    priority != PRIORITY_SHUTDOWN
+        && (priority > local_priority
+            || (priority == local_priority
+                && u32::from_be_bytes(src) > u32::from_be_bytes(local_addr)))
+}
+
+/// The kernel's fast switch: a granted instance is fenced by an advert that passes every check
+/// and preempts it. The state machine leaves MASTER on exactly these adverts.
+pub const fn fences(local: &VridState, rx: &Received) -> bool {
+    local.grant_epoch != 0
+        && check_advert(local, rx).is_ok()
+        && preempts(local.priority, local.primary_addr, rx.priority, rx.src)
+}
+
+/// One address's contribution to [`addr_digest`]: the splitmix64 finalizer of the address, so
+/// that different lists of a few addresses give different sums.
+pub const fn addr_mix(addr: [u8; 4]) -> u64 {
+    let mut z = (u32::from_be_bytes(addr) as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Order-independent digest of an address list: the wrapping sum of [`addr_mix`]. With the
+/// count it stands for "the same set of addresses" (RFC 9568 7.1 compares lists, not orders).
+/// Not a cryptographic commitment: a sender that can forge adverts past the peer list and
+/// authentication does not need a collision.
+pub const fn addr_digest(addrs: &[[u8; 4]]) -> u64 {
+    let mut sum = 0u64;
+    let mut i = 0;
+    while i < addrs.len() {
+        sum = sum.wrapping_add(addr_mix(addrs[i]));
+        i += 1;
+    }
+    sum
+}
+
+const fn eq4(a: [u8; 4], b: [u8; 4]) -> bool {
+    u32::from_ne_bytes(a) == u32::from_ne_bytes(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OURS: [u8; 4] = [192, 0, 2, 12];
+    const PEER: [u8; 4] = [192, 0, 2, 11];
+    const VIP: [u8; 4] = [192, 0, 2, 200];
+
+    fn local(version: u8, unicast: bool) -> VridState {
+        VridState {
+            grant_epoch: 1,
+            lease_until_ns: u64::MAX,
+            primary_addr: OURS,
+            priority: 100,
+            version,
+            flags: if unicast {
+                vrid_flags::UNICAST_PEERS
+            } else {
+                0
+            },
+            adver_int: if version == 2 { 1 } else { 100 },
+            naddr: 1,
+            addr_digest: addr_digest(&[VIP]),
+            ..VridState::default()
+        }
+    }
+
+    fn rx(version: u8, priority: u8) -> Received {
+        Received {
+            src: PEER,
+            dst: OURS,
+            ttl: 255,
+            version,
+            kind: 1,
+            priority,
+            naddr: 1,
+            auth_type: 0,
+            adver_int: if version == 2 { 1 } else { 100 },
+            len: expected_len(version, 1),
+            auth_data: [0; 8],
+            addr_digest: addr_digest(&[VIP]),
+            peer_allowed: true,
+        }
+    }
+
+    #[test]
+    fn each_check_has_its_reason() {
+        let l = local(3, true);
+        assert_eq!(check_advert(&l, &rx(3, 90)), Ok(()));
+        let cases: [(Received, Reject); 11] = [
+            (
+                Received {
+                    ttl: 254,
+                    ..rx(3, 90)
+                },
+                Reject::Ttl,
+            ),
+            (
+                Received {
+                    version: 2,
+                    ..rx(3, 90)
+                },
+                Reject::Version,
+            ),
+            (
+                Received {
+                    kind: 2,
+                    ..rx(3, 90)
+                },
+                Reject::Type,
+            ),
+            (
+                Received {
+                    len: 16,
+                    ..rx(3, 90)
+                },
+                Reject::Length,
+            ),
+            (
+                Received {
+                    src: OURS,
+                    ..rx(3, 90)
+                },
+                Reject::Own,
+            ),
+            (
+                Received {
+                    peer_allowed: false,
+                    ..rx(3, 90)
+                },
+                Reject::UnknownPeer,
+            ),
+            (
+                Received {
+                    dst: VRRP_GROUP,
+                    ..rx(3, 90)
+                },
+                Reject::MulticastOnUnicast,
+            ),
+            (
+                Received {
+                    dst: PEER,
+                    ..rx(3, 90)
+                },
+                Reject::Destination,
+            ),
+            (
+                Received {
+                    naddr: 2,
+                    len: 16,
+                    ..rx(3, 90)
+                },
+                Reject::Addresses,
+            ),
+            (
+                Received {
+                    addr_digest: addr_digest(&[[192, 0, 2, 201]]),
+                    ..rx(3, 90)
+                },
+                Reject::Addresses,
+            ),
+            (
+                Received {
+                    adver_int: 200,
+                    ..rx(3, 90)
+                },
+                Reject::Addresses,
+            ),
+        ];
+        for (i, (r, want)) in cases.iter().enumerate() {
+            let got = check_advert(&l, r);
+            if i == cases.len() - 1 {
+                // v3 intervals may differ (RFC 9568 7.1 has no such check): accepted.
+                assert_eq!(got, Ok(()), "case {i}");
+            } else {
+                assert_eq!(got, Err(*want), "case {i}");
+            }
+        }
+        // Multicast instance: only the group is a valid destination.
+        let m = local(3, false);
+        let to_group = Received {
+            dst: VRRP_GROUP,
+            peer_allowed: false,
+            ..rx(3, 90)
+        };
+        assert_eq!(check_advert(&m, &to_group), Ok(()));
+        assert_eq!(
+            check_advert(
+                &m,
+                &Received {
+                    peer_allowed: false,
+                    ..rx(3, 90)
+                }
+            ),
+            Err(Reject::Destination)
+        );
+    }
+
+    #[test]
+    fn v2_checks_interval_and_auth() {
+        let mut l = local(2, true);
+        assert_eq!(check_advert(&l, &rx(2, 90)), Ok(()));
+        assert_eq!(
+            check_advert(
+                &l,
+                &Received {
+                    adver_int: 2,
+                    ..rx(2, 90)
+                }
+            ),
+            Err(Reject::Interval)
+        );
+        assert_eq!(
+            check_advert(
+                &l,
+                &Received {
+                    auth_type: 1,
+                    ..rx(2, 90)
+                }
+            ),
+            Err(Reject::Auth)
+        );
+        l.auth_type = auth_type::SIMPLE;
+        l.auth_data = *b"secret\0\0";
+        let good = Received {
+            auth_type: 1,
+            auth_data: *b"secret\0\0",
+            ..rx(2, 90)
+        };
+        assert_eq!(check_advert(&l, &good), Ok(()));
+        let bad = Received {
+            auth_data: *b"secreT\0\0",
+            ..good
+        };
+        assert_eq!(check_advert(&l, &bad), Err(Reject::Auth));
+    }
+
+    #[test]
+    fn owner_may_list_other_addresses() {
+        let l = local(3, true);
+        let other = Received {
+            addr_digest: 7,
+            ..rx(3, PRIORITY_OWNER)
+        };
+        assert_eq!(check_advert(&l, &other), Ok(()));
+        assert!(fences(&l, &other));
+        let not_owner = Received {
+            priority: 254,
+            ..other
+        };
+        assert_eq!(check_advert(&l, &not_owner), Err(Reject::Addresses));
+        assert!(!fences(&l, &not_owner), "a rejected advert never fences");
+    }
+
+    #[test]
+    fn preemption_is_rfc_9568_6_4_3() {
+        assert!(preempts(100, OURS, 101, PEER), "higher priority");
+        assert!(!preempts(100, OURS, 99, [255; 4]), "lower priority");
+        assert!(
+            !preempts(100, OURS, 100, PEER),
+            "equal priority, lower address"
+        );
+        assert!(
+            preempts(100, OURS, 100, [192, 0, 2, 13]),
+            "equal priority, higher address"
+        );
+        assert!(!preempts(100, OURS, 100, OURS), "equal address");
+        assert!(!preempts(0, OURS, 0, [255; 4]), "priority 0 never");
+        // Addresses compare as numbers in network order, not byte by byte in memory order.
+        assert!(preempts(100, [10, 0, 0, 255], 100, [10, 0, 1, 0]));
+    }
+
+    #[test]
+    fn fence_needs_a_grant() {
+        let mut l = local(3, true);
+        assert!(fences(&l, &rx(3, 150)));
+        l.grant_epoch = 0;
+        assert!(!fences(&l, &rx(3, 150)));
+    }
+
+    #[test]
+    fn digest_ignores_order_and_sees_content() {
+        let a = [192, 0, 2, 200];
+        let b = [192, 0, 2, 201];
+        assert_eq!(addr_digest(&[a, b]), addr_digest(&[b, a]));
+        assert_ne!(addr_digest(&[a, b]), addr_digest(&[a, a]));
+        assert_ne!(addr_digest(&[a]), addr_digest(&[b]));
+        assert_ne!(addr_digest(&[a]), 0);
+    }
+
+    #[test]
+    fn labels_come_from_the_counter_table() {
+        assert_eq!(Reject::Addresses.label(), "addresses");
+        assert_eq!(Reject::Interval.label(), "interval");
+        assert_eq!(Reject::MulticastOnUnicast.label(), "multicast_on_unicast");
+        assert_eq!(
+            counter::SERIES[Reject::Ttl.counter() as usize].family,
+            counter::family::ADVERTS_DROPPED
+        );
+    }
+}
