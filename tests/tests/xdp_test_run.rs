@@ -44,11 +44,13 @@ fn setup(version: u8, auth: Option<[u8; 8]>) -> Dataplane {
             unicast_peers: true,
             v3_checksum_as_v2: false,
             auth_pass: auth,
+            advert_interval: if version == 2 { 1 } else { 100 },
+            vips: vec![VIP],
         },
     )
     .expect("configure VRID");
     dp.allow_peer(LO, VRID, PEER).expect("allow peer");
-    dp.set_vip(LO, VIP, VIP_MAC, VRID).expect("set VIP");
+    dp.set_vip(LO, VIP, VIP_MAC, VRID, LO).expect("set VIP");
     dp
 }
 
@@ -160,7 +162,7 @@ fn arp_for_vip_not_owned_or_expired_is_dropped() {
     assert_untouched(&o, &req, XDP_DROP, counter::ARP_DROP_NOT_OWNED, "revoked");
 
     // A VIP whose VRID has no state at all is not owned either (fail-closed).
-    dp.set_vip(LO, Ipv4Addr::new(192, 0, 2, 201), VIP_MAC, 99)
+    dp.set_vip(LO, Ipv4Addr::new(192, 0, 2, 201), VIP_MAC, 99, LO)
         .expect("set VIP");
     let req2 = frames::arp_request(Ipv4Addr::new(192, 0, 2, 201));
     let o = run(&mut dp, &req2);
@@ -202,7 +204,9 @@ fn frames_that_are_not_ours_pass_unchanged() {
     let o = run(&mut dp, &reply);
     assert_untouched(&o, &reply, XDP_PASS, counter::ARP_PASS_NOT_REQUEST, "reply");
 
-    let mut unsupported = frames::arp_request(VIP);
+    // Odd layouts and tags pass as long as they name no VIP (the VIP cases are in
+    // `arp_frames_naming_a_vip_fail_closed` and `vlan_tagged_arp_for_a_vip_is_dropped`).
+    let mut unsupported = frames::arp_request(Ipv4Addr::new(192, 0, 2, 99));
     unsupported[18] = 8; // hlen 8: not Ethernet/IPv4 ARP
     let o = run(&mut dp, &unsupported);
     assert_untouched(
@@ -214,7 +218,7 @@ fn frames_that_are_not_ours_pass_unchanged() {
     );
 
     let mut vlan = Vec::new();
-    let req = frames::arp_request(VIP);
+    let req = frames::arp_request(Ipv4Addr::new(192, 0, 2, 99));
     vlan.extend_from_slice(&req[..12]);
     vlan.extend_from_slice(&[0x81, 0x00, 0x00, 0x64]);
     vlan.extend_from_slice(&req[12..]);
