@@ -137,6 +137,27 @@ pub fn keepalived_frame() -> Vec<u8> {
     f
 }
 
+/// `frame` with VLAN tags inserted after the MAC addresses, outermost first: each tag is its
+/// TPID (0x8100 802.1Q, 0x88a8 802.1ad) and TCI.
+#[must_use]
+pub fn vlan_tagged(frame: &[u8], tags: &[(u16, u16)]) -> Vec<u8> {
+    let mut f = frame[..12].to_vec();
+    for (tpid, tci) in tags {
+        f.extend_from_slice(&tpid.to_be_bytes());
+        f.extend_from_slice(&tci.to_be_bytes());
+    }
+    f.extend_from_slice(&frame[12..]);
+    f
+}
+
+/// Recomputes the IPv4 header checksum of an Ethernet + IPv4 frame after a test edited it.
+pub fn fix_ip_checksum(frame: &mut [u8]) {
+    let ihl = usize::from(frame[14] & 0x0f) * 4;
+    frame[24..26].copy_from_slice(&[0, 0]);
+    let c = inet_checksum(&frame[14..14 + ihl]);
+    frame[24..26].copy_from_slice(&c.to_be_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -547,3 +547,306 @@ fn stronger_advert_fences_ownership_in_the_same_packet() {
         "tie lost to a higher address"
     );
 }
+
+/// Asserts a drop with the frame unchanged and exactly one increment of `counter`.
+fn assert_dropped(dp: &mut Dataplane, frame: &[u8], counter: u32, case: &str) {
+    let o = run(dp, frame);
+    assert_untouched(&o, frame, XDP_DROP, counter, case);
+}
+
+#[test]
+fn arp_frames_naming_a_vip_fail_closed() {
+    if !require_root("arp_frames_naming_a_vip_fail_closed") {
+        return;
+    }
+    let mut dp = setup(3, None);
+    let req = frames::arp_request(VIP);
+    // (case, byte offset, new value): each makes the request a layout the program does not
+    // answer; the target at the Ethernet/IPv4 position stays the VIP.
+    let variants: [(&str, usize, u8); 5] = [
+        ("htype 6 (IEEE 802, accepted by Linux on Ethernet)", 15, 6),
+        ("htype 0x0100", 14, 1),
+        ("ptype 0x0806", 17, 0x06),
+        ("hlen 8", 18, 8),
+        ("plen 16", 19, 16),
+    ];
+    for owned in [false, true] {
+        if owned {
+            dp.grant(LO, VRID, Duration::from_secs(30)).expect("grant");
+        }
+        for (case, off, value) in variants {
+            let mut f = req.clone();
+            f[off] = value;
+            let case = format!("{case}, owned {owned}");
+            assert_dropped(&mut dp, &f, counter::ARP_DROP_UNSUPPORTED, &case);
+        }
+        // hlen 4 moves the target to where its own lengths put it (8 + 2 * 4 + 4 = 20).
+        let mut f = req[..14 + 8].to_vec();
+        f[18] = 4;
+        f.extend_from_slice(&[2, 0, 0, 1]); // sha
+        f.extend_from_slice(&CLIENT_IP.octets()); // spa
+        f.extend_from_slice(&[0; 4]); // tha
+        f.extend_from_slice(&VIP.octets()); // tpa
+        f.resize(60, 0);
+        assert_dropped(&mut dp, &f, counter::ARP_DROP_UNSUPPORTED, "hlen 4");
+    }
+    // A VIP is never passed on the opcode either: a reply or RARP op for a VIP not owned is
+    // dropped by the ownership rule; a reply to the owned VIP passes (it answers the owner).
+    dp.revoke(LO, VRID).expect("revoke");
+    for op in [2u16, 3, 4, 0x100] {
+        let f = frames::arp(op, [2, 0, 0, 0, 0, 7], CLIENT_IP, VIP_MAC, VIP);
+        assert_dropped(
+            &mut dp,
+            &f,
+            counter::ARP_DROP_NOT_OWNED,
+            &format!("op {op}"),
+        );
+    }
+    dp.grant(LO, VRID, Duration::from_secs(30)).expect("grant");
+    let reply = frames::arp(2, [2, 0, 0, 0, 0, 7], CLIENT_IP, VIP_MAC, VIP);
+    let o = run(&mut dp, &reply);
+    assert_untouched(
+        &o,
+        &reply,
+        XDP_PASS,
+        counter::ARP_PASS_NOT_REQUEST,
+        "reply to the owned VIP",
+    );
+    let per_vip = dp.vip_counters(LO, VIP).expect("read").expect("slot");
+    assert_eq!(per_vip.dropped_not_owned, 4);
+    assert_eq!(per_vip.replied, 0, "no odd layout was ever answered");
+}
+
+#[test]
+fn vlan_tagged_arp_for_a_vip_is_dropped() {
+    if !require_root("vlan_tagged_arp_for_a_vip_is_dropped") {
+        return;
+    }
+    let mut dp = setup(3, None);
+    dp.grant(LO, VRID, Duration::from_secs(30)).expect("grant");
+    let req = frames::arp_request(VIP);
+    let tags: [(&str, &[(u16, u16)]); 4] = [
+        ("802.1Q", &[(0x8100, 100)]),
+        ("802.1ad", &[(0x88a8, 100)]),
+        ("QinQ 802.1ad + 802.1Q", &[(0x88a8, 100), (0x8100, 200)]),
+        ("802.1Q + 802.1Q", &[(0x8100, 100), (0x8100, 200)]),
+    ];
+    for (case, t) in tags {
+        let f = frames::vlan_tagged(&req, t);
+        // Owned, yet not answered on a tagged network: the VIP lives on the untagged one.
+        assert_dropped(&mut dp, &f, counter::VLAN_DROP_VIP, case);
+        let mut odd = f.clone();
+        odd[f.len() - 28 + 1] = 6; // htype 6 inside the tag(s)
+        assert_dropped(
+            &mut dp,
+            &odd,
+            counter::VLAN_DROP_VIP,
+            &format!("{case}, htype 6"),
+        );
+        let other = frames::vlan_tagged(&frames::arp_request(Ipv4Addr::new(192, 0, 2, 99)), t);
+        let o = run(&mut dp, &other);
+        assert_untouched(
+            &o,
+            &other,
+            XDP_PASS,
+            counter::PASS_VLAN,
+            &format!("{case}, not a VIP"),
+        );
+        let udp = frames::vlan_tagged(
+            &frames::ipv4(CLIENT_IP, VIP, 17, 64, &[0, 53, 0, 53, 0, 8, 0, 0]),
+            t,
+        );
+        let o = run(&mut dp, &udp);
+        assert_untouched(
+            &o,
+            &udp,
+            XDP_PASS,
+            counter::PASS_VLAN,
+            &format!("{case}, IPv4"),
+        );
+    }
+    // A tag cut short names nothing.
+    let cut = &frames::vlan_tagged(&req, &[(0x8100, 100)])[..16];
+    let o = run(&mut dp, cut);
+    assert_untouched(&o, cut, XDP_PASS, counter::PASS_VLAN, "truncated tag");
+    assert_eq!(
+        dp.vip_counters(LO, VIP)
+            .expect("read")
+            .expect("slot")
+            .replied,
+        0
+    );
+}
+
+#[test]
+fn vip_on_another_dev_is_owned_by_the_instance_interface() {
+    if !require_root("vip_on_another_dev_is_owned_by_the_instance_interface") {
+        return;
+    }
+    // The instance runs on interface 77; its VIP with `dev lo` is answered on lo (ifindex 1).
+    const INSTANCE_IF: u32 = 77;
+    let other_vip = Ipv4Addr::new(192, 0, 2, 210);
+    let mut dp = setup(3, None);
+    dp.configure_vrid(
+        INSTANCE_IF,
+        VRID,
+        &VridConfig {
+            primary_addr: OURS,
+            priority: 100,
+            version: 3,
+            unicast_peers: true,
+            v3_checksum_as_v2: false,
+            auth_pass: None,
+            advert_interval: 100,
+            vips: vec![other_vip],
+        },
+    )
+    .expect("configure");
+    dp.set_vip(LO, other_vip, VIP_MAC, VRID, INSTANCE_IF)
+        .expect("set VIP");
+    let req = frames::arp_request(other_vip);
+    // A grant of the same VRID on lo itself does not own it.
+    dp.grant(LO, VRID, Duration::from_secs(30))
+        .expect("grant lo");
+    assert_dropped(&mut dp, &req, counter::ARP_DROP_NOT_OWNED, "lo granted");
+    dp.grant(INSTANCE_IF, VRID, Duration::from_secs(30))
+        .expect("grant");
+    let o = run(&mut dp, &req);
+    assert_eq!(o.verdict, XDP_TX);
+    assert_eq!(o.counters, vec![(counter::ARP_REPLIED as usize, 1)]);
+    let mut want = req.clone();
+    want[0..6].copy_from_slice(&CLIENT_MAC);
+    want[6..12].copy_from_slice(&VIP_MAC);
+    want[20..22].copy_from_slice(&[0, 2]);
+    want[22..28].copy_from_slice(&VIP_MAC);
+    want[28..32].copy_from_slice(&other_vip.octets());
+    want[32..38].copy_from_slice(&CLIENT_MAC);
+    want[38..42].copy_from_slice(&CLIENT_IP.octets());
+    assert_eq!(o.bytes, want, "exact reply bytes");
+    dp.revoke(INSTANCE_IF, VRID).expect("revoke");
+    assert_dropped(
+        &mut dp,
+        &req,
+        counter::ARP_DROP_NOT_OWNED,
+        "instance revoked",
+    );
+}
+
+#[test]
+fn adverts_keepalived_drops_are_dropped() {
+    if !require_root("adverts_keepalived_drops_are_dropped") {
+        return;
+    }
+    let mut dp = setup(3, None);
+    let good = frames::vrrp(3, VRID, 90, 100, &[VIP], None, PEER, OURS);
+    let mut bad_ip_sum = frames::ipv4(PEER, OURS, 112, 255, &good);
+    bad_ip_sum[24] ^= 0x01;
+    assert_dropped(
+        &mut dp,
+        &bad_ip_sum,
+        counter::VRRP_DROP_IP_CHECKSUM,
+        "IP checksum",
+    );
+    let other = Ipv4Addr::new(192, 0, 2, 99);
+    let to_other = frames::ipv4(
+        PEER,
+        other,
+        112,
+        255,
+        &frames::vrrp(3, VRID, 90, 100, &[VIP], None, PEER, other),
+    );
+    assert_dropped(
+        &mut dp,
+        &to_other,
+        counter::VRRP_DROP_DESTINATION,
+        "not to us",
+    );
+    let group = Ipv4Addr::new(224, 0, 0, 18);
+    let mcast = frames::ipv4(
+        PEER,
+        group,
+        112,
+        255,
+        &frames::vrrp(3, VRID, 90, 100, &[VIP], None, PEER, group),
+    );
+    assert_dropped(
+        &mut dp,
+        &mcast,
+        counter::VRRP_DROP_MULTICAST_ON_UNICAST,
+        "multicast on a unicast instance",
+    );
+    // IPv4 options (IHL 6) with a right header checksum: the advert after them is accepted.
+    let mut opts = frames::ipv4(PEER, OURS, 112, 255, &good);
+    opts.splice(34..34, [1u8, 1, 1, 0]); // NOP NOP NOP EOL
+    opts[14] = 0x46;
+    let tot = u16::try_from(opts.len() - 14).expect("short");
+    opts[16..18].copy_from_slice(&tot.to_be_bytes());
+    frames::fix_ip_checksum(&mut opts);
+    let o = run(&mut dp, &opts);
+    assert_eq!(
+        o.counters,
+        vec![(counter::VRRP_ACCEPTED as usize, 1)],
+        "IP options"
+    );
+
+    // A multicast instance takes the group and nothing else.
+    let mut dp = Dataplane::load().expect("load");
+    dp.configure_vrid(
+        LO,
+        VRID,
+        &VridConfig {
+            primary_addr: OURS,
+            priority: 100,
+            version: 3,
+            unicast_peers: false,
+            v3_checksum_as_v2: false,
+            auth_pass: None,
+            advert_interval: 100,
+            vips: vec![VIP],
+        },
+    )
+    .expect("configure");
+    let o = run(&mut dp, &mcast);
+    assert_eq!(
+        o.counters,
+        vec![(counter::VRRP_ACCEPTED as usize, 1)],
+        "to the group"
+    );
+    let unicast = frames::ipv4(PEER, OURS, 112, 255, &good);
+    assert_dropped(
+        &mut dp,
+        &unicast,
+        counter::VRRP_DROP_DESTINATION,
+        "unicast on multicast",
+    );
+}
+
+#[test]
+fn a_full_ring_buffer_counts_lost_adverts_once() {
+    if !require_root("a_full_ring_buffer_counts_lost_adverts_once") {
+        return;
+    }
+    let mut dp = setup(3, None);
+    let _rb = dp.take_events().expect("ring buffer"); // never drained
+    let f = frames::ipv4(
+        PEER,
+        OURS,
+        112,
+        255,
+        &frames::vrrp(3, VRID, 90, 100, &[VIP], None, PEER, OURS),
+    );
+    // 256 KiB of 168-byte records (event + ring header): full after about 1560.
+    let slots = havip_common::capacity::EVENTS_BYTES as usize / size_of::<AdvertEvent>();
+    let mut lost = 0;
+    for _ in 0..slots + 100 {
+        let o = run(&mut dp, &f);
+        assert_eq!(o.verdict, XDP_DROP);
+        assert_eq!(o.counters.len(), 1, "exactly one counter per advert");
+        if o.counters == vec![(counter::VRRP_RINGBUF_FULL as usize, 1)] {
+            lost += 1;
+        } else {
+            assert_eq!(o.counters, vec![(counter::VRRP_ACCEPTED as usize, 1)]);
+        }
+    }
+    assert!(lost >= 100, "the ring filled: {lost} lost");
+}
