@@ -8,7 +8,13 @@
 use std::{net::Ipv4Addr, time::Duration};
 
 use aya::programs::{TestRun as _, TestRunOptions};
-use havip_agent::dataplane::{Dataplane, VridConfig};
+use havip_agent::{
+    dataplane::{Dataplane, VridConfig},
+    vrrp::{
+        Action, AdvertInterval, AdvertRepr, Auth, Centiseconds, ChecksumMode, Event, GarpParams,
+        InitialState, Instance, InstanceParams, Instant, Seconds, State, Version,
+    },
+};
 use havip_common::{AdvertEvent, counter, event_flags};
 use havip_tests::{
     frames::{self, CLIENT_IP, CLIENT_MAC},
@@ -849,4 +855,282 @@ fn a_full_ring_buffer_counts_lost_adverts_once() {
         }
     }
     assert!(lost >= 100, "the ring filled: {lost} lost");
+}
+
+/// One (local instance, remote advert) case of the agreement table.
+struct RuleCase {
+    name: &'static str,
+    /// Local: VRRP version and priority (VIP list `[VIP]`, peers `[PEER, HIGH_PEER]`).
+    version: Version,
+    priority: u8,
+    auth: Auth,
+    /// Remote: IP source, destination, TTL and the advert.
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    ttl: u8,
+    advert: AdvertRepr,
+    /// Expected: the drop label (`None`: accepted) and whether it ends our mastership.
+    drop: Option<&'static str>,
+    fence: bool,
+}
+
+const HIGH_PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
+
+fn advert(version: Version, priority: u8, addresses: &[Ipv4Addr], auth: Auth) -> AdvertRepr {
+    AdvertRepr {
+        version,
+        vrid: VRID,
+        priority,
+        interval: match version {
+            Version::V2 => AdvertInterval::Seconds(Seconds(1)),
+            Version::V3 => AdvertInterval::Centiseconds(Centiseconds::new(100).expect("cs")),
+        },
+        addresses: addresses.to_vec(),
+        auth,
+    }
+}
+
+#[expect(clippy::too_many_lines, reason = "the table is data")]
+fn rule_cases() -> Vec<RuleCase> {
+    let other = Ipv4Addr::new(192, 0, 2, 201);
+    let pass = Auth::simple(b"secret").expect("pass");
+    let v3 = |name, priority, src, advert, drop, fence| RuleCase {
+        name,
+        version: Version::V3,
+        priority: 100,
+        auth: Auth::None,
+        src,
+        dst: OURS,
+        ttl: 255,
+        advert: AdvertRepr { priority, ..advert },
+        drop,
+        fence,
+    };
+    let same = advert(Version::V3, 0, &[VIP], Auth::None);
+    let differ = advert(Version::V3, 0, &[other], Auth::None);
+    let more = advert(Version::V3, 0, &[VIP, other], Auth::None);
+    vec![
+        v3("lower priority", 90, PEER, same.clone(), None, false),
+        v3("higher priority", 150, PEER, same.clone(), None, true),
+        v3("priority 0", 0, PEER, same.clone(), None, false),
+        v3("equal, lower address", 100, PEER, same.clone(), None, false),
+        v3(
+            "equal, higher address",
+            100,
+            HIGH_PEER,
+            same.clone(),
+            None,
+            true,
+        ),
+        v3(
+            "higher, other VIPs",
+            150,
+            PEER,
+            differ.clone(),
+            Some("addresses"),
+            false,
+        ),
+        v3(
+            "higher, more VIPs",
+            150,
+            PEER,
+            more,
+            Some("addresses"),
+            false,
+        ),
+        v3("owner, other VIPs", 255, PEER, differ, None, true),
+        v3(
+            "higher, v3 interval differs",
+            150,
+            PEER,
+            AdvertRepr {
+                interval: AdvertInterval::Centiseconds(Centiseconds::new(300).expect("cs")),
+                ..same.clone()
+            },
+            None,
+            true,
+        ),
+        v3(
+            "higher, unknown peer",
+            150,
+            Ipv4Addr::new(192, 0, 2, 66),
+            same.clone(),
+            Some("unknown_peer"),
+            false,
+        ),
+        v3(
+            "higher, own address",
+            150,
+            OURS,
+            same.clone(),
+            Some("own"),
+            false,
+        ),
+        v3(
+            "higher, v2 on v3",
+            150,
+            PEER,
+            advert(Version::V2, 0, &[VIP], Auth::None),
+            Some("version"),
+            false,
+        ),
+        RuleCase {
+            ttl: 254,
+            ..v3(
+                "higher, TTL 254",
+                150,
+                PEER,
+                same.clone(),
+                Some("ttl"),
+                false,
+            )
+        },
+        RuleCase {
+            dst: HIGH_PEER,
+            ..v3(
+                "higher, to another node",
+                150,
+                PEER,
+                same.clone(),
+                Some("destination"),
+                false,
+            )
+        },
+        RuleCase {
+            dst: Ipv4Addr::new(224, 0, 0, 18),
+            ..v3(
+                "higher, multicast",
+                150,
+                PEER,
+                same.clone(),
+                Some("multicast_on_unicast"),
+                false,
+            )
+        },
+        RuleCase {
+            name: "v2 higher",
+            version: Version::V2,
+            auth: pass,
+            advert: advert(Version::V2, 150, &[VIP], pass),
+            ..v3("", 0, PEER, same.clone(), None, true)
+        },
+        RuleCase {
+            name: "v2 higher, interval 2 s",
+            version: Version::V2,
+            auth: pass,
+            advert: AdvertRepr {
+                interval: AdvertInterval::Seconds(Seconds(2)),
+                ..advert(Version::V2, 150, &[VIP], pass)
+            },
+            ..v3("", 0, PEER, same.clone(), Some("interval"), false)
+        },
+        RuleCase {
+            name: "v2 higher, wrong password",
+            version: Version::V2,
+            auth: pass,
+            advert: advert(
+                Version::V2,
+                150,
+                &[VIP],
+                Auth::simple(b"secreT").expect("pass"),
+            ),
+            ..v3("", 0, PEER, same.clone(), Some("auth"), false)
+        },
+        RuleCase {
+            name: "v2 higher, other VIPs",
+            version: Version::V2,
+            auth: pass,
+            advert: advert(Version::V2, 150, &[other], pass),
+            ..v3("", 0, PEER, same, Some("addresses"), false)
+        },
+    ]
+}
+
+fn rule_params(c: &RuleCase) -> InstanceParams {
+    InstanceParams {
+        name: "VI_1".to_owned(),
+        vrid: VRID,
+        version: c.version,
+        priority: c.priority,
+        advert_interval: Duration::from_secs(1),
+        preempt: true,
+        preempt_delay: Duration::ZERO,
+        initial_state: InitialState::Backup,
+        primary_addr: OURS,
+        vips: vec![VIP],
+        unicast_peers: vec![PEER, HIGH_PEER],
+        max_learned_interval: None,
+        auth: c.auth,
+        checksum_mode: ChecksumMode::PseudoHeader,
+        garp: GarpParams::default(),
+    }
+}
+
+/// The kernel (through `BPF_PROG_TEST_RUN`) and the state machine, given the same instance and
+/// the same advert, drop the same adverts under the same label, and the kernel fences exactly
+/// when the state machine leaves MASTER.
+#[test]
+fn kernel_and_state_machine_apply_one_rule() {
+    if !require_root("kernel_and_state_machine_apply_one_rule") {
+        return;
+    }
+    let mut dp = Dataplane::load().expect("load the XDP object");
+    for c in rule_cases() {
+        let params = rule_params(&c);
+        // Kernel: the instance as the daemon configures it, granted.
+        dp.configure_vrid(LO, VRID, &VridConfig::from_params(&params, c.priority))
+            .expect("configure");
+        for p in &params.unicast_peers {
+            dp.allow_peer(LO, VRID, *p).expect("allow");
+        }
+        dp.grant(LO, VRID, Duration::from_secs(30)).expect("grant");
+        let msg = c
+            .advert
+            .to_bytes(c.src, c.dst, ChecksumMode::PseudoHeader)
+            .expect("emit");
+        let o = run(&mut dp, &frames::ipv4(c.src, c.dst, 112, c.ttl, &msg));
+        assert_eq!(o.verdict, XDP_DROP, "{}: consumed or dropped", c.name);
+        let kernel_fenced = o.counters.contains(&(counter::VRRP_FENCED as usize, 1));
+        let kernel_drop = if o.counters.contains(&(counter::VRRP_ACCEPTED as usize, 1)) {
+            None
+        } else {
+            assert_eq!(o.counters.len(), 1, "{}: one drop counter", c.name);
+            Some(counter::SERIES[o.counters[0].0].label)
+        };
+
+        // State machine: the same parameters, as master.
+        let mut fsm = Instance::new(params).expect("params");
+        fsm.handle(Instant::ZERO, Event::Startup);
+        let at = fsm.poll_at().expect("backup timer");
+        fsm.handle(at, Event::Timer);
+        assert_eq!(fsm.state(), State::Master, "{}", c.name);
+        let fsm_drop = fsm
+            .check_advert(c.src, c.dst, c.ttl, &c.advert)
+            .err()
+            .map(|r| r.as_label());
+        let out = fsm.handle(
+            at,
+            Event::Advert {
+                src: c.src,
+                dst: c.dst,
+                ttl: c.ttl,
+                advert: c.advert.clone(),
+                fenced: false,
+            },
+        );
+        let fsm_left = out.iter().any(|a| {
+            matches!(
+                a,
+                Action::StateChanged {
+                    from: State::Master,
+                    ..
+                }
+            )
+        });
+
+        assert_eq!(kernel_drop, c.drop, "{}: kernel", c.name);
+        assert_eq!(fsm_drop, c.drop, "{}: state machine", c.name);
+        assert_eq!(kernel_fenced, c.fence, "{}: kernel fence", c.name);
+        assert_eq!(fsm_left, c.fence, "{}: state machine leaves MASTER", c.name);
+    }
 }
