@@ -1643,3 +1643,5 @@ fn group_resign_releases_with_a_priority_zero_advert() {
         "only a master resigns"
     );
 }
+
+mod bounds;
