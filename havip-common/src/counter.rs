@@ -108,14 +108,14 @@ pub struct Series {
 macro_rules! counters {
     ($( $(#[$doc:meta])* $id:ident => $name:literal, $family:ident, $label:literal; )*) => {
         /// Positions in the table; only used to number the constants.
-        #[allow(non_camel_case_types, clippy::upper_case_acronyms, dead_code)]
+        #[expect(non_camel_case_types, reason = "variants carry the constants' names")]
         #[repr(u32)]
-        enum Position { $( $id, )* }
+        enum Position { $( $id, )* End }
 
         $( $(#[$doc])* pub const $id: u32 = Position::$id as u32; )*
 
         /// Number of counters.
-        pub const COUNT: u32 = [$( $name ),*].len() as u32;
+        pub const COUNT: u32 = Position::End as u32;
 
         /// Stable ABI names, indexed by counter value (metrics labels, CLI, tests).
         pub const NAMES: [&str; COUNT as usize] = [$( $name ),*];

@@ -346,8 +346,8 @@ mod tests {
     fn every_advert_a_u8_count_can_describe_fits_the_event_or_is_refused() {
         // The kernel refuses an advert longer than MAX_VRRP_LEN as `length`: the rule's bound on
         // the address count agrees with it.
-        assert_eq!(rule::expected_len(3, 30), MAX_VRRP_LEN as u32);
-        assert!(rule::expected_len(2, 28) <= MAX_VRRP_LEN as u32);
+        assert_eq!(usize::try_from(rule::expected_len(3, 30)), Ok(MAX_VRRP_LEN));
+        assert_eq!(usize::try_from(rule::expected_len(2, 28)), Ok(MAX_VRRP_LEN));
         assert_eq!(rule::MAX_ADDRESSES, 30);
     }
 }

@@ -25,7 +25,8 @@ pub const HEADER_LEN: u32 = 8;
 /// Length of the v2 authentication data after the addresses (RFC 3768 5.3.10).
 pub const V2_AUTH_LEN: u32 = 8;
 /// The largest address count whose advert fits [`crate::MAX_VRRP_LEN`] (v3, no auth data).
-pub const MAX_ADDRESSES: u32 = (crate::MAX_VRRP_LEN as u32 - HEADER_LEN) / 4;
+pub const MAX_ADDRESSES: u32 = 30;
+const _: () = assert!(expected_len(3, 30) as usize == crate::MAX_VRRP_LEN);
 
 /// Why an advert is rejected. Each reason is one kernel counter ([`Reject::counter`]) and, in the
 /// agent, one `AdvertRejected` variant with the same label ([`Reject::label`]).
@@ -296,6 +297,7 @@ mod tests {
     }
 
     #[test]
+    #[expect(clippy::too_many_lines, reason = "a table of cases")]
     fn each_check_has_its_reason() {
         let l = local(3, true);
         assert_eq!(check_advert(&l, &rx(3, 90)), Ok(()));

@@ -85,7 +85,7 @@ fn try_havip_xdp(ctx: &XdpContext) -> Result<u32, ()> {
     }
 }
 
-/// A VLAN-tagged frame: 802.1Q, 802.1ad, or two tags (QinQ), parsed at fixed offsets. A tagged
+/// A VLAN-tagged frame: 802.1Q, 802.1ad, or two tags (`QinQ`), parsed at fixed offsets. A tagged
 /// ARP that names a VIP of this interface is dropped: the VIP lives on the untagged network, and
 /// answering it as if untagged (or letting the stack of a VLAN device answer) would claim it on
 /// another network. Everything else tagged passes untouched; a third tag is not parsed (no VLAN

@@ -686,11 +686,11 @@ fn vlan_tagged_arp_for_a_vip_is_dropped() {
 
 #[test]
 fn vip_on_another_dev_is_owned_by_the_instance_interface() {
+    // The instance runs on interface 77; its VIP with `dev lo` is answered on lo (ifindex 1).
+    const INSTANCE_IF: u32 = 77;
     if !require_root("vip_on_another_dev_is_owned_by_the_instance_interface") {
         return;
     }
-    // The instance runs on interface 77; its VIP with `dev lo` is answered on lo (ifindex 1).
-    const INSTANCE_IF: u32 = 77;
     let other_vip = Ipv4Addr::new(192, 0, 2, 210);
     let mut dp = setup(3, None);
     dp.configure_vrid(

@@ -70,7 +70,7 @@ impl VridConfig {
         if self.v3_checksum_as_v2 {
             flags |= vrid_flags::V3_CHECKSUM_AS_V2;
         }
-        let vips: Vec<[u8; 4]> = self.vips.iter().map(|a| a.octets()).collect();
+        let vips: Vec<[u8; 4]> = self.vips.iter().map(Ipv4Addr::octets).collect();
         VridState {
             lease_until_ns: 0,
             grant_epoch: 0,
@@ -114,7 +114,7 @@ pub fn received(
     advert: &AdvertRepr,
     peers: &[Ipv4Addr],
 ) -> Received {
-    let addrs: Vec<[u8; 4]> = advert.addresses.iter().map(|a| a.octets()).collect();
+    let addrs: Vec<[u8; 4]> = advert.addresses.iter().map(Ipv4Addr::octets).collect();
     let (auth_type, auth_data) = match advert.auth {
         Auth::None => (auth_type::NONE, [0; 8]),
         Auth::Simple(p) => (auth_type::SIMPLE, p),
