@@ -59,6 +59,21 @@ pub enum Reject {
 }
 
 impl Reject {
+    /// Every reason, in the order the checks run.
+    pub const ALL: [Self; 11] = [
+        Self::Ttl,
+        Self::Version,
+        Self::Type,
+        Self::Length,
+        Self::Own,
+        Self::UnknownPeer,
+        Self::MulticastOnUnicast,
+        Self::Destination,
+        Self::Auth,
+        Self::Interval,
+        Self::Addresses,
+    ];
+
     /// The kernel counter of this reason.
     pub const fn counter(self) -> u32 {
         match self {

@@ -312,10 +312,13 @@ impl Instance {
     ) {
         let priority = advert.priority;
         if fenced && matches!(self.phase, Phase::Master(_)) && advert.vrid == self.params.vrid {
-            // The XDP program has already revoked our ownership for this advert: the kernel's
-            // decision is a fact, so the master follows it whatever else the advert says, and
-            // the I/O layer still removes the addresses. If we should in fact be master, the
-            // backup's timer brings us back (RFC 9568 6.4.2).
+            // The XDP program has already revoked our ownership for this advert. It fences only
+            // on adverts that pass `check_advert`'s shared rule and preempt us, so this is the
+            // same decision as the branch below; it stays separate because the fence is a fact
+            // (a window between a reconfiguration of the kernel and of this instance cannot
+            // leave a master without ownership): follow it, the I/O layer removes the
+            // addresses, and if we should in fact be master the backup's timer brings us back
+            // (RFC 9568 6.4.2).
             self.learn_interval(src, advert, out);
             let reason = Reason::KernelFenced { src, priority };
             self.leave_master(now, State::Backup, reason, Some((src, priority)), out);

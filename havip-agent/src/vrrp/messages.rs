@@ -176,6 +176,23 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// Every label [`Self::as_label`] can return, for metrics that register their series up
+    /// front (the one list; a test checks it against every variant).
+    pub const LABELS: [&'static str; 12] = [
+        "startup",
+        "address_owner",
+        "master_down",
+        "higher_priority",
+        "equal_priority_higher_address",
+        "preempt_lower_priority",
+        "priority_zero",
+        "kernel_fenced",
+        "shutdown",
+        "fault",
+        "fault_cleared",
+        "sync_group",
+    ];
+
     /// A stable `snake_case` label for metrics.
     pub const fn as_label(&self) -> &'static str {
         match self {
@@ -369,6 +386,20 @@ impl AdvertRejected {
         }
     }
 
+    /// Every label [`Self::as_label`] can return, for metrics that register their series up
+    /// front: the state machine's two, then the shared rule's from the kernel counter table.
+    pub const LABELS: [&'static str; 2 + Reject::ALL.len()] = {
+        let mut out = [""; 2 + Reject::ALL.len()];
+        out[0] = "not_listening";
+        out[1] = "vrid_mismatch";
+        let mut i = 0;
+        while i < Reject::ALL.len() {
+            out[2 + i] = Reject::ALL[i].label();
+            i += 1;
+        }
+        out
+    };
+
     /// The shared rule's reason, for every variant but the state machine's own
     /// ([`Self::NotListening`], [`Self::VridMismatch`]).
     pub const fn reject(&self) -> Option<Reject> {
@@ -385,5 +416,117 @@ impl AdvertRejected {
             Self::AuthMismatch { .. } => Reject::Auth,
             Self::AddressMismatch { .. } => Reject::Addresses,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_is_listed_once() {
+        let a = Ipv4Addr::new(192, 0, 2, 1);
+        let reasons = [
+            Reason::Startup,
+            Reason::AddressOwner,
+            Reason::MasterDown,
+            Reason::HigherPriority {
+                src: a,
+                priority: 1,
+            },
+            Reason::EqualPriorityHigherAddress {
+                src: a,
+                priority: 1,
+            },
+            Reason::PreemptLowerPriority {
+                src: a,
+                priority: 1,
+            },
+            Reason::PriorityZero { src: a },
+            Reason::KernelFenced {
+                src: a,
+                priority: 1,
+            },
+            Reason::Shutdown,
+            Reason::Fault,
+            Reason::FaultCleared,
+            Reason::SyncGroup,
+        ];
+        let labels: Vec<&str> = reasons.iter().map(Reason::as_label).collect();
+        assert_eq!(labels, Reason::LABELS);
+
+        let vrid = 1;
+        let d = Duration::ZERO;
+        let rejected = [
+            AdvertRejected::NotListening {
+                vrid,
+                src: a,
+                state: State::Fault,
+            },
+            AdvertRejected::VridMismatch {
+                expected: 1,
+                got: 2,
+                src: a,
+            },
+            AdvertRejected::Ttl {
+                vrid,
+                src: a,
+                ttl: 1,
+            },
+            AdvertRejected::VersionMismatch {
+                vrid,
+                expected: Version::V2,
+                got: Version::V3,
+                src: a,
+            },
+            AdvertRejected::Malformed {
+                vrid,
+                src: a,
+                reason: Reject::Type,
+            },
+            AdvertRejected::Malformed {
+                vrid,
+                src: a,
+                reason: Reject::Length,
+            },
+            AdvertRejected::OwnAddress { vrid, src: a },
+            AdvertRejected::UnknownPeer { vrid, src: a },
+            AdvertRejected::MulticastOnUnicast {
+                vrid,
+                src: a,
+                dst: a,
+            },
+            AdvertRejected::Destination {
+                vrid,
+                src: a,
+                dst: a,
+            },
+            AdvertRejected::AuthMismatch { vrid, src: a },
+            AdvertRejected::IntervalMismatch {
+                vrid,
+                src: a,
+                expected: d,
+                got: d,
+            },
+            AdvertRejected::AddressMismatch {
+                vrid,
+                src: a,
+                got: 1,
+                expected: 2,
+            },
+        ];
+        let mut labels: Vec<&str> = rejected.iter().map(AdvertRejected::as_label).collect();
+        let mut listed = AdvertRejected::LABELS.to_vec();
+        labels.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(
+            labels, listed,
+            "one variant per label, one label per variant"
+        );
+        assert_eq!(
+            rejected[12].as_label(),
+            "addresses",
+            "the kernel counter's label"
+        );
     }
 }
