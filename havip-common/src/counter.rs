@@ -205,9 +205,9 @@ counters! {
     VRRP_DROP_MULTICAST_ON_UNICAST => "vrrp_drop_multicast_on_unicast", ADVERTS_DROPPED,
         "multicast_on_unicast";
     /// VRRP dropped: the address list differs from ours and the sender is not the owner
-    /// (RFC 9568 7.1, RFC 3768 7.1).
+    /// (RFC 9568 7.1, RFC 3768 7.1), or a v3 advert lists no address.
     VRRP_DROP_ADDRESSES => "vrrp_drop_addresses", ADVERTS_DROPPED, "addresses";
-    /// VRRP dropped: v2 advert interval differs from ours (RFC 3768 7.1).
+    /// VRRP dropped: v2 advert interval differs from ours (RFC 3768 7.1), or it is zero.
     VRRP_DROP_INTERVAL => "vrrp_drop_interval", ADVERTS_DROPPED, "interval";
     /// VRRP dropped: the per-CPU scratch buffer lookup failed (cannot happen with a loaded
     /// map; counted so it is never mistaken for a full ring buffer).

@@ -52,9 +52,11 @@ pub enum Reject {
     Destination,
     /// v2 authentication type or data differs (RFC 3768 7.1).
     Auth,
-    /// v2 advert interval differs from ours (RFC 3768 7.1: MUST discard).
+    /// v2 advert interval differs from ours (RFC 3768 7.1: MUST discard), or the interval is
+    /// zero (either version).
     Interval,
-    /// Address list differs and the sender is not the owner (RFC 9568 7.1, RFC 3768 7.1).
+    /// Address list differs and the sender is not the owner (RFC 9568 7.1, RFC 3768 7.1), or a
+    /// v3 advert lists none.
     Addresses,
 }
 
@@ -202,6 +204,16 @@ pub const fn check_content(local: &VridState, rx: &Received) -> Result<(), Rejec
         if rx.adver_int != local.adver_int {
             return Err(Reject::Interval);
         }
+    }
+    // A zero (Max) Adver Int has no meaning (RFC 9568 5.2.7); the agent's codec refuses it, so
+    // the kernel must not fence on it either.
+    if rx.adver_int == 0 {
+        return Err(Reject::Interval);
+    }
+    // RFC 9568 5.2.5: a v3 advert carries at least one address (the codec refuses none), even
+    // from the owner, whose list is otherwise free.
+    if rx.version == 3 && rx.naddr == 0 {
+        return Err(Reject::Addresses);
     }
     // RFC 9568 7.1 / RFC 3768 7.1: MAY verify the addresses; on mismatch MUST drop unless the
     // sender is the address owner (priority 255).
@@ -497,6 +509,34 @@ mod tests {
         assert!(!preempts(0, OURS, 0, [255; 4]), "priority 0 never");
         // Addresses compare as numbers in network order, not byte by byte in memory order.
         assert!(preempts(100, [10, 0, 0, 255], 100, [10, 0, 1, 0]));
+    }
+
+    #[test]
+    fn what_the_agent_cannot_decode_never_fences() {
+        // The agent's codec refuses a zero interval and a v3 advert without addresses; the
+        // kernel must drop them too, or it would fence on adverts the agent never sees.
+        let l = local(3, true);
+        let zero = Received {
+            adver_int: 0,
+            ..rx(3, 150)
+        };
+        assert_eq!(check_advert(&l, &zero), Err(Reject::Interval));
+        assert!(!fences(&l, &zero));
+        let none = Received {
+            naddr: 0,
+            len: 8,
+            addr_digest: 0,
+            ..rx(3, PRIORITY_OWNER)
+        };
+        assert_eq!(check_advert(&l, &none), Err(Reject::Addresses));
+        assert!(!fences(&l, &none));
+        let v2 = local(2, true);
+        let zero2 = Received {
+            adver_int: 0,
+            ..rx(2, 150)
+        };
+        let l0 = VridState { adver_int: 0, ..v2 };
+        assert_eq!(check_advert(&l0, &zero2), Err(Reject::Interval));
     }
 
     #[test]

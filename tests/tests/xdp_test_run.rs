@@ -781,6 +781,31 @@ fn adverts_keepalived_drops_are_dropped() {
         counter::VRRP_DROP_MULTICAST_ON_UNICAST,
         "multicast on a unicast instance",
     );
+    // What the agent's codec cannot decode must not fence: a zero interval, and a v3 advert
+    // without addresses (even from the owner, whose list is otherwise free).
+    dp.grant(LO, VRID, Duration::from_secs(30)).expect("grant");
+    let zero = frames::ipv4(
+        PEER,
+        OURS,
+        112,
+        255,
+        &frames::vrrp(3, VRID, 150, 0, &[VIP], None, PEER, OURS),
+    );
+    assert_dropped(&mut dp, &zero, counter::VRRP_DROP_INTERVAL, "zero interval");
+    let none = frames::ipv4(
+        PEER,
+        OURS,
+        112,
+        255,
+        &frames::vrrp(3, VRID, 255, 100, &[], None, PEER, OURS),
+    );
+    assert_dropped(
+        &mut dp,
+        &none,
+        counter::VRRP_DROP_ADDRESSES,
+        "owner, no addresses",
+    );
+    assert!(dp.owned_now(LO, VRID).expect("owned"), "no fence");
     // IPv4 options (IHL 6) with a right header checksum: the advert after them is accepted.
     let mut opts = frames::ipv4(PEER, OURS, 112, 255, &good);
     opts.splice(34..34, [1u8, 1, 1, 0]); // NOP NOP NOP EOL
