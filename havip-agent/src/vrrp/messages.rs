@@ -424,6 +424,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[expect(clippy::too_many_lines, reason = "one value of every variant")]
     fn every_label_is_listed_once() {
         let a = Ipv4Addr::new(192, 0, 2, 1);
         let reasons = [
