@@ -739,6 +739,7 @@ fn vip_on_another_dev_is_owned_by_the_instance_interface() {
 }
 
 #[test]
+#[expect(clippy::too_many_lines, reason = "a sequence of cases")]
 fn adverts_keepalived_drops_are_dropped() {
     if !require_root("adverts_keepalived_drops_are_dropped") {
         return;
