@@ -9,8 +9,9 @@
 //!
 //! ```toml
 //! [global]
-//! metrics_addr = "0.0.0.0:9828"    # havip settings of [global]: metrics_addr, lease
-//! lease = "3s"
+//! metrics_addr = "0.0.0.0:9828"    # havip settings of [global]: metrics_addr, lease,
+//! lease = "1.5s"                   #   allow_no_instances
+//! allow_no_instances = false
 //!
 //! [instance.VI_1]                  # per vrrp_instance, by name
 //! manage_addresses = false
@@ -225,6 +226,7 @@ struct SidecarGlobal {
     metrics_addr: Option<SocketAddr>,
     #[serde(with = "serde_opt_duration")]
     lease: Option<Duration>,
+    allow_no_instances: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -250,6 +252,9 @@ pub(crate) fn merge_sidecar(config: &mut Config, text: &str, file: &Path) -> Vec
     }
     if let Some(lease) = sidecar.global.lease {
         config.global.lease = Some(lease);
+    }
+    if let Some(allow) = sidecar.global.allow_no_instances {
+        config.global.allow_no_instances = allow;
     }
     if sidecar.cloud.is_some() {
         config.cloud = sidecar.cloud;

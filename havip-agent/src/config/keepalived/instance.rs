@@ -2,6 +2,7 @@
 //! instance directives havip does not implement.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use super::Pos;
 use super::context::{Cx, TIMER_DECIMALS};
@@ -216,7 +217,10 @@ pub(super) fn convert(
     global: &Global,
 ) -> Option<Instance> {
     let Some(name_arg) = node.args.first() else {
-        cx.error(node.pos, "`vrrp_instance` needs a name");
+        cx.warn(
+            node.pos,
+            "`vrrp_instance` without a name is skipped (as keepalived does)",
+        );
         return None;
     };
     let items = cx.block(node, 1)?;
@@ -229,6 +233,7 @@ pub(super) fn convert(
         path,
         has_interface: false,
         has_vrid: false,
+        priority_set: false,
         explicit: HashSet::new(),
         seen: HashMap::new(),
     };
@@ -241,6 +246,7 @@ pub(super) fn convert(
         }
     }
     drop_own_interface(cx, &mut b);
+    complete(cx, node, &mut b);
     if !b.has_interface {
         cx.error(
             node.pos,
@@ -262,6 +268,8 @@ struct Builder<'n> {
     path: FieldPath,
     has_interface: bool,
     has_vrid: bool,
+    /// Whether `priority` was given (keepalived derives it from `state` otherwise).
+    priority_set: bool,
     /// Inherited settings written in the instance (the others come from `global_defs`).
     explicit: HashSet<&'static str>,
     /// Single-valued directives already seen, to report repeats.
@@ -272,12 +280,42 @@ impl<'n> Builder<'n> {
     fn directive(&mut self, cx: &mut Cx<'_>, item: &'n Node) {
         let key = item.keyword.as_str();
         if SINGLE.contains(&key)
-            && let Some(earlier) = self.seen.insert(key, item.pos)
+            && let Some(&earlier) = self.seen.get(key)
         {
+            // keepalived keeps the first notify script of each kind ("already specified -
+            // ignoring") and a MASTER state over a later BACKUP; the rest override.
+            if key.starts_with("notify") {
+                cx.warn(
+                    item.pos,
+                    format!(
+                        "`{key}` repeated; this one is ignored, line {} stays (as keepalived \
+                         does)",
+                        earlier.line
+                    ),
+                );
+                return;
+            }
+            if key == "state"
+                && self.instance.state == InitialState::Master
+                && item.args.first().is_some_and(|a| a.text == "BACKUP")
+            {
+                cx.warn(
+                    item.pos,
+                    format!(
+                        "`state BACKUP` after `state MASTER` on line {} ignored (as keepalived \
+                         does)",
+                        earlier.line
+                    ),
+                );
+                return;
+            }
             cx.warn(
                 item.pos,
                 format!("`{key}` repeated; this one overrides line {}", earlier.line),
             );
+        }
+        if SINGLE.contains(&key) {
+            self.seen.insert(key, item.pos);
         }
         if self.election(cx, item) || self.announce_and_track(cx, item) {
             return;
@@ -290,9 +328,9 @@ impl<'n> Builder<'n> {
                 };
                 cx.report(item.pos, *severity, format!("`{key}` {verdict}: {why}"));
             }
-            None => cx.error(
+            None => cx.warn(
                 item.pos,
-                format!("unknown keyword `{key}` in vrrp_instance"),
+                format!("unknown keyword `{key}` in vrrp_instance ignored (as keepalived does)"),
             ),
         }
     }
@@ -307,10 +345,16 @@ impl<'n> Builder<'n> {
                     match arg.text.as_str() {
                         "MASTER" => instance.state = InitialState::Master,
                         "BACKUP" => instance.state = InitialState::Backup,
-                        other => cx.error(
-                            arg.pos,
-                            format!("`state` must be MASTER or BACKUP, not `{other}`"),
-                        ),
+                        other => {
+                            cx.warn(
+                                arg.pos,
+                                format!(
+                                    "`state` must be MASTER or BACKUP, not `{other}`; BACKUP is \
+                                     used (as keepalived does)"
+                                ),
+                            );
+                            instance.state = InitialState::Backup;
+                        }
                     }
                     cx.span(field("state"), arg.pos);
                 }
@@ -330,23 +374,45 @@ impl<'n> Builder<'n> {
                 }
             }
             "priority" => {
-                if let Some((priority, pos)) = cx.int_value(item, 1..=255) {
+                self.priority_set = true;
+                if let Some((priority, pos)) =
+                    cx.int_or_warn(item, 1..=255, "the default 100 is used")
+                {
                     instance.priority = priority;
                     cx.span(field("priority"), pos);
+                } else {
+                    instance.priority = crate::config::model::DEFAULT_PRIORITY;
                 }
             }
             "advert_int" => {
-                if let Some((interval, pos)) = cx.seconds(item, TIMER_DECIMALS) {
-                    if interval.is_zero() {
-                        cx.error(pos, "`advert_int` must be greater than 0");
-                    } else {
+                // keepalived reads 0.01..=255 s and ignores anything else with a warning.
+                let arg = cx.value(item);
+                let parsed = arg.map(|a| {
+                    (
+                        crate::config::duration::parse_seconds(&a.text, TIMER_DECIMALS).ok(),
+                        a,
+                    )
+                });
+                match parsed {
+                    Some((Some(interval), arg))
+                        if interval >= ADVERT_INT_READ.0 && interval <= ADVERT_INT_READ.1 =>
+                    {
                         instance.advert_interval = interval;
+                        cx.span(field("advert_interval"), arg.pos);
                     }
-                    cx.span(field("advert_interval"), pos);
+                    Some((_, arg)) => cx.warn(
+                        arg.pos,
+                        format!(
+                            "`advert_int {}` is not 0.01..=255 seconds; ignored, the default 1 \
+                             s is used (as keepalived does)",
+                            arg.text
+                        ),
+                    ),
+                    None => {}
                 }
             }
             "version" => {
-                if let Some((n, pos)) = cx.int_value::<i64>(item, 2..=3) {
+                if let Some((n, pos)) = cx.int_or_warn::<i64>(item, 2..=3, "ignored") {
                     instance.version = Version::from_number(n).unwrap_or_default();
                     self.explicit.insert("version");
                     cx.span(field("version"), pos);
@@ -358,9 +424,29 @@ impl<'n> Builder<'n> {
                 cx.span(field("preempt"), item.pos);
             }
             "preempt_delay" => {
-                if let Some((delay, pos)) = cx.seconds(item, TIMER_DECIMALS) {
-                    instance.preempt_delay = delay;
-                    cx.span(field("preempt_delay"), pos);
+                let arg = cx.value(item);
+                match arg.map(|a| {
+                    (
+                        crate::config::duration::parse_seconds(&a.text, TIMER_DECIMALS).ok(),
+                        a,
+                    )
+                }) {
+                    Some((Some(delay), arg)) if delay <= MAX_PREEMPT_DELAY => {
+                        instance.preempt_delay = delay;
+                        cx.span(field("preempt_delay"), arg.pos);
+                    }
+                    Some((_, arg)) => {
+                        cx.warn(
+                            arg.pos,
+                            format!(
+                                "`preempt_delay {}` is not 0..=1000 seconds; 0 is used (as \
+                                 keepalived does)",
+                                arg.text
+                            ),
+                        );
+                        instance.preempt_delay = Duration::ZERO;
+                    }
+                    None => {}
                 }
             }
             "authentication" => authentication(cx, item, &self.path, instance),
@@ -404,7 +490,16 @@ impl<'n> Builder<'n> {
                 }
             }
             "garp_master_repeat" | "garp_master_refresh_repeat" => {
-                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
+                if let Some((n, pos)) = cx.int_or_warn(item, 0..=i64::from(u32::MAX), "ignored") {
+                    let n = if n == 0 {
+                        cx.warn(
+                            pos,
+                            format!("`{key}` must be greater than 0; 1 is used (as keepalived does)"),
+                        );
+                        1
+                    } else {
+                        n
+                    };
                     if key == "garp_master_repeat" {
                         instance.garp_master_repeat = n;
                         self.explicit.insert("garp_master_repeat");
@@ -462,6 +557,87 @@ impl<'n> Builder<'n> {
     }
 }
 
+/// keepalived's `advert_int` reading range (`vrrp_adv_handler`): 10 ms..=255 s.
+const ADVERT_INT_READ: (Duration, Duration) =
+    (Duration::from_millis(10), Duration::from_secs(255));
+/// keepalived's `preempt_delay` range (`TIMER_MAX_SEC`).
+const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
+
+/// What keepalived's `vrrp_complete_instance` settles once the whole instance is read: the
+/// priority from the state when none was given, combinations it resolves with a warning
+/// (authentication under VRRPv3, `nopreempt` with an owner or an initial MASTER), and the
+/// advert interval rounded to what the version can carry.
+fn complete(cx: &mut Cx<'_>, node: &Node, b: &mut Builder<'_>) {
+    let i = &mut b.instance;
+    let name = i.name.clone();
+    if !b.priority_set && i.state == InitialState::Master {
+        i.priority = 255;
+        cx.note(
+            node.pos,
+            format!(
+                "vrrp_instance `{name}`: `state MASTER` without `priority` means priority 255 \
+                 (address owner), as in keepalived"
+            ),
+        );
+    }
+    if i.version == Version::V3 && i.auth.take().is_some() {
+        cx.warn(
+            node.pos,
+            format!(
+                "vrrp_instance `{name}`: VRRP version 3 has no authentication; ignored (as \
+                 keepalived does)"
+            ),
+        );
+    }
+    if !i.preempt && (i.priority == 255 || i.state == InitialState::Master) {
+        i.preempt = true;
+        cx.warn(
+            node.pos,
+            format!(
+                "vrrp_instance `{name}`: `nopreempt` does not work with priority 255 or initial \
+                 state MASTER; cleared (as keepalived does)"
+            ),
+        );
+    }
+    if !i.preempt_delay.is_zero() && (i.state == InitialState::Master || !i.preempt) {
+        i.preempt_delay = Duration::ZERO;
+        cx.warn(
+            node.pos,
+            format!(
+                "vrrp_instance `{name}`: `preempt_delay` does not work with initial state MASTER \
+                 or nopreempt; cleared (as keepalived does)"
+            ),
+        );
+    }
+    let interval = i.advert_interval;
+    let (unit, max) = match i.version {
+        Version::V2 => (Duration::from_secs(1), Duration::from_secs(255)),
+        Version::V3 => (Duration::from_millis(10), Duration::from_millis(40_950)),
+    };
+    let rounded = if interval > max {
+        max
+    } else {
+        let units = (interval.as_nanos() + unit.as_nanos() / 2) / unit.as_nanos();
+        unit.saturating_mul(u32::try_from(units.max(1)).unwrap_or(u32::MAX))
+    };
+    if rounded != interval {
+        i.advert_interval = rounded;
+        cx.warn(
+            node.pos,
+            format!(
+                "vrrp_instance `{name}`: advert_int {} cannot be sent by VRRP version {}; {} is \
+                 used (as keepalived does)",
+                crate::config::format_duration(interval),
+                match i.version {
+                    Version::V2 => 2,
+                    Version::V3 => 3,
+                },
+                crate::config::format_duration(rounded),
+            ),
+        );
+    }
+}
+
 /// keepalived drops a `track_interface` entry naming the instance's own interface (its state
 /// is always tracked, unless `dont_track_primary`), weight included; so does the import.
 fn drop_own_interface(cx: &mut Cx<'_>, b: &mut Builder<'_>) {
@@ -512,9 +688,12 @@ fn authentication(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut
                             "`auth_type AH` (IPsec AH) is not supported; use PASS or no \
                              authentication",
                         ),
-                        other => cx.error(
+                        other => cx.warn(
                             arg.pos,
-                            format!("`auth_type` must be PASS or AH, not `{other}`"),
+                            format!(
+                                "unknown `auth_type` `{other}`: no authentication is used (as \
+                                 keepalived does)"
+                            ),
                         ),
                     }
                 }
@@ -540,18 +719,25 @@ fn authentication(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut
                     pass = Some(text);
                 }
             }
-            other => cx.error(
+            other => cx.warn(
                 item.pos,
-                format!("unknown keyword `{other}` in authentication"),
+                format!("unknown keyword `{other}` in authentication ignored (as keepalived does)"),
             ),
         }
     }
     match (kind, pass) {
         (Some(kind), Some(pass)) => instance.auth = Some(Auth { kind, pass }),
-        (Some(_), None) => cx.error(node.pos, "`authentication` has no `auth_pass`"),
+        (Some(_), None) => cx.warn(
+            node.pos,
+            "`authentication` has no `auth_pass`: no authentication is used (as keepalived does)",
+        ),
         // An unsupported or misspelt type has been reported already.
         (None, _) if kind_given => {}
-        (None, _) => cx.error(node.pos, "`authentication` needs `auth_type PASS`"),
+        (None, _) => cx.warn(
+            node.pos,
+            "`authentication` without `auth_type`: no authentication is used (as keepalived \
+             does)",
+        ),
     }
 }
 
