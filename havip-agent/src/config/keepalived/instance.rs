@@ -568,6 +568,9 @@ const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 /// (authentication under VRRPv3, `nopreempt` with an owner or an initial MASTER), and the
 /// advert interval rounded to what the version can carry.
 fn complete(cx: &mut Cx<'_>, node: &Node, b: &mut Builder<'_>) {
+    let at = |cx: &Cx<'_>, key: &str| cx.spans.get(&b.path.key(key)).copied().unwrap_or(node.pos);
+    let auth_at = at(cx, "auth");
+    let interval_at = at(cx, "advert_interval");
     let i = &mut b.instance;
     let name = i.name.clone();
     if !b.priority_set && i.state == InitialState::Master {
@@ -582,7 +585,7 @@ fn complete(cx: &mut Cx<'_>, node: &Node, b: &mut Builder<'_>) {
     }
     if i.version == Version::V3 && i.auth.take().is_some() {
         cx.warn(
-            node.pos,
+            auth_at,
             format!(
                 "vrrp_instance `{name}`: VRRP version 3 has no authentication; ignored (as \
                  keepalived does)"
@@ -623,7 +626,7 @@ fn complete(cx: &mut Cx<'_>, node: &Node, b: &mut Builder<'_>) {
     if rounded != interval {
         i.advert_interval = rounded;
         cx.warn(
-            node.pos,
+            interval_at,
             format!(
                 "vrrp_instance `{name}`: advert_int {} cannot be sent by VRRP version {}; {} is \
                  used (as keepalived does)",
