@@ -13,6 +13,9 @@ pub const MAX_TOTAL_BYTES: u64 = 16 << 20;
 /// Most words and braces in a keepalived.conf and its includes together (comments, blanks and
 /// line ends do not count).
 pub const MAX_TOKENS: usize = 1_000_000;
+/// Most directives (keyword lines) kept from a keepalived.conf and its includes together;
+/// the blocks havip ignores as a whole (`virtual_server`, ...) are skipped and do not count.
+pub const MAX_DIRECTIVES: usize = 100_000;
 /// Deepest nesting of `{ }` blocks (keepalived's own grammar needs 4).
 pub const MAX_BLOCK_DEPTH: usize = 32;
 /// Deepest nesting of `include` (a file including a file including ...).

@@ -121,7 +121,13 @@ pub(crate) fn parse<'t>(
 
 /// Whether `text` is a native configuration: valid TOML with `[global]` or `[[instance]]`.
 pub(crate) fn looks_like_toml(text: &str) -> bool {
-    DeTable::parse(text).is_ok_and(|t| {
+    // A cheap look first: parsing a large keepalived.conf as TOML only to fail would cost
+    // the TOML lexer's memory for the whole file.
+    let has_table = text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("[global]") || l.starts_with("[[instance]]")
+    });
+    has_table && DeTable::parse(text).is_ok_and(|t| {
         let t = t.get_ref();
         t.get("global").is_some() || t.get("instance").is_some()
     })

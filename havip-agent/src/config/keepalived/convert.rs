@@ -526,7 +526,7 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
 }
 
 /// keepalived top-level blocks outside havip's scope (LVS, BFD, static addresses...).
-pub(super) const IGNORED_TOP_LEVEL: [&str; 17] = [
+const IGNORED_TOP_LEVEL: [&str; 17] = [
     "virtual_server",
     "virtual_server_group",
     "static_ipaddress",

@@ -19,16 +19,24 @@
 
 use std::path::{Path, PathBuf};
 
-use super::convert::IGNORED_TOP_LEVEL;
 use super::glob;
 use super::lexer::{INCLUDE_KEYWORDS, Lexer, Token, TokenKind};
 use super::{Finding, Findings, Pos, Sources};
 use crate::config::diagnostic::Severity;
 use crate::config::limits::{
-    MAX_BLOCK_DEPTH, MAX_FILE_BYTES, MAX_INCLUDE_DEPTH, MAX_INCLUDE_FILES, MAX_TOKENS,
-    MAX_TOTAL_BYTES,
+    MAX_BLOCK_DEPTH, MAX_DIRECTIVES, MAX_FILE_BYTES, MAX_INCLUDE_DEPTH, MAX_INCLUDE_FILES,
+    MAX_TOKENS, MAX_TOTAL_BYTES,
 };
 use crate::config::read::{Executable, ReadError, read_bounded};
+
+/// The top-level blocks whose contents the conversion reads; the contents of any other
+/// top-level block are skipped unread.
+const TOP_LEVEL_READ: [&str; 4] = [
+    "global_defs",
+    "vrrp_script",
+    "vrrp_instance",
+    "vrrp_sync_group",
+];
 
 /// A directive: `keyword args... [{ block }]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +83,7 @@ pub(crate) fn parse(
         files_read: 1,
         bytes_read: u64::try_from(text.len()).unwrap_or(u64::MAX),
         tokens: 0,
+        directives: 0,
         stopped: false,
         depth: 0,
     };
@@ -100,7 +109,9 @@ struct Parser<'a> {
     bytes_read: u64,
     /// Words and braces read so far, all files together.
     tokens: usize,
-    /// Set when [`MAX_TOKENS`] is reached: nothing more is read.
+    /// Directives built so far, all files together.
+    directives: usize,
+    /// Set when [`MAX_TOKENS`] or [`MAX_DIRECTIVES`] is reached: nothing more is read.
     stopped: bool,
     /// Blocks open around the current position.
     depth: usize,
@@ -207,6 +218,18 @@ impl Parser<'_> {
                      belongs to the enclosing block",
                 )),
                 TokenKind::Word(keyword) => {
+                    self.directives += 1;
+                    if self.directives > MAX_DIRECTIVES {
+                        self.findings.push(Finding::error(
+                            token.pos,
+                            format!(
+                                "more than {MAX_DIRECTIVES} directives in the configuration; the \
+                                 rest is not read"
+                            ),
+                        ));
+                        self.stopped = true;
+                        return nodes;
+                    }
                     let node = self.directive(cursor, keyword, token.pos, dir);
                     if INCLUDE_KEYWORDS.contains(&node.keyword.as_str()) {
                         nodes.extend(self.include(&node, dir));
@@ -256,9 +279,9 @@ impl Parser<'_> {
         };
         let block = open.map(|open| {
             let _ = self.next(cursor);
-            // Blocks havip ignores as a whole (LVS, BFD...) are skipped without building
-            // them: a large virtual_server section costs no memory.
-            let ignored = self.depth == 0 && IGNORED_TOP_LEVEL.contains(&keyword.as_str());
+            // Top-level blocks havip ignores as a whole (LVS, BFD, unknown keywords...) are
+            // skipped without building them: a large virtual_server section costs no memory.
+            let ignored = self.depth == 0 && !TOP_LEVEL_READ.contains(&keyword.as_str());
             let nodes = if self.depth >= MAX_BLOCK_DEPTH {
                 self.findings.push(Finding::error(
                     open,
