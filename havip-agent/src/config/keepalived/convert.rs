@@ -225,6 +225,11 @@ fn global_other(cx: &mut Cx<'_>, item: &Node) {
                  unicast_peer",
             );
         }
+        "dynamic_interfaces" => cx.note(
+            item.pos,
+            "`dynamic_interfaces`: tracked interfaces that do not exist yet are kept, and count \
+             as down until they appear",
+        ),
         "vrrp_mcast_group4" => {
             if let Some(arg) = cx.value(item) {
                 if arg.text == "224.0.0.18" {
