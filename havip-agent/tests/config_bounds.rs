@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use havip_agent::config::{self, ConfigError, Diagnostic, Format, Loaded, ReadError, Severity, limits};
+use havip_agent::config::{
+    self, ConfigError, Diagnostic, Format, Loaded, ReadError, Severity, limits,
+};
 
 /// A scratch directory removed on drop.
 struct Dir(PathBuf);
@@ -33,9 +35,10 @@ impl Drop for Dir {
 
 fn errors(result: Result<Loaded, ConfigError>) -> Vec<Diagnostic> {
     match result {
-        Err(ConfigError::Invalid { diagnostics, .. }) => {
-            diagnostics.into_iter().filter(Diagnostic::is_error).collect()
-        }
+        Err(ConfigError::Invalid { diagnostics, .. }) => diagnostics
+            .into_iter()
+            .filter(Diagnostic::is_error)
+            .collect(),
         other => panic!("should be invalid: {other:?}"),
     }
 }
@@ -62,18 +65,28 @@ fn a_fifo_without_writer_as_main_file_or_include_does_not_block() {
     }
     let main = dir.write("k.conf", &format!("include fifo.conf\n{INSTANCE}"));
     let loaded = config::load(&main, Format::Auto).expect("runs without the FIFO");
-    assert!(has(&loaded.diagnostics, "k.conf:1:9: warning: included"), "{:?}", loaded.diagnostics);
+    assert!(
+        has(&loaded.diagnostics, "k.conf:1:9: warning: included"),
+        "{:?}",
+        loaded.diagnostics
+    );
     assert!(has(&loaded.diagnostics, "not a regular file (a FIFO)"));
     // A checked include of it is an error, as keepalived's includer is.
     let checked = dir.write("c.conf", &format!("includer fifo.conf\n{INSTANCE}"));
-    assert!(has(&errors(config::load(&checked, Format::Auto)), "not a regular file"));
+    assert!(has(
+        &errors(config::load(&checked, Format::Auto)),
+        "not a regular file"
+    ));
 }
 
 #[test]
 fn device_and_directory_includes_are_skipped() {
     let dir = Dir::new("dev");
     std::fs::create_dir(dir.0.join("sub")).expect("mkdir");
-    let main = dir.write("k.conf", &format!("include /dev/zero\ninclude sub\n{INSTANCE}"));
+    let main = dir.write(
+        "k.conf",
+        &format!("include /dev/zero\ninclude sub\n{INSTANCE}"),
+    );
     let loaded = config::load(&main, Format::Auto).expect("loads");
     let warnings: Vec<String> = loaded
         .diagnostics
@@ -112,7 +125,10 @@ fn size_limits_per_file_and_in_all() {
     let e = errors(config::load(&main, Format::Auto));
     // a.inc fits; with the main file's bytes, b.inc and c.inc would not.
     assert_eq!(e.len(), 2, "{e:?}");
-    assert!(has(&e, "k.conf:2:9: error:") && has(&e, "k.conf:3:9: error:"), "{e:?}");
+    assert!(
+        has(&e, "k.conf:2:9: error:") && has(&e, "k.conf:3:9: error:"),
+        "{e:?}"
+    );
     assert!(has(&e, "exceed"), "{e:?}");
 }
 
@@ -127,7 +143,9 @@ fn include_depth_and_count_are_limited() {
     assert!(has(&e, "includes nest more than 16 deep"), "{e:?}");
 
     // One file including many.
-    let names: Vec<String> = (0..=limits::MAX_INCLUDE_FILES).map(|i| format!("f{i}.inc")).collect();
+    let names: Vec<String> = (0..=limits::MAX_INCLUDE_FILES)
+        .map(|i| format!("f{i}.inc"))
+        .collect();
     for name in &names {
         dir.write(name, "");
     }
@@ -143,24 +161,46 @@ fn block_depth_token_and_directive_limits_are_errors_with_positions() {
         "a {\n".repeat(100),
         "}\n".repeat(100)
     );
-    let e = errors(config::load_str(&deep, Path::new("d.conf"), Format::Keepalived));
+    let e = errors(config::load_str(
+        &deep,
+        Path::new("d.conf"),
+        Format::Keepalived,
+    ));
     // The instance block is depth 1: the 32nd `a {` (line 33) opens block 33.
-    assert!(has(&e, "d.conf:33:3: error: blocks nest more than 32 deep"), "{e:?}");
+    assert!(
+        has(&e, "d.conf:33:3: error: blocks nest more than 32 deep"),
+        "{e:?}"
+    );
 
     let tokens = "{}".repeat(limits::MAX_TOKENS / 2 + 1);
-    let e = errors(config::load_str(&tokens, Path::new("t.conf"), Format::Keepalived));
+    let e = errors(config::load_str(
+        &tokens,
+        Path::new("t.conf"),
+        Format::Keepalived,
+    ));
     assert!(has(&e, "more than 1000000 words and braces"), "{e:?}");
 
     let directives = "a\n".repeat(limits::MAX_DIRECTIVES + 1);
-    let e = errors(config::load_str(&directives, Path::new("n.conf"), Format::Keepalived));
-    assert!(has(&e, "n.conf:100001:1: error: more than 100000 directives"), "{e:?}");
+    let e = errors(config::load_str(
+        &directives,
+        Path::new("n.conf"),
+        Format::Keepalived,
+    ));
+    assert!(
+        has(&e, "n.conf:100001:1: error: more than 100000 directives"),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn nested_bare_braces_do_not_nest() {
     // keepalived ignores a `{` without a keyword: the lines after it belong to the enclosing
     // block, so 100 000 of them cost no stack.
-    let text = format!("{}{INSTANCE}{}", "{\n".repeat(100_000), "}\n".repeat(100_000));
+    let text = format!(
+        "{}{INSTANCE}{}",
+        "{\n".repeat(100_000),
+        "}\n".repeat(100_000)
+    );
     let loaded = config::load_str(&text, Path::new("b.conf"), Format::Keepalived).expect("runs");
     assert_eq!(loaded.config.instances.len(), 1);
     assert!(loaded.diagnostics.len() <= 2 * limits::MAX_DIAGNOSTICS_PER_KIND + 2);
@@ -179,15 +219,27 @@ fn diagnostics_are_capped_per_kind_with_a_summary() {
     );
     // A hidden error still fails the load.
     let text = format!("{}{INSTANCE}", "$VAR 1\n".repeat(50));
-    let e = errors(config::load_str(&text, Path::new("e.conf"), Format::Keepalived));
+    let e = errors(config::load_str(
+        &text,
+        Path::new("e.conf"),
+        Format::Keepalived,
+    ));
     assert_eq!(e.len(), limits::MAX_DIAGNOSTICS_PER_KIND + 1);
 }
 
 #[test]
 fn deeply_nested_toml_is_an_error_not_a_crash() {
-    let text = format!("[global]\nx = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    let text = format!(
+        "[global]\nx = {}1{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
     assert!(config::load_str(&text, Path::new("h.toml"), Format::Toml).is_err());
-    let text = format!("[global]\nx = {}1{}\n", "{a=".repeat(100_000), "}".repeat(100_000));
+    let text = format!(
+        "[global]\nx = {}1{}\n",
+        "{a=".repeat(100_000),
+        "}".repeat(100_000)
+    );
     assert!(config::load_str(&text, Path::new("h.toml"), Format::Toml).is_err());
 }
 
@@ -200,7 +252,11 @@ fn toml(global: &str, interval: &str) -> String {
 
 #[test]
 fn lease_must_be_shorter_than_three_advert_intervals() {
-    let ok = config::load_str(&toml("lease = \"299ms\"", "100ms"), Path::new("l.toml"), Format::Toml);
+    let ok = config::load_str(
+        &toml("lease = \"299ms\"", "100ms"),
+        Path::new("l.toml"),
+        Format::Toml,
+    );
     assert_eq!(
         ok.expect("299ms < 3 x 100ms").config.global.lease,
         Some(Duration::from_millis(299))
@@ -213,8 +269,10 @@ fn lease_must_be_shorter_than_three_advert_intervals() {
     assert_eq!(e.len(), 1, "{e:?}");
     let text = e[0].to_string();
     assert!(
-        text.starts_with("l.toml:2:9: error: global.lease: lease 300ms must be shorter than 3 x \
-                          advert_interval of instance `VI_1` (100ms x 3 = 300ms)"),
+        text.starts_with(
+            "l.toml:2:9: error: global.lease: lease 300ms must be shorter than 3 x \
+                          advert_interval of instance `VI_1` (100ms x 3 = 300ms)"
+        ),
         "{text}"
     );
     // Through the sidecar of a keepalived.conf too.
@@ -222,14 +280,23 @@ fn lease_must_be_shorter_than_three_advert_intervals() {
     let main = dir.write("k.conf", INSTANCE);
     dir.write("k.conf.havip.toml", "[global]\nlease = \"3s\"\n");
     let e = errors(config::load(&main, Format::Auto));
-    assert!(has(&e, "lease 3s must be shorter than 3 x advert_interval of instance `VI_1` (1s x 3 = 3s)"), "{e:?}");
+    assert!(
+        has(
+            &e,
+            "lease 3s must be shorter than 3 x advert_interval of instance `VI_1` (1s x 3 = 3s)"
+        ),
+        "{e:?}"
+    );
 }
 
 #[test]
 fn allow_no_instances_defaults_to_false_and_is_read_from_toml_and_sidecar() {
     let empty = config::load_str("[global]\n", Path::new("e.toml"), Format::Toml).expect("loads");
     assert!(!empty.config.global.allow_no_instances);
-    assert!(has(&empty.diagnostics, "no VRRP instance is configured; a running agent refuses"));
+    assert!(has(
+        &empty.diagnostics,
+        "no VRRP instance is configured; a running agent refuses"
+    ));
     let allowed = config::load_str(
         "[global]\nallow_no_instances = true\n",
         Path::new("e.toml"),
@@ -242,5 +309,5 @@ fn allow_no_instances_defaults_to_false_and_is_read_from_toml_and_sidecar() {
     dir.write("k.conf.havip.toml", "[global]\nallow_no_instances = true\n");
     let loaded = config::load(&main, Format::Auto).expect("loads");
     assert!(loaded.config.global.allow_no_instances);
-    assert!(loaded.config.instances.is_empty());
+    assert_eq!(loaded.config.instances.len(), 0);
 }

@@ -45,14 +45,20 @@ const SCRIPT: &str = "vrrp_script chk {\n    script /bin/true\n    weight -10\n}
 fn undefined_track_script_is_ignored() {
     // "(VI_1) track script nope not found, ignoring..."
     let loaded = load(&instance("    track_script {\n        nope\n    }\n"));
-    assert_warnings(&loaded, &["5:9: track script `nope` of `vrrp_instance VI_1` not found"]);
-    assert!(loaded.config.instances[0].track_scripts.is_empty());
+    assert_warnings(
+        &loaded,
+        &["5:9: track script `nope` of `vrrp_instance VI_1` not found"],
+    );
+    assert_eq!(loaded.config.instances[0].track_scripts.len(), 0);
 }
 
 #[test]
 fn track_script_defined_after_the_instance_is_not_found() {
     // keepalived resolves track_script while it parses: a later vrrp_script is not found.
-    let text = format!("{}{SCRIPT}", instance("    track_script {\n        chk\n    }\n"));
+    let text = format!(
+        "{}{SCRIPT}",
+        instance("    track_script {\n        chk\n    }\n")
+    );
     let loaded = load(&text);
     assert_warnings(
         &loaded,
@@ -61,7 +67,7 @@ fn track_script_defined_after_the_instance_is_not_found() {
             "8:13: vrrp_script `chk` is not used",
         ],
     );
-    assert!(loaded.config.instances[0].track_scripts.is_empty());
+    assert_eq!(loaded.config.instances[0].track_scripts.len(), 0);
 }
 
 #[test]
@@ -73,8 +79,11 @@ fn nonexistent_tracked_interface_is_ignored_unless_dynamic_interfaces() {
         &loaded,
         &["5:9: tracked interface `nosuchif-hv0` of `vrrp_instance VI_1` does not exist"],
     );
-    assert!(loaded.config.instances[0].track_interfaces.is_empty());
-    let dynamic = format!("global_defs {{\n    dynamic_interfaces\n}}\n{}", instance(body));
+    assert_eq!(loaded.config.instances[0].track_interfaces.len(), 0);
+    let dynamic = format!(
+        "global_defs {{\n    dynamic_interfaces\n}}\n{}",
+        instance(body)
+    );
     let loaded = load(&dynamic);
     assert_eq!(loaded.config.instances[0].track_interfaces.len(), 1);
 }
@@ -172,8 +181,13 @@ fn bad_state_means_backup_and_backup_after_master_is_ignored() {
     let loaded = load(&instance("    state LEADER\n    priority 50\n"));
     assert_warnings(&loaded, &["4:11: `state` must be MASTER or BACKUP"]);
     assert_eq!(loaded.config.instances[0].state, InitialState::Backup);
-    let loaded = load(&instance("    state MASTER\n    state BACKUP\n    priority 50\n"));
-    assert_warnings(&loaded, &["5:5: `state BACKUP` after `state MASTER` on line 4 ignored"]);
+    let loaded = load(&instance(
+        "    state MASTER\n    state BACKUP\n    priority 50\n",
+    ));
+    assert_warnings(
+        &loaded,
+        &["5:5: `state BACKUP` after `state MASTER` on line 4 ignored"],
+    );
     assert_eq!(loaded.config.instances[0].state, InitialState::Master);
 }
 
@@ -199,13 +213,25 @@ fn bad_advert_int_is_ignored_and_odd_ones_are_rounded() {
     // "(VI_1) Advert interval (0) not valid! Must be > 0 - ignoring"
     for bad in ["0", "300", "x"] {
         let loaded = load(&instance(&format!("    advert_int {bad}\n")));
-        assert_warnings(&loaded, &[&format!("4:16: `advert_int {bad}` is not 0.01..=255")]);
-        assert_eq!(loaded.config.instances[0].advert_interval, Duration::from_secs(1));
+        assert_warnings(
+            &loaded,
+            &[&format!("4:16: `advert_int {bad}` is not 0.01..=255")],
+        );
+        assert_eq!(
+            loaded.config.instances[0].advert_interval,
+            Duration::from_secs(1)
+        );
     }
     // "(VI_1) VRRPv2 advertisement interval 1.500000s must be an integer. rounding"
     let loaded = load(&instance("    advert_int 1.5\n"));
-    assert_warnings(&loaded, &["4:16: vrrp_instance `VI_1`: advert_int 1500ms cannot be sent"]);
-    assert_eq!(loaded.config.instances[0].advert_interval, Duration::from_secs(2));
+    assert_warnings(
+        &loaded,
+        &["4:16: vrrp_instance `VI_1`: advert_int 1500ms cannot be sent"],
+    );
+    assert_eq!(
+        loaded.config.instances[0].advert_interval,
+        Duration::from_secs(2)
+    );
     // "(VI_1) VRRPv3 advertisement interval 100.00s is out of range ... Setting to 40.95s"
     let loaded = load(&instance("    version 3\n    advert_int 100\n"));
     assert_eq!(
@@ -214,7 +240,10 @@ fn bad_advert_int_is_ignored_and_odd_ones_are_rounded() {
     );
     // "... must be in units of 10ms - rounding"
     let loaded = load(&instance("    version 3\n    advert_int 0.015\n"));
-    assert_eq!(loaded.config.instances[0].advert_interval, Duration::from_millis(20));
+    assert_eq!(
+        loaded.config.instances[0].advert_interval,
+        Duration::from_millis(20)
+    );
     assert_eq!(warnings(&loaded).len(), 1);
 }
 
@@ -229,23 +258,36 @@ fn bad_version_is_ignored() {
 fn bad_preempt_delay_is_zero() {
     // "(VI_1) Preempt_delay not valid! must be between 0-1000"
     let loaded = load(&instance("    preempt_delay 2000\n"));
-    assert_warnings(&loaded, &["4:19: `preempt_delay 2000` is not 0..=1000 seconds"]);
+    assert_warnings(
+        &loaded,
+        &["4:19: `preempt_delay 2000` is not 0..=1000 seconds"],
+    );
     assert_eq!(loaded.config.instances[0].preempt_delay, Duration::ZERO);
 }
 
 #[test]
 fn a_second_notify_script_is_ignored() {
     // "(VI_1) notify_master script already specified - ignoring /bin/b"
-    let loaded = load(&instance("    notify_master /bin/a\n    notify_master /bin/b\n"));
-    assert_warnings(&loaded, &["5:5: `notify_master` repeated; this one is ignored"]);
-    let command = loaded.config.instances[0].notify_master.as_ref().map(|c| c.command.as_str());
+    let loaded = load(&instance(
+        "    notify_master /bin/a\n    notify_master /bin/b\n",
+    ));
+    assert_warnings(
+        &loaded,
+        &["5:5: `notify_master` repeated; this one is ignored"],
+    );
+    let command = loaded.config.instances[0]
+        .notify_master
+        .as_ref()
+        .map(|c| c.command.as_str());
     assert_eq!(command, Some("/bin/a"));
 }
 
 #[test]
 fn zero_garp_repeats_are_one() {
     // "(VI_1): garp_master_repeat must be greater than 0, setting to 1"
-    let loaded = load(&instance("    garp_master_repeat 0\n    garp_master_refresh_repeat 0\n"));
+    let loaded = load(&instance(
+        "    garp_master_repeat 0\n    garp_master_refresh_repeat 0\n",
+    ));
     assert_warnings(
         &loaded,
         &[
@@ -262,9 +304,18 @@ fn authentication_keepalived_cannot_use_is_dropped() {
     // "(VI_1) unknown authentication type 'MD5'", "Authentication specified but no password
     // given. Ignoring", "VRRP version 3 does not support authentication. Ignoring."
     let cases = [
-        ("    authentication {\n        auth_type MD5\n        auth_pass x\n    }\n", "5:19: unknown `auth_type` `MD5`"),
-        ("    authentication {\n        auth_type PASS\n    }\n", "4:5: `authentication` has no `auth_pass`"),
-        ("    version 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n", "5:5: vrrp_instance `VI_1`: VRRP version 3 has no authentication"),
+        (
+            "    authentication {\n        auth_type MD5\n        auth_pass x\n    }\n",
+            "5:19: unknown `auth_type` `MD5`",
+        ),
+        (
+            "    authentication {\n        auth_type PASS\n    }\n",
+            "4:5: `authentication` has no `auth_pass`",
+        ),
+        (
+            "    version 3\n    authentication {\n        auth_type PASS\n        auth_pass x\n    }\n",
+            "5:5: vrrp_instance `VI_1`: VRRP version 3 has no authentication",
+        ),
     ];
     for (body, warning) in cases {
         let loaded = load(&instance(body));
@@ -279,12 +330,20 @@ fn nopreempt_and_preempt_delay_where_they_cannot_work_are_cleared() {
     // will not work with initial state MASTER - clearing", "preempt_delay is incompatible with
     // nopreempt mode - resetting".
     let loaded = load(&instance("    priority 255\n    nopreempt\n"));
-    assert_warnings(&loaded, &["1:1: vrrp_instance `VI_1`: `nopreempt` does not work"]);
+    assert_warnings(
+        &loaded,
+        &["1:1: vrrp_instance `VI_1`: `nopreempt` does not work"],
+    );
     assert!(loaded.config.instances[0].preempt);
-    let loaded = load(&instance("    state MASTER\n    priority 100\n    nopreempt\n"));
+    let loaded = load(&instance(
+        "    state MASTER\n    priority 100\n    nopreempt\n",
+    ));
     assert!(loaded.config.instances[0].preempt);
     let loaded = load(&instance("    nopreempt\n    preempt_delay 10\n"));
-    assert_warnings(&loaded, &["1:1: vrrp_instance `VI_1`: `preempt_delay` does not work"]);
+    assert_warnings(
+        &loaded,
+        &["1:1: vrrp_instance `VI_1`: `preempt_delay` does not work"],
+    );
     assert_eq!(loaded.config.instances[0].preempt_delay, Duration::ZERO);
 }
 
@@ -329,7 +388,10 @@ vrrp_instance VI_1 {
     );
     let chk = &loaded.config.scripts["chk"];
     assert_eq!(chk.script, "/bin/true");
-    assert_eq!((chk.interval, chk.rise, chk.weight), (Duration::from_secs(1), 1, 0));
+    assert_eq!(
+        (chk.interval, chk.rise, chk.weight),
+        (Duration::from_secs(1), 1, 0)
+    );
 }
 
 #[test]

@@ -218,14 +218,24 @@ fn import_of_the_seed_writes_a_toml_that_loads() {
     let out = agent(&["import-keepalived", seed.to_str().expect("utf-8")]);
     let (toml, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("warning: track script `checkhaproxy`"), "{stderr}");
+    assert!(
+        stderr.contains("warning: track script `checkhaproxy`"),
+        "{stderr}"
+    );
     assert!(!toml.contains("checkhaproxy"), "{toml}");
     let dir = Workdir::new().expect("dir");
     let converted = dir.write("havip.toml", &toml).expect("write");
-    let out = agent(&["check-config", "--strict", converted.to_str().expect("utf-8")]);
+    let out = agent(&[
+        "check-config",
+        "--strict",
+        converted.to_str().expect("utf-8"),
+    ]);
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
-    assert!(stdout.contains("instance VI_1: eth0 vrid 51 priority 80"), "{stdout}");
+    assert!(
+        stdout.contains("instance VI_1: eth0 vrid 51 priority 80"),
+        "{stdout}"
+    );
 }
 
 /// Runs the agent with `RUST_BACKTRACE=1` (as this machine's environment has it).
@@ -276,6 +286,10 @@ const HOSTILE_MAX_STDERR_LINES: usize = 100;
 
 /// Runs `check-config FILE` as a child, killed after [`HOSTILE_DEADLINE`]; its peak RSS comes
 /// from `wait4`'s rusage.
+#[expect(
+    clippy::zombie_processes,
+    reason = "the child is reaped by wait4, which also gives its rusage"
+)]
 fn check_bounded(file: &std::path::Path) -> Bounded {
     let dir = Workdir::new().expect("dir");
     let err_path = dir.path().join("stderr");
@@ -302,7 +316,10 @@ fn check_bounded(file: &std::path::Path) -> Bounded {
         if start.elapsed() > HOSTILE_DEADLINE {
             // SAFETY: kill(2) of our own child, which has not been reaped yet.
             unsafe { libc::kill(pid, libc::SIGKILL) };
-            panic!("check-config {} still running after {HOSTILE_DEADLINE:?}", file.display());
+            panic!(
+                "check-config {} still running after {HOSTILE_DEADLINE:?}",
+                file.display()
+            );
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
@@ -326,8 +343,14 @@ fn assert_clean(what: &str, run: &Bounded, code: i32, needle: &str) {
         run.max_rss_kib
     );
     let lines = run.stderr.lines().count();
-    assert!(lines <= HOSTILE_MAX_STDERR_LINES, "{what}: {lines} lines\n{head}");
-    assert!(run.stderr.contains(needle), "{what}: no {needle:?} in\n{head}");
+    assert!(
+        lines <= HOSTILE_MAX_STDERR_LINES,
+        "{what}: {lines} lines\n{head}"
+    );
+    assert!(
+        run.stderr.contains(needle),
+        "{what}: no {needle:?} in\n{head}"
+    );
     eprintln!(
         "{what}: exit {code}, {} KiB peak, {:?}, {lines} lines",
         run.max_rss_kib, run.elapsed
@@ -340,9 +363,17 @@ fn hostile_files_end_cleanly_in_bounded_time_and_memory() {
 
     // ~7000 nested bare `{` used to overflow the stack (SIGABRT): keepalived ignores a bare `{`.
     let bare = dir
-        .write("bare.conf", &format!("{}{}", "{\n".repeat(7000), "}\n".repeat(7000)))
+        .write(
+            "bare.conf",
+            &format!("{}{}", "{\n".repeat(7000), "}\n".repeat(7000)),
+        )
         .expect("write");
-    assert_clean("7000 bare {", &check_bounded(&bare), 0, "`{` without a keyword");
+    assert_clean(
+        "7000 bare {",
+        &check_bounded(&bare),
+        0,
+        "`{` without a keyword",
+    );
 
     // The same depth behind keywords in a block that is read is over the nesting limit: an
     // error at its line. (An unknown top-level block is skipped unread, however deep.)
@@ -356,17 +387,33 @@ fn hostile_files_end_cleanly_in_bounded_time_and_memory() {
             ),
         )
         .expect("write");
-    assert_clean("7000 nested a {", &check_bounded(&nested), 1, "nest more than 32 deep");
+    assert_clean(
+        "7000 nested a {",
+        &check_bounded(&nested),
+        1,
+        "nest more than 32 deep",
+    );
 
     // A 10 MB file is over the size limit: refused before it is parsed.
     let big = dir
-        .write("big.conf", &"# padding padding padding padding\n".repeat(300_000))
+        .write(
+            "big.conf",
+            &"# padding padding padding padding\n".repeat(300_000),
+        )
         .expect("write");
     assert_clean("10 MB", &check_bounded(&big), 1, "larger than the limit");
     let big_toml = dir
-        .write("big.toml", &"# padding padding padding padding\n".repeat(300_000))
+        .write(
+            "big.toml",
+            &"# padding padding padding padding\n".repeat(300_000),
+        )
         .expect("write");
-    assert_clean("10 MB TOML", &check_bounded(&big_toml), 1, "larger than the limit");
+    assert_clean(
+        "10 MB TOML",
+        &check_bounded(&big_toml),
+        1,
+        "larger than the limit",
+    );
 
     // 4 MB of unknown blocks: warnings capped to a few lines.
     let unknown = dir
@@ -385,15 +432,33 @@ fn hostile_files_end_cleanly_in_bounded_time_and_memory() {
             ),
         )
         .expect("write");
-    assert_clean("4 MB unknown settings", &check_bounded(&inner), 0, "more warning(s) not shown");
-    assert_clean("4 MB unknown blocks", &check_bounded(&unknown), 0, "more warning(s) not shown");
+    assert_clean(
+        "4 MB unknown settings",
+        &check_bounded(&inner),
+        0,
+        "more warning(s) not shown",
+    );
+    assert_clean(
+        "4 MB unknown blocks",
+        &check_bounded(&unknown),
+        0,
+        "more warning(s) not shown",
+    );
     // ... and denser, past the directive limit: an error.
-    let dense = dir.write("dense.conf", &"a{}\n".repeat(1_000_000)).expect("write");
+    let dense = dir
+        .write("dense.conf", &"a{}\n".repeat(1_000_000))
+        .expect("write");
     assert_clean("4 MB a{}", &check_bounded(&dense), 1, "directives");
     // Braces only, past the token limit: an error.
-    let braces = dir.write("braces.conf", &"{}{}\n".repeat(600_000)).expect("write");
+    let braces = dir
+        .write("braces.conf", &"{}{}\n".repeat(600_000))
+        .expect("write");
     assert_clean("3 MB {}{}", &check_bounded(&braces), 1, "words and braces");
+}
 
+#[test]
+fn includes_that_are_not_regular_files_are_skipped_without_blocking() {
+    let dir = Workdir::new().expect("dir");
     // A FIFO without a writer, /dev/zero and a directory are skipped, as keepalived does.
     let fifo = dir.path().join("fifo.conf");
     let c_path = std::ffi::CString::new(fifo.to_str().expect("utf-8")).expect("path");
@@ -405,7 +470,10 @@ fn hostile_files_end_cleanly_in_bounded_time_and_memory() {
         ("dir", dir.path().to_str().expect("utf-8").to_owned()),
     ] {
         let conf = dir
-            .write(&format!("include-{name}.conf"), &format!("include {target}\n"))
+            .write(
+                &format!("include-{name}.conf"),
+                &format!("include {target}\n"),
+            )
             .expect("write");
         assert_clean(
             &format!("include {name}"),

@@ -221,10 +221,11 @@ impl<T: Capped> Cap<T> {
     /// The kept findings, then one summary per kind that had some hidden.
     pub(crate) fn finish(self) -> Vec<T> {
         let mut out = self.kept;
-        out.extend(self.kinds.into_values().filter_map(|kind| {
-            kind.first_hidden
-                .map(|first| first.summary(kind.hidden))
-        }));
+        out.extend(
+            self.kinds
+                .into_values()
+                .filter_map(|kind| kind.first_hidden.map(|first| first.summary(kind.hidden))),
+        );
         out
     }
 }

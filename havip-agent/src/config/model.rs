@@ -100,7 +100,7 @@ pub struct Global {
     /// How long the XDP program keeps answering ARP for a VIP after this node last renewed its
     /// ownership (every advert it sends as master). Default (none): two advert intervals of
     /// each instance. Must be shorter than three advert intervals of every instance: a peer
-    /// takes over after its Master_Down_Interval, 3 x our advert interval plus its skew
+    /// takes over after its `Master_Down_Interval`, 3 x our advert interval plus its skew
     /// (RFC 3768 6.1, RFC 9568 6.1), and a hung master must stop answering before then.
     #[serde(with = "serde_opt_duration", skip_serializing_if = "Option::is_none")]
     pub lease: Option<Duration>,

@@ -127,10 +127,11 @@ pub(crate) fn looks_like_toml(text: &str) -> bool {
         let l = l.trim_start();
         l.starts_with("[global]") || l.starts_with("[[instance]]")
     });
-    has_table && DeTable::parse(text).is_ok_and(|t| {
-        let t = t.get_ref();
-        t.get("global").is_some() || t.get("instance").is_some()
-    })
+    has_table
+        && DeTable::parse(text).is_ok_and(|t| {
+            let t = t.get_ref();
+            t.get("global").is_some() || t.get("instance").is_some()
+        })
 }
 
 impl Config {

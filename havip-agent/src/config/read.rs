@@ -123,8 +123,7 @@ mod tests {
             read_bounded(&file, 9, Executable::Refuse),
             Err(ReadError::TooLarge { limit: 9 })
         ));
-        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755))
-            .unwrap_or_default();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap_or_default();
         assert!(matches!(
             read_bounded(&file, 10, Executable::Refuse),
             Err(ReadError::Executable)

@@ -311,12 +311,12 @@ impl Validator {
 
     /// `[global].lease` against this instance's advert interval.
     ///
-    /// A backup declares the master dead after its Master_Down_Interval, `3 x
+    /// A backup declares the master dead after its `Master_Down_Interval`, `3 x
     /// Advertisement_Interval + Skew_Time` computed from our adverts (RFC 3768 6.1, RFC 9568
-    /// 6.1; Skew_Time is more than 0 for any priority below 256). A master whose agent hangs
+    /// 6.1; `Skew_Time` is more than 0 for any priority below 256). A master whose agent hangs
     /// keeps answering ARP from the kernel until its lease runs out; if that is not before the
     /// backup takes over, both answer for the VIP, and the backup's lower priority does not
-    /// fence the hung master. So the lease must be below the smallest Master_Down_Interval a
+    /// fence the hung master. So the lease must be below the smallest `Master_Down_Interval` a
     /// peer can compute, and since the skew can be as small as 1/256 of an interval, below
     /// 3 x the advert interval.
     fn lease(&mut self, instance: &Instance, config: &Config) {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use super::context::{Cx, TIMER_DECIMALS, WEIGHT};
 use super::instance;
-use super::resolve;
 use super::parser::{Arg, Node};
+use super::resolve;
 use super::{Findings, Pos};
 use crate::config::model::{Config, Global, Script, SyncGroup};
 use crate::config::validate::FieldPath;
@@ -311,73 +311,7 @@ fn vrrp_script(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
     let mut script = Script::new(String::new());
     let mut has_script = false;
     for item in items {
-        let key = item.keyword.as_str();
-        match key {
-            "script" => {
-                cx.no_block(item);
-                if item.args.is_empty() {
-                    cx.error(item.pos, "`script` needs a command");
-                } else {
-                    script.script = join_command(&item.args);
-                    has_script = true;
-                    cx.span(path.key("script"), item.args[0].pos);
-                }
-            }
-            "interval" | "timeout" => {
-                if let Some((mut d, pos)) = cx.seconds(item, SCRIPT_DECIMALS) {
-                    if d.is_zero() {
-                        cx.warn(
-                            pos,
-                            format!("`{key}` must be greater than 0; 1 s is used (as keepalived does)"),
-                        );
-                        d = Duration::from_secs(1);
-                    }
-                    if key == "interval" {
-                        script.interval = d;
-                    } else {
-                        script.timeout = Some(d);
-                    }
-                    cx.span(path.key(key), pos);
-                }
-            }
-            "weight" => script_weight(cx, item, &path, &mut script),
-            "rise" | "fall" => {
-                let read = cx.int_or_warn::<u32>(item, 1..=i64::from(i32::MAX), "1 is used");
-                if read.is_none() {
-                    if key == "rise" {
-                        script.rise = 1;
-                    } else {
-                        script.fall = 1;
-                    }
-                }
-                if let Some((n, pos)) = read {
-                    if key == "rise" {
-                        script.rise = n;
-                    } else {
-                        script.fall = n;
-                    }
-                    cx.span(path.key(key), pos);
-                }
-            }
-            "user" => {
-                cx.no_block(item);
-                match cx.user_group(item, &item.args) {
-                    Some((user, group)) => {
-                        script.user = Some(user);
-                        script.group = group;
-                    }
-                    None => cx.error(item.pos, "`user` needs a user name"),
-                }
-            }
-            "init_fail" => {
-                cx.flag(item);
-                script.init_fail = true;
-            }
-            other => cx.warn(
-                item.pos,
-                format!("unknown keyword `{other}` in vrrp_script ignored (as keepalived does)"),
-            ),
-        }
+        has_script |= script_item(cx, item, &path, &mut script);
     }
     if !has_script {
         cx.warn(
@@ -390,6 +324,79 @@ fn vrrp_script(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
         return;
     }
     config.scripts.insert(name, script);
+}
+
+/// One directive of a `vrrp_script` block; true if it set the command.
+fn script_item(cx: &mut Cx<'_>, item: &Node, path: &FieldPath, script: &mut Script) -> bool {
+    let mut has_script = false;
+    let key = item.keyword.as_str();
+    match key {
+        "script" => {
+            cx.no_block(item);
+            if item.args.is_empty() {
+                cx.error(item.pos, "`script` needs a command");
+            } else {
+                script.script = join_command(&item.args);
+                has_script = true;
+                cx.span(path.key("script"), item.args[0].pos);
+            }
+        }
+        "interval" | "timeout" => {
+            if let Some((mut d, pos)) = cx.seconds(item, SCRIPT_DECIMALS) {
+                if d.is_zero() {
+                    cx.warn(
+                        pos,
+                        format!("`{key}` must be greater than 0; 1 s is used (as keepalived does)"),
+                    );
+                    d = Duration::from_secs(1);
+                }
+                if key == "interval" {
+                    script.interval = d;
+                } else {
+                    script.timeout = Some(d);
+                }
+                cx.span(path.key(key), pos);
+            }
+        }
+        "weight" => script_weight(cx, item, path, script),
+        "rise" | "fall" => {
+            let read = cx.int_or_warn::<u32>(item, 1..=i64::from(i32::MAX), "1 is used");
+            if read.is_none() {
+                if key == "rise" {
+                    script.rise = 1;
+                } else {
+                    script.fall = 1;
+                }
+            }
+            if let Some((n, pos)) = read {
+                if key == "rise" {
+                    script.rise = n;
+                } else {
+                    script.fall = n;
+                }
+                cx.span(path.key(key), pos);
+            }
+        }
+        "user" => {
+            cx.no_block(item);
+            match cx.user_group(item, &item.args) {
+                Some((user, group)) => {
+                    script.user = Some(user);
+                    script.group = group;
+                }
+                None => cx.error(item.pos, "`user` needs a user name"),
+            }
+        }
+        "init_fail" => {
+            cx.flag(item);
+            script.init_fail = true;
+        }
+        other => cx.warn(
+            item.pos,
+            format!("unknown keyword `{other}` in vrrp_script ignored (as keepalived does)"),
+        ),
+    }
+    has_script
 }
 
 /// `weight N [reverse|noreverse]` in a `vrrp_script`.
@@ -523,7 +530,9 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
             }
             other => cx.warn(
                 item.pos,
-                format!("unknown keyword `{other}` in vrrp_sync_group ignored (as keepalived does)"),
+                format!(
+                    "unknown keyword `{other}` in vrrp_sync_group ignored (as keepalived does)"
+                ),
             ),
         }
     }

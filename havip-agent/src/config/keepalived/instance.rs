@@ -384,33 +384,7 @@ impl<'n> Builder<'n> {
                     instance.priority = crate::config::model::DEFAULT_PRIORITY;
                 }
             }
-            "advert_int" => {
-                // keepalived reads 0.01..=255 s and ignores anything else with a warning.
-                let arg = cx.value(item);
-                let parsed = arg.map(|a| {
-                    (
-                        crate::config::duration::parse_seconds(&a.text, TIMER_DECIMALS).ok(),
-                        a,
-                    )
-                });
-                match parsed {
-                    Some((Some(interval), arg))
-                        if interval >= ADVERT_INT_READ.0 && interval <= ADVERT_INT_READ.1 =>
-                    {
-                        instance.advert_interval = interval;
-                        cx.span(field("advert_interval"), arg.pos);
-                    }
-                    Some((_, arg)) => cx.warn(
-                        arg.pos,
-                        format!(
-                            "`advert_int {}` is not 0.01..=255 seconds; ignored, the default 1 \
-                             s is used (as keepalived does)",
-                            arg.text
-                        ),
-                    ),
-                    None => {}
-                }
-            }
+            "advert_int" => advert_int(cx, item, &self.path, instance),
             "version" => {
                 if let Some((n, pos)) = cx.int_or_warn::<i64>(item, 2..=3, "ignored") {
                     instance.version = Version::from_number(n).unwrap_or_default();
@@ -423,32 +397,7 @@ impl<'n> Builder<'n> {
                 instance.preempt = item.keyword == "preempt";
                 cx.span(field("preempt"), item.pos);
             }
-            "preempt_delay" => {
-                let arg = cx.value(item);
-                match arg.map(|a| {
-                    (
-                        crate::config::duration::parse_seconds(&a.text, TIMER_DECIMALS).ok(),
-                        a,
-                    )
-                }) {
-                    Some((Some(delay), arg)) if delay <= MAX_PREEMPT_DELAY => {
-                        instance.preempt_delay = delay;
-                        cx.span(field("preempt_delay"), arg.pos);
-                    }
-                    Some((_, arg)) => {
-                        cx.warn(
-                            arg.pos,
-                            format!(
-                                "`preempt_delay {}` is not 0..=1000 seconds; 0 is used (as \
-                                 keepalived does)",
-                                arg.text
-                            ),
-                        );
-                        instance.preempt_delay = Duration::ZERO;
-                    }
-                    None => {}
-                }
-            }
+            "preempt_delay" => preempt_delay(cx, item, &self.path, instance),
             "authentication" => authentication(cx, item, &self.path, instance),
             "unicast_src_ip" | "mcast_src_ip" => {
                 if let Some(arg) = cx.value(item)
@@ -494,7 +443,9 @@ impl<'n> Builder<'n> {
                     let n = if n == 0 {
                         cx.warn(
                             pos,
-                            format!("`{key}` must be greater than 0; 1 is used (as keepalived does)"),
+                            format!(
+                                "`{key}` must be greater than 0; 1 is used (as keepalived does)"
+                            ),
                         );
                         1
                     } else {
@@ -558,14 +509,13 @@ impl<'n> Builder<'n> {
 }
 
 /// keepalived's `advert_int` reading range (`vrrp_adv_handler`): 10 ms..=255 s.
-const ADVERT_INT_READ: (Duration, Duration) =
-    (Duration::from_millis(10), Duration::from_secs(255));
+const ADVERT_INT_READ: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(255));
 /// keepalived's `preempt_delay` range (`TIMER_MAX_SEC`).
 const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
 
 /// What keepalived's `vrrp_complete_instance` settles once the whole instance is read: the
 /// priority from the state when none was given, combinations it resolves with a warning
-/// (authentication under VRRPv3, `nopreempt` with an owner or an initial MASTER), and the
+/// (authentication under VRRP version 3, `nopreempt` with an owner or an initial `MASTER`), and the
 /// advert interval rounded to what the version can carry.
 fn complete(cx: &mut Cx<'_>, node: &Node, b: &mut Builder<'_>) {
     let at = |cx: &Cx<'_>, key: &str| cx.spans.get(&b.path.key(key)).copied().unwrap_or(node.pos);
@@ -667,6 +617,50 @@ fn drop_own_interface(cx: &mut Cx<'_>, b: &mut Builder<'_>) {
             cx.span(path.index(b.instance.track_interfaces.len()), pos);
         }
         b.instance.track_interfaces.push(track);
+    }
+}
+
+/// `advert_int`: keepalived reads 0.01..=255 s and ignores anything else with a warning.
+fn advert_int(cx: &mut Cx<'_>, item: &Node, path: &FieldPath, instance: &mut Instance) {
+    let Some(arg) = cx.value(item) else {
+        return;
+    };
+    match crate::config::duration::parse_seconds(&arg.text, TIMER_DECIMALS) {
+        Ok(interval) if interval >= ADVERT_INT_READ.0 && interval <= ADVERT_INT_READ.1 => {
+            instance.advert_interval = interval;
+            cx.span(path.key("advert_interval"), arg.pos);
+        }
+        _ => cx.warn(
+            arg.pos,
+            format!(
+                "`advert_int {}` is not 0.01..=255 seconds; ignored, the default 1 s is used \
+                 (as keepalived does)",
+                arg.text
+            ),
+        ),
+    }
+}
+
+/// `preempt_delay`: 0..=1000 s; keepalived uses 0 for anything else, with a warning.
+fn preempt_delay(cx: &mut Cx<'_>, item: &Node, path: &FieldPath, instance: &mut Instance) {
+    let Some(arg) = cx.value(item) else {
+        return;
+    };
+    match crate::config::duration::parse_seconds(&arg.text, TIMER_DECIMALS) {
+        Ok(delay) if delay <= MAX_PREEMPT_DELAY => {
+            instance.preempt_delay = delay;
+            cx.span(path.key("preempt_delay"), arg.pos);
+        }
+        _ => {
+            cx.warn(
+                arg.pos,
+                format!(
+                    "`preempt_delay {}` is not 0..=1000 seconds; 0 is used (as keepalived does)",
+                    arg.text
+                ),
+            );
+            instance.preempt_delay = Duration::ZERO;
+        }
     }
 }
 

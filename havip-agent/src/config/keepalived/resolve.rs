@@ -48,20 +48,25 @@ pub(super) fn tracks(
     if scope.dynamic_interfaces {
         return;
     }
-    retain(cx, &path.key("track_interfaces"), interfaces, |cx, track, pos| {
-        if interface_exists(&track.name) {
-            return true;
-        }
-        cx.warn(
-            pos,
-            format!(
-                "tracked interface `{}` of `{owner}` does not exist on this host, ignoring (as \
+    retain(
+        cx,
+        &path.key("track_interfaces"),
+        interfaces,
+        |cx, track, pos| {
+            if interface_exists(&track.name) {
+                return true;
+            }
+            cx.warn(
+                pos,
+                format!(
+                    "tracked interface `{}` of `{owner}` does not exist on this host, ignoring (as \
                  keepalived does without dynamic_interfaces)",
-                track.name
-            ),
-        );
-        false
-    });
+                    track.name
+                ),
+            );
+            false
+        },
+    );
 }
 
 /// Whether the network interface `name` exists in this network namespace.
