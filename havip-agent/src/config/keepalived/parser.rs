@@ -506,7 +506,11 @@ mod tests {
     #[test]
     fn deep_nesting_is_an_error_not_a_stack_overflow() {
         let depth = 100_000;
-        let text = format!("{}{}", "a {\n".repeat(depth), "}\n".repeat(depth));
+        let text = format!(
+            "vrrp_instance V {{\n{}{}}}\n",
+            "a {\n".repeat(depth),
+            "}\n".repeat(depth)
+        );
         let (nodes, findings) = parse_str(&text);
         assert_eq!(nodes.len(), 1);
         assert_eq!(findings.len(), 1);
@@ -514,6 +518,21 @@ mod tests {
             findings[0].pos.line,
             u32::try_from(MAX_BLOCK_DEPTH + 1).unwrap_or(0)
         );
+    }
+
+    #[test]
+    fn bare_braces_are_ignored_and_unknown_top_level_blocks_skipped_unread() {
+        let (nodes, findings) =
+            parse_str("vrrp_instance V {\n{\nstate MASTER\n}\npriority 9\n}\nlvs {\n a {\n }\n}\n");
+        // keepalived: the bare `{` is ignored, its `}` closes vrrp_instance, `priority` is at
+        // top level and the last `}` is extra.
+        assert_eq!(
+            shape(&nodes),
+            "vrrp_instance V {state MASTER};priority 9;lvs {}"
+        );
+        let severities: Vec<Severity> = findings.iter().map(|f| f.severity).collect();
+        assert_eq!(severities, [Severity::Warning, Severity::Warning]);
+        assert_eq!((findings[0].pos.line, findings[1].pos.line), (2, 6));
     }
 
     #[test]
