@@ -413,3 +413,28 @@ fn instances_without_a_name_or_defined_twice_are_skipped() {
     assert_eq!(loaded.config.instances.len(), 1);
     assert_eq!(loaded.config.instances[0].priority, 10);
 }
+
+#[test]
+fn global_defs_values_keepalived_ignores_or_clamps() {
+    // "VRRP Error: Version must be either 2 or 3", "vrrp_garp_master_repeat must be greater
+    // than 0, setting to 1", "vrrp_garp_master_delay 'x' invalid - ignoring".
+    let text = format!(
+        "global_defs {{\n    vrrp_version 4\n    vrrp_garp_master_repeat 0\n    \
+         vrrp_garp_master_delay x\n}}\n{}",
+        instance("    garp_master_refresh -1\n")
+    );
+    let loaded = load(&text);
+    assert_warnings(
+        &loaded,
+        &[
+            "2:18: `vrrp_version` must be an integer in 2..=3",
+            "3:29: `vrrp_garp_master_repeat` must be greater than 0; 1 is used",
+            "4:28: `vrrp_garp_master_delay` must be an integer",
+            "9:25: `garp_master_refresh` must be an integer",
+        ],
+    );
+    let i = &loaded.config.instances[0];
+    assert_eq!(i.garp_master_repeat, 1);
+    assert_eq!(i.garp_master_delay, Duration::from_secs(5));
+    assert_eq!(i.garp_master_refresh, Duration::ZERO);
+}

@@ -226,7 +226,9 @@ impl<'f> Cx<'f> {
 
     /// Whole seconds, for keepalived settings read with `read_unsigned`.
     pub(super) fn whole_seconds(&mut self, node: &Node) -> Option<(Duration, Pos)> {
-        self.int_value::<u64>(node, 0..=i64::from(u32::MAX))
+        // keepalived ignores a bad value here with a warning (`garp_master_delay '%s' invalid
+        // - ignoring`).
+        self.int_or_warn::<u64>(node, 0..=i64::from(u32::MAX), "ignored")
             .map(|(s, pos)| (Duration::from_secs(s), pos))
     }
 

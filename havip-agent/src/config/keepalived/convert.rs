@@ -155,7 +155,7 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
                 }
             }
             "vrrp_version" => {
-                if let Some((n, pos)) = cx.int_value::<i64>(item, 2..=3) {
+                if let Some((n, pos)) = cx.int_or_warn::<i64>(item, 2..=3, "ignored") {
                     g.vrrp_version = Version::from_number(n).unwrap_or_default();
                     cx.span(path.key("vrrp_version"), pos);
                 }
@@ -181,8 +181,8 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
                 }
             }
             "vrrp_garp_master_repeat" => {
-                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
-                    g.garp_master_repeat = n;
+                if let Some((n, pos)) = cx.int_or_warn(item, 0..=i64::from(u32::MAX), "ignored") {
+                    g.garp_master_repeat = at_least_one(cx, item, n, pos);
                     cx.span(path.key("garp_master_repeat"), pos);
                 }
             }
@@ -193,8 +193,8 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
                 }
             }
             "vrrp_garp_master_refresh_repeat" => {
-                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
-                    g.garp_master_refresh_repeat = n;
+                if let Some((n, pos)) = cx.int_or_warn(item, 0..=i64::from(u32::MAX), "ignored") {
+                    g.garp_master_refresh_repeat = at_least_one(cx, item, n, pos);
                     cx.span(path.key("garp_master_refresh_repeat"), pos);
                 }
             }
@@ -211,6 +211,22 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
             }
             _ => global_other(cx, item),
         }
+    }
+}
+
+/// keepalived reads a GARP repeat count of 0 as 1, with a warning.
+fn at_least_one(cx: &mut Cx<'_>, item: &Node, n: u32, pos: Pos) -> u32 {
+    if n == 0 {
+        cx.warn(
+            pos,
+            format!(
+                "`{}` must be greater than 0; 1 is used (as keepalived does)",
+                item.keyword
+            ),
+        );
+        1
+    } else {
+        n
     }
 }
 
