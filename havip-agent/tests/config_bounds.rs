@@ -311,3 +311,15 @@ fn allow_no_instances_defaults_to_false_and_is_read_from_toml_and_sidecar() {
     assert!(loaded.config.global.allow_no_instances);
     assert_eq!(loaded.config.instances.len(), 0);
 }
+
+#[test]
+fn load_results_can_cross_threads() {
+    // A reload runs `config::load` on a blocking task and sends the result to the event loop.
+    fn send<T: Send + 'static>() {}
+    send::<Result<Loaded, ConfigError>>();
+    let handle = std::thread::spawn(|| {
+        config::load_str(INSTANCE, Path::new("t.conf"), Format::Keepalived).map(|l| l.config)
+    });
+    let config = handle.join().expect("thread").expect("loads");
+    assert_eq!(config.instances[0].name, "VI_1");
+}

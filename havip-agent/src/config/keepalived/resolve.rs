@@ -6,7 +6,6 @@
 //! `alloc_track_if`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use super::Pos;
 use super::context::Cx;
@@ -69,15 +68,19 @@ pub(super) fn tracks(
     );
 }
 
-/// Whether the network interface `name` exists in this network namespace.
+/// Whether the network interface `name` exists in this network namespace. `if_nametoindex`
+/// asks the kernel of the calling thread's namespace; `/sys/class/net` would show whichever
+/// namespace sysfs was mounted from.
 fn interface_exists(name: &str) -> bool {
-    // IFNAMSIZ is 16 with its NUL; a longer name, or one with a `/`, cannot be an interface.
-    !name.is_empty()
-        && name.len() < 16
-        && !name.contains('/')
-        && name != "."
-        && name != ".."
-        && Path::new("/sys/class/net").join(name).exists()
+    // IFNAMSIZ is 16 with its NUL: a longer name cannot be an interface.
+    if name.is_empty() || name.len() >= 16 {
+        return false;
+    }
+    let Ok(c_name) = std::ffi::CString::new(name) else {
+        return false;
+    };
+    // SAFETY: `c_name` is a valid NUL-terminated string that outlives the call.
+    unsafe { libc::if_nametoindex(c_name.as_ptr()) != 0 }
 }
 
 /// Keeps the items of `items` (whose positions are recorded under `path[i]`) for which `keep`
