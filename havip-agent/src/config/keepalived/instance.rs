@@ -5,8 +5,10 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use super::Pos;
+use super::complete::{self, ADVERT_INT_READ, MAX_PREEMPT_DELAY};
 use super::context::{Cx, TIMER_DECIMALS};
 use super::parser::Node;
+use super::unsupported::UNSUPPORTED;
 use crate::config::diagnostic::Severity;
 use crate::config::model::{Global, Inherited, Instance};
 use crate::config::validate::FieldPath;
@@ -14,177 +16,6 @@ use crate::config::values::{AddressError, Auth, AuthType, InitialState, Version,
 
 /// RFC 2338 5.3.6 and keepalived: only the first 8 characters of `auth_pass` are used.
 const AUTH_PASS_LEN: usize = 8;
-
-/// Instance directives havip does not implement: severity and why.
-///
-/// Errors change who owns the VIP or how it is reached, so ignoring them would make this node
-/// behave differently from a keepalived peer reading the same file. Warnings are tuning or
-/// side features whose absence does not change the election.
-const UNSUPPORTED: &[(&str, Severity, &str)] = &[
-    (
-        "use_vmac",
-        Severity::Error,
-        "virtual MAC (macvlan) interfaces are not supported",
-    ),
-    (
-        "use_vmac_addr",
-        Severity::Error,
-        "virtual MAC (macvlan) interfaces are not supported",
-    ),
-    (
-        "vmac_xmit_base",
-        Severity::Error,
-        "virtual MAC (macvlan) interfaces are not supported",
-    ),
-    (
-        "use_ipvlan",
-        Severity::Error,
-        "ipvlan interfaces are not supported",
-    ),
-    ("vrf", Severity::Error, "VRFs are not supported"),
-    (
-        "mcast_dst_ip",
-        Severity::Error,
-        "havip sends multicast adverts to 224.0.0.18 only",
-    ),
-    (
-        "native_ipv6",
-        Severity::Error,
-        "IPv6 instances are not supported",
-    ),
-    (
-        "track_file",
-        Severity::Error,
-        "only interfaces and scripts can be tracked (a vrrp_script can check a file)",
-    ),
-    (
-        "track_process",
-        Severity::Error,
-        "only interfaces and scripts can be tracked (a vrrp_script can check a process)",
-    ),
-    (
-        "track_bfd",
-        Severity::Error,
-        "BFD tracking is not supported",
-    ),
-    (
-        "virtual_routes",
-        Severity::Error,
-        "havip moves addresses, not routes",
-    ),
-    (
-        "virtual_rules",
-        Severity::Error,
-        "havip moves addresses, not routing rules",
-    ),
-    (
-        "virtual_ipaddress_excluded",
-        Severity::Error,
-        "not supported; list the addresses in virtual_ipaddress",
-    ),
-    (
-        "down_timer_adverts",
-        Severity::Error,
-        "havip uses the RFC master-down timer (3 advert intervals plus skew)",
-    ),
-    (
-        "owner_ignore_adverts",
-        Severity::Error,
-        "an address owner always processes adverts in havip",
-    ),
-    (
-        "auth_hmac",
-        Severity::Error,
-        "HMAC authentication is not supported",
-    ),
-    (
-        "accept",
-        Severity::Warning,
-        "havip never filters traffic to the VIP (accept mode is always on)",
-    ),
-    (
-        "no_accept",
-        Severity::Warning,
-        "havip never filters traffic to the VIP (accept mode is always on)",
-    ),
-    (
-        "skip_check_adv_addr",
-        Severity::Warning,
-        "havip does not compare the address list of adverts",
-    ),
-    (
-        "strict_mode",
-        Severity::Warning,
-        "havip does not add firewall rules",
-    ),
-    ("lower_prio_no_advert", Severity::Warning, "not supported"),
-    (
-        "higher_prio_send_advert",
-        Severity::Warning,
-        "not supported",
-    ),
-    ("garp_lower_prio_delay", Severity::Warning, "not supported"),
-    ("garp_lower_prio_repeat", Severity::Warning, "not supported"),
-    ("garp_extra_if", Severity::Warning, "not supported"),
-    (
-        "vmac_garp_intvl",
-        Severity::Warning,
-        "virtual MAC interfaces are not supported",
-    ),
-    (
-        "unicast_ttl",
-        Severity::Warning,
-        "havip always sends adverts with TTL 255 (RFC 3768 5.1.1.3)",
-    ),
-    ("track_src_ip", Severity::Warning, "not supported"),
-    (
-        "promote_secondaries",
-        Severity::Warning,
-        "havip does not change interface flags",
-    ),
-    (
-        "linkbeat_use_polling",
-        Severity::Warning,
-        "havip follows link state through netlink",
-    ),
-    ("kernel_rx_buf_size", Severity::Warning, "not supported"),
-    (
-        "notify_priority_changes",
-        Severity::Warning,
-        "notify FIFOs are not supported",
-    ),
-    ("notify_deleted", Severity::Warning, "not supported"),
-    (
-        "notify_master_rx_lower_pri",
-        Severity::Warning,
-        "not supported; the cloud reporter reconciles ownership instead",
-    ),
-    ("timer_expired_backup", Severity::Warning, "not supported"),
-    ("thread_timer_expired", Severity::Warning, "not supported"),
-    ("unicast_fault_no_peer", Severity::Warning, "not supported"),
-    ("old_unicast_checksum", Severity::Warning, "not supported"),
-    (
-        "lvs_sync_daemon_interface",
-        Severity::Warning,
-        "LVS is outside havip's scope",
-    ),
-    (
-        "debug",
-        Severity::Warning,
-        "use RUST_LOG for havip's log level",
-    ),
-    (
-        "global_tracking",
-        Severity::Warning,
-        "deprecated in keepalived; track on the vrrp_sync_group",
-    ),
-    ("smtp_alert", Severity::Note, "havip sends no email"),
-    (
-        "no_virtual_ipaddress",
-        Severity::Note,
-        "havip allows instances without addresses",
-    ),
-];
 
 /// Directives that may appear once; a repeat overrides the earlier one, as in keepalived.
 const SINGLE: &[&str] = &[
@@ -246,7 +77,7 @@ pub(super) fn convert(
         }
     }
     drop_own_interface(cx, &mut b);
-    complete(cx, node, &mut b);
+    complete::complete(cx, node, &b.path, &mut b.instance, b.priority_set);
     if !b.has_interface {
         cx.error(
             node.pos,
@@ -505,89 +336,6 @@ impl<'n> Builder<'n> {
             _ => return false,
         }
         true
-    }
-}
-
-/// keepalived's `advert_int` reading range (`vrrp_adv_handler`): 10 ms..=255 s.
-const ADVERT_INT_READ: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(255));
-/// keepalived's `preempt_delay` range (`TIMER_MAX_SEC`).
-const MAX_PREEMPT_DELAY: Duration = Duration::from_secs(1000);
-
-/// What keepalived's `vrrp_complete_instance` settles once the whole instance is read: the
-/// priority from the state when none was given, combinations it resolves with a warning
-/// (authentication under VRRP version 3, `nopreempt` with an owner or an initial `MASTER`), and the
-/// advert interval rounded to what the version can carry.
-fn complete(cx: &mut Cx<'_>, node: &Node, b: &mut Builder<'_>) {
-    let at = |cx: &Cx<'_>, key: &str| cx.spans.get(&b.path.key(key)).copied().unwrap_or(node.pos);
-    let auth_at = at(cx, "auth");
-    let interval_at = at(cx, "advert_interval");
-    let i = &mut b.instance;
-    let name = i.name.clone();
-    if !b.priority_set && i.state == InitialState::Master {
-        i.priority = 255;
-        cx.note(
-            node.pos,
-            format!(
-                "vrrp_instance `{name}`: `state MASTER` without `priority` means priority 255 \
-                 (address owner), as in keepalived"
-            ),
-        );
-    }
-    if i.version == Version::V3 && i.auth.take().is_some() {
-        cx.warn(
-            auth_at,
-            format!(
-                "vrrp_instance `{name}`: VRRP version 3 has no authentication; ignored (as \
-                 keepalived does)"
-            ),
-        );
-    }
-    if !i.preempt && (i.priority == 255 || i.state == InitialState::Master) {
-        i.preempt = true;
-        cx.warn(
-            node.pos,
-            format!(
-                "vrrp_instance `{name}`: `nopreempt` does not work with priority 255 or initial \
-                 state MASTER; cleared (as keepalived does)"
-            ),
-        );
-    }
-    if !i.preempt_delay.is_zero() && (i.state == InitialState::Master || !i.preempt) {
-        i.preempt_delay = Duration::ZERO;
-        cx.warn(
-            node.pos,
-            format!(
-                "vrrp_instance `{name}`: `preempt_delay` does not work with initial state MASTER \
-                 or nopreempt; cleared (as keepalived does)"
-            ),
-        );
-    }
-    let interval = i.advert_interval;
-    let (unit, max) = match i.version {
-        Version::V2 => (Duration::from_secs(1), Duration::from_secs(255)),
-        Version::V3 => (Duration::from_millis(10), Duration::from_millis(40_950)),
-    };
-    let rounded = if interval > max {
-        max
-    } else {
-        let units = (interval.as_nanos() + unit.as_nanos() / 2) / unit.as_nanos();
-        unit.saturating_mul(u32::try_from(units.max(1)).unwrap_or(u32::MAX))
-    };
-    if rounded != interval {
-        i.advert_interval = rounded;
-        cx.warn(
-            interval_at,
-            format!(
-                "vrrp_instance `{name}`: advert_int {} cannot be sent by VRRP version {}; {} is \
-                 used (as keepalived does)",
-                crate::config::format_duration(interval),
-                match i.version {
-                    Version::V2 => 2,
-                    Version::V3 => 3,
-                },
-                crate::config::format_duration(rounded),
-            ),
-        );
     }
 }
 

@@ -5,6 +5,7 @@
 //! are applied where keepalived applies them, so a file that keepalived reads the same way on a
 //! peer node yields the same election behaviour here.
 
+mod complete;
 mod context;
 mod convert;
 mod glob;
@@ -12,6 +13,7 @@ mod instance;
 mod lexer;
 mod parser;
 mod resolve;
+mod unsupported;
 
 pub(crate) use parser::decode;
 
