@@ -272,6 +272,33 @@ mod tests {
     }
 
     #[test]
+    fn cap_keeps_some_of_each_kind_and_sums_up_the_rest() {
+        assert_eq!(
+            kind_of("unknown keyword `a` on line 12"),
+            kind_of("unknown keyword `bb` on line 3")
+        );
+        assert_ne!(kind_of("unknown keyword `a`"), kind_of("extra `}` ignored"));
+        let mut cap = Cap::default();
+        for i in 0..25 {
+            cap.push(Diagnostic::new(
+                "/k",
+                i,
+                1,
+                Severity::Warning,
+                format!("bad `{i}`"),
+            ));
+        }
+        cap.push(Diagnostic::new("/k", 99, 1, Severity::Error, "other"));
+        let out = cap.finish();
+        assert_eq!(out.len(), MAX_DIAGNOSTICS_PER_KIND + 2);
+        let summary = out.last().map(ToString::to_string).unwrap_or_default();
+        assert_eq!(
+            summary,
+            "/k:10:1: warning: 15 more warning(s) not shown, the first of them: bad `10`"
+        );
+    }
+
+    #[test]
     fn display_has_position_unless_whole_file() {
         let d = Diagnostic::new("/etc/k.conf", 3, 5, Severity::Warning, "x ignored");
         assert_eq!(d.to_string(), "/etc/k.conf:3:5: warning: x ignored");
