@@ -25,7 +25,8 @@ pub enum Command {
     /// Run the agent: VRRP election for every configured instance, with the XDP data plane.
     Run(RunArgs),
     /// Validate a configuration (havip TOML or keepalived.conf) and print a summary; exit status
-    /// 0 if it can run, 1 if not (like `keepalived -t`).
+    /// 0 if it can run (warnings printed), 1 if not; with `--strict`, 5 if it runs but has
+    /// warnings (`keepalived -t`'s status for such a file).
     CheckConfig(CheckConfigArgs),
     /// Print the havip TOML equivalent of a keepalived.conf (diagnostics go to stderr).
     ImportKeepalived(ImportArgs),
@@ -50,6 +51,10 @@ pub struct CheckConfigArgs {
     /// Configuration format (auto: decided from the file).
     #[arg(long, value_enum, default_value_t = crate::config::Format::Auto)]
     pub format: crate::config::Format,
+    /// Fail on warnings too, as `keepalived -t` does: exit status 5 when the file would run but
+    /// has warnings (notes do not count).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Arguments of `havip-agent status`.

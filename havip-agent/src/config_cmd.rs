@@ -4,7 +4,7 @@
 use std::{fmt::Write as _, path::Path, process::ExitCode};
 
 use crate::{
-    config::{self, Config, ConfigError, Format},
+    config::{self, Config, ConfigError, Format, Severity},
     notify::Notifier,
     track::{Tracker, script::Check},
 };
@@ -101,10 +101,18 @@ fn print_diagnostics(diagnostics: &[config::Diagnostic]) {
     }
 }
 
-/// `check-config FILE`: validates and prints a summary. Exit status 0 when the configuration
-/// can run, 1 when it cannot (like `keepalived -t`).
+/// `check-config` exit status when the configuration cannot run (errors printed).
+pub const EXIT_CONFIG_ERROR: u8 = 1;
+/// `check-config --strict` exit status when the configuration would run but has warnings:
+/// keepalived 2.2.7's `KEEPALIVED_CHK_EXIT_CONFIG_TEST` (`lib/scheduler.h`), what `keepalived -t`
+/// returns for a file whose findings are all of the "will still run" kind.
+pub const EXIT_STRICT_WARNINGS: u8 = 5;
+
+/// `check-config FILE [--strict]`: validates and prints a summary. Exit status 0 when the
+/// configuration can run (its warnings printed), [`EXIT_CONFIG_ERROR`] when it cannot; with
+/// `strict`, [`EXIT_STRICT_WARNINGS`] when it can run but has warnings.
 #[must_use]
-pub fn check(path: &Path, format: Format) -> ExitCode {
+pub fn check(path: &Path, format: Format, strict: bool) -> ExitCode {
     match config::load(path, format) {
         Ok(loaded) => {
             print_diagnostics(&loaded.diagnostics);
@@ -116,21 +124,33 @@ pub fn check(path: &Path, format: Format) -> ExitCode {
             if let Some(s) = &loaded.sidecar {
                 println!("havip settings merged from {}", s.display());
             }
-            if problems.is_empty() {
-                println!(
-                    "{}: configuration OK ({:?}, {} instance(s))",
-                    path.display(),
-                    loaded.format,
-                    loaded.config.instances.len()
+            if !problems.is_empty() {
+                return ExitCode::from(EXIT_CONFIG_ERROR);
+            }
+            let warnings = loaded
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Warning)
+                .count();
+            println!(
+                "{}: configuration OK ({:?}, {} instance(s), {warnings} warning(s))",
+                path.display(),
+                loaded.format,
+                loaded.config.instances.len()
+            );
+            if strict && warnings > 0 {
+                eprintln!(
+                    "error: {}: {warnings} warning(s) and --strict given",
+                    path.display()
                 );
-                ExitCode::SUCCESS
+                ExitCode::from(EXIT_STRICT_WARNINGS)
             } else {
-                ExitCode::FAILURE
+                ExitCode::SUCCESS
             }
         }
         Err(e) => {
             report(&e);
-            ExitCode::FAILURE
+            ExitCode::from(EXIT_CONFIG_ERROR)
         }
     }
 }

@@ -1,15 +1,35 @@
 //! The havip agent binary: parses the command line and runs the chosen command.
+//!
+//! Every error reaches the operator as one line, `error: ` and the chain of causes joined by
+//! `: ` (what `{:#}` prints): never `{:?}`, which adds a backtrace when `RUST_BACKTRACE` is set
+//! and repeats the chain as `Caused by:` lines.
+
+use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
 use havip_agent::cli::{Cli, Command};
 
-fn main() -> anyhow::Result<std::process::ExitCode> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Commands that only read files need no runtime (and print, not log).
     match &cli.command {
         Command::CheckConfig(args) => {
-            return Ok(havip_agent::config_cmd::check(&args.config, args.format));
+            return Ok(havip_agent::config_cmd::check(
+                &args.config,
+                args.format,
+                args.strict,
+            ));
         }
         Command::ImportKeepalived(args) => {
             return Ok(havip_agent::config_cmd::import(&args.config));
@@ -52,5 +72,49 @@ fn main() -> anyhow::Result<std::process::ExitCode> {
             Command::PassThrough(args) => havip_agent::diag::pass_through(args).await,
         }
     })?;
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `e` and its causes as `{:#}` joins them, without a cause whose text an outer message already
+/// shows (`#[error("{path}: {source}")]` with `#[source]` would otherwise print it twice), and
+/// without line breaks.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out.lines().map(str::trim).collect::<Vec<_>>().join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("/etc/havip.toml: {source}")]
+    struct Outer {
+        #[source]
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn a_cause_repeated_by_its_wrapper_is_printed_once() {
+        let e = anyhow::Error::new(Outer {
+            source: std::io::Error::other("no such file"),
+        })
+        .context("loading the configuration");
+        assert_eq!(
+            one_line(&e),
+            "loading the configuration: /etc/havip.toml: no such file"
+        );
+        let two_lines = anyhow::anyhow!("first\nsecond");
+        assert_eq!(one_line(&two_lines), "first; second");
+    }
 }

@@ -61,7 +61,7 @@ fn native_file_with_every_form() {
         config.global.metrics_addr,
         "[::1]:9828".parse().expect("addr")
     );
-    assert_eq!(config.global.lease, Some(Duration::from_secs(3)));
+    assert_eq!(config.global.lease, Some(Duration::from_millis(250)));
     let chk = &config.scripts["chk"];
     assert_eq!(chk.interval, Duration::from_millis(500));
     assert_eq!(chk.effective_timeout(), Duration::from_millis(500));

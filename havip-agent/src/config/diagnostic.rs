@@ -1,7 +1,10 @@
 //! Diagnostics: what loading a configuration reports, each one at `file:line:column`.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+use super::limits::{MAX_DIAGNOSTICS, MAX_DIAGNOSTICS_PER_KIND};
 
 /// How serious a [`Diagnostic`] is.
 ///
@@ -131,6 +134,126 @@ fn saturate(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
+/// Something a [`Cap`] can count: a diagnostic, or a keepalived finding before its file
+/// index becomes a path.
+pub(crate) trait Capped: Sized {
+    fn severity(&self) -> Severity;
+    fn message(&self) -> &str;
+    /// The line that stands for `hidden` findings of the kind of `self` (the first hidden
+    /// one), at its position and with its severity, so a hidden error still fails the load.
+    fn summary(self, hidden: usize) -> Self;
+}
+
+impl Capped for Diagnostic {
+    fn severity(&self) -> Severity {
+        self.severity
+    }
+    fn message(&self) -> &str {
+        &self.message
+    }
+    fn summary(self, hidden: usize) -> Self {
+        Self {
+            message: summary_message(&self, hidden),
+            ..self
+        }
+    }
+}
+
+/// `N more SEVERITY(s) like: MESSAGE`.
+pub(crate) fn summary_message(first: &impl Capped, hidden: usize) -> String {
+    format!(
+        "{hidden} more {}(s) not shown, the first of them: {}",
+        first.severity(),
+        first.message()
+    )
+}
+
+/// Distinct kinds tracked; past this, every new kind counts as one "other" kind, so the
+/// bookkeeping stays bounded too.
+const MAX_KINDS: usize = 1024;
+
+/// Keeps at most [`MAX_DIAGNOSTICS_PER_KIND`] findings of each kind and
+/// [`MAX_DIAGNOSTICS`] in all, counting the rest: a file of a million unknown blocks yields a
+/// few lines, and the memory held does not grow with the input.
+pub(crate) struct Cap<T> {
+    kept: Vec<T>,
+    kinds: BTreeMap<(Severity, String), Kind<T>>,
+}
+
+/// One kind's count: kept, hidden, and the first hidden one (for the summary line).
+struct Kind<T> {
+    kept: usize,
+    hidden: usize,
+    first_hidden: Option<T>,
+}
+
+impl<T> Default for Cap<T> {
+    fn default() -> Self {
+        Self {
+            kept: Vec::new(),
+            kinds: BTreeMap::new(),
+        }
+    }
+}
+
+impl<T: Capped> Cap<T> {
+    pub(crate) fn push(&mut self, item: T) {
+        let mut key = (item.severity(), kind_of(item.message()));
+        if !self.kinds.contains_key(&key) && self.kinds.len() >= MAX_KINDS {
+            key.1 = String::from("(other)");
+        }
+        let kind = self.kinds.entry(key).or_insert(Kind {
+            kept: 0,
+            hidden: 0,
+            first_hidden: None,
+        });
+        if kind.kept < MAX_DIAGNOSTICS_PER_KIND && self.kept.len() < MAX_DIAGNOSTICS {
+            kind.kept += 1;
+            self.kept.push(item);
+        } else {
+            kind.hidden += 1;
+            if kind.first_hidden.is_none() {
+                kind.first_hidden = Some(item);
+            }
+        }
+    }
+
+    /// The kept findings, then one summary per kind that had some hidden.
+    pub(crate) fn finish(self) -> Vec<T> {
+        let mut out = self.kept;
+        out.extend(
+            self.kinds
+                .into_values()
+                .filter_map(|kind| kind.first_hidden.map(|first| first.summary(kind.hidden))),
+        );
+        out
+    }
+}
+
+/// The kind of a message: its text with the names (between backticks) and numbers blanked,
+/// so `unknown keyword `a`` and `unknown keyword `b`` are one kind.
+fn kind_of(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(200));
+    let mut quoted = false;
+    let mut last_digit = false;
+    for c in message.chars().take(200) {
+        if c == '`' {
+            quoted = !quoted;
+            out.push(c);
+        } else if quoted {
+            // A name: left out of the kind.
+        } else if c.is_ascii_digit() {
+            if !last_digit {
+                out.push('#');
+            }
+        } else {
+            out.push(c);
+        }
+        last_digit = c.is_ascii_digit();
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +269,33 @@ mod tests {
         assert_eq!(index.position(text.find('d').unwrap_or_default()), (2, 4));
         assert_eq!(index.position(text.len()), (4, 2));
         assert_eq!(index.position(999), (4, 2));
+    }
+
+    #[test]
+    fn cap_keeps_some_of_each_kind_and_sums_up_the_rest() {
+        assert_eq!(
+            kind_of("unknown keyword `a` on line 12"),
+            kind_of("unknown keyword `bb` on line 3")
+        );
+        assert_ne!(kind_of("unknown keyword `a`"), kind_of("extra `}` ignored"));
+        let mut cap = Cap::default();
+        for i in 0..25 {
+            cap.push(Diagnostic::new(
+                "/k",
+                i,
+                1,
+                Severity::Warning,
+                format!("bad `{i}`"),
+            ));
+        }
+        cap.push(Diagnostic::new("/k", 99, 1, Severity::Error, "other"));
+        let out = cap.finish();
+        assert_eq!(out.len(), MAX_DIAGNOSTICS_PER_KIND + 2);
+        let summary = out.last().map(ToString::to_string).unwrap_or_default();
+        assert_eq!(
+            summary,
+            "/k:10:1: warning: 15 more warning(s) not shown, the first of them: bad `10`"
+        );
     }
 
     #[test]

@@ -11,12 +11,19 @@
 //! - `keepalived`: lexer, parser (with includes) and conversion of keepalived.conf.
 //! - `values`: the value types and their TOML forms (string or table).
 //! - `validate`: the checks types cannot express.
+//! - `read` and [`limits`]: every file is read without blocking, only if it is a regular file,
+//!   and never past the size limit; see [`limits`] for the bounds on the whole input.
+//!
+//! [`load`] is a plain blocking function (it reads files): call it from a blocking task, never
+//! on an event loop.
 
 mod diagnostic;
 mod duration;
 mod keepalived;
+pub mod limits;
 mod model;
 mod native;
+mod read;
 mod validate;
 mod values;
 
@@ -30,6 +37,7 @@ pub use model::{
     DEFAULT_METRICS_ADDR, DEFAULT_PRIORITY, DEFAULT_SCRIPT_INTERVAL, Global, Instance, Script,
     SyncGroup,
 };
+pub use read::ReadError;
 pub use validate::{FieldPath, PathSegment, ValidationError};
 pub use values::{
     AddressError, Auth, AuthType, Command, InitialState, TrackInterface, TrackScript, Version,
@@ -77,14 +85,15 @@ pub struct Loaded {
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The file could not be read.
+    /// The file could not be read: I/O error, not a regular file, or over
+    /// [`limits::MAX_FILE_BYTES`].
     #[error("cannot read {}: {source}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
+        /// Why not.
         #[source]
-        source: std::io::Error,
+        source: ReadError,
     },
     /// The file has errors; `diagnostics` lists them all, with the warnings.
     #[error("{} has {count} error(s){first}", path.display(), count = count_errors(diagnostics), first = first_error(diagnostics))]
@@ -124,11 +133,29 @@ pub fn load(path: &Path, format: Format) -> Result<Loaded, ConfigError> {
 
 /// [`load`] with an explicit choice of sidecar.
 pub fn load_with(path: &Path, format: Format, sidecar: &Sidecar) -> Result<Loaded, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let read_error = |source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    let bytes = read::read_bounded(path, limits::MAX_FILE_BYTES, read::Executable::Allow)
+        .map_err(read_error)?;
+    let (text, lossy) = keepalived::decode(bytes);
     let format = detect(path, &text, format);
+    let mut early = Vec::new();
+    if lossy {
+        if format == Format::Toml {
+            return Err(read_error(ReadError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "TOML must be valid UTF-8",
+            ))));
+        }
+        // keepalived reads bytes; a Latin-1 comment must not stop the file from running.
+        early.push(Diagnostic::whole_file(
+            path,
+            Severity::Warning,
+            "not valid UTF-8; invalid bytes read as U+FFFD",
+        ));
+    }
     let sidecar = match sidecar {
         Sidecar::File(file) => Some(file.clone()),
         Sidecar::Default if format == Format::Keepalived => {
@@ -136,14 +163,14 @@ pub fn load_with(path: &Path, format: Format, sidecar: &Sidecar) -> Result<Loade
         }
         Sidecar::Default | Sidecar::Disabled => None,
     };
-    load_text(path, &text, format, sidecar.as_deref())
+    load_text(path, &text, format, sidecar.as_deref(), early)
 }
 
 /// Loads a configuration from `text` as if read from `origin` (for messages and includes),
 /// without a sidecar.
 pub fn load_str(text: &str, origin: &Path, format: Format) -> Result<Loaded, ConfigError> {
     let format = detect(origin, text, format);
-    load_text(origin, text, format, None)
+    load_text(origin, text, format, None, Vec::new())
 }
 
 /// The format of `text` read from `path` when `format` is [`Format::Auto`].
@@ -168,6 +195,7 @@ fn load_text(
     text: &str,
     format: Format,
     sidecar: Option<&Path>,
+    early: Vec<Diagnostic>,
 ) -> Result<Loaded, ConfigError> {
     let invalid = |diagnostics| ConfigError::Invalid {
         path: path.to_path_buf(),
@@ -177,7 +205,8 @@ fn load_text(
         if format == Format::Keepalived {
             let imported = keepalived::import(path, text);
             let config = imported.config.clone();
-            let diagnostics = imported.diagnostics.clone();
+            let mut diagnostics = early;
+            diagnostics.extend(imported.diagnostics.iter().cloned());
             (
                 config,
                 diagnostics,
@@ -192,7 +221,14 @@ fn load_text(
             )
         };
     if let Some(file) = sidecar {
-        match std::fs::read_to_string(file) {
+        let extra = read::read_bounded(file, limits::MAX_FILE_BYTES, read::Executable::Allow)
+            .map_err(ReadError::into_io)
+            .and_then(|bytes| {
+                String::from_utf8(bytes).map_err(|e| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, e.utf8_error())
+                })
+            });
+        match extra {
             Ok(extra) => diagnostics.extend(native::merge_sidecar(&mut config, &extra, file)),
             Err(e) => diagnostics.push(Diagnostic::whole_file(
                 file,
@@ -225,12 +261,19 @@ fn load_text(
         }
     }
     if config.instances.is_empty() && !diagnostics.iter().any(Diagnostic::is_error) {
-        diagnostics.push(Diagnostic::whole_file(
-            path,
-            Severity::Warning,
-            "no VRRP instance is configured",
-        ));
+        let message = if config.global.allow_no_instances {
+            "no VRRP instance is configured (allow_no_instances is set)"
+        } else {
+            "no VRRP instance is configured; a running agent refuses to reload to this file \
+             unless [global] allow_no_instances = true"
+        };
+        diagnostics.push(Diagnostic::whole_file(path, Severity::Warning, message));
     }
+    let mut capped = diagnostic::Cap::default();
+    for d in diagnostics {
+        capped.push(d);
+    }
+    let diagnostics = capped.finish();
     if diagnostics.iter().any(Diagnostic::is_error) {
         return Err(invalid(diagnostics));
     }

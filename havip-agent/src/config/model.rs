@@ -97,10 +97,17 @@ pub struct Global {
     pub router_id: Option<String>,
     /// Address of the Prometheus endpoint. Default `127.0.0.1:9828`.
     pub metrics_addr: SocketAddr,
-    /// How long the XDP program keeps answering ARP for a VIP after the last advert this node
-    /// sent as owner. Default (none): three advert intervals of the instance.
+    /// How long the XDP program keeps answering ARP for a VIP after this node last renewed its
+    /// ownership (every advert it sends as master). Default (none): two advert intervals of
+    /// each instance. Must be shorter than three advert intervals of every instance: a peer
+    /// takes over after its `Master_Down_Interval`, 3 x our advert interval plus its skew
+    /// (RFC 3768 6.1, RFC 9568 6.1), and a hung master must stop answering before then.
     #[serde(with = "serde_opt_duration", skip_serializing_if = "Option::is_none")]
     pub lease: Option<Duration>,
+    /// Accept a configuration without any instance on reload. Default false: a reload to a
+    /// file without instances (emptied by mistake, or an include gone missing) is refused and
+    /// logged, since it would resign every VIP; loading such a file at start is allowed.
+    pub allow_no_instances: bool,
     /// keepalived `vrrp_version`: the version of instances that do not set one. Default 2.
     pub vrrp_version: Version,
     /// keepalived global `v3_checksum_as_v2`: default of the instance setting. Default false.
@@ -136,6 +143,7 @@ impl Default for Global {
             router_id: None,
             metrics_addr: DEFAULT_METRICS_ADDR,
             lease: None,
+            allow_no_instances: false,
             vrrp_version: Version::V2,
             v3_checksum_as_v2: false,
             script_user: None,

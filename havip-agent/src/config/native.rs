@@ -9,8 +9,9 @@
 //!
 //! ```toml
 //! [global]
-//! metrics_addr = "0.0.0.0:9828"    # havip settings of [global]: metrics_addr, lease
-//! lease = "3s"
+//! metrics_addr = "0.0.0.0:9828"    # havip settings of [global]: metrics_addr, lease,
+//! lease = "1.5s"                   #   allow_no_instances
+//! allow_no_instances = false
 //!
 //! [instance.VI_1]                  # per vrrp_instance, by name
 //! manage_addresses = false
@@ -120,10 +121,17 @@ pub(crate) fn parse<'t>(
 
 /// Whether `text` is a native configuration: valid TOML with `[global]` or `[[instance]]`.
 pub(crate) fn looks_like_toml(text: &str) -> bool {
-    DeTable::parse(text).is_ok_and(|t| {
-        let t = t.get_ref();
-        t.get("global").is_some() || t.get("instance").is_some()
-    })
+    // A cheap look first: parsing a large keepalived.conf as TOML only to fail would cost
+    // the TOML lexer's memory for the whole file.
+    let has_table = text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with("[global]") || l.starts_with("[[instance]]")
+    });
+    has_table
+        && DeTable::parse(text).is_ok_and(|t| {
+            let t = t.get_ref();
+            t.get("global").is_some() || t.get("instance").is_some()
+        })
 }
 
 impl Config {
@@ -225,6 +233,7 @@ struct SidecarGlobal {
     metrics_addr: Option<SocketAddr>,
     #[serde(with = "serde_opt_duration")]
     lease: Option<Duration>,
+    allow_no_instances: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -250,6 +259,9 @@ pub(crate) fn merge_sidecar(config: &mut Config, text: &str, file: &Path) -> Vec
     }
     if let Some(lease) = sidecar.global.lease {
         config.global.lease = Some(lease);
+    }
+    if let Some(allow) = sidecar.global.allow_no_instances {
+        config.global.allow_no_instances = allow;
     }
     if sidecar.cloud.is_some() {
         config.cloud = sidecar.cloud;

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
+use super::duration::format_duration;
 use super::model::{Config, Instance, Script, SyncGroup};
 use super::values::{TrackInterface, TrackScript, Version};
 
@@ -249,6 +250,7 @@ impl Validator {
             );
         }
         self.interval(path, instance);
+        self.lease(instance, config);
         if instance.preempt_delay > MAX_PREEMPT_DELAY {
             self.push(
                 path.key("preempt_delay"),
@@ -304,6 +306,37 @@ impl Validator {
                     ),
                 );
             }
+        }
+    }
+
+    /// `[global].lease` against this instance's advert interval.
+    ///
+    /// A backup declares the master dead after its `Master_Down_Interval`, `3 x
+    /// Advertisement_Interval + Skew_Time` computed from our adverts (RFC 3768 6.1, RFC 9568
+    /// 6.1; `Skew_Time` is more than 0 for any priority below 256). A master whose agent hangs
+    /// keeps answering ARP from the kernel until its lease runs out; if that is not before the
+    /// backup takes over, both answer for the VIP, and the backup's lower priority does not
+    /// fence the hung master. So the lease must be below the smallest `Master_Down_Interval` a
+    /// peer can compute, and since the skew can be as small as 1/256 of an interval, below
+    /// 3 x the advert interval.
+    fn lease(&mut self, instance: &Instance, config: &Config) {
+        let Some(lease) = config.global.lease else {
+            return;
+        };
+        let bound = instance.advert_interval.saturating_mul(3);
+        if !lease.is_zero() && lease >= bound {
+            self.push(
+                FieldPath::root().key("global").key("lease"),
+                format!(
+                    "lease {} must be shorter than 3 x advert_interval of instance `{}` ({} x 3 = \
+                     {}): a peer takes over after 3 advert intervals plus its skew, and a hung \
+                     master must stop answering ARP before then",
+                    format_duration(lease),
+                    instance.name,
+                    format_duration(instance.advert_interval),
+                    format_duration(bound),
+                ),
+            );
         }
     }
 

@@ -9,7 +9,7 @@ use std::ops::RangeInclusive;
 use std::time::Duration;
 
 use super::parser::{Arg, Node};
-use super::{Finding, Pos};
+use super::{Finding, Findings, Pos};
 use crate::config::diagnostic::Severity;
 use crate::config::duration::parse_seconds;
 use crate::config::validate::FieldPath;
@@ -22,13 +22,13 @@ pub(super) const TIMER_DECIMALS: usize = 6;
 
 /// Conversion context: findings and field positions.
 pub(super) struct Cx<'f> {
-    findings: &'f mut Vec<Finding>,
+    findings: &'f mut Findings,
     pub(super) spans: HashMap<FieldPath, Pos>,
 }
 
 impl<'f> Cx<'f> {
     /// A context reporting into `findings`.
-    pub(super) fn new(findings: &'f mut Vec<Finding>) -> Self {
+    pub(super) fn new(findings: &'f mut Findings) -> Self {
         Self {
             findings,
             spans: HashMap::new(),
@@ -168,6 +168,37 @@ impl<'f> Cx<'f> {
         parsed
     }
 
+    /// The single integer argument of `node` in `range`; otherwise a warning saying what
+    /// keepalived does instead (`instead`: "ignored", "1 is used"...) and `None`, for the
+    /// settings keepalived reads leniently.
+    pub(super) fn int_or_warn<T: TryFrom<i64>>(
+        &mut self,
+        node: &Node,
+        range: RangeInclusive<i64>,
+        instead: &str,
+    ) -> Option<(T, Pos)> {
+        let arg = self.value(node)?;
+        let parsed = arg
+            .text
+            .parse::<i64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .and_then(|n| T::try_from(n).ok());
+        if parsed.is_none() {
+            self.warn(
+                arg.pos,
+                format!(
+                    "`{}` must be an integer in {}..={}, not `{}`; {instead} (as keepalived does)",
+                    node.keyword,
+                    range.start(),
+                    range.end(),
+                    arg.text
+                ),
+            );
+        }
+        parsed.map(|n| (n, arg.pos))
+    }
+
     /// The single integer argument of `node`.
     pub(super) fn int_value<T: TryFrom<i64>>(
         &mut self,
@@ -195,7 +226,9 @@ impl<'f> Cx<'f> {
 
     /// Whole seconds, for keepalived settings read with `read_unsigned`.
     pub(super) fn whole_seconds(&mut self, node: &Node) -> Option<(Duration, Pos)> {
-        self.int_value::<u64>(node, 0..=i64::from(u32::MAX))
+        // keepalived ignores a bad value here with a warning (`garp_master_delay '%s' invalid
+        // - ignoring`).
+        self.int_or_warn::<u64>(node, 0..=i64::from(u32::MAX), "ignored")
             .map(|(s, pos)| (Duration::from_secs(s), pos))
     }
 
@@ -272,7 +305,9 @@ impl<'f> Cx<'f> {
         Some((user.text.clone(), group))
     }
 
-    /// `track_interface { IFNAME [weight N [reverse|noreverse]] ... }`.
+    /// `track_interface { IFNAME [weight N [reverse]] ... }`, with keepalived's reading of
+    /// bad options (`alloc_track_if`): an unknown option or a `weight` without value drops
+    /// the entry, a weight out of range is 0, +/-254 is +/-253, each with a warning.
     pub(super) fn track_interfaces(
         &mut self,
         node: &Node,
@@ -284,7 +319,19 @@ impl<'f> Cx<'f> {
         };
         for item in items {
             self.no_block(item);
-            let (weight, reverse) = self.weight_args(item);
+            if out.iter().any(|t| t.name == item.keyword) {
+                self.warn(
+                    item.pos,
+                    format!(
+                        "duplicate track_interface `{}` ignored (as keepalived does)",
+                        item.keyword
+                    ),
+                );
+                continue;
+            }
+            let Some((weight, reverse)) = self.weight_args(item, false) else {
+                continue;
+            };
             self.span(path.index(out.len()), item.pos);
             out.push(TrackInterface {
                 name: item.keyword.clone(),
@@ -294,7 +341,9 @@ impl<'f> Cx<'f> {
         }
     }
 
-    /// `track_script { NAME [weight N [reverse|noreverse]] ... }`.
+    /// `track_script { NAME [weight N [reverse|noreverse]] ... }`, read like
+    /// [`Self::track_interfaces`] (`alloc_track_script`), except that a weight out of range
+    /// leaves the script's own weight.
     pub(super) fn track_scripts(
         &mut self,
         node: &Node,
@@ -306,7 +355,19 @@ impl<'f> Cx<'f> {
         };
         for item in items {
             self.no_block(item);
-            let (weight, reverse) = self.weight_args(item);
+            if out.iter().any(|t| t.name == item.keyword) {
+                self.warn(
+                    item.pos,
+                    format!(
+                        "duplicate track_script `{}` ignored (as keepalived does)",
+                        item.keyword
+                    ),
+                );
+                continue;
+            }
+            let Some((weight, reverse)) = self.weight_args(item, true) else {
+                continue;
+            };
             self.span(path.index(out.len()), item.pos);
             out.push(TrackScript {
                 name: item.keyword.clone(),
@@ -316,29 +377,81 @@ impl<'f> Cx<'f> {
         }
     }
 
-    /// `weight N [reverse|noreverse]` after a tracked object's name.
-    fn weight_args(&mut self, item: &Node) -> (Option<i16>, Option<bool>) {
-        let mut weight = None;
-        let mut reverse = None;
+    /// `weight N [reverse|noreverse]` after a tracked object's name; `None` when keepalived
+    /// drops the whole entry.
+    fn weight_args(&mut self, item: &Node, script: bool) -> Option<(Option<i16>, Option<bool>)> {
+        let what = if script {
+            "track_script"
+        } else {
+            "track_interface"
+        };
+        let name = &item.keyword;
         let mut args = item.args.iter();
-        while let Some(arg) = args.next() {
-            match arg.text.as_str() {
-                "weight" => match args.next() {
-                    Some(value) => weight = self.int::<i16>("weight", value, WEIGHT),
-                    None => self.error(arg.pos, "`weight` needs a value"),
-                },
-                "reverse" => reverse = Some(true),
-                "noreverse" => reverse = Some(false),
-                other => self.error(
-                    arg.pos,
+        let Some(first) = args.next() else {
+            return Some((None, None));
+        };
+        if first.text != "weight" {
+            self.warn(
+                first.pos,
+                format!(
+                    "unknown {what} option `{}`: `{name}` is not tracked (as keepalived does); \
+                     expected `weight N [reverse]`",
+                    first.text
+                ),
+            );
+            return None;
+        }
+        let Some(value) = args.next() else {
+            self.warn(
+                first.pos,
+                format!("`weight` without a value: `{name}` is not tracked (as keepalived does)"),
+            );
+            return None;
+        };
+        let weight = match value.text.parse::<i16>() {
+            Ok(w) if WEIGHT.contains(&i64::from(w)) => Some(w),
+            Ok(w @ (-254 | 254)) => {
+                let clamped = w.signum() * 253;
+                self.warn(
+                    value.pos,
+                    format!("weight {w} for `{name}` read as {clamped}, as keepalived does"),
+                );
+                Some(clamped)
+            }
+            _ => {
+                let instead = if script {
+                    "the script's own weight is used"
+                } else {
+                    "weight 0 is used"
+                };
+                self.warn(
+                    value.pos,
                     format!(
-                        "unknown option `{other}` for tracked `{}`: expected `weight N \
-                         [reverse|noreverse]`",
-                        item.keyword
+                        "weight `{}` for `{name}` is not in -253..=253; {instead} (as keepalived \
+                         does)",
+                        value.text
                     ),
+                );
+                None
+            }
+        };
+        let mut reverse = None;
+        if let Some(option) = args.next() {
+            match option.text.as_str() {
+                "reverse" => reverse = Some(true),
+                "noreverse" if script => reverse = Some(false),
+                other => self.warn(
+                    option.pos,
+                    format!("unknown {what} weight option `{other}` ignored (as keepalived does)"),
                 ),
             }
         }
-        (weight, reverse)
+        for extra in args {
+            self.warn(
+                extra.pos,
+                format!("extra argument `{}` of `{name}` ignored", extra.text),
+            );
+        }
+        Some((weight, reverse))
     }
 }

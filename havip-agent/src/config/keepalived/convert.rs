@@ -5,11 +5,13 @@
 //! does this conversion, whatever the order of the blocks in the file.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use super::context::{Cx, TIMER_DECIMALS, WEIGHT};
 use super::instance;
 use super::parser::{Arg, Node};
-use super::{Finding, Pos};
+use super::resolve;
+use super::{Findings, Pos};
 use crate::config::model::{Config, Global, Script, SyncGroup};
 use crate::config::validate::FieldPath;
 use crate::config::values::Version;
@@ -24,7 +26,7 @@ pub(crate) struct Converted {
 }
 
 /// Converts the directive tree of a keepalived.conf.
-pub(crate) fn convert(nodes: &[Node], findings: &mut Vec<Finding>) -> Converted {
+pub(crate) fn convert(nodes: &[Node], findings: &mut Findings) -> Converted {
     let mut cx = Cx::new(findings);
     let mut config = Config::default();
     let mut global = GlobalSet::default();
@@ -32,23 +34,94 @@ pub(crate) fn convert(nodes: &[Node], findings: &mut Vec<Finding>) -> Converted 
         cx.span(FieldPath::root().key("global"), node.pos);
         global_defs(&mut cx, node, &mut config.global, &mut global);
     }
+    let dynamic_interfaces = nodes
+        .iter()
+        .filter(|n| n.keyword == "global_defs")
+        .filter_map(|n| n.block.as_ref())
+        .any(|b| b.nodes.iter().any(|n| n.keyword == "dynamic_interfaces"));
     for node in nodes {
         match node.keyword.as_str() {
             "global_defs" => {}
             "vrrp_script" => vrrp_script(&mut cx, node, &mut config),
             "vrrp_instance" => {
+                if let Some(name) = node.args.first()
+                    && config.instances.iter().any(|i| i.name == name.text)
+                {
+                    cx.warn(
+                        name.pos,
+                        format!(
+                            "vrrp_instance `{}` is already defined; this one is skipped (as \
+                             keepalived does)",
+                            name.text
+                        ),
+                    );
+                    continue;
+                }
                 let index = config.instances.len();
-                if let Some(i) = instance::convert(&mut cx, node, index, &config.global) {
+                if let Some(mut i) = instance::convert(&mut cx, node, index, &config.global) {
+                    let scope = resolve::Scope {
+                        scripts: &config.scripts,
+                        dynamic_interfaces,
+                    };
+                    let owner = format!("vrrp_instance {}", i.name);
+                    resolve::tracks(
+                        &mut cx,
+                        &FieldPath::instance(index),
+                        &owner,
+                        &scope,
+                        &mut i.track_interfaces,
+                        &mut i.track_scripts,
+                    );
                     config.instances.push(i);
                 }
             }
-            "vrrp_sync_group" => sync_group(&mut cx, node, &mut config),
+            "vrrp_sync_group" => {
+                sync_group(&mut cx, node, &mut config);
+                if let Some(index) = config.sync_groups.len().checked_sub(1)
+                    && let Some(mut g) = config.sync_groups.pop()
+                {
+                    let scope = resolve::Scope {
+                        scripts: &config.scripts,
+                        dynamic_interfaces,
+                    };
+                    let owner = format!("vrrp_sync_group {}", g.name);
+                    resolve::tracks(
+                        &mut cx,
+                        &FieldPath::sync_group(index),
+                        &owner,
+                        &scope,
+                        &mut g.track_interfaces,
+                        &mut g.track_scripts,
+                    );
+                    config.sync_groups.push(g);
+                }
+            }
             keyword => top_level_other(&mut cx, node, keyword),
         }
     }
+    unused_scripts(&mut cx, &config);
     Converted {
         config,
         spans: cx.spans,
+    }
+}
+
+/// keepalived warns about a `vrrp_script` that nothing tracks ("script X is not used") and
+/// does not run it; havip runs only tracked scripts too.
+fn unused_scripts(cx: &mut Cx<'_>, config: &Config) {
+    for name in config.scripts.keys() {
+        let used = config
+            .instances
+            .iter()
+            .flat_map(|i| &i.track_scripts)
+            .chain(config.sync_groups.iter().flat_map(|g| &g.track_scripts))
+            .any(|t| &t.name == name);
+        if !used && let Some(&pos) = cx.spans.get(&FieldPath::script(name)) {
+            cx.warn(
+                pos,
+                format!("vrrp_script `{name}` is not used by any instance or sync group"),
+            );
+        }
     }
 }
 
@@ -82,7 +155,7 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
                 }
             }
             "vrrp_version" => {
-                if let Some((n, pos)) = cx.int_value::<i64>(item, 2..=3) {
+                if let Some((n, pos)) = cx.int_or_warn::<i64>(item, 2..=3, "ignored") {
                     g.vrrp_version = Version::from_number(n).unwrap_or_default();
                     cx.span(path.key("vrrp_version"), pos);
                 }
@@ -108,8 +181,8 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
                 }
             }
             "vrrp_garp_master_repeat" => {
-                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
-                    g.garp_master_repeat = n;
+                if let Some((n, pos)) = cx.int_or_warn(item, 0..=i64::from(u32::MAX), "ignored") {
+                    g.garp_master_repeat = at_least_one(cx, item, n, pos);
                     cx.span(path.key("garp_master_repeat"), pos);
                 }
             }
@@ -120,8 +193,8 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
                 }
             }
             "vrrp_garp_master_refresh_repeat" => {
-                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
-                    g.garp_master_refresh_repeat = n;
+                if let Some((n, pos)) = cx.int_or_warn(item, 0..=i64::from(u32::MAX), "ignored") {
+                    g.garp_master_refresh_repeat = at_least_one(cx, item, n, pos);
                     cx.span(path.key("garp_master_refresh_repeat"), pos);
                 }
             }
@@ -141,6 +214,22 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
     }
 }
 
+/// keepalived reads a GARP repeat count of 0 as 1, with a warning.
+fn at_least_one(cx: &mut Cx<'_>, item: &Node, n: u32, pos: Pos) -> u32 {
+    if n == 0 {
+        cx.warn(
+            pos,
+            format!(
+                "`{}` must be greater than 0; 1 is used (as keepalived does)",
+                item.keyword
+            ),
+        );
+        1
+    } else {
+        n
+    }
+}
+
 /// `global_defs` items havip does not use: a note, a warning or an error each.
 fn global_other(cx: &mut Cx<'_>, item: &Node) {
     match item.keyword.as_str() {
@@ -152,6 +241,11 @@ fn global_other(cx: &mut Cx<'_>, item: &Node) {
                  unicast_peer",
             );
         }
+        "dynamic_interfaces" => cx.note(
+            item.pos,
+            "`dynamic_interfaces`: tracked interfaces that do not exist yet are kept, and count \
+             as down until they appear",
+        ),
         "vrrp_mcast_group4" => {
             if let Some(arg) = cx.value(item) {
                 if arg.text == "224.0.0.18" {
@@ -221,9 +315,10 @@ fn vrrp_script(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
         );
     }
     if config.scripts.contains_key(&name) {
-        cx.error(
+        // keepalived keeps both and finds the first by name.
+        cx.warn(
             name_arg.pos,
-            format!("vrrp_script `{name}` is defined twice"),
+            format!("vrrp_script `{name}` is defined twice; this one is ignored"),
         );
         return;
     }
@@ -232,69 +327,92 @@ fn vrrp_script(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
     let mut script = Script::new(String::new());
     let mut has_script = false;
     for item in items {
-        let key = item.keyword.as_str();
-        match key {
-            "script" => {
-                cx.no_block(item);
-                if item.args.is_empty() {
-                    cx.error(item.pos, "`script` needs a command");
-                } else {
-                    script.script = join_command(&item.args);
-                    has_script = true;
-                    cx.span(path.key("script"), item.args[0].pos);
-                }
-            }
-            "interval" => {
-                if let Some((d, pos)) = cx.seconds(item, SCRIPT_DECIMALS) {
-                    script.interval = d;
-                    cx.span(path.key("interval"), pos);
-                }
-            }
-            "timeout" => {
-                if let Some((d, pos)) = cx.seconds(item, SCRIPT_DECIMALS) {
-                    script.timeout = Some(d);
-                    cx.span(path.key("timeout"), pos);
-                }
-            }
-            "weight" => script_weight(cx, item, &path, &mut script),
-            "rise" | "fall" => {
-                if let Some((n, pos)) = cx.int_value::<u32>(item, 1..=i64::from(u32::MAX)) {
-                    if key == "rise" {
-                        script.rise = n;
-                    } else {
-                        script.fall = n;
-                    }
-                    cx.span(path.key(key), pos);
-                }
-            }
-            "user" => {
-                cx.no_block(item);
-                match cx.user_group(item, &item.args) {
-                    Some((user, group)) => {
-                        script.user = Some(user);
-                        script.group = group;
-                    }
-                    None => cx.error(item.pos, "`user` needs a user name"),
-                }
-            }
-            "init_fail" => {
-                cx.flag(item);
-                script.init_fail = true;
-            }
-            other => cx.error(
-                item.pos,
-                format!("unknown keyword `{other}` in vrrp_script"),
-            ),
-        }
+        has_script |= script_item(cx, item, &path, &mut script);
     }
     if !has_script {
-        cx.error(
+        cx.warn(
             node.pos,
-            format!("vrrp_script `{name}` has no `script` line"),
+            format!(
+                "vrrp_script `{name}` has no `script` line; removed (as keepalived does), so \
+                 nothing can track it"
+            ),
         );
         return;
     }
     config.scripts.insert(name, script);
+}
+
+/// One directive of a `vrrp_script` block; true if it set the command.
+fn script_item(cx: &mut Cx<'_>, item: &Node, path: &FieldPath, script: &mut Script) -> bool {
+    let mut has_script = false;
+    let key = item.keyword.as_str();
+    match key {
+        "script" => {
+            cx.no_block(item);
+            if item.args.is_empty() {
+                cx.error(item.pos, "`script` needs a command");
+            } else {
+                script.script = join_command(&item.args);
+                has_script = true;
+                cx.span(path.key("script"), item.args[0].pos);
+            }
+        }
+        "interval" | "timeout" => {
+            if let Some((mut d, pos)) = cx.seconds(item, SCRIPT_DECIMALS) {
+                if d.is_zero() {
+                    cx.warn(
+                        pos,
+                        format!("`{key}` must be greater than 0; 1 s is used (as keepalived does)"),
+                    );
+                    d = Duration::from_secs(1);
+                }
+                if key == "interval" {
+                    script.interval = d;
+                } else {
+                    script.timeout = Some(d);
+                }
+                cx.span(path.key(key), pos);
+            }
+        }
+        "weight" => script_weight(cx, item, path, script),
+        "rise" | "fall" => {
+            let read = cx.int_or_warn::<u32>(item, 1..=i64::from(i32::MAX), "1 is used");
+            if read.is_none() {
+                if key == "rise" {
+                    script.rise = 1;
+                } else {
+                    script.fall = 1;
+                }
+            }
+            if let Some((n, pos)) = read {
+                if key == "rise" {
+                    script.rise = n;
+                } else {
+                    script.fall = n;
+                }
+                cx.span(path.key(key), pos);
+            }
+        }
+        "user" => {
+            cx.no_block(item);
+            match cx.user_group(item, &item.args) {
+                Some((user, group)) => {
+                    script.user = Some(user);
+                    script.group = group;
+                }
+                None => cx.error(item.pos, "`user` needs a user name"),
+            }
+        }
+        "init_fail" => {
+            cx.flag(item);
+            script.init_fail = true;
+        }
+        other => cx.warn(
+            item.pos,
+            format!("unknown keyword `{other}` in vrrp_script ignored (as keepalived does)"),
+        ),
+    }
+    has_script
 }
 
 /// `weight N [reverse|noreverse]` in a `vrrp_script`.
@@ -303,20 +421,28 @@ fn script_weight(cx: &mut Cx<'_>, item: &Node, path: &FieldPath, script: &mut Sc
     let mut args = item.args.iter();
     match args.next() {
         None => cx.error(item.pos, "`weight` needs a value"),
-        Some(arg) => {
-            if let Some(w) = cx.int::<i16>("weight", arg, WEIGHT) {
+        Some(arg) => match arg.text.parse::<i16>() {
+            Ok(w) if WEIGHT.contains(&i64::from(w)) => {
                 script.weight = w;
                 cx.span(path.key("weight"), arg.pos);
             }
-        }
+            // keepalived warns and runs with whatever its parser left; 0, the default, here.
+            _ => cx.warn(
+                arg.pos,
+                format!(
+                    "vrrp_script weight `{}` is not in -253..=253; weight 0 is used",
+                    arg.text
+                ),
+            ),
+        },
     }
     for arg in args {
         match arg.text.as_str() {
             "reverse" => script.reverse = true,
             "noreverse" => script.reverse = false,
-            other => cx.error(
+            other => cx.warn(
                 arg.pos,
-                format!("unknown `weight` option `{other}`: expected `reverse`"),
+                format!("unknown `weight` option `{other}` ignored (as keepalived does)"),
             ),
         }
     }
@@ -418,9 +544,11 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
             | "notify_deleted" => {
                 cx.warn(item.pos, format!("`{key}` ignored: not supported by havip"));
             }
-            other => cx.error(
+            other => cx.warn(
                 item.pos,
-                format!("unknown keyword `{other}` in vrrp_sync_group"),
+                format!(
+                    "unknown keyword `{other}` in vrrp_sync_group ignored (as keepalived does)"
+                ),
             ),
         }
     }
@@ -463,6 +591,9 @@ fn top_level_other(cx: &mut Cx<'_>, node: &Node, keyword: &str) {
             ),
         );
     } else {
-        cx.error(node.pos, format!("unknown top-level keyword `{keyword}`"));
+        cx.warn(
+            node.pos,
+            format!("unknown top-level keyword `{keyword}` ignored (as keepalived does)"),
+        );
     }
 }

@@ -2,10 +2,13 @@
 //! instance directives havip does not implement.
 
 use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use super::Pos;
+use super::complete::{self, ADVERT_INT_READ, MAX_PREEMPT_DELAY};
 use super::context::{Cx, TIMER_DECIMALS};
 use super::parser::Node;
+use super::unsupported::UNSUPPORTED;
 use crate::config::diagnostic::Severity;
 use crate::config::model::{Global, Inherited, Instance};
 use crate::config::validate::FieldPath;
@@ -13,177 +16,6 @@ use crate::config::values::{AddressError, Auth, AuthType, InitialState, Version,
 
 /// RFC 2338 5.3.6 and keepalived: only the first 8 characters of `auth_pass` are used.
 const AUTH_PASS_LEN: usize = 8;
-
-/// Instance directives havip does not implement: severity and why.
-///
-/// Errors change who owns the VIP or how it is reached, so ignoring them would make this node
-/// behave differently from a keepalived peer reading the same file. Warnings are tuning or
-/// side features whose absence does not change the election.
-const UNSUPPORTED: &[(&str, Severity, &str)] = &[
-    (
-        "use_vmac",
-        Severity::Error,
-        "virtual MAC (macvlan) interfaces are not supported",
-    ),
-    (
-        "use_vmac_addr",
-        Severity::Error,
-        "virtual MAC (macvlan) interfaces are not supported",
-    ),
-    (
-        "vmac_xmit_base",
-        Severity::Error,
-        "virtual MAC (macvlan) interfaces are not supported",
-    ),
-    (
-        "use_ipvlan",
-        Severity::Error,
-        "ipvlan interfaces are not supported",
-    ),
-    ("vrf", Severity::Error, "VRFs are not supported"),
-    (
-        "mcast_dst_ip",
-        Severity::Error,
-        "havip sends multicast adverts to 224.0.0.18 only",
-    ),
-    (
-        "native_ipv6",
-        Severity::Error,
-        "IPv6 instances are not supported",
-    ),
-    (
-        "track_file",
-        Severity::Error,
-        "only interfaces and scripts can be tracked (a vrrp_script can check a file)",
-    ),
-    (
-        "track_process",
-        Severity::Error,
-        "only interfaces and scripts can be tracked (a vrrp_script can check a process)",
-    ),
-    (
-        "track_bfd",
-        Severity::Error,
-        "BFD tracking is not supported",
-    ),
-    (
-        "virtual_routes",
-        Severity::Error,
-        "havip moves addresses, not routes",
-    ),
-    (
-        "virtual_rules",
-        Severity::Error,
-        "havip moves addresses, not routing rules",
-    ),
-    (
-        "virtual_ipaddress_excluded",
-        Severity::Error,
-        "not supported; list the addresses in virtual_ipaddress",
-    ),
-    (
-        "down_timer_adverts",
-        Severity::Error,
-        "havip uses the RFC master-down timer (3 advert intervals plus skew)",
-    ),
-    (
-        "owner_ignore_adverts",
-        Severity::Error,
-        "an address owner always processes adverts in havip",
-    ),
-    (
-        "auth_hmac",
-        Severity::Error,
-        "HMAC authentication is not supported",
-    ),
-    (
-        "accept",
-        Severity::Warning,
-        "havip never filters traffic to the VIP (accept mode is always on)",
-    ),
-    (
-        "no_accept",
-        Severity::Warning,
-        "havip never filters traffic to the VIP (accept mode is always on)",
-    ),
-    (
-        "skip_check_adv_addr",
-        Severity::Warning,
-        "havip does not compare the address list of adverts",
-    ),
-    (
-        "strict_mode",
-        Severity::Warning,
-        "havip does not add firewall rules",
-    ),
-    ("lower_prio_no_advert", Severity::Warning, "not supported"),
-    (
-        "higher_prio_send_advert",
-        Severity::Warning,
-        "not supported",
-    ),
-    ("garp_lower_prio_delay", Severity::Warning, "not supported"),
-    ("garp_lower_prio_repeat", Severity::Warning, "not supported"),
-    ("garp_extra_if", Severity::Warning, "not supported"),
-    (
-        "vmac_garp_intvl",
-        Severity::Warning,
-        "virtual MAC interfaces are not supported",
-    ),
-    (
-        "unicast_ttl",
-        Severity::Warning,
-        "havip always sends adverts with TTL 255 (RFC 3768 5.1.1.3)",
-    ),
-    ("track_src_ip", Severity::Warning, "not supported"),
-    (
-        "promote_secondaries",
-        Severity::Warning,
-        "havip does not change interface flags",
-    ),
-    (
-        "linkbeat_use_polling",
-        Severity::Warning,
-        "havip follows link state through netlink",
-    ),
-    ("kernel_rx_buf_size", Severity::Warning, "not supported"),
-    (
-        "notify_priority_changes",
-        Severity::Warning,
-        "notify FIFOs are not supported",
-    ),
-    ("notify_deleted", Severity::Warning, "not supported"),
-    (
-        "notify_master_rx_lower_pri",
-        Severity::Warning,
-        "not supported; the cloud reporter reconciles ownership instead",
-    ),
-    ("timer_expired_backup", Severity::Warning, "not supported"),
-    ("thread_timer_expired", Severity::Warning, "not supported"),
-    ("unicast_fault_no_peer", Severity::Warning, "not supported"),
-    ("old_unicast_checksum", Severity::Warning, "not supported"),
-    (
-        "lvs_sync_daemon_interface",
-        Severity::Warning,
-        "LVS is outside havip's scope",
-    ),
-    (
-        "debug",
-        Severity::Warning,
-        "use RUST_LOG for havip's log level",
-    ),
-    (
-        "global_tracking",
-        Severity::Warning,
-        "deprecated in keepalived; track on the vrrp_sync_group",
-    ),
-    ("smtp_alert", Severity::Note, "havip sends no email"),
-    (
-        "no_virtual_ipaddress",
-        Severity::Note,
-        "havip allows instances without addresses",
-    ),
-];
 
 /// Directives that may appear once; a repeat overrides the earlier one, as in keepalived.
 const SINGLE: &[&str] = &[
@@ -216,7 +48,10 @@ pub(super) fn convert(
     global: &Global,
 ) -> Option<Instance> {
     let Some(name_arg) = node.args.first() else {
-        cx.error(node.pos, "`vrrp_instance` needs a name");
+        cx.warn(
+            node.pos,
+            "`vrrp_instance` without a name is skipped (as keepalived does)",
+        );
         return None;
     };
     let items = cx.block(node, 1)?;
@@ -229,6 +64,7 @@ pub(super) fn convert(
         path,
         has_interface: false,
         has_vrid: false,
+        priority_set: false,
         explicit: HashSet::new(),
         seen: HashMap::new(),
     };
@@ -241,6 +77,7 @@ pub(super) fn convert(
         }
     }
     drop_own_interface(cx, &mut b);
+    complete::complete(cx, node, &b.path, &mut b.instance, b.priority_set);
     if !b.has_interface {
         cx.error(
             node.pos,
@@ -262,6 +99,8 @@ struct Builder<'n> {
     path: FieldPath,
     has_interface: bool,
     has_vrid: bool,
+    /// Whether `priority` was given (keepalived derives it from `state` otherwise).
+    priority_set: bool,
     /// Inherited settings written in the instance (the others come from `global_defs`).
     explicit: HashSet<&'static str>,
     /// Single-valued directives already seen, to report repeats.
@@ -272,12 +111,42 @@ impl<'n> Builder<'n> {
     fn directive(&mut self, cx: &mut Cx<'_>, item: &'n Node) {
         let key = item.keyword.as_str();
         if SINGLE.contains(&key)
-            && let Some(earlier) = self.seen.insert(key, item.pos)
+            && let Some(&earlier) = self.seen.get(key)
         {
+            // keepalived keeps the first notify script of each kind ("already specified -
+            // ignoring") and a MASTER state over a later BACKUP; the rest override.
+            if key.starts_with("notify") {
+                cx.warn(
+                    item.pos,
+                    format!(
+                        "`{key}` repeated; this one is ignored, line {} stays (as keepalived \
+                         does)",
+                        earlier.line
+                    ),
+                );
+                return;
+            }
+            if key == "state"
+                && self.instance.state == InitialState::Master
+                && item.args.first().is_some_and(|a| a.text == "BACKUP")
+            {
+                cx.warn(
+                    item.pos,
+                    format!(
+                        "`state BACKUP` after `state MASTER` on line {} ignored (as keepalived \
+                         does)",
+                        earlier.line
+                    ),
+                );
+                return;
+            }
             cx.warn(
                 item.pos,
                 format!("`{key}` repeated; this one overrides line {}", earlier.line),
             );
+        }
+        if SINGLE.contains(&key) {
+            self.seen.insert(key, item.pos);
         }
         if self.election(cx, item) || self.announce_and_track(cx, item) {
             return;
@@ -290,9 +159,9 @@ impl<'n> Builder<'n> {
                 };
                 cx.report(item.pos, *severity, format!("`{key}` {verdict}: {why}"));
             }
-            None => cx.error(
+            None => cx.warn(
                 item.pos,
-                format!("unknown keyword `{key}` in vrrp_instance"),
+                format!("unknown keyword `{key}` in vrrp_instance ignored (as keepalived does)"),
             ),
         }
     }
@@ -307,10 +176,16 @@ impl<'n> Builder<'n> {
                     match arg.text.as_str() {
                         "MASTER" => instance.state = InitialState::Master,
                         "BACKUP" => instance.state = InitialState::Backup,
-                        other => cx.error(
-                            arg.pos,
-                            format!("`state` must be MASTER or BACKUP, not `{other}`"),
-                        ),
+                        other => {
+                            cx.warn(
+                                arg.pos,
+                                format!(
+                                    "`state` must be MASTER or BACKUP, not `{other}`; BACKUP is \
+                                     used (as keepalived does)"
+                                ),
+                            );
+                            instance.state = InitialState::Backup;
+                        }
                     }
                     cx.span(field("state"), arg.pos);
                 }
@@ -330,23 +205,19 @@ impl<'n> Builder<'n> {
                 }
             }
             "priority" => {
-                if let Some((priority, pos)) = cx.int_value(item, 1..=255) {
+                self.priority_set = true;
+                if let Some((priority, pos)) =
+                    cx.int_or_warn(item, 1..=255, "the default 100 is used")
+                {
                     instance.priority = priority;
                     cx.span(field("priority"), pos);
+                } else {
+                    instance.priority = crate::config::model::DEFAULT_PRIORITY;
                 }
             }
-            "advert_int" => {
-                if let Some((interval, pos)) = cx.seconds(item, TIMER_DECIMALS) {
-                    if interval.is_zero() {
-                        cx.error(pos, "`advert_int` must be greater than 0");
-                    } else {
-                        instance.advert_interval = interval;
-                    }
-                    cx.span(field("advert_interval"), pos);
-                }
-            }
+            "advert_int" => advert_int(cx, item, &self.path, instance),
             "version" => {
-                if let Some((n, pos)) = cx.int_value::<i64>(item, 2..=3) {
+                if let Some((n, pos)) = cx.int_or_warn::<i64>(item, 2..=3, "ignored") {
                     instance.version = Version::from_number(n).unwrap_or_default();
                     self.explicit.insert("version");
                     cx.span(field("version"), pos);
@@ -357,12 +228,7 @@ impl<'n> Builder<'n> {
                 instance.preempt = item.keyword == "preempt";
                 cx.span(field("preempt"), item.pos);
             }
-            "preempt_delay" => {
-                if let Some((delay, pos)) = cx.seconds(item, TIMER_DECIMALS) {
-                    instance.preempt_delay = delay;
-                    cx.span(field("preempt_delay"), pos);
-                }
-            }
+            "preempt_delay" => preempt_delay(cx, item, &self.path, instance),
             "authentication" => authentication(cx, item, &self.path, instance),
             "unicast_src_ip" | "mcast_src_ip" => {
                 if let Some(arg) = cx.value(item)
@@ -404,7 +270,18 @@ impl<'n> Builder<'n> {
                 }
             }
             "garp_master_repeat" | "garp_master_refresh_repeat" => {
-                if let Some((n, pos)) = cx.int_value(item, 0..=i64::from(u32::MAX)) {
+                if let Some((n, pos)) = cx.int_or_warn(item, 0..=i64::from(u32::MAX), "ignored") {
+                    let n = if n == 0 {
+                        cx.warn(
+                            pos,
+                            format!(
+                                "`{key}` must be greater than 0; 1 is used (as keepalived does)"
+                            ),
+                        );
+                        1
+                    } else {
+                        n
+                    };
                     if key == "garp_master_repeat" {
                         instance.garp_master_repeat = n;
                         self.explicit.insert("garp_master_repeat");
@@ -491,6 +368,50 @@ fn drop_own_interface(cx: &mut Cx<'_>, b: &mut Builder<'_>) {
     }
 }
 
+/// `advert_int`: keepalived reads 0.01..=255 s and ignores anything else with a warning.
+fn advert_int(cx: &mut Cx<'_>, item: &Node, path: &FieldPath, instance: &mut Instance) {
+    let Some(arg) = cx.value(item) else {
+        return;
+    };
+    match crate::config::duration::parse_seconds(&arg.text, TIMER_DECIMALS) {
+        Ok(interval) if interval >= ADVERT_INT_READ.0 && interval <= ADVERT_INT_READ.1 => {
+            instance.advert_interval = interval;
+            cx.span(path.key("advert_interval"), arg.pos);
+        }
+        _ => cx.warn(
+            arg.pos,
+            format!(
+                "`advert_int {}` is not 0.01..=255 seconds; ignored, the default 1 s is used \
+                 (as keepalived does)",
+                arg.text
+            ),
+        ),
+    }
+}
+
+/// `preempt_delay`: 0..=1000 s; keepalived uses 0 for anything else, with a warning.
+fn preempt_delay(cx: &mut Cx<'_>, item: &Node, path: &FieldPath, instance: &mut Instance) {
+    let Some(arg) = cx.value(item) else {
+        return;
+    };
+    match crate::config::duration::parse_seconds(&arg.text, TIMER_DECIMALS) {
+        Ok(delay) if delay <= MAX_PREEMPT_DELAY => {
+            instance.preempt_delay = delay;
+            cx.span(path.key("preempt_delay"), arg.pos);
+        }
+        _ => {
+            cx.warn(
+                arg.pos,
+                format!(
+                    "`preempt_delay {}` is not 0..=1000 seconds; 0 is used (as keepalived does)",
+                    arg.text
+                ),
+            );
+            instance.preempt_delay = Duration::ZERO;
+        }
+    }
+}
+
 fn authentication(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut Instance) {
     let Some(items) = cx.block(node, 0) else {
         return;
@@ -512,9 +433,12 @@ fn authentication(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut
                             "`auth_type AH` (IPsec AH) is not supported; use PASS or no \
                              authentication",
                         ),
-                        other => cx.error(
+                        other => cx.warn(
                             arg.pos,
-                            format!("`auth_type` must be PASS or AH, not `{other}`"),
+                            format!(
+                                "unknown `auth_type` `{other}`: no authentication is used (as \
+                                 keepalived does)"
+                            ),
                         ),
                     }
                 }
@@ -540,18 +464,25 @@ fn authentication(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut
                     pass = Some(text);
                 }
             }
-            other => cx.error(
+            other => cx.warn(
                 item.pos,
-                format!("unknown keyword `{other}` in authentication"),
+                format!("unknown keyword `{other}` in authentication ignored (as keepalived does)"),
             ),
         }
     }
     match (kind, pass) {
         (Some(kind), Some(pass)) => instance.auth = Some(Auth { kind, pass }),
-        (Some(_), None) => cx.error(node.pos, "`authentication` has no `auth_pass`"),
+        (Some(_), None) => cx.warn(
+            node.pos,
+            "`authentication` has no `auth_pass`: no authentication is used (as keepalived does)",
+        ),
         // An unsupported or misspelt type has been reported already.
         (None, _) if kind_given => {}
-        (None, _) => cx.error(node.pos, "`authentication` needs `auth_type PASS`"),
+        (None, _) => cx.warn(
+            node.pos,
+            "`authentication` without `auth_type`: no authentication is used (as keepalived \
+             does)",
+        ),
     }
 }
 

@@ -14,7 +14,10 @@
 //! - Line ends are tokens: keepalived's grammar is line-oriented (one item per line in
 //!   `virtual_ipaddress { ... }`).
 
-use super::{Finding, Pos};
+use std::collections::VecDeque;
+
+use super::{Finding, Findings, Pos};
+use crate::config::diagnostic::Severity;
 
 /// What a token is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,13 +44,16 @@ pub(crate) const INCLUDE_KEYWORDS: [&str; 6] = [
     "include", "includer", "includem", "includew", "includeb", "includea",
 ];
 
-struct Lexer<'t> {
+/// The lexer of one file: [`Lexer::next_token`] hands out one token at a time, so the tokens
+/// of a large file are never all in memory at once.
+pub(crate) struct Lexer<'t> {
     chars: std::iter::Peekable<std::str::Chars<'t>>,
     file: u32,
     line: u32,
     column: u32,
-    tokens: Vec<Token>,
-    findings: Vec<Finding>,
+    /// Tokens lexed but not yet handed out (a word and the brace that ends it).
+    ready: VecDeque<Token>,
+    done: bool,
     word: Option<(String, Pos)>,
     /// Words seen since the last line end or brace (to spot `include` lines).
     words_on_line: usize,
@@ -55,25 +61,43 @@ struct Lexer<'t> {
     literal_braces: bool,
 }
 
-/// Splits `text` (the contents of file number `file`) into tokens. Problems (an unterminated
-/// quote) are reported as findings; lexing always goes on to the end.
+/// Splits all of `text` (the contents of file number `file`) into tokens. Problems (an
+/// unterminated quote) are reported as findings; lexing always goes on to the end.
+#[cfg(test)]
 pub(crate) fn lex(text: &str, file: u32) -> (Vec<Token>, Vec<Finding>) {
-    let mut lexer = Lexer {
-        chars: text.chars().peekable(),
-        file,
-        line: 1,
-        column: 1,
-        tokens: Vec::new(),
-        findings: Vec::new(),
-        word: None,
-        words_on_line: 0,
-        literal_braces: false,
-    };
-    lexer.run();
-    (lexer.tokens, lexer.findings)
+    let mut lexer = Lexer::new(text, file);
+    let mut findings = Findings::default();
+    let mut tokens = Vec::new();
+    while let Some(token) = lexer.next_token(&mut findings) {
+        tokens.push(token);
+    }
+    (tokens, findings.finish())
 }
 
-impl Lexer<'_> {
+impl<'t> Lexer<'t> {
+    /// A lexer over `text`, the contents of file number `file`.
+    pub(crate) fn new(text: &'t str, file: u32) -> Self {
+        Self {
+            chars: text.chars().peekable(),
+            file,
+            line: 1,
+            column: 1,
+            ready: VecDeque::new(),
+            done: false,
+            word: None,
+            words_on_line: 0,
+            literal_braces: false,
+        }
+    }
+
+    /// The next token, or `None` after the final line end.
+    pub(crate) fn next_token(&mut self, findings: &mut Findings) -> Option<Token> {
+        while self.ready.is_empty() && !self.done {
+            self.step(findings);
+        }
+        self.ready.pop_front()
+    }
+
     fn pos(&self) -> Pos {
         Pos {
             file: self.file,
@@ -106,7 +130,7 @@ impl Lexer<'_> {
                 self.literal_braces = true;
             }
             self.words_on_line += 1;
-            self.tokens.push(Token {
+            self.ready.push_back(Token {
                 kind: TokenKind::Word(text),
                 pos,
             });
@@ -119,41 +143,44 @@ impl Lexer<'_> {
             self.literal_braces = false;
         }
         self.words_on_line = 0;
-        self.tokens.push(Token { kind, pos });
+        self.ready.push_back(Token { kind, pos });
     }
 
-    fn run(&mut self) {
-        while let Some(&c) = self.chars.peek() {
-            let at = self.pos();
-            match c {
-                '\n' => {
-                    self.bump();
-                    self.push(TokenKind::Newline, at);
-                }
-                '#' | '!' => self.skip_comment(),
-                '\\' => self.backslash(at),
-                '"' => self.quoted(at),
-                '{' | '}' if !self.literal_braces => {
-                    self.bump();
-                    let kind = if c == '{' {
-                        TokenKind::Open
-                    } else {
-                        TokenKind::Close
-                    };
-                    self.push(kind, at);
-                }
-                c if c.is_whitespace() => {
-                    self.bump();
-                    self.flush_word();
-                }
-                c => {
-                    self.bump();
-                    self.push_char(c, at);
-                }
+    /// Consumes one character (a whole quoted section or comment), or ends the file.
+    fn step(&mut self, findings: &mut Findings) {
+        let Some(&c) = self.chars.peek() else {
+            let end = self.pos();
+            self.push(TokenKind::Newline, end);
+            self.done = true;
+            return;
+        };
+        let at = self.pos();
+        match c {
+            '\n' => {
+                self.bump();
+                self.push(TokenKind::Newline, at);
+            }
+            '#' | '!' => self.skip_comment(),
+            '\\' => self.backslash(at),
+            '"' => self.quoted(at, findings),
+            '{' | '}' if !self.literal_braces => {
+                self.bump();
+                let kind = if c == '{' {
+                    TokenKind::Open
+                } else {
+                    TokenKind::Close
+                };
+                self.push(kind, at);
+            }
+            c if c.is_whitespace() => {
+                self.bump();
+                self.flush_word();
+            }
+            c => {
+                self.bump();
+                self.push_char(c, at);
             }
         }
-        let end = self.pos();
-        self.push(TokenKind::Newline, end);
     }
 
     fn skip_comment(&mut self) {
@@ -194,16 +221,20 @@ impl Lexer<'_> {
         }
     }
 
-    fn quoted(&mut self, at: Pos) {
+    fn quoted(&mut self, at: Pos, findings: &mut Findings) {
         self.bump();
         // An empty quoted string (`""`) is still a word.
         self.word.get_or_insert_with(|| (String::new(), at));
         loop {
             match self.chars.peek().copied() {
                 None | Some('\n') => {
-                    self.findings.push(Finding::error(
+                    // keepalived warns and takes the rest of the line (CONFIG_UNMATCHED_QUOTE
+                    // is among its "will still run" findings).
+                    findings.push(Finding::new(
                         at,
-                        "unterminated quoted string: a `\"` is missing before the end of the line",
+                        Severity::Warning,
+                        "unterminated quoted string: a `\"` is missing before the end of the \
+                         line; the rest of the line is taken as written (as keepalived does)",
                     ));
                     return;
                 }

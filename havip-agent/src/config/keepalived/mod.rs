@@ -5,17 +5,22 @@
 //! are applied where keepalived applies them, so a file that keepalived reads the same way on a
 //! peer node yields the same election behaviour here.
 
+mod complete;
 mod context;
 mod convert;
 mod glob;
 mod instance;
 mod lexer;
 mod parser;
+mod resolve;
+mod unsupported;
+
+pub(crate) use parser::decode;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::diagnostic::{Diagnostic, Severity};
+use super::diagnostic::{Cap, Capped, Diagnostic, Severity, summary_message};
 use super::model::Config;
 use super::validate::FieldPath;
 
@@ -48,6 +53,24 @@ impl Finding {
         Self::new(pos, Severity::Error, message)
     }
 }
+
+impl Capped for Finding {
+    fn severity(&self) -> Severity {
+        self.severity
+    }
+    fn message(&self) -> &str {
+        &self.message
+    }
+    fn summary(self, hidden: usize) -> Self {
+        Self {
+            message: summary_message(&self, hidden),
+            ..self
+        }
+    }
+}
+
+/// Where the import's findings go: capped per kind as they arrive (see [`Cap`]).
+pub(crate) type Findings = Cap<Finding>;
 
 /// The files read, in order; [`Pos::file`] indexes into it.
 #[derive(Debug, Default)]
@@ -103,9 +126,10 @@ impl Imported {
 /// Imports `text`, the contents of `path` (includes are relative to its directory).
 pub(crate) fn import(path: &Path, text: &str) -> Imported {
     let mut sources = Sources::default();
-    let mut findings = Vec::new();
+    let mut findings = Findings::default();
     let nodes = parser::parse(path, text, &mut sources, &mut findings);
     let converted = convert::convert(&nodes, &mut findings);
+    let mut findings = findings.finish();
     findings.sort_by_key(|f| (f.pos.file, f.pos.line, f.pos.column));
     let diagnostics = findings
         .into_iter()
