@@ -5,6 +5,7 @@
 
 mod bench;
 mod cmd;
+mod host_guard;
 mod lab;
 mod load;
 mod setup;
