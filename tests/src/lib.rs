@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod fake_vpc;
 pub mod frames;
+pub mod garp;
 pub mod netns;
 pub mod pair;
 pub mod prober;
