@@ -87,7 +87,7 @@ mod names {
 
 /// Counters that the nodes' own traffic moves while a row runs (a's adverts to b, ARP between
 /// the nodes, a's gratuitous ARPs, IPv6 housekeeping): not checked unless a row expects them.
-const NOISE: [(usize, &str); 7] = [
+const NOISE: [(usize, &str); 8] = [
     (NODE_B, names::VRRP_ACCEPTED),
     (NODE_B, names::ARP_PASS_GRATUITOUS),
     (NODE_A, names::ARP_PASS_NOT_VIP),
@@ -95,6 +95,7 @@ const NOISE: [(usize, &str); 7] = [
     (NODE_A, names::ARP_PASS_NOT_REQUEST),
     (NODE_B, names::ARP_PASS_NOT_REQUEST),
     (NODE_A, names::PASS_IPV6),
+    (NODE_B, names::PASS_IPV6),
 ];
 
 /// The expected change of one counter.
@@ -624,10 +625,19 @@ fn hostile_frames_change_no_state_and_hit_exact_counters() {
     assert_eq!(pair.lan.add_node("x", 66).expect("attacker"), NODE_X);
     quiet_bridge(&pair.lan.bridge);
     // No IPv6 housekeeping traffic on the nodes while counters are compared.
-    for node in &pair.lan.nodes {
-        node.ns
-            .exec("sysctl", &["-q", "-w", "net.ipv6.conf.all.disable_ipv6=1"])
-            .expect("IPv6 off");
+    for ns in pair
+        .lan
+        .nodes
+        .iter()
+        .map(|n| &n.ns)
+        .chain([&pair.lan.bridge])
+    {
+        for key in [
+            "net.ipv6.conf.all.disable_ipv6=1",
+            "net.ipv6.conf.default.disable_ipv6=1",
+        ] {
+            ns.exec("sysctl", &["-q", "-w", key]).expect("IPv6 off");
+        }
     }
     let a_spec = InstanceSpec::new(V3_100MS, 150, A, &[B]);
     let b_spec = InstanceSpec::new(V3_100MS, 100, B, &[A]);

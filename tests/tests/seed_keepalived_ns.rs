@@ -201,6 +201,9 @@ fn schedule(capture: &ArpCapture, mac: [u8; 6], since: Instant) -> Vec<Round> {
 
 /// Every havip schedule must match every keepalived schedule of the run.
 fn compare_schedules(episodes: &[Episode]) {
+    for e in episodes {
+        eprintln!("GARP schedule of {:?} ({}): {:?}", e.kind, e.what, e.rounds);
+    }
     let reference: Vec<&Episode> = episodes
         .iter()
         .filter(|e| e.kind == Impl::Keepalived)
