@@ -261,6 +261,6 @@ mod tests {
         fewer[0].count = 5;
         assert!(schedule_mismatch(&r, &fewer, tol).is_some());
         assert!(schedule_mismatch(&r, &want[..3], tol).is_some());
-        assert!(rounds(&[], tol, tol).is_empty());
+        assert_eq!(rounds(&[], tol, tol), Vec::new());
     }
 }
