@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod fake_vpc;
+pub mod forge;
 pub mod frames;
 pub mod garp;
 pub mod netns;
