@@ -11,6 +11,10 @@
 //! them. Rows that need the stricter XDP program of issue 10 are marked `needs_strict_xdp`; a
 //! failing row does not stop the others, the test fails at the end with every failing row.
 //!
+//! Truncations start at 14 bytes: `AF_PACKET` refuses to send less than the Ethernet header. The
+//! multicast advert is sent to a's own MAC (IP destination 224.0.0.18), so that only a sees it and
+//! its counter is unambiguous (b would see its own address as the source).
+//!
 //! The bridge's namespace turns `bridge-nf-call-*` and multicast snooping off (TOOLCHAIN.md): with
 //! them on, the bridge validates IPv4 headers and drops malformed frames before they reach a node.
 
