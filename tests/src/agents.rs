@@ -279,6 +279,27 @@ pub fn havip_status(dir: &Workdir, label: &str) -> anyhow::Result<serde_json::Va
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
+/// The kernel counters of the running agent started as `label`, from `status --json`, by ABI
+/// name (`havip_common::counter::NAMES`); a counter that is absent is zero.
+pub fn havip_kernel_counters(
+    dir: &Workdir,
+    label: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, u64>> {
+    let status = havip_status(dir, label)?;
+    let map = status
+        .get("kernel_counters")
+        .and_then(serde_json::Value::as_object)
+        .context("status has no kernel_counters object")?;
+    map.iter()
+        .map(|(k, v)| {
+            let n = v
+                .as_u64()
+                .with_context(|| format!("counter {k} is not a number: {v}"))?;
+            Ok((k.clone(), n))
+        })
+        .collect()
+}
+
 /// Like [`spawn_havip`], with the whole TOML configuration given.
 pub fn spawn_havip_toml(
     node: &Node,

@@ -4,7 +4,9 @@
 
 pub mod agents;
 pub mod fake_vpc;
+pub mod forge;
 pub mod frames;
+pub mod garp;
 pub mod netns;
 pub mod pair;
 pub mod prober;

@@ -31,10 +31,16 @@ pub struct PairLab {
 impl PairLab {
     /// Builds the lab; `a` and `b` name the two nodes' namespaces.
     pub fn new(a: &str, b: &str) -> anyhow::Result<Self> {
+        Self::with_hosts((a, 11), (b, 12))
+    }
+
+    /// Builds the lab with a and b at `192.0.2.<host>` (for files whose addresses are mapped
+    /// octet for octet into the test range); `(name, host)` each.
+    pub fn with_hosts(a: (&str, u8), b: (&str, u8)) -> anyhow::Result<Self> {
         let mut lan = Lan::new()?;
         lan.add_node("c", 1)?;
-        lan.add_node(a, 11)?;
-        lan.add_node(b, 12)?;
+        lan.add_node(a.0, a.1)?;
+        lan.add_node(b.0, b.1)?;
         let prober = ArpProber::open(&lan.nodes[0].ns, "eth0", CLIENT)?;
         Ok(Self {
             lan,

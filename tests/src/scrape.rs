@@ -53,6 +53,16 @@ pub fn http_get(
     parse_response(&raw)
 }
 
+/// `GET /metrics` from the agent endpoint `addr` inside `ns`, parsed; an error unless it answers
+/// 200.
+pub fn scrape_metrics(ns: &NetNs, addr: SocketAddr) -> anyhow::Result<Scrape> {
+    let r = http_get(ns, addr, "/metrics", None)?;
+    if r.status != 200 {
+        bail!("GET /metrics from {addr}: status {}: {}", r.status, r.body);
+    }
+    Scrape::parse(&r.body)
+}
+
 fn parse_response(raw: &[u8]) -> anyhow::Result<HttpResponse> {
     let text = String::from_utf8_lossy(raw);
     let (head, body) = text

@@ -4,7 +4,7 @@ use std::process::Command;
 
 use anyhow::bail;
 
-use crate::{cmd, setup};
+use crate::{cmd, host_guard, setup};
 
 /// Arguments of `cargo xtask build-and-load`.
 #[derive(Debug, clap::Args)]
@@ -27,21 +27,18 @@ pub struct Args {
     agent: Vec<String>,
 }
 
-fn same_netns_as_init() -> bool {
-    let me = std::fs::read_link("/proc/self/ns/net").ok();
-    let init = std::fs::read_link("/proc/1/ns/net").ok();
-    me.is_some() && me == init
-}
-
 /// Entry point.
 pub fn run(args: &Args) -> anyhow::Result<()> {
-    if args.netns.is_none() && same_netns_as_init() && !args.yes_host_interface {
-        bail!(
-            "{} is an interface of the host's own network namespace: attaching XDP there makes the \
-             kernel drop ARP for configured VIPs this node does not own. Use --netns NS for a lab \
-             namespace, or --yes-host-interface if this is really what you want",
+    let facts = host_guard::observe(args.netns.is_some(), args.yes_host_interface);
+    match host_guard::decide(&facts) {
+        Ok(allowed) => println!("host guard: allowed ({allowed:?})"),
+        Err(refused) => bail!(
+            "refusing to attach XDP to {}: {refused}. Attaching XDP to an interface of the \
+             host's own network namespace makes the kernel drop ARP for configured VIPs this \
+             node does not own. Use --netns NS for a lab namespace, or --yes-host-interface if \
+             this is really what you want",
             args.iface
-        );
+        ),
     }
     setup::run_setup()?;
     let bin = cmd::build_agent(args.release)?;

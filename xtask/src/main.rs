@@ -5,6 +5,7 @@
 
 mod bench;
 mod cmd;
+mod host_guard;
 mod lab;
 mod load;
 mod setup;
@@ -35,13 +36,22 @@ enum Command {
     Bench(bench::Args),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Setup => setup::run_setup(),
         Command::Test(args) => test::run(&args),
         Command::BuildAndLoad(args) => load::run(&args),
         Command::Lab(args) => lab::run(&args),
         Command::Bench(args) => bench::run(&args),
+    };
+    // `{:#}`: one line with its causes. The environment sets RUST_BACKTRACE=1, and returning the
+    // error from main would print it with `{:?}`, backtrace included, burying a refusal's reason.
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }
