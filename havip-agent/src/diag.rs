@@ -43,7 +43,7 @@ pub async fn run(args: DataplaneArgs) -> anyhow::Result<()> {
         },
     )?;
     for addr in args.own.iter().chain(&args.vip) {
-        dp.set_vip(ifc.index, *addr, ifc.mac, args.vrid)?;
+        dp.set_vip(ifc.index, *addr, ifc.mac, args.vrid, ifc.index)?;
     }
     if let Some(peer) = &args.pass_on {
         dp.attach_pass(peer, args.mode)?;

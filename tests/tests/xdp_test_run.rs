@@ -48,7 +48,7 @@ fn setup(version: u8, auth: Option<[u8; 8]>) -> Dataplane {
     )
     .expect("configure VRID");
     dp.allow_peer(LO, VRID, PEER).expect("allow peer");
-    dp.set_vip(LO, VIP, VIP_MAC, VRID).expect("set VIP");
+    dp.set_vip(LO, VIP, VIP_MAC, VRID, LO).expect("set VIP");
     dp
 }
 
@@ -160,7 +160,7 @@ fn arp_for_vip_not_owned_or_expired_is_dropped() {
     assert_untouched(&o, &req, XDP_DROP, counter::ARP_DROP_NOT_OWNED, "revoked");
 
     // A VIP whose VRID has no state at all is not owned either (fail-closed).
-    dp.set_vip(LO, Ipv4Addr::new(192, 0, 2, 201), VIP_MAC, 99)
+    dp.set_vip(LO, Ipv4Addr::new(192, 0, 2, 201), VIP_MAC, 99, LO)
         .expect("set VIP");
     let req2 = frames::arp_request(Ipv4Addr::new(192, 0, 2, 201));
     let o = run(&mut dp, &req2);

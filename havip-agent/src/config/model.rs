@@ -97,6 +97,11 @@ pub struct Global {
     pub router_id: Option<String>,
     /// Address of the Prometheus endpoint. Default `127.0.0.1:9828`.
     pub metrics_addr: SocketAddr,
+    /// Accept a reload (SIGHUP) whose configuration has no instance at all; without it such a
+    /// reload is refused and the running configuration kept, since an emptied or truncated file
+    /// would otherwise resign every instance. Default false.
+    #[serde(default)]
+    pub allow_no_instances: bool,
     /// How long the XDP program keeps answering ARP for a VIP after the last advert this node
     /// sent as owner. Default (none): three advert intervals of the instance.
     #[serde(with = "serde_opt_duration", skip_serializing_if = "Option::is_none")]
@@ -135,6 +140,7 @@ impl Default for Global {
         Self {
             router_id: None,
             metrics_addr: DEFAULT_METRICS_ADDR,
+            allow_no_instances: false,
             lease: None,
             vrrp_version: Version::V2,
             v3_checksum_as_v2: false,

@@ -189,13 +189,16 @@ impl Dataplane {
         }
     }
 
-    /// Adds or updates VIP `addr` on `ifindex`, answered with `mac` while `vrid` is owned.
+    /// Adds or updates VIP `addr` on `ifindex`, answered with `mac` while `vrid` is owned on
+    /// `instance_ifindex` (the instance's interface; H1 stores it in `VipEntry`, until then the
+    /// kernel reads the VRID state of `ifindex`).
     pub fn set_vip(
         &mut self,
         ifindex: u32,
         addr: Ipv4Addr,
         mac: [u8; 6],
         vrid: u8,
+        _instance_ifindex: u32,
     ) -> Result<(), DataplaneError> {
         let key = VipKey {
             ifindex,

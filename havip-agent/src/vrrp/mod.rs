@@ -15,6 +15,7 @@ mod garp;
 pub mod messages;
 pub mod packet;
 pub mod params;
+pub mod sync_group;
 pub mod time;
 
 pub use fsm::{Action, AdvertRejected, Event, Instance, Reason, State};

@@ -136,12 +136,13 @@ fn bench_xdp() -> anyhow::Result<String> {
         },
     )?;
     dp.allow_peer(LO, VRID, PEER)?;
-    dp.set_vip(LO, VIP, [2, 0, 0x5e, 0, 1, 0x33], VRID)?;
+    dp.set_vip(LO, VIP, [2, 0, 0x5e, 0, 1, 0x33], VRID, LO)?;
     dp.set_vip(
         LO,
         Ipv4Addr::new(192, 0, 2, 201),
         [2, 0, 0x5e, 0, 1, 0x34],
         52,
+        LO,
     )?;
     dp.grant(LO, VRID, Duration::from_secs(3600))?;
     // Calibration for the reply path: a VIP whose grant's lease has run out. Its request runs
@@ -163,6 +164,7 @@ fn bench_xdp() -> anyhow::Result<String> {
         CALIBRATION_VIP,
         [2, 0, 0x5e, 0, 1, 0x35],
         CALIBRATION_VRID,
+        LO,
     )?;
     dp.grant(LO, CALIBRATION_VRID, Duration::ZERO)?;
     let mut events = dp.take_events().context("ring buffer")?;
