@@ -74,7 +74,8 @@ pub struct Runtime {
     pub vips: Vec<Vip>,
     manage_addresses: bool,
     socket: VrrpSocket,
-    garp: GarpSender,
+    /// One gratuitous ARP sender per interface that holds VIPs, with those VIPs.
+    garp: Vec<(GarpSender, Vec<Ipv4Addr>)>,
     dests: Vec<Ipv4Addr>,
     src: Ipv4Addr,
     lease: Duration,
@@ -213,10 +214,18 @@ impl Runtime {
                 source,
             }
         })?;
-        let garp = GarpSender::new(iface.index, iface.mac).map_err(|source| DaemonError::Io {
-            what: "opening the ARP socket",
-            source,
-        })?;
+        let mut garp: Vec<(GarpSender, Vec<Ipv4Addr>)> = Vec::new();
+        for v in &vips {
+            if let Some((_, addrs)) = garp.iter_mut().find(|(g, _)| g.ifindex() == v.ifindex) {
+                addrs.push(v.addr);
+                continue;
+            }
+            let sender = GarpSender::new(v.ifindex, v.mac).map_err(|source| DaemonError::Io {
+                what: "opening the ARP socket",
+                source,
+            })?;
+            garp.push((sender, vec![v.addr]));
+        }
         dp.configure_vrid(
             iface.index,
             cfg.vrid,
@@ -583,35 +592,14 @@ impl Runtime {
     fn garp_round(&mut self) -> bool {
         let mut sent = 0usize;
         let mut ok = false;
-        let own: Vec<Ipv4Addr> = self
-            .vips
-            .iter()
-            .filter(|v| v.ifindex == self.iface.index)
-            .map(|v| v.addr)
-            .collect();
-        if !own.is_empty() {
-            match self.garp.announce(&own) {
-                Ok(n) => {
-                    sent += n;
-                    ok = true;
-                }
-                Err(e) => warn!(instance = self.name(), error = %e, "gratuitous ARP failed"),
-            }
-        }
-        let others: Vec<Vip> = self
-            .vips
-            .iter()
-            .filter(|v| v.ifindex != self.iface.index)
-            .cloned()
-            .collect();
-        for v in others {
-            match GarpSender::new(v.ifindex, v.mac).and_then(|g| g.announce(&[v.addr])) {
+        for (sender, addrs) in &self.garp {
+            match sender.announce(addrs) {
                 Ok(n) => {
                     sent += n;
                     ok = true;
                 }
                 Err(e) => {
-                    warn!(instance = self.name(), interface = %v.dev, error = %e, "gratuitous ARP failed");
+                    warn!(instance = %self.fsm.params().name, ifindex = sender.ifindex(), error = %e, "gratuitous ARP failed");
                 }
             }
         }
