@@ -24,36 +24,40 @@ mod groups;
 pub mod instance;
 mod log_limit;
 mod reload;
+mod shell;
 mod snapshot;
 mod tracking;
 
-use std::{
-    collections::HashMap, net::SocketAddr, os::fd::AsRawFd as _, path::PathBuf, time::Duration,
-};
+use std::{net::SocketAddr, os::fd::AsRawFd as _, path::PathBuf, time::Duration};
 
 pub use self::reload::ReloadError;
 
-use aya::maps::{MapData, RingBuf};
-use havip_common::{AdvertEvent, MAX_VRRP_LEN, event_flags};
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{SignalKind, signal},
     sync::{mpsc, oneshot},
 };
-use tracing::{debug, error, info, warn};
+use tracing::{info, warn};
 
-use self::{addr_worker::AddrOp, groups::Groups, instance::Runtime, tracking::Tracking};
+pub(crate) use self::shell::Input;
+use self::{
+    addr_worker::AddrOp,
+    groups::Groups,
+    instance::Runtime,
+    shell::{Events, INPUT_CAPACITY, Shell, index_of, read_event},
+    tracking::Tracking,
+};
 use crate::{
     clock::monotonic_ns,
     cloud::Reporters,
     config, control,
     dataplane::{AttachMode, Dataplane, DataplaneError},
-    events::{self, Channel, InstanceId, Subscriber},
+    events::{self, InstanceId, Subscriber},
     metrics::{self, Metrics, MetricsError},
     net::{addr::Addresses, iface::IfaceError},
     notify::Hub,
-    track::{Object, TrackEvent, Tracker},
-    vrrp::{self, AdvertRepr, Event},
+    track::Tracker,
+    vrrp::{self, Event},
 };
 
 /// Errors that stop the daemon from starting.
@@ -125,224 +129,6 @@ pub struct Options {
     pub control_socket: PathBuf,
     /// Address of the metrics endpoint; `None`: the configuration's `metrics_addr`.
     pub metrics_addr: Option<SocketAddr>,
-}
-
-/// Everything that reaches the event loop.
-pub(crate) enum Input {
-    /// A record of the XDP ring buffer (an advert the kernel validated).
-    Advert(AdvertEvent),
-    /// A deadline of some instance may have passed.
-    Timer,
-    /// A tracked object (interface, script) changed.
-    Track(TrackEvent),
-    /// SIGHUP: start a reload.
-    Reload,
-    /// SIGTERM or SIGINT: stop.
-    Stop,
-    /// A reload's configuration, read and checked off the loop (or why not).
-    Reloaded(Box<reload::Prepared>),
-    /// `havip-agent status`.
-    Control(control::Request),
-    /// A cloud reporter asks for one more round of gratuitous ARP for an instance.
-    Reannounce(InstanceId),
-}
-
-/// A ring buffer as a tokio-readable source.
-struct Events(AsyncFd<RingBuf<MapData>>);
-
-/// Capacity of the queue of inputs produced by tasks (reload results).
-const INPUT_CAPACITY: usize = 4;
-
-/// The loop's state and its I/O handles.
-struct Shell {
-    opts: Options,
-    cfg: config::Config,
-    runtimes: Vec<Runtime>,
-    /// (ifindex, vrid) -> position in `runtimes`.
-    index: HashMap<(u32, u8), usize>,
-    /// Interfaces the XDP program is attached to.
-    ifaces: Vec<String>,
-    tracking: Tracking,
-    groups: Groups,
-    dp: Dataplane,
-    addr_tx: mpsc::UnboundedSender<AddrOp>,
-    /// Subscribers: metrics (bounded queue) and notify scripts.
-    metrics_sub: Channel,
-    notify: Hub,
-    /// Cloud reporters (a subscriber too; replaced when a reload changes them).
-    cloud: Reporters,
-    reannounce_rx: mpsc::Receiver<InstanceId>,
-    /// Where tasks send their inputs (reload results).
-    inputs_tx: mpsc::Sender<Input>,
-    /// A reload is being read off the loop.
-    reloading: bool,
-    next_id: InstanceId,
-    /// Events of the loop itself (tracking), published with the instances'.
-    pending: Vec<events::Event>,
-}
-
-pub(crate) fn index_of(runtimes: &[Runtime]) -> HashMap<(u32, u8), usize> {
-    runtimes
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((r.iface.index, r.fsm.params().vrid), i))
-        .collect()
-}
-
-impl Shell {
-    /// Applies one input; false when the loop must stop.
-    fn step(&mut self, input: Input) -> bool {
-        match input {
-            Input::Timer => {
-                let t = now();
-                for r in &mut self.runtimes {
-                    if r.fsm.poll_at().is_some_and(|at| at <= t) {
-                        r.handle(t, Event::Timer, &mut self.dp, &self.addr_tx);
-                    }
-                }
-            }
-            Input::Advert(ev) => {
-                deliver(
-                    &ev,
-                    &self.index,
-                    &mut self.runtimes,
-                    &mut self.dp,
-                    &self.addr_tx,
-                );
-            }
-            Input::Track(ev) => {
-                self.track_event(&ev);
-                let t = now();
-                for r in &mut self.runtimes {
-                    r.retrack(t, &self.tracking.states, &mut self.dp, &self.addr_tx);
-                }
-                self.groups
-                    .sync_faults(&mut self.runtimes, t, &mut self.dp, &self.addr_tx);
-            }
-            Input::Control(reply) => {
-                let _ = reply.send(snapshot::snapshot(
-                    &self.cfg,
-                    &self.runtimes,
-                    &self.tracking.states,
-                    &mut self.dp,
-                ));
-            }
-            Input::Reload => {
-                if self.reloading {
-                    warn!("SIGHUP: a reload is already being read; this one is ignored");
-                } else {
-                    self.reloading = true;
-                    reload::start(&self.opts, reload::DEADLINE, self.inputs_tx.clone());
-                }
-            }
-            Input::Reloaded(prepared) => {
-                self.reloading = false;
-                self.reloaded(*prepared);
-            }
-            Input::Reannounce(id) => {
-                if let Some(r) = self.runtimes.iter_mut().find(|r| r.id == id) {
-                    r.reannounce();
-                }
-            }
-            Input::Stop => return false,
-        }
-        self.groups
-            .sync_states(&mut self.runtimes, now(), &mut self.dp, &self.addr_tx);
-        self.publish();
-        true
-    }
-
-    /// Hands every queued event to the subscribers, in the order they happened per instance.
-    fn publish(&mut self) {
-        let mut out = std::mem::take(&mut self.pending);
-        for r in &mut self.runtimes {
-            out.extend(r.drain_events());
-        }
-        out.extend(self.groups.observe(&self.runtimes));
-        self.send(&out);
-    }
-
-    fn send(&mut self, events: &[events::Event]) {
-        for ev in events {
-            self.metrics_sub.publish(ev);
-            self.cloud.publish(ev);
-            self.notify.publish(ev);
-        }
-    }
-
-    /// Publishes a tracked object's new state (interfaces only if some instance tracks them).
-    fn track_event(&mut self, ev: &TrackEvent) {
-        match ev {
-            TrackEvent::Script { name, ok } => self.pending.push(events::Event::TrackScript {
-                name: name.clone(),
-                up: *ok,
-            }),
-            TrackEvent::Link { name, up, .. } => {
-                let object = Object::Interface(name.clone());
-                if self
-                    .runtimes
-                    .iter()
-                    .any(|r| r.tracker.objects().iter().any(|t| t.object == object))
-                {
-                    self.pending.push(events::Event::TrackInterface {
-                        name: name.clone(),
-                        up: *up,
-                    });
-                }
-            }
-        }
-    }
-
-    /// Swaps in a reloaded configuration (or logs why not), then restarts what depends on the
-    /// instances: sync groups, their notify scripts, cloud reporters.
-    fn reloaded(&mut self, prepared: reload::Prepared) {
-        let before: Vec<InstanceId> = self.runtimes.iter().map(|r| r.id).collect();
-        let cloud_before = self.cfg.cloud.clone();
-        let mut running = reload::Running {
-            cfg: &mut self.cfg,
-            runtimes: &mut self.runtimes,
-            index: &mut self.index,
-            ifaces: &mut self.ifaces,
-            tracking: &mut self.tracking,
-            dp: &mut self.dp,
-            notify: &mut self.notify,
-            next_id: &mut self.next_id,
-        };
-        match reload::apply(&self.opts, &mut running, prepared, &self.addr_tx) {
-            Ok(retired) => self.send(&retired),
-            Err(e) => {
-                error!(error = %e, "reload rejected: the running configuration stays");
-                return;
-            }
-        }
-        self.groups = Groups::new(&self.cfg);
-        self.notify.set_groups(reload::group_notifiers(&self.cfg));
-        // Cloud reporters serve instances by id: restart them when the instances or the
-        // `[cloud]` table changed (a report is idempotent), and tell them the current states.
-        let after: Vec<InstanceId> = self.runtimes.iter().map(|r| r.id).collect();
-        if before != after || cloud_before != self.cfg.cloud {
-            let infos: Vec<events::InstanceInfo> =
-                self.runtimes.iter().map(Runtime::info).collect();
-            let (new_cloud, new_rx) = match Reporters::start(&self.cfg, &infos) {
-                Ok(started) => started,
-                Err(e) => {
-                    error!(error = %e, "cloud reporting stopped: the new [cloud] does not start");
-                    Reporters::disabled()
-                }
-            };
-            let old = std::mem::replace(&mut self.cloud, new_cloud);
-            self.reannounce_rx = new_rx;
-            tokio::spawn(old.shutdown(Duration::from_secs(2)));
-            for r in &self.runtimes {
-                let state = r.fsm.state();
-                if state != vrrp::State::Initialize {
-                    let reason = r.last.map(|t| t.reason.to_string()).unwrap_or_default();
-                    self.cloud
-                        .changed(r.id, vrrp::State::Initialize, state, reason);
-                }
-            }
-        }
-    }
 }
 
 #[expect(
@@ -597,63 +383,4 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
 
 fn now() -> vrrp::Instant {
     vrrp::Instant::from_nanos(monotonic_ns())
-}
-
-fn read_event(bytes: &[u8]) -> Option<AdvertEvent> {
-    if bytes.len() < size_of::<AdvertEvent>() {
-        return None;
-    }
-    // SAFETY: length checked; AdvertEvent is plain old data (havip-common), read unaligned.
-    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<AdvertEvent>()) })
-}
-
-fn deliver(
-    ev: &AdvertEvent,
-    index: &HashMap<(u32, u8), usize>,
-    runtimes: &mut [Runtime],
-    dp: &mut Dataplane,
-    addr_tx: &mpsc::UnboundedSender<AddrOp>,
-) {
-    let vrid = ev.vrrp[1];
-    let Some(r) = index
-        .get(&(ev.ifindex, vrid))
-        .and_then(|&i| runtimes.get_mut(i))
-    else {
-        debug!(
-            ifindex = ev.ifindex,
-            vrid, "advert for an instance we do not run"
-        );
-        return;
-    };
-    let len = usize::from(ev.vrrp_len).min(MAX_VRRP_LEN);
-    let src = std::net::Ipv4Addr::from(ev.src);
-    let dst = std::net::Ipv4Addr::from(ev.dst);
-    let mode = r.fsm.params().checksum_mode;
-    let advert = match AdvertRepr::parse(&ev.vrrp[..len], src, dst, mode) {
-        Ok(a) => a,
-        Err(e) => {
-            warn!(instance = r.name(), %src, error = %e, "advert accepted by XDP but not decodable");
-            return;
-        }
-    };
-    r.learn_peer(src, ev.src_mac, addr_tx);
-    let fenced = ev.flags & event_flags::FENCED != 0;
-    let id = r.id;
-    r.emit(events::Event::AdvertReceived {
-        id,
-        rx_ns: ev.ts_ns,
-        src,
-        priority: advert.priority,
-        interval: advert.interval.to_duration(),
-    });
-    r.handle(
-        now(),
-        Event::Advert {
-            src,
-            advert,
-            fenced,
-        },
-        dp,
-        addr_tx,
-    );
 }

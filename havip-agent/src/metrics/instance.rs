@@ -20,7 +20,7 @@ use std::{
 use super::histogram::{AtomicHistogram, JITTER_BOUNDS, TAKEOVER_BOUNDS};
 use crate::{
     clock::monotonic_ns,
-    events::{self, InstanceView},
+    events::{InstanceInfo, InstanceView},
     vrrp::{self, AdvertRepr, Reason, State},
 };
 
@@ -136,40 +136,7 @@ impl Stage {
     }
 }
 
-/// What identifies an instance in its labels, and what the scrape needs to read its kernel state.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct InstanceInfo {
-    /// Instance name (label `vrrp_instance`).
-    pub name: String,
-    /// VRID (label `vrid`).
-    pub vrid: u8,
-    /// Interface name (label `interface`).
-    pub interface: String,
-    /// Interface index (key of the kernel's VRID state).
-    pub ifindex: u32,
-    /// The VIPs with the interface index each is answered on (keys of the VIP table).
-    pub vips: Vec<(Ipv4Addr, u32)>,
-    /// Configured priority.
-    pub priority: u8,
-    /// Configured advert interval.
-    pub advert_interval: Duration,
-}
-
-impl From<&events::InstanceInfo> for InstanceInfo {
-    fn from(i: &events::InstanceInfo) -> Self {
-        Self {
-            name: i.name.clone(),
-            vrid: i.vrid,
-            interface: i.interface.clone(),
-            ifindex: i.ifindex,
-            vips: i.vips.clone(),
-            priority: i.priority,
-            advert_interval: i.advert_interval,
-        }
-    }
-}
-
-/// The state of one instance as the scrape reads it: relaxed atomics written by the event loop.
+/// The state of one instance as the scrape reads it: relaxed atomics written by the recorder.
 #[derive(Debug)]
 pub struct InstanceShared {
     /// Its identity.

@@ -56,12 +56,12 @@ pub use self::{
     exposition::{Format, to_prometheus_text},
     health::{HEARTBEAT_INTERVAL, STALE_AFTER},
     hooks::Outcome,
-    instance::{InstanceInfo, InstanceMetrics, InstanceShared, InstanceSnapshot, Stage},
+    instance::{InstanceMetrics, InstanceShared, InstanceSnapshot, Stage},
     recorder::{Recorder, subscribe},
     server::{MetricsError, Server, serve},
 };
 use self::{health::Health, hooks::Hooks};
-use crate::dataplane::MapReader;
+use crate::{dataplane::MapReader, events::InstanceInfo};
 
 /// What `havip_build_info` says.
 #[derive(Clone, Debug)]

@@ -35,7 +35,7 @@ impl Recorder {
     pub fn apply(&mut self, ev: &Event) {
         match ev {
             Event::InstanceAdded(info) => {
-                let m = self.metrics.register_instance(info.as_ref().into());
+                let m = self.metrics.register_instance(info.as_ref().clone());
                 self.instances.insert(info.id, m);
             }
             Event::InstanceRemoved { id } => {

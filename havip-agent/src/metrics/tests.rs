@@ -17,6 +17,8 @@ use crate::vrrp::{Reason, State};
 
 fn info() -> InstanceInfo {
     InstanceInfo {
+        id: 4,
+        mac: [2, 0, 0, 0, 0, 1],
         name: "VI_1".to_owned(),
         vrid: 51,
         interface: "eth0".to_owned(),
@@ -335,21 +337,11 @@ mod recorded {
     use std::sync::{Arc, atomic::AtomicU64};
 
     use super::*;
-    use crate::events::{self, Event, InstanceView};
+    use crate::events::{Event, InstanceView};
 
     fn added(m: &Metrics) -> Recorder {
         let mut r = Recorder::new(m.clone());
-        r.apply(&Event::InstanceAdded(Arc::new(events::InstanceInfo {
-            id: 4,
-            name: "VI_1".to_owned(),
-            vrid: 51,
-            interface: "eth0".to_owned(),
-            ifindex: 2,
-            mac: [2, 0, 0, 0, 0, 1],
-            vips: vec![(Ipv4Addr::new(192, 0, 2, 200), 2)],
-            priority: 100,
-            advert_interval: Duration::from_millis(100),
-        })));
+        r.apply(&Event::InstanceAdded(Arc::new(info())));
         r
     }
 
