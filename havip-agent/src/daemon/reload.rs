@@ -87,12 +87,22 @@ pub(super) fn start(opts: &Options, deadline: Duration, inputs: mpsc::Sender<Inp
     let path: PathBuf = opts.config.clone();
     let format = opts.format;
     info!(path = %path.display(), "SIGHUP: reloading the configuration");
+    off_loop(deadline, inputs, move || prepare(&path, format));
+}
+
+/// Runs `work` on its own thread and sends its result (or [`ReloadError::Deadline`]) to
+/// `inputs` as [`Input::Reloaded`].
+fn off_loop(
+    deadline: Duration,
+    inputs: mpsc::Sender<Input>,
+    work: impl FnOnce() -> Prepared + Send + 'static,
+) {
     let (done_tx, done_rx) = oneshot::channel();
     let spawned = std::thread::Builder::new()
         .name("havip-reload".to_owned())
         .spawn(move || {
             // The receiver is gone when the deadline passed: nothing to tell.
-            let _ = done_tx.send(prepare(&path, format));
+            let _ = done_tx.send(work());
         });
     tokio::spawn(async move {
         let result = match spawned {
@@ -279,4 +289,63 @@ pub(super) fn group_notifiers(cfg: &Config) -> Vec<Notifier> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("havip-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    #[test]
+    fn a_configuration_without_instances_is_refused_unless_allowed() {
+        let empty = file("empty.toml", "");
+        assert!(matches!(
+            prepare(&empty, config::Format::Toml),
+            Err(ReloadError::NoInstances)
+        ));
+        let allowed = file("allowed.toml", "[global]\nallow_no_instances = true\n");
+        let loaded = prepare(&allowed, config::Format::Toml).expect("allowed");
+        assert!(loaded.config.instances.is_empty());
+        let _ = std::fs::remove_file(empty);
+        let _ = std::fs::remove_file(allowed);
+    }
+
+    #[tokio::test]
+    async fn a_read_past_the_deadline_is_reported_and_never_waited_for() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let started = std::time::Instant::now();
+        off_loop(Duration::from_millis(50), tx, || {
+            // A read that blocks (a FIFO without a writer) far past the deadline.
+            std::thread::sleep(Duration::from_secs(5));
+            Err(ReloadError::NoInstances)
+        });
+        let got = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("the deadline was not kept");
+        assert!(
+            matches!(got, Some(Input::Reloaded(r)) if matches!(*r, Err(ReloadError::Deadline(_)))),
+            "expected a deadline error"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_read_within_the_deadline_delivers_its_result() {
+        let (tx, mut rx) = mpsc::channel(1);
+        off_loop(Duration::from_secs(5), tx, || Err(ReloadError::NoInstances));
+        let got = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("no result");
+        assert!(
+            matches!(got, Some(Input::Reloaded(r)) if matches!(*r, Err(ReloadError::NoInstances))),
+            "expected the work's own result"
+        );
+    }
 }
