@@ -312,7 +312,7 @@ mod tests {
         ));
         let allowed = file("allowed.toml", "[global]\nallow_no_instances = true\n");
         let loaded = prepare(&allowed, config::Format::Toml).expect("allowed");
-        assert!(loaded.config.instances.is_empty());
+        assert_eq!(loaded.config.instances.len(), 0);
         let _ = std::fs::remove_file(empty);
         let _ = std::fs::remove_file(allowed);
     }
