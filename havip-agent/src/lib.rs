@@ -16,6 +16,7 @@ pub mod control;
 pub mod daemon;
 pub mod dataplane;
 pub mod diag;
+pub mod events;
 pub mod exec;
 pub mod metrics;
 pub mod net;

@@ -152,3 +152,109 @@ fn sighup_starts_an_added_instance_and_keeps_the_first() {
     only_answers(&lab, VIP2, a_mac, Duration::from_millis(500));
     only_answers(&lab, VIP, a_mac, Duration::from_millis(500));
 }
+
+#[test]
+fn sighup_with_an_empty_file_is_refused_and_the_master_stays() {
+    if !require_root("sighup_with_an_empty_file_is_refused_and_the_master_stays") {
+        return;
+    }
+    let (lab, mut a, b) = lab();
+    let a_mac = lab.lan.nodes[1].mac;
+    lab.dir.write("a.toml", "").expect("empty the file");
+    a.signal(libc::SIGHUP);
+    assert!(wait_log(&a, "reload rejected"), "{}", a.log_text());
+    assert!(
+        a.log_text().contains("has no instance"),
+        "the refusal does not say why:\n{}",
+        a.log_text()
+    );
+    assert!(a.alive(), "the agent exited on an empty reload");
+    only_answers(&lab, VIP, a_mac, Duration::from_millis(800));
+    assert_eq!(
+        transitions(&a.log_text())
+            .last()
+            .map(|t| t.to.clone())
+            .as_deref(),
+        Some("MASTER"),
+        "{}",
+        a.log_text()
+    );
+    assert!(
+        !transitions(&b.log_text()).iter().any(|t| t.to == "MASTER"),
+        "b took over:\n{}",
+        b.log_text()
+    );
+}
+
+#[test]
+fn sighup_with_an_include_that_never_ends_does_not_stop_the_election() {
+    if !require_root("sighup_with_an_include_that_never_ends_does_not_stop_the_election") {
+        return;
+    }
+    // a runs from a keepalived.conf, so the reload can `include` a FIFO nobody writes to.
+    let lab = PairLab::new("a", "b").expect("lab");
+    let conf = a_spec().to_keepalived("a");
+    let a =
+        havip_tests::agents::spawn_havip_file(&lab.lan.nodes[1], &lab.dir, "a", "a.conf", &conf)
+            .expect("a");
+    assert!(
+        wait_havip_state(&a, "MASTER", 0, SETTLE).is_some(),
+        "{}",
+        a.log_text()
+    );
+    let b_spec = InstanceSpec::new(V3_100MS, 100, B, &[A]);
+    let b = spawn_havip_toml(&lab.lan.nodes[2], &lab.dir, "b", &b_spec.to_toml()).expect("b");
+    assert!(
+        wait_havip_state(&b, "BACKUP", 0, SETTLE).is_some(),
+        "{}",
+        b.log_text()
+    );
+    let a_mac = lab.lan.nodes[1].mac;
+    let fifo = lab.dir.path().join("never.fifo");
+    let made =
+        havip_tests::netns::run("mkfifo", &[fifo.to_str().expect("UTF-8 path")]).expect("mkfifo");
+    assert!(made.status.success(), "mkfifo failed");
+    lab.dir
+        .write("a.conf", &format!("include {}\n{conf}", fifo.display()))
+        .expect("write the blocking file");
+    a.signal(libc::SIGHUP);
+    // Far longer than b's Master_Down_Interval (about 0.35 s): the election keeps running while
+    // the reload waits on the FIFO, so a keeps advertising and b never takes over.
+    only_answers(&lab, VIP, a_mac, Duration::from_millis(2500));
+    assert!(
+        !transitions(&b.log_text()).iter().any(|t| t.to == "MASTER"),
+        "b took over while a's reload was blocked:\n{}",
+        b.log_text()
+    );
+    // The reload ends one way or the other: abandoned at its deadline while the read still
+    // blocks, or at once when the include is skipped as keepalived skips non-regular files.
+    let reloaded = |log: &str| log.matches("configuration reloaded").count();
+    let ended = wait_for(Duration::from_secs(10), Duration::from_millis(20), || {
+        let log = a.log_text();
+        (log.contains("reload rejected") || reloaded(&log) > 0).then_some(())
+    });
+    assert!(
+        ended.is_some(),
+        "the blocked reload never ended:\n{}",
+        a.log_text()
+    );
+    let before = reloaded(&a.log_text());
+    // A valid reload still works afterwards.
+    lab.dir.write("a.conf", &conf).expect("restore the file");
+    a.signal(libc::SIGHUP);
+    let again = wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+        (reloaded(&a.log_text()) > before).then_some(())
+    });
+    assert!(again.is_some(), "{}", a.log_text());
+    assert!(
+        a.log_text().contains("kept=1 started=0"),
+        "{}",
+        a.log_text()
+    );
+    only_answers(&lab, VIP, a_mac, Duration::from_millis(500));
+    assert!(
+        !transitions(&b.log_text()).iter().any(|t| t.to == "MASTER"),
+        "{}",
+        b.log_text()
+    );
+}

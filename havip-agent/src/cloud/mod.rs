@@ -2,17 +2,18 @@
 //! agree, and keep checking that it does.
 //!
 //! ```text
-//!  daemon event loop ──observe()──> one watch slot per instance (latest state wins, never blocks)
-//!        ^                               │ │ │
-//!        │ re-announce (try_send)        v v v
+//!  daemon event loop ──Event::StateChanged──> Reporters (a Subscriber): one watch slot per
+//!        ^                                    instance (latest state wins, never blocks)
+//!        │ re-announce (try_send)        │ │ │
+//!        │                               v v v
 //!        └──────────────────────── one task per (instance, provider): apply / reconcile
 //!                                        ├─ tencent-havip: DescribeHaVips until bound here
 //!                                        ├─ tencent-migrate-ip: MigratePrivateIpAddress + task
 //!                                        └─ webhook: signed JSON POST, retried
 //! ```
 //!
-//! The election never waits for any of it: [`Reporters::observe`] only overwrites a
-//! `tokio::sync::watch` slot (a bounded queue of one entry per instance, so
+//! The election never waits for any of it: [`Reporters`] subscribes to the daemon's events
+//! ([`crate::events`]), and publishing a state change only overwrites a `tokio::sync::watch` slot (a bounded queue of one entry per instance, so
 //! master -> backup -> master in quick succession delivers the final state only), and a
 //! provider's request to re-announce the VIP is a `try_send` on a small bounded channel that the
 //! daemon serves when it has time. A provider still working on an older state is cancelled the
@@ -38,6 +39,7 @@ pub mod tencent;
 pub mod webhook;
 
 use std::{
+    collections::HashMap,
     net::Ipv4Addr,
     sync::{Arc, atomic::AtomicU64},
     time::{Duration, Instant, SystemTime},
@@ -52,7 +54,10 @@ use tracing::{info, warn};
 pub use reporter::Reporter;
 pub use stats::CloudStats;
 
-use crate::{daemon::instance::Runtime, vrrp::State};
+use crate::{
+    events::{self, Event, InstanceId, Subscriber},
+    vrrp::State,
+};
 
 /// Capacity of the re-announce channel; a request that does not fit is dropped (the next
 /// recheck asks again).
@@ -76,8 +81,8 @@ pub struct Ownership {
 /// What a provider knows about the instance it reports.
 #[derive(Clone, Debug)]
 pub struct InstanceInfo {
-    /// Index of the instance in the daemon.
-    pub index: usize,
+    /// The instance's id in the daemon's events.
+    pub id: InstanceId,
     /// Name.
     pub name: String,
     /// VRID.
@@ -91,14 +96,14 @@ pub struct InstanceInfo {
 /// A provider's way to ask the daemon for one more round of gratuitous ARP for its instance.
 #[derive(Clone, Debug)]
 pub struct Reannounce {
-    tx: mpsc::Sender<usize>,
-    index: usize,
+    tx: mpsc::Sender<InstanceId>,
+    id: InstanceId,
 }
 
 impl Reannounce {
     /// Asks; never waits. False if the daemon is behind (the request is dropped).
     pub fn request(&self) -> bool {
-        self.tx.try_send(self.index).is_ok()
+        self.tx.try_send(self.id).is_ok()
     }
 }
 
@@ -128,22 +133,21 @@ pub enum CloudError {
 /// The running reporters: what the daemon holds.
 #[derive(Debug)]
 pub struct Reporters {
-    slots: Vec<Option<watch::Sender<Option<Ownership>>>>,
-    last: Vec<State>,
+    /// Instance id -> the latest-value slot its reporters watch.
+    slots: HashMap<InstanceId, watch::Sender<Option<Ownership>>>,
     tasks: Vec<JoinHandle<()>>,
     stats: CloudStats,
     /// Kept so the daemon's receiver never sees a closed channel.
-    reannounce_tx: mpsc::Sender<usize>,
+    reannounce_tx: mpsc::Sender<InstanceId>,
 }
 
 impl Reporters {
-    /// Reporters that report nothing (for `n` instances).
+    /// Reporters that report nothing.
     #[must_use]
-    pub fn disabled(n: usize) -> (Self, mpsc::Receiver<usize>) {
+    pub fn disabled() -> (Self, mpsc::Receiver<InstanceId>) {
         let (reannounce_tx, reannounce_rx) = mpsc::channel(REANNOUNCE_CAPACITY);
         let me = Self {
-            slots: (0..n).map(|_| None).collect(),
-            last: (0..n).map(|_| State::Initialize).collect(),
+            slots: HashMap::new(),
             tasks: Vec::new(),
             stats: CloudStats::default(),
             reannounce_tx,
@@ -151,29 +155,28 @@ impl Reporters {
         (me, reannounce_rx)
     }
 
-    /// Reads `[cloud]` and starts one task per (instance, provider). Returns the reporters and
-    /// the receiver of re-announce requests (instance indices), which the daemon serves. Without
-    /// `[cloud]`, nothing runs.
+    /// Reads `[cloud]` and starts one task per (instance, provider) for the running
+    /// `instances`. Returns the reporters and the receiver of re-announce requests (instance
+    /// ids), which the daemon serves. Without `[cloud]`, nothing runs.
     pub fn start(
         cfg: &crate::config::Config,
-        runtimes: &[Runtime],
-    ) -> Result<(Self, mpsc::Receiver<usize>), CloudError> {
-        let (mut me, reannounce_rx) = Self::disabled(runtimes.len());
+        instances: &[events::InstanceInfo],
+    ) -> Result<(Self, mpsc::Receiver<InstanceId>), CloudError> {
+        let (mut me, reannounce_rx) = Self::disabled();
         let reannounce_tx = me.reannounce_tx.clone();
         let Some(table) = &cfg.cloud else {
             return Ok((me, reannounce_rx));
         };
-        let names: Vec<&str> = runtimes.iter().map(Runtime::name).collect();
+        let names: Vec<&str> = instances.iter().map(|i| i.name.as_str()).collect();
         let settings = config::parse(table, &names).map_err(CloudError::Config)?;
-        let infos: Vec<InstanceInfo> = runtimes
+        let infos: Vec<InstanceInfo> = instances
             .iter()
-            .enumerate()
-            .map(|(index, r)| InstanceInfo {
-                index,
-                name: r.name().to_owned(),
-                vrid: r.fsm.params().vrid,
-                vips: r.vips.iter().map(|v| v.addr).collect(),
-                mac: r.iface.mac,
+            .map(|i| InstanceInfo {
+                id: i.id,
+                name: i.name.clone(),
+                vrid: i.vrid,
+                vips: i.vips.iter().map(|(addr, _)| *addr).collect(),
+                mac: i.mac,
             })
             .collect();
         let client = match &settings.tencent {
@@ -195,7 +198,7 @@ impl Reporters {
         let by_name = |name: &str| infos.iter().find(|i| i.name == name).cloned();
         let reannounce = |info: &InstanceInfo| Reannounce {
             tx: reannounce_tx.clone(),
-            index: info.index,
+            id: info.id,
         };
         if let Some(client) = &client {
             for h in &settings.tencent_havip {
@@ -210,7 +213,7 @@ impl Reporters {
                     reannounce(&info),
                     me.stats.clone(),
                 );
-                me.spawn(info.index, r);
+                me.spawn(info.id, r);
             }
             for m in &settings.tencent_migrate_ip {
                 let Some(info) = by_name(&m.instance) else {
@@ -223,7 +226,7 @@ impl Reporters {
                     identity.clone(),
                     me.stats.clone(),
                 );
-                me.spawn(info.index, r);
+                me.spawn(info.id, r);
             }
         }
         let node_name = settings
@@ -262,47 +265,44 @@ impl Reporters {
                     Arc::clone(&sequence),
                     self.stats.clone(),
                 );
-                self.spawn(info.index, r);
+                self.spawn(info.id, r);
             }
         }
         Ok(())
     }
 
-    fn spawn<R: Reporter>(&mut self, index: usize, r: R) {
-        let Some(slot) = self.slots.get_mut(index) else {
-            return;
-        };
-        let rx = if let Some(tx) = slot {
+    fn spawn<R: Reporter>(&mut self, id: InstanceId, r: R) {
+        let rx = if let Some(tx) = self.slots.get(&id) {
             tx.subscribe()
         } else {
             let (tx, rx) = watch::channel(None);
-            *slot = Some(tx);
+            self.slots.insert(id, tx);
             rx
         };
         self.tasks.push(tokio::spawn(reporter::run(r, rx)));
     }
 
-    /// Publishes every instance whose state changed since the last call. Never blocks.
-    pub fn observe(&mut self, runtimes: &[Runtime]) {
-        for (i, r) in runtimes.iter().enumerate() {
-            let (Some(Some(slot)), Some(last)) = (self.slots.get(i), self.last.get_mut(i)) else {
-                continue;
-            };
-            let state = r.fsm.state();
-            if state == *last {
-                continue;
-            }
-            let change = Ownership {
-                state,
-                previous: *last,
-                reason: r.last.map(|t| t.reason.to_string()).unwrap_or_default(),
-                at: Instant::now(),
-                wall: SystemTime::now(),
-            };
-            *last = state;
-            // A send only fails when every reporter of the slot has stopped.
-            let _ = slot.send(Some(change));
-        }
+    /// Whether instance `id` has a reporter.
+    #[must_use]
+    pub fn reports(&self, id: InstanceId) -> bool {
+        self.slots.contains_key(&id)
+    }
+
+    /// Hands `id`'s change from `previous` to `state` to its reporters (overwriting a change
+    /// they have not picked up yet). Never blocks.
+    pub fn changed(&self, id: InstanceId, previous: State, state: State, reason: String) {
+        let Some(slot) = self.slots.get(&id) else {
+            return;
+        };
+        let change = Ownership {
+            state,
+            previous,
+            reason,
+            at: Instant::now(),
+            wall: SystemTime::now(),
+        };
+        // A send only fails when every reporter of the slot has stopped.
+        let _ = slot.send(Some(change));
     }
 
     /// Exports report outcomes and times to `metrics` (also for the tasks already running).
@@ -328,5 +328,61 @@ impl Reporters {
                 warn!("a cloud reporter did not finish in time; stopped");
             }
         }
+    }
+}
+
+/// The reporters learn of state changes as a subscriber of the daemon's events.
+impl Subscriber for Reporters {
+    fn publish(&mut self, event: &Event) {
+        if let Event::StateChanged {
+            id,
+            from,
+            to,
+            reason,
+            ..
+        } = event
+        {
+            self.changed(*id, *from, *to, reason.to_string());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn state_changes_reach_the_slot_and_only_the_latest_is_kept() {
+        let (mut r, _rx) = Reporters::disabled();
+        let (tx, mut rx) = watch::channel(None);
+        r.slots.insert(7, tx);
+        let ev = |from, to| Event::StateChanged {
+            id: 7,
+            at_ns: 0,
+            from,
+            to,
+            reason: crate::vrrp::Reason::MasterDown,
+            priority: 100,
+            master: None,
+        };
+        r.publish(&ev(State::Backup, State::Master));
+        r.publish(&ev(State::Master, State::Backup));
+        // Another instance's change does not touch this slot.
+        r.publish(&Event::StateChanged {
+            id: 8,
+            at_ns: 0,
+            from: State::Backup,
+            to: State::Fault,
+            reason: crate::vrrp::Reason::Fault,
+            priority: 0,
+            master: None,
+        });
+        assert!(rx.has_changed().unwrap_or(false));
+        let seen = rx
+            .borrow_and_update()
+            .clone()
+            .map(|o| (o.previous, o.state));
+        assert_eq!(seen, Some((State::Master, State::Backup)));
+        assert!(!rx.has_changed().unwrap_or(true));
     }
 }

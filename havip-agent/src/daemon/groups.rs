@@ -1,156 +1,133 @@
-//! Sync groups (keepalived `vrrp_sync_group`) beside the instances: FAULT held across members
-//! (see [`sync_faults`]) and the group's notify scripts, run when the group's state changes.
-//!
-//! The group's state: FAULT if a member is in FAULT, MASTER or BACKUP when every member is,
-//! STOP (`Initialize`) when every member stopped; members in different states (one still
-//! taking over) leave it unchanged.
+//! Sync groups in the daemon: reads the members' states for the sans-IO core
+//! ([`crate::vrrp::sync_group`]) and feeds its decisions back to the members' state machines;
+//! the group's state changes are published as events (the notify subscriber runs the group's
+//! scripts).
 
 use tokio::sync::mpsc;
 use tracing::info;
 
-use super::{DaemonError, addr_worker::AddrOp, instance::Runtime};
+use super::{addr_worker::AddrOp, instance::Runtime};
 use crate::{
     config,
     dataplane::Dataplane,
-    metrics::Metrics,
-    notify::Notifier,
-    vrrp::{self, Event, State},
+    events::Event,
+    vrrp::{
+        self, Event as FsmEvent,
+        sync_group::{Decision, Member, SyncGroup},
+    },
 };
 
-/// While any member is in FAULT by its own tracking, every member is held in FAULT, so the
-/// group's VIPs move to the peer together.
-pub(super) fn sync_faults(
-    cfg: &config::Config,
-    runtimes: &mut [Runtime],
-    t: vrrp::Instant,
-    dp: &mut Dataplane,
-    addr_tx: &mpsc::UnboundedSender<AddrOp>,
-) {
-    for g in &cfg.sync_groups {
-        let member = |r: &Runtime| g.instances.iter().any(|n| n == r.name());
-        let faulty = runtimes.iter().any(|r| member(r) && r.verdict.fault);
-        for r in runtimes.iter_mut().filter(|r| member(r)) {
-            r.set_group_fault(t, faulty, dp, addr_tx);
-        }
+/// Every configured sync group.
+pub(super) struct Groups(Vec<SyncGroup>);
+
+/// Positions in `runtimes` of `g`'s running members, in the group's order.
+fn members_of(g: &SyncGroup, runtimes: &[Runtime]) -> Vec<usize> {
+    g.members()
+        .iter()
+        .filter_map(|n| runtimes.iter().position(|r| r.name() == n))
+        .collect()
+}
+
+fn member(r: &Runtime) -> Member {
+    Member {
+        state: r.fsm.state(),
+        wants_master: r.fsm.wants_master(),
+        gate_open: r.fsm.gate_open(),
+        own_fault: r.verdict.fault,
+        held: r.group_fault(),
     }
 }
 
-/// keepalived `vrrp_sync_group`: the members take over together and leave together. A member
-/// is ready when it is MASTER or a backup whose timer fired; the gate of every member is open
-/// only while all members are ready (so the last one to be ready releases them all at once),
-/// and a master whose group is not all ready resigns (a member lost MASTER to a
-/// higher-priority peer, or fell back for another reason). Repeats until nothing changes.
-pub(super) fn sync_states(
-    cfg: &config::Config,
-    runtimes: &mut [Runtime],
-    t: vrrp::Instant,
-    dp: &mut Dataplane,
-    addr_tx: &mpsc::UnboundedSender<AddrOp>,
-) {
-    let ready = |r: &Runtime| match r.fsm.state() {
-        State::Master => true,
-        State::Backup => r.fsm.wants_master(),
-        State::Initialize | State::Fault => false,
-    };
-    // Each pass can only move members towards agreement; a few passes settle any group.
-    for _ in 0..4 {
-        let mut changed = false;
-        for g in &cfg.sync_groups {
-            let members: Vec<usize> = runtimes
+impl Groups {
+    /// The groups of `cfg`.
+    pub fn new(cfg: &config::Config) -> Self {
+        Self(
+            cfg.sync_groups
                 .iter()
-                .enumerate()
-                .filter(|(_, r)| g.instances.iter().any(|n| n == r.name()))
-                .map(|(i, _)| i)
+                .map(|g| SyncGroup::new(g.name.clone(), g.instances.clone()))
+                .collect(),
+        )
+    }
+
+    /// FAULT together (see [`SyncGroup::faults`]).
+    pub fn sync_faults(
+        &self,
+        runtimes: &mut [Runtime],
+        t: vrrp::Instant,
+        dp: &mut Dataplane,
+        addr_tx: &mpsc::UnboundedSender<AddrOp>,
+    ) {
+        for g in &self.0 {
+            let idx = members_of(g, runtimes);
+            let views: Vec<Member> = idx
+                .iter()
+                .filter_map(|&i| runtimes.get(i).map(member))
                 .collect();
-            if members.len() < 2 {
-                continue;
-            }
-            let all_ready = members.iter().all(|&i| runtimes.get(i).is_some_and(ready));
-            for &i in &members {
-                let Some(r) = runtimes.get_mut(i) else {
-                    continue;
-                };
-                if !all_ready && r.fsm.state() == State::Master {
-                    info!(instance = r.name(), group = %g.name, "sync group: leaving MASTER with the group");
-                    r.handle(t, Event::GroupResign, dp, addr_tx);
-                    changed = true;
-                }
-                if r.fsm.gate_open() != all_ready {
-                    r.handle(t, Event::Gate(all_ready), dp, addr_tx);
-                    changed = true;
+            for d in g.faults(&views) {
+                if let Decision::Hold { member, fault } = d
+                    && let Some(r) = idx.get(member).and_then(|&i| runtimes.get_mut(i))
+                {
+                    r.set_group_fault(t, fault, dp, addr_tx);
                 }
             }
         }
-        if !changed {
-            return;
-        }
     }
-}
 
-/// One group's notify scripts and the state they were last run for.
-struct Group {
-    members: Vec<String>,
-    notifier: Notifier,
-    state: Option<State>,
-}
-
-/// Every sync group with notify scripts.
-pub(super) struct GroupNotify(Vec<Group>);
-
-impl GroupNotify {
-    /// Prepares the groups' notify commands.
-    pub fn new(cfg: &config::Config, metrics: &Metrics) -> Result<Self, DaemonError> {
-        let mut groups = Vec::new();
-        for g in &cfg.sync_groups {
-            let mut notifier =
-                Notifier::for_group(g, &cfg.global).map_err(|e| DaemonError::Invalid {
-                    instance: format!("vrrp_sync_group {}", g.name),
-                    what: format!("notify: {e}"),
-                })?;
-            if notifier.is_empty() {
-                continue;
+    /// MASTER together (see [`SyncGroup::settle`]); repeats until the core asks for nothing.
+    pub fn sync_states(
+        &self,
+        runtimes: &mut [Runtime],
+        t: vrrp::Instant,
+        dp: &mut Dataplane,
+        addr_tx: &mpsc::UnboundedSender<AddrOp>,
+    ) {
+        // Each round only moves members towards agreement; a few settle any group.
+        for _ in 0..4 {
+            let mut changed = false;
+            for g in &self.0 {
+                let idx = members_of(g, runtimes);
+                let views: Vec<Member> = idx
+                    .iter()
+                    .filter_map(|&i| runtimes.get(i).map(member))
+                    .collect();
+                for d in g.settle(&views) {
+                    let (m, event) = match d {
+                        Decision::Resign { member } => (member, FsmEvent::GroupResign),
+                        Decision::Gate { member, open } => (member, FsmEvent::Gate(open)),
+                        Decision::Hold { .. } => continue,
+                    };
+                    let Some(r) = idx.get(m).and_then(|&i| runtimes.get_mut(i)) else {
+                        continue;
+                    };
+                    if event == FsmEvent::GroupResign {
+                        info!(instance = r.name(), group = %g.name(), "sync group: leaving MASTER with the group");
+                    }
+                    r.handle(t, event, dp, addr_tx);
+                    changed = true;
+                }
             }
-            notifier.export_to(metrics.clone());
-            groups.push(Group {
-                members: g.instances.clone(),
-                notifier,
-                state: None,
-            });
+            if !changed {
+                return;
+            }
         }
-        Ok(Self(groups))
     }
 
-    /// Runs the scripts of every group whose state changed.
-    pub fn observe(&mut self, runtimes: &[Runtime]) {
+    /// The groups whose state changed since the last call, as events.
+    pub fn observe(&mut self, runtimes: &[Runtime]) -> Vec<Event> {
+        let mut out = Vec::new();
         for g in &mut self.0 {
-            let states: Vec<State> = runtimes
+            let states: Vec<_> = members_of(g, runtimes)
                 .iter()
-                .filter(|r| g.members.iter().any(|m| m == r.name()))
-                .map(|r| r.fsm.state())
+                .filter_map(|&i| runtimes.get(i).map(|r| r.fsm.state()))
                 .collect();
-            let Some(&first) = states.first() else {
-                continue;
-            };
-            let state = if states.contains(&State::Fault) {
-                State::Fault
-            } else if states.iter().all(|s| *s == first) {
-                first
-            } else {
-                continue;
-            };
-            // A group that never ran has nothing to stop.
-            if g.state != Some(state) && !(g.state.is_none() && state == State::Initialize) {
-                info!(group = %g.notifier.name(), state = %state, "sync group state");
-                g.state = Some(state);
-                g.notifier.changed(state, 0);
+            if let Some(state) = g.observe(&states) {
+                info!(group = %g.name(), state = %state, "sync group state");
+                out.push(Event::GroupStateChanged {
+                    group: g.name().to_owned(),
+                    state,
+                });
             }
         }
-    }
-
-    /// Lets the scripts finish (at shutdown).
-    pub async fn finish(&mut self, limit: std::time::Duration) {
-        for g in &mut self.0 {
-            g.notifier.finish(limit).await;
-        }
+        out
     }
 }

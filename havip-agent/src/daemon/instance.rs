@@ -1,16 +1,24 @@
 //! One VRRP instance at run time: its state machine and the I/O handles that carry out its
-//! actions (advert socket, gratuitous ARP, data plane, address worker).
+//! actions (advert socket, gratuitous ARP, data plane, address worker). Each action becomes
+//! [`Effect`]s ([`super::effect::plan`]); what happened is queued as [`events::Event`]s that the
+//! loop hands to its subscribers after the step.
 
-use std::{net::Ipv4Addr, time::Duration};
+use std::{net::Ipv4Addr, sync::Arc, time::Duration};
 
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use super::{DaemonError, addr_worker::AddrOp};
+use super::{
+    DaemonError,
+    addr_worker::AddrOp,
+    effect::{Effect, plan},
+    log_limit::LogLimit,
+};
 use crate::{
+    clock::monotonic_ns,
     config,
     dataplane::{Dataplane, VridConfig},
-    metrics::InstanceMetrics,
+    events::{self, Event as Published, InstanceId, InstanceView},
     net::{
         garp::GarpSender,
         iface::{self, Interface},
@@ -19,7 +27,7 @@ use crate::{
     notify::Notifier,
     track::{States, Tracker, Verdict},
     vrrp::{
-        self, Action, AdvertRepr, Auth, ChecksumMode, Event, GarpParams, InitialState, Instance,
+        self, AdvertRepr, Auth, ChecksumMode, Event, GarpParams, InitialState, Instance,
         InstanceParams, Reason, State, Version, packet::ipv4_header,
     },
 };
@@ -31,8 +39,12 @@ pub struct Vip {
     pub addr: Ipv4Addr,
     /// Prefix length used when the address is added.
     pub prefix: u8,
-    /// Interface index it is added on.
+    /// Interface index it is added on (and answered on by the XDP program).
     pub ifindex: u32,
+    /// That interface's name.
+    pub dev: String,
+    /// That interface's MAC (the ARP replies carry it).
+    pub mac: [u8; 6],
     /// Optional label (`eth0:1`).
     pub label: Option<String>,
 }
@@ -52,6 +64,8 @@ pub struct Transition {
 
 /// A running instance.
 pub struct Runtime {
+    /// Its id in published events.
+    pub id: InstanceId,
     /// The election core.
     pub fsm: Instance,
     /// Its interface.
@@ -60,7 +74,8 @@ pub struct Runtime {
     pub vips: Vec<Vip>,
     manage_addresses: bool,
     socket: VrrpSocket,
-    garp: GarpSender,
+    /// One gratuitous ARP sender per interface that holds VIPs, with those VIPs.
+    garp: Vec<(GarpSender, Vec<Ipv4Addr>)>,
     dests: Vec<Ipv4Addr>,
     src: Ipv4Addr,
     lease: Duration,
@@ -75,16 +90,20 @@ pub struct Runtime {
     pub tracker: Tracker,
     /// What tracking made of it last (fault, effective priority).
     pub verdict: Verdict,
-    /// Notify scripts.
-    pub notifier: Notifier,
+    /// Notify scripts, until the loop hands them to the notify subscriber.
+    pub notifier: Option<Notifier>,
     /// Another member of its sync group is in FAULT.
     group_fault: bool,
     /// The FAULT state the state machine was last told.
     fault_told: bool,
     /// Unicast peers whose neighbour entry was primed, with the MAC used.
     primed: std::collections::HashMap<Ipv4Addr, [u8; 6]>,
-    /// What the metrics endpoint reads about this instance (see `metrics::InstanceMetrics`).
-    pub metrics: InstanceMetrics,
+    /// Events not yet handed to the subscribers.
+    pending: Vec<Published>,
+    /// The gauged values last published.
+    view: Option<InstanceView>,
+    /// WARN lines a peer can trigger, rate limited per reason.
+    log_limit: LogLimit,
 }
 
 fn version(v: config::Version) -> Version {
@@ -101,6 +120,7 @@ impl Runtime {
         reason = "one linear mapping from the config model to params, sockets and maps"
     )]
     pub fn new(
+        id: InstanceId,
         cfg: &config::Instance,
         global: &config::Global,
         tracker: Tracker,
@@ -137,14 +157,18 @@ impl Runtime {
         };
         let mut vips = Vec::new();
         for v in &cfg.virtual_ipaddresses {
-            let ifindex = match &v.dev {
-                Some(dev) => iface::if_index(dev)?,
-                None => iface.index,
+            // issue #9: a VIP on another interface is answered (and gated) on that interface,
+            // with its MAC; the instance's VRID state decides.
+            let dev = match &v.dev {
+                Some(dev) if *dev != iface.name => Interface::by_name(dev)?,
+                _ => iface.clone(),
             };
             vips.push(Vip {
                 addr: v.address,
                 prefix: v.prefix_len,
-                ifindex,
+                ifindex: dev.index,
+                dev: dev.name,
+                mac: dev.mac,
                 label: v.label.clone(),
             });
         }
@@ -194,11 +218,18 @@ impl Runtime {
                 source,
             }
         })?;
-        let garp = GarpSender::new(iface.index, iface.mac).map_err(|source| DaemonError::Io {
-            what: "opening the ARP socket",
-            source,
-        })?;
-        // h1-rule: the kernel's state comes from the same parameters as the FSM's rule state.
+        let mut garp: Vec<(GarpSender, Vec<Ipv4Addr>)> = Vec::new();
+        for v in &vips {
+            if let Some((_, addrs)) = garp.iter_mut().find(|(g, _)| g.ifindex() == v.ifindex) {
+                addrs.push(v.addr);
+                continue;
+            }
+            let sender = GarpSender::new(v.ifindex, v.mac).map_err(|source| DaemonError::Io {
+                what: "opening the ARP socket",
+                source,
+            })?;
+            garp.push((sender, vec![v.addr]));
+        }
         dp.configure_vrid(
             iface.index,
             cfg.vrid,
@@ -208,13 +239,13 @@ impl Runtime {
             dp.allow_peer(iface.index, cfg.vrid, *peer)?;
         }
         for v in &vips {
-            // h1-rule: ownership of a VIP on another `dev` is the instance interface's.
-            dp.set_vip(v.ifindex, v.addr, iface.mac, cfg.vrid, iface.index)?;
+            dp.set_vip(v.ifindex, v.addr, v.mac, cfg.vrid, iface.index)?;
         }
         // The lease must run out before a backup's Master_Down_Interval (3 intervals + skew)
         // after the last advert, so a dead agent's kernel stops answering first.
         let lease = global.lease.unwrap_or(cfg.advert_interval * 2);
         Ok(Self {
+            id,
             fsm,
             iface,
             vips,
@@ -234,11 +265,68 @@ impl Runtime {
                 priority: cfg.priority,
             },
             primed: std::collections::HashMap::new(),
-            notifier,
+            notifier: Some(notifier),
             group_fault: false,
             fault_told: false,
-            metrics: InstanceMetrics::unregistered(),
+            pending: Vec::new(),
+            view: None,
+            log_limit: LogLimit::default(),
         })
+    }
+
+    /// What subscribers need to know about this instance.
+    #[must_use]
+    pub fn info(&self) -> events::InstanceInfo {
+        let p = self.fsm.params();
+        events::InstanceInfo {
+            id: self.id,
+            name: p.name.clone(),
+            vrid: p.vrid,
+            interface: self.iface.name.clone(),
+            ifindex: self.iface.index,
+            mac: self.iface.mac,
+            vips: self.vips.iter().map(|v| (v.addr, v.ifindex)).collect(),
+            priority: p.priority,
+            advert_interval: p.advert_interval,
+        }
+    }
+
+    /// Announces the instance to subscribers (queued like every event).
+    pub fn announce(&mut self) {
+        let info = Arc::new(self.info());
+        self.pending.push(Published::InstanceAdded(info));
+        self.publish_view();
+    }
+
+    /// Queues `ev` for the subscribers.
+    pub fn emit(&mut self, ev: Published) {
+        self.pending.push(ev);
+    }
+
+    /// Takes the events queued since the last call.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Published> {
+        self.pending.drain(..)
+    }
+
+    /// Names of the interfaces the XDP program must be attached to for this instance: its own
+    /// and every VIP's.
+    #[must_use]
+    pub fn xdp_interfaces(&self) -> Vec<String> {
+        let mut v = vec![self.iface.name.clone()];
+        for vip in &self.vips {
+            if !v.contains(&vip.dev) {
+                v.push(vip.dev.clone());
+            }
+        }
+        v
+    }
+
+    fn publish_view(&mut self) {
+        let view = InstanceView::of(&self.fsm);
+        if self.view != Some(view) {
+            self.view = Some(view);
+            self.pending.push(Published::Updated { id: self.id, view });
+        }
     }
 
     /// The ownership lease.
@@ -318,6 +406,12 @@ impl Runtime {
         }
     }
 
+    /// Whether the sync group holds this instance in FAULT now.
+    #[must_use]
+    pub fn group_fault(&self) -> bool {
+        self.group_fault
+    }
+
     /// Tells the state machine about FAULT when its own tracking or its group's changed it.
     fn apply_fault(
         &mut self,
@@ -364,86 +458,100 @@ impl Runtime {
     ) {
         let actions = self.fsm.handle(now, event);
         for action in actions {
-            self.apply(now, action, dp, addr_tx);
+            for effect in plan(action, self.manage_addresses) {
+                self.execute(now, effect, dp, addr_tx);
+            }
         }
-        self.metrics.sync(&self.fsm);
+        self.publish_view();
     }
 
-    fn apply(
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one arm per effect; each is a map write, a send or a log line"
+    )]
+    fn execute(
         &mut self,
         now: vrrp::Instant,
-        action: Action,
+        effect: Effect,
         dp: &mut Dataplane,
         addr_tx: &mpsc::UnboundedSender<AddrOp>,
     ) {
         let (ifindex, vrid) = (self.iface.index, self.fsm.params().vrid);
-        match action {
-            Action::SendAdvert { priority } => {
+        let id = self.id;
+        match effect {
+            Effect::SendAdvert { priority } => {
                 let advert = self.fsm.advert(priority);
                 self.send_advert(&advert);
             }
-            Action::RenewLease => {
+            Effect::RenewLease => {
                 if let Err(e) = dp.renew(ifindex, vrid, self.lease) {
                     warn!(instance = self.name(), error = %e, "lease renewal failed");
                 }
             }
-            Action::AdvertRejected(rejected) => {
-                debug!(instance = self.name(), reason = rejected.as_label(), %rejected, "advert rejected");
+            Effect::Rejected(rejected) => {
+                let reason = rejected.as_label();
+                self.emit(Published::AdvertRejected { id, reason });
+                if let Some(suppressed) = self.log_limit.check(reason, now) {
+                    warn!(instance = self.name(), reason, suppressed, %rejected, "advert rejected");
+                }
             }
-            Action::IntervalClamped {
+            Effect::Clamped {
                 src,
                 advertised,
                 learned,
             } => {
-                warn!(instance = self.name(), %src, ?advertised, ?learned, "advertised interval clamped");
+                self.emit(Published::IntervalClamped {
+                    id,
+                    src,
+                    advertised,
+                    learned,
+                });
+                if let Some(suppressed) = self.log_limit.check("interval_clamped", now) {
+                    warn!(instance = self.name(), %src, ?advertised, ?learned, suppressed, "advertised interval clamped");
+                }
             }
-            Action::GarpSuppressed => {
+            Effect::GarpSuppressed => {
+                self.emit(Published::GarpSuppressed { id });
                 debug!(
                     instance = self.name(),
                     "gratuitous ARPs on a lower-priority advert rate limited"
                 );
             }
-            // ARCHITECTURE.md: take over = map with lease, then address, then GARP.
-            Action::TakeOwnership => {
+            Effect::WritePriority => {
                 if let Err(e) = dp.set_priority(ifindex, vrid, self.fsm.effective_priority()) {
                     warn!(instance = self.name(), error = %e, "priority update failed");
                 }
-                match dp.grant(ifindex, vrid, self.lease) {
-                    Ok(epoch) => {
-                        self.metrics.granted();
-                        debug!(instance = self.name(), epoch, "ownership granted");
-                    }
-                    Err(e) => warn!(instance = self.name(), error = %e, "ownership grant failed"),
-                }
-                if self.manage_addresses {
-                    for v in &self.vips {
-                        let _ = addr_tx.send(AddrOp::Add(v.clone()));
-                    }
-                }
             }
-            // Resign = revoke in the map first, then remove the address.
-            Action::ReleaseOwnership => {
+            Effect::Grant => match dp.grant(ifindex, vrid, self.lease) {
+                Ok(epoch) => {
+                    self.emit(Published::Granted {
+                        id,
+                        at_ns: monotonic_ns(),
+                    });
+                    debug!(instance = self.name(), epoch, "ownership granted");
+                }
+                Err(e) => warn!(instance = self.name(), error = %e, "ownership grant failed"),
+            },
+            Effect::Revoke => {
                 if let Err(e) = dp.revoke(ifindex, vrid) {
                     warn!(instance = self.name(), error = %e, "ownership revoke failed");
                 }
-                if self.manage_addresses {
-                    for v in &self.vips {
-                        let _ = addr_tx.send(AddrOp::Del(v.clone()));
-                    }
+                self.emit(Published::Revoked { id });
+            }
+            Effect::AddAddresses => {
+                for v in &self.vips {
+                    let _ = addr_tx.send(AddrOp::Add(v.clone()));
                 }
             }
-            Action::SendGarp => {
-                let addrs: Vec<Ipv4Addr> = self.vips.iter().map(|v| v.addr).collect();
-                match self.garp.announce(&addrs) {
-                    Ok(n) => {
-                        self.garps_sent += n as u64;
-                        self.metrics.garps_sent(n);
-                    }
-                    Err(e) => warn!(instance = self.name(), error = %e, "gratuitous ARP failed"),
+            Effect::RemoveAddresses => {
+                for v in &self.vips {
+                    let _ = addr_tx.send(AddrOp::Del(v.clone()));
                 }
             }
-            Action::StateChanged { from, to, reason } => {
-                self.metrics.transition(now, from, to, reason);
+            Effect::SendGarp => {
+                self.garp_round();
+            }
+            Effect::StateChanged { from, to, reason } => {
                 info!(
                     instance = self.name(),
                     vrid,
@@ -460,9 +568,44 @@ impl Runtime {
                     to,
                     reason,
                 });
-                self.notifier.changed(to, self.fsm.effective_priority());
+                self.emit(Published::StateChanged {
+                    id,
+                    at_ns: now.as_nanos(),
+                    from,
+                    to,
+                    reason,
+                    priority: self.fsm.effective_priority(),
+                    master: self.fsm.master(),
+                });
             }
         }
+    }
+
+    /// One round of gratuitous ARP for the VIPs, each on its own interface; counted for status
+    /// and published (so Prometheus moves in step with status). Returns whether any was sent.
+    fn garp_round(&mut self) -> bool {
+        let mut sent = 0usize;
+        let mut ok = false;
+        for (sender, addrs) in &self.garp {
+            match sender.announce(addrs) {
+                Ok(n) => {
+                    sent += n;
+                    ok = true;
+                }
+                Err(e) => {
+                    warn!(instance = %self.fsm.params().name, ifindex = sender.ifindex(), error = %e, "gratuitous ARP failed");
+                }
+            }
+        }
+        if sent > 0 {
+            self.garps_sent += sent as u64;
+            self.emit(Published::GarpSent {
+                id: self.id,
+                frames: sent,
+                at_ns: monotonic_ns(),
+            });
+        }
+        ok
     }
 
     /// One round of gratuitous ARP for the VIPs, if this instance is master: the cloud reporter
@@ -472,18 +615,11 @@ impl Runtime {
         if self.fsm.state() != State::Master {
             return false;
         }
-        let addrs: Vec<Ipv4Addr> = self.vips.iter().map(|v| v.addr).collect();
-        match self.garp.announce(&addrs) {
-            Ok(n) => {
-                self.garps_sent += n as u64;
-                debug!(instance = self.name(), "re-announced for the cloud");
-                true
-            }
-            Err(e) => {
-                warn!(instance = self.name(), error = %e, "gratuitous ARP failed");
-                false
-            }
+        let ok = self.garp_round();
+        if ok {
+            debug!(instance = self.name(), "re-announced for the cloud");
         }
+        ok
     }
 
     fn send_advert(&mut self, advert: &AdvertRepr) {
@@ -505,7 +641,7 @@ impl Runtime {
             match self.socket.send(&packet, dst) {
                 Ok(()) => {
                     self.adverts_sent += 1;
-                    self.metrics.advert_sent();
+                    self.pending.push(Published::AdvertSent { id: self.id });
                 }
                 Err(e) => debug!(instance = self.name(), %dst, error = %e, "advert not sent"),
             }

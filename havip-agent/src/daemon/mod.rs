@@ -1,46 +1,63 @@
-//! The daemon: one event loop that owns every instance. Inputs (the XDP ring buffer, timers,
-//! signals) become `vrrp::Event`s for the instance they concern; the actions that come out are
-//! carried out at once (map writes, advert and ARP sends are non-blocking) or handed to a worker
-//! task in order (addresses through netlink).
+//! The daemon: a shell around the pure cores. One event loop owns every instance; everything
+//! that can happen reaches it as one [`Input`] (ring-buffer advert, timer, tracking change,
+//! signal, reload result, control request, cloud re-announce request), and [`Shell::step`]
+//! turns it into `vrrp::Event`s for the state machines ([`crate::vrrp::Instance`]) and the sync
+//! groups ([`crate::vrrp::sync_group`]). Their actions become [`effect::Effect`]s carried out at
+//! once (map writes, advert and ARP sends are non-blocking) or handed to the address worker in
+//! order (rtnetlink). What happened is published as [`crate::events::Event`]s to subscribers
+//! (metrics, cloud reporting, notify scripts), none of which reads the loop's state.
 //!
 //! ```text
-//!  XDP ring buffer ──┐                        ┌─> raw socket (adverts)
-//!  deadlines       ──┤                        │
-//!  link / scripts  ──┼─> event loop ─> FSM ───┼─> BPF maps (grant / renew / revoke)
-//!  SIGTERM/SIGINT  ──┘   (this task)          ├─> AF_PACKET (gratuitous ARP)
-//!                                             └─> address worker task (rtnetlink)
+//!  XDP ring buffer ─┐                                    ┌─ Effect ─> raw socket (adverts)
+//!  deadlines       ─┤                                    │            BPF maps (grant/renew/revoke)
+//!  link / scripts  ─┤   Input   ┌───────────────────┐    │            AF_PACKET (gratuitous ARP)
+//!  SIGHUP/TERM/INT ─┼─────────> │ Shell::step       │ ───┤            address worker (rtnetlink)
+//!  reload result   ─┤ (one enum)│ FSMs, sync groups │    │
+//!  (parsed off-loop)│           └───────────────────┘    └─ Event ──> metrics (bounded queue)
+//!  control socket  ─┤                                                 cloud (latest-value slots)
+//!  cloud re-announce┘                                                 notify (per-instance queue)
 //! ```
 
 mod addr_worker;
+mod effect;
 mod groups;
 pub mod instance;
+mod log_limit;
 mod reload;
+mod shell;
 mod snapshot;
 mod tracking;
 
-use std::{
-    collections::HashMap, net::SocketAddr, os::fd::AsRawFd as _, path::PathBuf, time::Duration,
-};
+use std::{net::SocketAddr, os::fd::AsRawFd as _, path::PathBuf, time::Duration};
 
-use aya::maps::{MapData, RingBuf};
-use havip_common::{AdvertEvent, MAX_VRRP_LEN, event_flags};
+pub use self::reload::ReloadError;
+
 use tokio::{
     io::unix::AsyncFd,
     signal::unix::{SignalKind, signal},
     sync::{mpsc, oneshot},
 };
-use tracing::{debug, error, info, warn};
+use tracing::{info, warn};
 
-use self::{addr_worker::AddrOp, groups::GroupNotify, instance::Runtime, tracking::Tracking};
+pub(crate) use self::shell::Input;
+use self::{
+    addr_worker::AddrOp,
+    groups::Groups,
+    instance::Runtime,
+    shell::{Events, INPUT_CAPACITY, Shell, index_of, read_event},
+    tracking::Tracking,
+};
 use crate::{
     clock::monotonic_ns,
     cloud::Reporters,
     config, control,
     dataplane::{AttachMode, Dataplane, DataplaneError},
-    metrics::{self, InstanceInfo, Metrics, MetricsError},
+    events::{self, InstanceId, Subscriber},
+    metrics::{self, Metrics, MetricsError},
     net::{addr::Addresses, iface::IfaceError},
-    track::{Object, TrackEvent, Tracker},
-    vrrp::{self, AdvertRepr, Event},
+    notify::Hub,
+    track::Tracker,
+    vrrp::{self, Event},
 };
 
 /// Errors that stop the daemon from starting.
@@ -114,12 +131,9 @@ pub struct Options {
     pub metrics_addr: Option<SocketAddr>,
 }
 
-/// A ring buffer as a tokio-readable source.
-struct Events(AsyncFd<RingBuf<MapData>>);
-
 #[expect(
     clippy::too_many_lines,
-    reason = "setup, the select loop and shutdown read best in one place; split when the loop grows"
+    reason = "setup, the select loop and shutdown read best in one place"
 )]
 /// Runs the daemon until SIGTERM or SIGINT; then every master sends a priority-0 advert and
 /// resigns, addresses are removed, and the program is detached.
@@ -131,18 +145,21 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     for d in &loaded.diagnostics {
         warn!(diagnostic = %d, "configuration");
     }
-    let mut cfg = loaded.config;
+    let cfg = loaded.config;
     // metrics: listen first, so a taken port fails the start before the data plane changes.
     let metrics = Metrics::new();
     let metrics_addr = opts.metrics_addr.unwrap_or(cfg.global.metrics_addr);
     let server = metrics::serve(metrics_addr, metrics.clone())?;
+    let (metrics_sub, recorder) = metrics::subscribe(&metrics);
     let mut dp = Dataplane::load()?;
     // metrics: scrapes read the kernel's counters through their own map handles.
     match dp.reader() {
         Ok(reader) => metrics.attach_kernel(reader),
         Err(e) => warn!(error = %e, "metrics: kernel counters will not be exported"),
     }
+    let mut notify = Hub::new(Some(metrics.clone()));
     let mut runtimes: Vec<Runtime> = Vec::new();
+    let mut next_id: InstanceId = 0;
     for inst in &cfg.instances {
         let tracker = Tracker::new(inst, &cfg.scripts, &cfg.sync_groups).map_err(|e| {
             DaemonError::Invalid {
@@ -150,23 +167,38 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 what: e.to_string(),
             }
         })?;
-        let mut r = Runtime::new(inst, &cfg.global, tracker, &mut dp)?;
-        r.metrics = metrics.register_instance(InstanceInfo::of(&r)); // metrics
-        r.notifier.export_to(metrics.clone()); // metrics
+        let mut r = Runtime::new(next_id, inst, &cfg.global, tracker, &mut dp)?;
+        if let Some(n) = r.notifier.take() {
+            notify.add_instance(next_id, n);
+        }
+        r.announce();
+        next_id += 1;
         runtimes.push(r);
     }
+    let mut group_notifiers = Vec::new();
+    for g in &cfg.sync_groups {
+        group_notifiers.push(
+            crate::notify::Notifier::for_group(g, &cfg.global).map_err(|e| {
+                DaemonError::Invalid {
+                    instance: format!("vrrp_sync_group {}", g.name),
+                    what: format!("notify: {e}"),
+                }
+            })?,
+        );
+    }
+    notify.set_groups(group_notifiers);
     // Cloud reporting (issue #6), set up before anything is attached so a bad `[cloud]` stops
-    // the start cleanly: reporters run in their own tasks; the loop only publishes state changes
-    // to them (never blocking) and serves their re-announce requests.
-    let (mut cloud, mut reannounce_rx) = Reporters::start(&cfg, &runtimes)?;
-    cloud.export_to(&metrics); // metrics
-    let mut ifaces: Vec<String> = runtimes.iter().map(|r| r.iface.name.clone()).collect();
+    // the start cleanly: reporters run in their own tasks and subscribe to state changes
+    // (never blocking the loop); the loop serves their re-announce requests.
+    let infos: Vec<events::InstanceInfo> = runtimes.iter().map(Runtime::info).collect();
+    let (cloud, reannounce_rx) = Reporters::start(&cfg, &infos)?;
+    cloud.export_to(&metrics);
+    let mut ifaces: Vec<String> = runtimes.iter().flat_map(Runtime::xdp_interfaces).collect();
     ifaces.sort();
     ifaces.dedup();
     for ifname in &ifaces {
         dp.attach(ifname, opts.xdp_mode)?;
     }
-    metrics.set_dataplane_attached(true); // metrics
     let ring = dp.take_events().ok_or(DaemonError::Invalid {
         instance: String::new(),
         what: "ring buffer already taken".to_owned(),
@@ -178,11 +210,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         what: "polling the ring buffer",
         source: std::io::Error::other(e.to_string()),
     })?);
-    let mut index: HashMap<(u32, u8), usize> = runtimes
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((r.iface.index, r.fsm.params().vrid), i))
-        .collect();
+    let index = index_of(&runtimes);
 
     let addresses = Addresses::new()?;
     let (addr_tx, addr_rx) = mpsc::unbounded_channel();
@@ -210,43 +238,59 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             None
         }
     };
-    let mut tracking = Tracking::start(&cfg, &runtimes)?;
+    let tracking = Tracking::start(&cfg, &runtimes)?;
+    let (inputs_tx, mut inputs_rx) = mpsc::channel::<Input>(INPUT_CAPACITY);
+    let groups = Groups::new(&cfg);
+    let mut shell = Shell {
+        opts,
+        cfg,
+        runtimes,
+        index,
+        ifaces,
+        tracking,
+        groups,
+        dp,
+        addr_tx,
+        metrics_sub,
+        notify,
+        cloud,
+        reannounce_rx,
+        inputs_tx,
+        reloading: false,
+        next_id,
+        pending: vec![events::Event::DataplaneAttached(true)],
+    };
     let start = now();
-    for r in &mut runtimes {
-        r.clear_addresses(&addr_tx);
-        r.handle(start, Event::Startup, &mut dp, &addr_tx);
-        r.retrack(start, &tracking.states, &mut dp, &addr_tx);
+    for r in &mut shell.runtimes {
+        r.clear_addresses(&shell.addr_tx);
+        r.handle(start, Event::Startup, &mut shell.dp, &shell.addr_tx);
+        r.retrack(start, &shell.tracking.states, &mut shell.dp, &shell.addr_tx);
     }
-    groups::sync_faults(&cfg, &mut runtimes, start, &mut dp, &addr_tx);
-    let mut group_notify = GroupNotify::new(&cfg, &metrics)?;
+    shell
+        .groups
+        .sync_faults(&mut shell.runtimes, start, &mut shell.dp, &shell.addr_tx);
+    shell
+        .groups
+        .sync_states(&mut shell.runtimes, start, &mut shell.dp, &shell.addr_tx);
+    shell.publish();
     info!(
-        instances = runtimes.len(),
-        interfaces = ?ifaces,
+        instances = shell.runtimes.len(),
+        interfaces = ?shell.ifaces,
         fd = events.0.as_raw_fd(),
         "havip running"
     );
 
-    loop {
-        // metrics: /healthz fails when this stops; the sleep is capped so an idle loop beats.
+    'run: loop {
+        // /healthz fails when this stops; the sleep is capped so an idle loop beats.
         metrics.heartbeat();
-        groups::sync_states(&cfg, &mut runtimes, now(), &mut dp, &addr_tx);
-        cloud.observe(&runtimes);
-        group_notify.observe(&runtimes);
-        let next = runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
+        let next = shell.runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
         let sleep = next
             .map_or(metrics::HEARTBEAT_INTERVAL, |t| {
                 t.saturating_duration_since(now())
             })
             .min(metrics::HEARTBEAT_INTERVAL);
-        tokio::select! {
-            () = tokio::time::sleep(sleep) => {
-                let t = now();
-                for r in &mut runtimes {
-                    if r.fsm.poll_at().is_some_and(|at| at <= t) {
-                        r.handle(t, Event::Timer, &mut dp, &addr_tx);
-                    }
-                }
-            }
+        let inputs: Vec<Input> = tokio::select! {
+            () = tokio::time::sleep(sleep) => vec![Input::Timer],
             ready = events.0.readable_mut() => {
                 let Ok(mut guard) = ready else { continue };
                 // Clear readiness *before* draining: the kernel only signals a ring buffer when
@@ -254,81 +298,57 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 // late clear would lose its only wakeup and stall the receive path.
                 guard.clear_ready();
                 let ring = guard.get_inner_mut();
+                let mut adverts = Vec::new();
                 while let Some(item) = ring.next() {
-                    let Some(ev) = read_event(&item) else {
+                    if let Some(ev) = read_event(&item) {
+                        adverts.push(Input::Advert(ev));
+                    } else {
                         warn!(len = item.len(), "short ring buffer record");
-                        continue;
-                    };
-                    drop(item);
-                    deliver(&ev, &index, &mut runtimes, &mut dp, &addr_tx);
-                }
-            }
-            Some(ev) = tracking.next() => {
-                export_tracking(&metrics, &ev, &runtimes); // metrics
-                let t = now();
-                for r in &mut runtimes {
-                    r.retrack(t, &tracking.states, &mut dp, &addr_tx);
-                }
-                groups::sync_faults(&cfg, &mut runtimes, t, &mut dp, &addr_tx);
-            }
-            Some(reply) = ctl_rx.recv() => {
-                let _ = reply.send(snapshot::snapshot(&cfg, &runtimes, &tracking.states, &mut dp));
-            }
-            _ = hup.recv() => {
-                let before: Vec<String> = runtimes.iter().map(|r| r.name().to_owned()).collect();
-                let cloud_before = cfg.cloud.clone();
-                let mut running = reload::Running {
-                    cfg: &mut cfg,
-                    runtimes: &mut runtimes,
-                    index: &mut index,
-                    ifaces: &mut ifaces,
-                    tracking: &mut tracking,
-                    dp: &mut dp,
-                    metrics: &metrics,
-                };
-                reload::reload(&opts, &mut running, &addr_tx);
-                match GroupNotify::new(&cfg, &metrics) {
-                    Ok(g) => group_notify = g,
-                    Err(e) => error!(error = %e, "sync group notify scripts could not be prepared"),
-                }
-                // Cloud reporters address instances by position: restart them when the
-                // instances or the `[cloud]` table changed (a report is idempotent).
-                let after: Vec<String> = runtimes.iter().map(|r| r.name().to_owned()).collect();
-                if before != after || cloud_before != cfg.cloud {
-                    match Reporters::start(&cfg, &runtimes) {
-                        Ok((new_cloud, new_rx)) => {
-                            new_cloud.export_to(&metrics); // metrics
-                            let old = std::mem::replace(&mut cloud, new_cloud);
-                            reannounce_rx = new_rx;
-                            tokio::spawn(old.shutdown(Duration::from_secs(2)));
-                        }
-                        Err(e) => {
-                            error!(error = %e, "cloud reporting stopped: the new [cloud] does not start");
-                            let (none, rx) = Reporters::disabled(runtimes.len());
-                            let old = std::mem::replace(&mut cloud, none);
-                            reannounce_rx = rx;
-                            tokio::spawn(old.shutdown(Duration::from_secs(2)));
-                        }
                     }
                 }
+                adverts
             }
-            Some(i) = reannounce_rx.recv() => {
-                if let Some(r) = runtimes.get_mut(i) {
-                    r.reannounce();
-                }
+            Some(ev) = shell.tracking.next() => vec![Input::Track(ev)],
+            Some(reply) = ctl_rx.recv() => vec![Input::Control(reply)],
+            _ = hup.recv() => vec![Input::Reload],
+            Some(input) = inputs_rx.recv() => vec![input],
+            Some(id) = shell.reannounce_rx.recv() => vec![Input::Reannounce(id)],
+            _ = term.recv() => vec![Input::Stop],
+            _ = int.recv() => vec![Input::Stop],
+        };
+        for input in inputs {
+            if !shell.step(input) {
+                break 'run;
             }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
         }
     }
 
+    let Shell {
+        mut runtimes,
+        tracking,
+        mut dp,
+        addr_tx,
+        mut metrics_sub,
+        mut notify,
+        mut cloud,
+        mut groups,
+        ..
+    } = shell;
     drop(tracking);
     info!("shutting down");
     let stop = now();
+    let mut last = Vec::new();
     for r in &mut runtimes {
         r.handle(stop, Event::Shutdown, &mut dp, &addr_tx);
+        last.extend(r.drain_events());
     }
-    cloud.observe(&runtimes);
+    // The groups' STOP follows their members'.
+    last.extend(groups.observe(&runtimes));
+    for ev in &last {
+        metrics_sub.publish(ev);
+        cloud.publish(ev);
+        notify.publish(ev);
+    }
     let (done_tx, done_rx) = oneshot::channel();
     let _ = addr_tx.send(AddrOp::Flush(done_tx));
     if tokio::time::timeout(Duration::from_secs(3), done_rx)
@@ -339,11 +359,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     }
     drop(addr_tx);
     let _ = tokio::time::timeout(Duration::from_secs(1), worker).await;
-    group_notify.observe(&runtimes);
-    for r in &mut runtimes {
-        r.notifier.finish(Duration::from_secs(10)).await;
-    }
-    group_notify.finish(Duration::from_secs(10)).await;
+    notify.finish(Duration::from_secs(10)).await;
     cloud.shutdown(Duration::from_secs(2)).await;
     match dp.counters() {
         Ok(c) => {
@@ -357,82 +373,14 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         Err(e) => warn!(error = %e, "reading kernel counters failed"),
     }
     dp.detach_all();
-    metrics.set_dataplane_attached(false); // metrics
-    server.stop(); // metrics
+    metrics_sub.publish(&events::Event::DataplaneAttached(false));
+    drop(metrics_sub);
+    let _ = tokio::time::timeout(Duration::from_secs(1), recorder).await;
+    server.stop();
     info!("stopped");
     Ok(())
 }
 
-/// Exports a tracked object's new state (interfaces only if some instance tracks them).
-fn export_tracking(metrics: &Metrics, ev: &TrackEvent, runtimes: &[Runtime]) {
-    match ev {
-        TrackEvent::Script { name, ok } => metrics.track_script_status(name, *ok),
-        TrackEvent::Link { name, up, .. } => {
-            let object = Object::Interface(name.clone());
-            if runtimes
-                .iter()
-                .any(|r| r.tracker.objects().iter().any(|t| t.object == object))
-            {
-                metrics.track_interface_status(name, *up);
-            }
-        }
-    }
-}
-
 fn now() -> vrrp::Instant {
     vrrp::Instant::from_nanos(monotonic_ns())
-}
-
-fn read_event(bytes: &[u8]) -> Option<AdvertEvent> {
-    if bytes.len() < size_of::<AdvertEvent>() {
-        return None;
-    }
-    // SAFETY: length checked; AdvertEvent is plain old data (havip-common), read unaligned.
-    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<AdvertEvent>()) })
-}
-
-fn deliver(
-    ev: &AdvertEvent,
-    index: &HashMap<(u32, u8), usize>,
-    runtimes: &mut [Runtime],
-    dp: &mut Dataplane,
-    addr_tx: &mpsc::UnboundedSender<AddrOp>,
-) {
-    let vrid = ev.vrrp[1];
-    let Some(r) = index
-        .get(&(ev.ifindex, vrid))
-        .and_then(|&i| runtimes.get_mut(i))
-    else {
-        debug!(
-            ifindex = ev.ifindex,
-            vrid, "advert for an instance we do not run"
-        );
-        return;
-    };
-    let len = usize::from(ev.vrrp_len).min(MAX_VRRP_LEN);
-    let src = std::net::Ipv4Addr::from(ev.src);
-    let dst = std::net::Ipv4Addr::from(ev.dst);
-    let mode = r.fsm.params().checksum_mode;
-    let advert = match AdvertRepr::parse(&ev.vrrp[..len], src, dst, mode) {
-        Ok(a) => a,
-        Err(e) => {
-            warn!(instance = r.name(), %src, error = %e, "advert accepted by XDP but not decodable");
-            return;
-        }
-    };
-    r.learn_peer(src, ev.src_mac, addr_tx);
-    let fenced = ev.flags & event_flags::FENCED != 0;
-    r.metrics.advert_received(ev.ts_ns, src, &advert); // metrics
-    r.handle(
-        now(),
-        Event::Advert {
-            src,
-            dst,
-            ttl: ev.ttl, // h1-rule: IP facts for the shared acceptance rule
-            advert,
-            fenced,
-        },
-        dp,
-        addr_tx,
-    );
 }

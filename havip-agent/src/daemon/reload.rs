@@ -1,26 +1,123 @@
-//! SIGHUP: re-read the configuration and apply the difference. An instance whose configuration
-//! is unchanged keeps its runtime (state, ownership, timers): no transition and no gap for the
-//! clients. A removed or changed instance resigns like at shutdown (priority-0 advert, revoke,
-//! addresses removed) and a changed or new one starts. A configuration that does not load, or
-//! whose new instances could not run (unknown interface, script user, ...), is rejected as a
-//! whole and the running one stays.
+//! SIGHUP: re-read the configuration and apply the difference.
+//!
+//! The file is read, parsed and checked **off the event loop** ([`start`]: a blocking thread
+//! with a [`DEADLINE`]), so an `include` of a FIFO without a writer or a huge file never holds up the
+//! election; the loop only receives the result as an input and swaps in a validated
+//! configuration ([`apply`]). A load that does not finish in time is logged and abandoned; the
+//! running configuration stays. A configuration with no instance at all is refused unless its
+//! `allow_no_instances` says so (an emptied or truncated file must not resign every instance).
+//!
+//! Applying: an instance whose configuration is unchanged keeps its runtime (state, ownership,
+//! timers): no transition and no gap for the clients. A removed or changed instance resigns like
+//! at shutdown (priority-0 advert, revoke, addresses removed) and a changed or new one starts. A
+//! configuration whose new instances could not run (unknown interface, script user, ...) is
+//! rejected as a whole and the running one stays.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, path::PathBuf, time::Duration};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{error, info, warn};
 
 use super::{
-    DaemonError, Options, addr_worker::AddrOp, instance::Runtime, now, tracking::Tracking,
+    DaemonError, Input, Options, addr_worker::AddrOp, instance::Runtime, now, tracking::Tracking,
 };
 use crate::{
     config::{self, Config},
     dataplane::Dataplane,
-    metrics::{InstanceInfo, Metrics},
+    events::{Event, InstanceId},
     net::iface,
+    notify::{Hub, Notifier},
     track::Tracker,
-    vrrp::Event,
+    vrrp::Event as FsmEvent,
 };
+
+/// Longest a reload may take to read and check the file before it is abandoned.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+/// Why a reload was not applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The file did not load.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// It loaded, but cannot run.
+    #[error("{0}")]
+    Problem(String),
+    /// It has no instance and does not allow that.
+    #[error(
+        "the new configuration has no instance; set allow_no_instances = true in [global] to \
+         stop every instance by a reload"
+    )]
+    NoInstances,
+    /// Reading and checking it did not finish within [`DEADLINE`].
+    #[error(
+        "reading the configuration did not finish within {0:?} (a FIFO or device in an include?)"
+    )]
+    Deadline(Duration),
+    /// The blocking task failed.
+    #[error("the reload task failed: {0}")]
+    Task(String),
+}
+
+/// A configuration read and checked off the loop.
+pub(super) type Prepared = Result<config::Loaded, ReloadError>;
+
+/// Reads and checks the file (blocking; runs on the blocking pool).
+fn prepare(path: &std::path::Path, format: config::Format) -> Prepared {
+    let loaded = config::load(path, format)?;
+    if loaded.config.instances.is_empty() && !loaded.config.global.allow_no_instances {
+        return Err(ReloadError::NoInstances);
+    }
+    if let Some(problem) = crate::config_cmd::runtime_problems(&loaded.config)
+        .into_iter()
+        .next()
+    {
+        return Err(ReloadError::Problem(problem));
+    }
+    Ok(loaded)
+}
+
+/// Starts reading the configuration of `opts` off the loop; its result arrives on `inputs` as
+/// [`Input::Reloaded`] within `deadline` (then as [`ReloadError::Deadline`]).
+///
+/// The read runs on a detached OS thread rather than tokio's blocking pool: a read that never
+/// ends (a FIFO without a writer) cannot be cancelled, and the runtime waits for its blocking
+/// pool when it shuts down, so a pooled task would also hang the agent's exit.
+pub(super) fn start(opts: &Options, deadline: Duration, inputs: mpsc::Sender<Input>) {
+    let path: PathBuf = opts.config.clone();
+    let format = opts.format;
+    info!(path = %path.display(), "SIGHUP: reloading the configuration");
+    off_loop(deadline, inputs, move || prepare(&path, format));
+}
+
+/// Runs `work` on its own thread and sends its result (or [`ReloadError::Deadline`]) to
+/// `inputs` as [`Input::Reloaded`].
+fn off_loop(
+    deadline: Duration,
+    inputs: mpsc::Sender<Input>,
+    work: impl FnOnce() -> Prepared + Send + 'static,
+) {
+    let (done_tx, done_rx) = oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("havip-reload".to_owned())
+        .spawn(move || {
+            // The receiver is gone when the deadline passed: nothing to tell.
+            let _ = done_tx.send(work());
+        });
+    tokio::spawn(async move {
+        let result = match spawned {
+            Err(e) => Err(ReloadError::Task(e.to_string())),
+            Ok(_) => match tokio::time::timeout(deadline, done_rx).await {
+                Ok(Ok(prepared)) => prepared,
+                Ok(Err(_)) => Err(ReloadError::Task(
+                    "the reload thread ended early".to_owned(),
+                )),
+                Err(_) => Err(ReloadError::Deadline(deadline)),
+            },
+        };
+        let _ = inputs.send(Input::Reloaded(Box::new(result))).await;
+    });
+}
 
 /// What the event loop owns that a reload changes.
 pub(super) struct Running<'a> {
@@ -36,28 +133,32 @@ pub(super) struct Running<'a> {
     pub tracking: &'a mut Tracking,
     /// The data plane.
     pub dp: &'a mut Dataplane,
-    /// The metrics registry (instances are registered and removed with the configuration).
-    pub metrics: &'a Metrics,
+    /// The notify subscriber (new instances' scripts are handed to it).
+    pub notify: &'a mut Hub,
+    /// The next instance id.
+    pub next_id: &'a mut InstanceId,
 }
 
-/// Checks that every instance of `cfg` that is not already running as configured could start,
-/// without touching anything.
+/// Checks that every instance of `cfg` that is not already running as configured has its
+/// interfaces, without touching anything (cheap lookups; the rest was checked off the loop).
 fn precheck(cfg: &Config, running: &[Runtime], old: &Config) -> Result<(), String> {
     for inst in &cfg.instances {
         if old.instances.contains(inst) && running.iter().any(|r| r.name() == inst.name) {
             continue;
         }
         iface::if_index(&inst.interface).map_err(|e| format!("instance {}: {e}", inst.name))?;
+        for v in &inst.virtual_ipaddresses {
+            if let Some(dev) = &v.dev {
+                iface::if_index(dev).map_err(|e| format!("instance {}: {e}", inst.name))?;
+            }
+        }
     }
-    match crate::config_cmd::runtime_problems(cfg).into_iter().next() {
-        Some(problem) => Err(problem),
-        None => Ok(()),
-    }
+    Ok(())
 }
 
 /// Resigns `r` as at shutdown, then forgets its VIPs and VRID in the kernel.
 fn retire(r: &mut Runtime, dp: &mut Dataplane, addr_tx: &mpsc::UnboundedSender<AddrOp>) {
-    r.handle(now(), Event::Shutdown, dp, addr_tx);
+    r.handle(now(), FsmEvent::Shutdown, dp, addr_tx);
     let (ifindex, vrid) = (r.iface.index, r.fsm.params().vrid);
     for v in &r.vips {
         if let Err(e) = dp.remove_vip(v.ifindex, v.addr) {
@@ -67,31 +168,26 @@ fn retire(r: &mut Runtime, dp: &mut Dataplane, addr_tx: &mpsc::UnboundedSender<A
     if let Err(e) = dp.remove_vrid(ifindex, vrid) {
         warn!(instance = r.name(), error = %e, "removing a VRID from the kernel failed");
     }
+    let id = r.id;
+    r.emit(Event::InstanceRemoved { id });
 }
 
-/// Re-reads the configuration and applies it; errors leave everything as it was.
-pub(super) fn reload(
+/// Applies a prepared configuration; errors leave everything as it was. Returns the events of
+/// retired instances (their last ones), which the caller publishes with the others.
+pub(super) fn apply(
     opts: &Options,
     run: &mut Running<'_>,
+    prepared: Prepared,
     addr_tx: &mpsc::UnboundedSender<AddrOp>,
-) {
-    info!(path = %opts.config.display(), "SIGHUP: reloading the configuration");
-    let loaded = match config::load(&opts.config, opts.format) {
-        Ok(l) => l,
-        Err(e) => {
-            error!(error = %e, "reload rejected: the running configuration stays");
-            return;
-        }
-    };
+) -> Result<Vec<Event>, ReloadError> {
+    let loaded = prepared?;
     for d in &loaded.diagnostics {
         warn!(diagnostic = %d, "configuration");
     }
     let new = loaded.config;
-    if let Err(e) = precheck(&new, run.runtimes, run.cfg) {
-        error!(error = %e, "reload rejected: the running configuration stays");
-        return;
-    }
+    precheck(&new, run.runtimes, run.cfg).map_err(ReloadError::Problem)?;
 
+    let mut retired = Vec::new();
     let mut kept: Vec<Option<Runtime>> = Vec::new();
     let mut removed = Vec::new();
     for mut r in std::mem::take(run.runtimes) {
@@ -105,7 +201,7 @@ pub(super) fn reload(
             kept.push(Some(r));
         } else {
             retire(&mut r, run.dp, addr_tx);
-            run.metrics.unregister_instance(&r.metrics);
+            retired.extend(r.drain_events());
             removed.push(r.name().to_owned());
         }
     }
@@ -121,16 +217,20 @@ pub(super) fn reload(
             runtimes.push(r);
             continue;
         }
+        let id = *run.next_id;
         let built = Tracker::new(inst, &new.scripts, &new.sync_groups)
             .map_err(|e| DaemonError::Invalid {
                 instance: inst.name.clone(),
                 what: e.to_string(),
             })
-            .and_then(|tracker| Runtime::new(inst, &new.global, tracker, run.dp));
+            .and_then(|tracker| Runtime::new(id, inst, &new.global, tracker, run.dp));
         match built {
             Ok(mut r) => {
-                r.metrics = run.metrics.register_instance(InstanceInfo::of(&r));
-                r.notifier.export_to(run.metrics.clone());
+                *run.next_id += 1;
+                if let Some(n) = r.notifier.take() {
+                    run.notify.add_instance(id, n);
+                }
+                r.announce();
                 started.push(runtimes.len());
                 runtimes.push(r);
             }
@@ -139,10 +239,12 @@ pub(super) fn reload(
     }
 
     for r in &runtimes {
-        if !run.ifaces.contains(&r.iface.name) {
-            match run.dp.attach(&r.iface.name, opts.xdp_mode) {
-                Ok(_) => run.ifaces.push(r.iface.name.clone()),
-                Err(e) => error!(interface = %r.iface.name, error = %e, "XDP attach failed"),
+        for ifname in r.xdp_interfaces() {
+            if !run.ifaces.contains(&ifname) {
+                match run.dp.attach(&ifname, opts.xdp_mode) {
+                    Ok(_) => run.ifaces.push(ifname),
+                    Err(e) => error!(interface = %ifname, error = %e, "XDP attach failed"),
+                }
             }
         }
     }
@@ -155,18 +257,14 @@ pub(super) fn reload(
     for &i in &started {
         if let Some(r) = runtimes.get_mut(i) {
             r.clear_addresses(addr_tx);
-            r.handle(t, Event::Startup, run.dp, addr_tx);
+            r.handle(t, FsmEvent::Startup, run.dp, addr_tx);
         }
     }
     for r in &mut runtimes {
         r.retrack(t, &run.tracking.states, run.dp, addr_tx);
     }
-    super::groups::sync_faults(&new, &mut runtimes, t, run.dp, addr_tx);
-    *run.index = runtimes
-        .iter()
-        .enumerate()
-        .map(|(i, r)| ((r.iface.index, r.fsm.params().vrid), i))
-        .collect();
+    super::groups::Groups::new(&new).sync_faults(&mut runtimes, t, run.dp, addr_tx);
+    *run.index = super::index_of(&runtimes);
     info!(
         kept = runtimes.len() - started.len(),
         started = started.len(),
@@ -175,4 +273,79 @@ pub(super) fn reload(
     );
     *run.runtimes = runtimes;
     *run.cfg = new;
+    Ok(retired)
+}
+
+/// The sync groups' notifiers of `cfg` (their commands were checked off the loop; one that
+/// fails now is logged and left out).
+pub(super) fn group_notifiers(cfg: &Config) -> Vec<Notifier> {
+    let mut out = Vec::new();
+    for g in &cfg.sync_groups {
+        match Notifier::for_group(g, &cfg.global) {
+            Ok(n) => out.push(n),
+            Err(e) => {
+                error!(group = %g.name, error = %e, "sync group notify scripts could not be prepared");
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, text: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("havip-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    #[test]
+    fn a_configuration_without_instances_is_refused_unless_allowed() {
+        let empty = file("empty.toml", "");
+        assert!(matches!(
+            prepare(&empty, config::Format::Toml),
+            Err(ReloadError::NoInstances)
+        ));
+        let allowed = file("allowed.toml", "[global]\nallow_no_instances = true\n");
+        let loaded = prepare(&allowed, config::Format::Toml).expect("allowed");
+        assert_eq!(loaded.config.instances.len(), 0);
+        let _ = std::fs::remove_file(empty);
+        let _ = std::fs::remove_file(allowed);
+    }
+
+    #[tokio::test]
+    async fn a_read_past_the_deadline_is_reported_and_never_waited_for() {
+        let (tx, mut rx) = mpsc::channel(1);
+        let started = std::time::Instant::now();
+        off_loop(Duration::from_millis(50), tx, || {
+            // A read that blocks (a FIFO without a writer) far past the deadline.
+            std::thread::sleep(Duration::from_secs(5));
+            Err(ReloadError::NoInstances)
+        });
+        let got = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("the deadline was not kept");
+        assert!(
+            matches!(got, Some(Input::Reloaded(r)) if matches!(*r, Err(ReloadError::Deadline(_)))),
+            "expected a deadline error"
+        );
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_read_within_the_deadline_delivers_its_result() {
+        let (tx, mut rx) = mpsc::channel(1);
+        off_loop(Duration::from_secs(5), tx, || Err(ReloadError::NoInstances));
+        let got = tokio::time::timeout(Duration::from_secs(2), rx.recv())
+            .await
+            .expect("no result");
+        assert!(
+            matches!(got, Some(Input::Reloaded(r)) if matches!(*r, Err(ReloadError::NoInstances))),
+            "expected the work's own result"
+        );
+    }
 }

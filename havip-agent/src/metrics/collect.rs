@@ -146,6 +146,18 @@ impl Collector for Collect {
             .map(|i| (i.as_ref(), i.snapshot(), instance_labels(i)))
             .collect();
         agent(&mut enc, shared, &snaps)?;
+        counters(
+            &mut enc,
+            "havip_events_dropped",
+            "Events the event loop published that a subscriber's full queue dropped, by \
+             subscriber (their metrics or reports may be behind)",
+            None,
+            &shared
+                .event_drops()
+                .into_iter()
+                .map(|(n, v)| (vec![("subscriber", n.to_owned())], v))
+                .collect::<Vec<_>>(),
+        )?;
         election(&mut enc, &snaps)?;
         history(&mut enc, &snaps)?;
         if let Some(reader) = shared.kernel.get() {
@@ -291,6 +303,10 @@ fn election(
     )
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one family after the other, each a few lines; splitting would scatter the list"
+)]
 fn history(
     enc: &mut DescriptorEncoder,
     snaps: &[(&InstanceShared, InstanceSnapshot, Labels)],
@@ -350,9 +366,38 @@ fn history(
     counters(
         enc,
         "havip_garps_sent",
-        "Gratuitous ARP frames sent",
+        "Gratuitous ARP frames sent (takeover, refresh, and re-announces for the cloud)",
         None,
         &each(|s| s.garps_sent),
+    )?;
+    counters(
+        enc,
+        "havip_garps_suppressed",
+        "Gratuitous ARP bursts that a lower-priority advert would have triggered, rate limited",
+        None,
+        &each(|s| s.garps_suppressed),
+    )?;
+    counters(
+        enc,
+        "havip_learned_interval_clamped",
+        "Adverts whose interval was above the bound on the learned Master_Adver_Interval (the \
+         bound was learned instead)",
+        None,
+        &each(|s| s.intervals_clamped),
+    )?;
+    let mut rejected = Vec::new();
+    for (i, _, l) in snaps {
+        for (reason, n) in i.rejected() {
+            rejected.push((with(l.clone(), &[("reason", reason)]), n));
+        }
+    }
+    counters(
+        enc,
+        "havip_adverts_rejected",
+        "Adverts the XDP program passed but the state machine rejected, by reason (RFC 9568 \
+         6.4.2/6.4.3 checks: address list, interval, version, authentication, own address...)",
+        None,
+        &rejected,
     )?;
     let mut takeover = Vec::new();
     for (i, _, l) in snaps {

@@ -1,15 +1,17 @@
 //! What one VRRP instance records for the metrics endpoint, and how.
 //!
-//! [`InstanceMetrics`] lives in the instance's `Runtime`, owned by the event loop, which calls it
-//! as things happen (state change, grant, GARP, advert in or out). It writes only relaxed atomics
-//! in an [`InstanceShared`] that a scrape on the metrics thread reads; the loop never takes a lock
-//! and never waits for a scrape. Bookkeeping only the loop needs (a takeover under way, the last
-//! advert for the jitter) stays in plain fields of [`InstanceMetrics`].
+//! [`InstanceMetrics`] is kept by the metrics subscriber ([`super::Recorder`]), which calls it for
+//! every event the daemon publishes about the instance (state change, grant, GARP, advert in or
+//! out). It writes relaxed atomics in an [`InstanceShared`] that a scrape on the metrics thread
+//! reads (the per-reason rejection counts sit under a mutex that neither side holds for more than
+//! a copy). Bookkeeping only the recorder needs (a takeover under way, the last advert for the
+//! jitter) stays in plain fields of [`InstanceMetrics`].
 
 use std::{
+    collections::BTreeMap,
     net::Ipv4Addr,
     sync::{
-        Arc,
+        Arc, Mutex, PoisonError,
         atomic::{AtomicU8, AtomicU64, Ordering::Relaxed},
     },
     time::Duration,
@@ -18,6 +20,7 @@ use std::{
 use super::histogram::{AtomicHistogram, JITTER_BOUNDS, TAKEOVER_BOUNDS};
 use crate::{
     clock::monotonic_ns,
+    events::{InstanceInfo, InstanceView},
     vrrp::{self, AdvertRepr, Reason, State},
 };
 
@@ -133,43 +136,7 @@ impl Stage {
     }
 }
 
-/// What identifies an instance in its labels, and what the scrape needs to read its kernel state.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct InstanceInfo {
-    /// Instance name (label `vrrp_instance`).
-    pub name: String,
-    /// VRID (label `vrid`).
-    pub vrid: u8,
-    /// Interface name (label `interface`).
-    pub interface: String,
-    /// Interface index (key of the kernel's VRID state).
-    pub ifindex: u32,
-    /// The VIPs with the interface index each is answered on (keys of the VIP table).
-    pub vips: Vec<(Ipv4Addr, u32)>,
-    /// Configured priority.
-    pub priority: u8,
-    /// Configured advert interval.
-    pub advert_interval: Duration,
-}
-
-impl InstanceInfo {
-    /// The description of a running instance.
-    #[must_use]
-    pub fn of(r: &crate::daemon::instance::Runtime) -> Self {
-        let p = r.fsm.params();
-        Self {
-            name: p.name.clone(),
-            vrid: p.vrid,
-            interface: r.iface.name.clone(),
-            ifindex: r.iface.index,
-            vips: r.vips.iter().map(|v| (v.addr, v.ifindex)).collect(),
-            priority: p.priority,
-            advert_interval: p.advert_interval,
-        }
-    }
-}
-
-/// The state of one instance as the scrape reads it: relaxed atomics written by the event loop.
+/// The state of one instance as the scrape reads it: relaxed atomics written by the recorder.
 #[derive(Debug)]
 pub struct InstanceShared {
     /// Its identity.
@@ -186,6 +153,10 @@ pub struct InstanceShared {
     adverts_received: AtomicU64,
     priority_zero_received: AtomicU64,
     garps_sent: AtomicU64,
+    garps_suppressed: AtomicU64,
+    intervals_clamped: AtomicU64,
+    /// `AdvertRejected::as_label` -> adverts the state machine rejected for that reason.
+    rejected: Mutex<BTreeMap<&'static str, u64>>,
     /// `[stage][reason]`, flattened.
     takeover: Box<[AtomicHistogram]>,
     jitter: AtomicHistogram,
@@ -212,6 +183,10 @@ pub struct InstanceSnapshot {
     pub priority_zero_received: u64,
     /// Gratuitous ARP frames sent.
     pub garps_sent: u64,
+    /// Gratuitous ARP bursts on lower-priority adverts that were rate limited.
+    pub garps_suppressed: u64,
+    /// Learned advert intervals clamped to their bound.
+    pub intervals_clamped: u64,
 }
 
 const fn transition_index(from: usize, to: usize, reason: usize) -> usize {
@@ -242,6 +217,9 @@ impl InstanceShared {
             adverts_received: AtomicU64::new(0),
             priority_zero_received: AtomicU64::new(0),
             garps_sent: AtomicU64::new(0),
+            garps_suppressed: AtomicU64::new(0),
+            intervals_clamped: AtomicU64::new(0),
+            rejected: Mutex::new(BTreeMap::new()),
             takeover: (0..Stage::ALL.len() * REASON_COUNT)
                 .map(|_| AtomicHistogram::new(TAKEOVER_BOUNDS))
                 .collect(),
@@ -273,7 +251,18 @@ impl InstanceShared {
             adverts_received: self.adverts_received.load(Relaxed),
             priority_zero_received: self.priority_zero_received.load(Relaxed),
             garps_sent: self.garps_sent.load(Relaxed),
+            garps_suppressed: self.garps_suppressed.load(Relaxed),
+            intervals_clamped: self.intervals_clamped.load(Relaxed),
         }
+    }
+
+    /// Rejected adverts by reason label (only reasons seen so far).
+    #[must_use]
+    pub fn rejected(&self) -> BTreeMap<&'static str, u64> {
+        self.rejected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Transitions counted for `(from, to, reason index)`.
@@ -344,22 +333,42 @@ impl InstanceMetrics {
         &self.shared
     }
 
-    /// Copies the state machine's current values (state, priority, master, intervals). Call it
-    /// after every `handle`.
-    pub fn sync(&self, fsm: &vrrp::Instance) {
+    /// Copies the state machine's gauged values (state, priority, master, intervals), as the
+    /// daemon published them.
+    pub fn sync(&self, view: &InstanceView) {
         let s = &self.shared;
-        let state = u8::try_from(state_index(fsm.state())).unwrap_or(0);
+        let state = u8::try_from(state_index(view.state)).unwrap_or(0);
         s.state.store(state, Relaxed);
-        s.effective_priority
-            .store(fsm.effective_priority(), Relaxed);
-        let master = fsm.master().map_or(0, |(addr, prio)| {
+        s.effective_priority.store(view.effective_priority, Relaxed);
+        let master = view.master.map_or(0, |(addr, prio)| {
             1 << 63 | u64::from(prio) << 32 | u64::from(u32::from(addr))
         });
         s.master.store(master, Relaxed);
         s.learned_interval_ns
-            .store(nanos(fsm.learned_master_interval()), Relaxed);
+            .store(nanos(view.learned_interval), Relaxed);
         s.master_down_ns
-            .store(nanos(fsm.master_down_interval()), Relaxed);
+            .store(nanos(view.master_down_interval), Relaxed);
+    }
+
+    /// The state machine rejected an advert for `reason` (`AdvertRejected::as_label`).
+    pub fn advert_rejected(&self, reason: &'static str) {
+        *self
+            .shared
+            .rejected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(reason)
+            .or_default() += 1;
+    }
+
+    /// A learned advert interval was clamped to its bound.
+    pub fn interval_clamped(&self) {
+        self.shared.intervals_clamped.fetch_add(1, Relaxed);
+    }
+
+    /// A gratuitous ARP burst on a lower-priority advert was rate limited.
+    pub fn garps_suppressed(&self) {
+        self.shared.garps_suppressed.fetch_add(1, Relaxed);
     }
 
     /// A state change at `now` (the time the loop handled its cause). A change to MASTER
@@ -442,8 +451,19 @@ impl InstanceMetrics {
     /// (`CLOCK_MONOTONIC`). Counts it, notes a priority 0, and records the jitter: how far the
     /// gap since the previous advert from the same sender is from the interval it advertises.
     pub fn advert_received(&mut self, rx_ns: u64, src: Ipv4Addr, advert: &AdvertRepr) {
+        self.advert_received_with(rx_ns, src, advert.priority, advert.interval.to_duration());
+    }
+
+    /// [`Self::advert_received`] with the advert's priority and interval only.
+    pub fn advert_received_with(
+        &mut self,
+        rx_ns: u64,
+        src: Ipv4Addr,
+        priority: u8,
+        expected: Duration,
+    ) {
         self.shared.adverts_received.fetch_add(1, Relaxed);
-        if advert.priority == 0 {
+        if priority == 0 {
             self.shared.priority_zero_received.fetch_add(1, Relaxed);
             self.priority_zero_at = Some(rx_ns);
             self.last_advert = None;
@@ -454,7 +474,6 @@ impl InstanceMetrics {
             && rx_ns > prev_ns
         {
             let gap = Duration::from_nanos(rx_ns - prev_ns);
-            let expected = advert.interval.to_duration();
             self.shared.jitter.observe(gap.abs_diff(expected));
         }
         self.last_advert = Some((src, rx_ns));
@@ -644,7 +663,7 @@ mod tests {
                 fenced: false,
             },
         );
-        m.sync(&fsm);
+        m.sync(&InstanceView::of(&fsm));
         let s = m.shared().snapshot();
         assert_eq!(s.state, State::Backup);
         assert_eq!(s.master, Some((PEER, 150)));

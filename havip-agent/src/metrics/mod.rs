@@ -1,29 +1,31 @@
 //! Prometheus metrics and the HTTP endpoint (`/metrics`, `/healthz`, `/readyz`).
 //!
 //! ```text
-//!  event loop (main thread)                      metrics thread (own tokio runtime)
-//!  ─────────────────────────                     ─────────────────────────────────────
-//!  Runtime ─ InstanceMetrics ──relaxed atomics──> InstanceShared ─┐
-//!  heartbeat() ───────────────relaxed atomic────> Health ─────────┤  scrape: Collect
-//!  (nothing else)                                                 ├─ MapReader (own map fds) ─> kernel
-//!  track / notify / cloud tasks ─ hooks ─ mutex ─> Hooks ─────────┤  /proc/self
-//!                                                                 └─> OpenMetrics / 0.0.4 text
+//!  event loop            bounded queue            metrics subscriber task      metrics thread
+//!  ──────────            ─────────────            ───────────────────────      ──────────────
+//!  publish(Event) ──try_send (drop+count)──> Recorder ─ InstanceMetrics ──> InstanceShared ─┐
+//!  heartbeat() ─────────────────────relaxed atomic──────────────────────────> Health ───────┤ scrape:
+//!  script / notify / cloud tasks ─ hooks ─ mutex ───────────────────────────> Hooks ────────┤ Collect
+//!                                               MapReader (own map fds) ─> kernel ──────────┤ /proc/self
+//!                                                                                           └─> text
 //! ```
 //!
-//! **A scrape never blocks or delays the election.** The event loop only stores and adds relaxed
-//! atomics (state, counters, histogram buckets); it takes no lock a scrape could hold. The
+//! **A scrape never blocks or delays the election.** The event loop does not call into this
+//! module for what happens in the election: it publishes [`crate::events::Event`]s, and the
+//! [`Recorder`] in its own task turns them into relaxed atomics (state, counters, histogram
+//! buckets). The only call the loop makes is [`Metrics::heartbeat`], one relaxed store. The
 //! endpoint runs on its own OS thread with its own runtime, so encoding, `/proc` reads and slow
 //! or many clients cost the loop nothing. The kernel's counters are read at scrape time through
 //! the scrape's own duplicated map file descriptors ([`crate::dataplane::MapReader`]), not
 //! through the loop's [`crate::dataplane::Dataplane`].
 //!
-//! Using it from the daemon: [`serve`] the endpoint, [`Metrics::register_instance`] each
-//! instance and keep the returned [`InstanceMetrics`] in it, [`Metrics::attach_kernel`] once the
-//! data plane is loaded, [`Metrics::set_dataplane_attached`], and [`Metrics::heartbeat`] on every
-//! loop iteration (the loop must iterate at least every [`HEARTBEAT_INTERVAL`]).
+//! Using it from the daemon: [`serve`] the endpoint, [`subscribe`] a recorder and publish every
+//! event to its channel, [`Metrics::attach_kernel`] once the data plane is loaded, and
+//! [`Metrics::heartbeat`] on every loop iteration (the loop must iterate at least every
+//! [`HEARTBEAT_INTERVAL`]).
 //!
-//! **Hooks for the parts still being built** (track scripts and interfaces, notify scripts,
-//! cloud reporting): [`Metrics::track_script_status`], [`Metrics::track_script_run`],
+//! Track scripts and interfaces, notify scripts and cloud reporting record through
+//! [`Metrics::track_script_status`], [`Metrics::track_script_run`],
 //! [`Metrics::track_interface_status`], [`Metrics::notify_run`], [`Metrics::cloud_report`].
 //! Their families appear once first called; nothing is exported for them before.
 //!
@@ -38,6 +40,7 @@ mod hooks;
 mod instance;
 mod kernel;
 mod process;
+mod recorder;
 mod server;
 
 use std::{
@@ -53,11 +56,12 @@ pub use self::{
     exposition::{Format, to_prometheus_text},
     health::{HEARTBEAT_INTERVAL, STALE_AFTER},
     hooks::Outcome,
-    instance::{InstanceInfo, InstanceMetrics, InstanceShared, InstanceSnapshot, Stage},
+    instance::{InstanceMetrics, InstanceShared, InstanceSnapshot, Stage},
+    recorder::{Recorder, subscribe},
     server::{MetricsError, Server, serve},
 };
 use self::{health::Health, hooks::Hooks};
-use crate::dataplane::MapReader;
+use crate::{dataplane::MapReader, events::InstanceInfo};
 
 /// What `havip_build_info` says.
 #[derive(Clone, Debug)]
@@ -89,6 +93,8 @@ pub(crate) struct Shared {
     instances: RwLock<Vec<Arc<InstanceShared>>>,
     kernel: OnceLock<MapReader>,
     kernel_read_errors: AtomicU64,
+    /// Event subscribers and the count of events each dropped.
+    event_drops: RwLock<Vec<(&'static str, Arc<AtomicU64>)>>,
     health: Health,
     hooks: Hooks,
     build: BuildInfo,
@@ -109,6 +115,15 @@ impl Shared {
 
     fn kernel_read_errors(&self) -> u64 {
         self.kernel_read_errors.load(Relaxed)
+    }
+
+    fn event_drops(&self) -> Vec<(&'static str, u64)> {
+        self.event_drops
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(n, c)| (*n, c.load(Relaxed)))
+            .collect()
     }
 }
 
@@ -133,6 +148,7 @@ impl Metrics {
                 instances: RwLock::new(Vec::new()),
                 kernel: OnceLock::new(),
                 kernel_read_errors: AtomicU64::new(0),
+                event_drops: RwLock::new(Vec::new()),
                 health: Health::default(),
                 hooks: Hooks::default(),
                 build: BuildInfo {
@@ -167,6 +183,18 @@ impl Metrics {
     /// [`crate::dataplane::Dataplane::reader`]). Only the first call counts.
     pub fn attach_kernel(&self, reader: MapReader) {
         let _ = self.shared.kernel.set(reader);
+    }
+
+    /// Exports `dropped`, the count of events subscriber `name` dropped
+    /// (`havip_events_dropped_total`); a name exported again replaces the earlier counter.
+    pub fn export_event_drops(&self, name: &'static str, dropped: Arc<AtomicU64>) {
+        let mut v = self
+            .shared
+            .event_drops
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        v.retain(|(n, _)| *n != name);
+        v.push((name, dropped));
     }
 
     /// Whether the XDP program is attached to every interface (for `/readyz`).

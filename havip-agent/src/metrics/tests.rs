@@ -17,6 +17,8 @@ use crate::vrrp::{Reason, State};
 
 fn info() -> InstanceInfo {
     InstanceInfo {
+        id: 4,
+        mac: [2, 0, 0, 0, 0, 1],
         name: "VI_1".to_owned(),
         vrid: 51,
         interface: "eth0".to_owned(),
@@ -328,4 +330,160 @@ fn endpoint_answers() {
     let r = respond(Method::POST, "/metrics", None);
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert!(r.headers().contains_key(header::ALLOW));
+}
+
+/// The published events an instance's life produces, recorded by the metrics subscriber.
+mod recorded {
+    use std::sync::{Arc, atomic::AtomicU64};
+
+    use super::*;
+    use crate::events::{Event, InstanceView};
+
+    fn added(m: &Metrics) -> Recorder {
+        let mut r = Recorder::new(m.clone());
+        r.apply(&Event::InstanceAdded(Arc::new(info())));
+        r
+    }
+
+    fn series(text: &str, name: &str, extra: &str) -> Option<String> {
+        value_of(text, &format!("{name}{{{LABELS}{extra}}}"))
+    }
+
+    #[test]
+    fn rejected_adverts_are_counted_by_reason() {
+        let m = Metrics::new();
+        let mut r = added(&m);
+        for reason in ["address_mismatch", "address_mismatch", "auth_mismatch"] {
+            r.apply(&Event::AdvertRejected { id: 4, reason });
+        }
+        // Another instance's events do not count here.
+        r.apply(&Event::AdvertRejected {
+            id: 5,
+            reason: "own_address",
+        });
+        let text = m.render(Format::Prometheus).expect("render");
+        check_prometheus_text(&text);
+        let rejected = |reason: &str| {
+            series(
+                &text,
+                "havip_adverts_rejected_total",
+                &format!(",reason=\"{reason}\""),
+            )
+        };
+        assert_eq!(rejected("address_mismatch").as_deref(), Some("2"), "{text}");
+        assert_eq!(rejected("auth_mismatch").as_deref(), Some("1"), "{text}");
+        assert_eq!(rejected("own_address"), None, "{text}");
+    }
+
+    #[test]
+    fn clamped_intervals_and_suppressed_garps_are_counted() {
+        let m = Metrics::new();
+        let mut r = added(&m);
+        let text = m.render(Format::Prometheus).expect("render");
+        // Exported at zero from the start, so increase() sees the first one.
+        assert_eq!(
+            series(&text, "havip_learned_interval_clamped_total", "").as_deref(),
+            Some("0"),
+            "{text}"
+        );
+        r.apply(&Event::IntervalClamped {
+            id: 4,
+            src: Ipv4Addr::new(192, 0, 2, 12),
+            advertised: Duration::from_secs(40),
+            learned: Duration::from_millis(400),
+        });
+        for _ in 0..3 {
+            r.apply(&Event::GarpSuppressed { id: 4 });
+        }
+        let text = m.render(Format::Prometheus).expect("render");
+        check_prometheus_text(&text);
+        assert_eq!(
+            series(&text, "havip_learned_interval_clamped_total", "").as_deref(),
+            Some("1"),
+            "{text}"
+        );
+        assert_eq!(
+            series(&text, "havip_garps_suppressed_total", "").as_deref(),
+            Some("3"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn every_garp_round_counts_including_re_announces() {
+        let m = Metrics::new();
+        let mut r = added(&m);
+        let t = crate::vrrp::Instant::from_millis(1_000);
+        r.apply(&Event::StateChanged {
+            id: 4,
+            at_ns: t.as_nanos(),
+            from: State::Backup,
+            to: State::Master,
+            reason: Reason::MasterDown,
+            priority: 100,
+            master: None,
+        });
+        r.apply(&Event::Granted {
+            id: 4,
+            at_ns: t.as_nanos() + 1_000_000,
+        });
+        // The takeover's GARP, then a re-announce the cloud reporter asked for: the daemon
+        // publishes both the same way, as `status` counts both.
+        for k in 2..4 {
+            r.apply(&Event::GarpSent {
+                id: 4,
+                frames: 1,
+                at_ns: t.as_nanos() + k * 1_000_000,
+            });
+        }
+        r.apply(&Event::Updated {
+            id: 4,
+            view: InstanceView {
+                state: State::Master,
+                effective_priority: 100,
+                master: Some((Ipv4Addr::new(192, 0, 2, 11), 100)),
+                learned_interval: Duration::from_millis(100),
+                master_down_interval: Duration::from_millis(360),
+            },
+        });
+        let text = m.render(Format::Prometheus).expect("render");
+        assert_eq!(
+            series(&text, "havip_garps_sent_total", "").as_deref(),
+            Some("2"),
+            "{text}"
+        );
+        // Only the first GARP after the grant completes the takeover.
+        assert_eq!(
+            series(
+                &text,
+                "havip_takeover_duration_seconds_count",
+                ",stage=\"announced\",reason=\"master_down\""
+            )
+            .as_deref(),
+            Some("1"),
+            "{text}"
+        );
+        assert_eq!(
+            series(&text, "havip_instance_state", ",state=\"MASTER\"").as_deref(),
+            Some("1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_removed_instance_is_no_longer_exported_and_drops_are() {
+        let m = Metrics::new();
+        let mut r = added(&m);
+        let dropped = Arc::new(AtomicU64::new(7));
+        m.export_event_drops("metrics", dropped);
+        r.apply(&Event::InstanceRemoved { id: 4 });
+        let text = m.render(Format::Prometheus).expect("render");
+        check_prometheus_text(&text);
+        assert!(!text.contains("vrrp_instance=\"VI_1\""), "{text}");
+        assert_eq!(
+            value_of(&text, "havip_events_dropped_total{subscriber=\"metrics\"}").as_deref(),
+            Some("7"),
+            "{text}"
+        );
+    }
 }

@@ -26,6 +26,7 @@ pub fn frame(mac: [u8; 6], vip: Ipv4Addr) -> [u8; 42] {
 #[derive(Debug)]
 pub struct GarpSender {
     socket: PacketSocket,
+    ifindex: u32,
     mac: [u8; 6],
 }
 
@@ -34,8 +35,15 @@ impl GarpSender {
     pub fn new(ifindex: u32, mac: [u8; 6]) -> io::Result<Self> {
         Ok(Self {
             socket: PacketSocket::arp(ifindex)?,
+            ifindex,
             mac,
         })
+    }
+
+    /// The interface it sends on.
+    #[must_use]
+    pub fn ifindex(&self) -> u32 {
+        self.ifindex
     }
 
     /// Announces every address of `vips` once; returns how many were sent.

@@ -8,13 +8,14 @@
 //! `BACKUP`, `FAULT`, or `STOP` when the instance stops) and the priority; for a sync group,
 //! three: `GROUP`, the group name and the state.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use tokio::{sync::mpsc, task::JoinHandle};
 use tracing::{debug, warn};
 
 use crate::{
     config,
+    events::{Event, InstanceId, Subscriber},
     exec::{self, ExecError, Prepared},
     metrics::{Metrics, Outcome},
     vrrp::State,
@@ -193,6 +194,87 @@ impl Notifier {
     }
 }
 
+/// The notify subscriber: every instance's and sync group's [`Notifier`], fed by the daemon's
+/// state-change events. Publishing only queues the scripts on the notifier's own task (in the
+/// order of the changes), so it never waits for one to run.
+#[derive(Debug, Default)]
+pub struct Hub {
+    instances: HashMap<InstanceId, Notifier>,
+    groups: HashMap<String, Notifier>,
+    metrics: Option<Metrics>,
+}
+
+impl Hub {
+    /// A hub whose scripts' runs are counted in `metrics` (`havip_notify_runs_total`).
+    #[must_use]
+    pub fn new(metrics: Option<Metrics>) -> Self {
+        Self {
+            metrics,
+            ..Self::default()
+        }
+    }
+
+    /// Runs `notifier`'s scripts for the state changes of instance `id`.
+    pub fn add_instance(&mut self, id: InstanceId, mut notifier: Notifier) {
+        if let Some(m) = &self.metrics {
+            notifier.export_to(m.clone());
+        }
+        if !notifier.is_empty() {
+            self.instances.insert(id, notifier);
+        }
+    }
+
+    /// Replaces the sync groups' notifiers (keyed by group name); the scripts already queued for
+    /// the old ones still run.
+    pub fn set_groups(&mut self, groups: Vec<Notifier>) {
+        let metrics = self.metrics.clone();
+        self.groups = groups
+            .into_iter()
+            .filter(|n| !n.is_empty())
+            .map(|mut n| {
+                if let Some(m) = &metrics {
+                    n.export_to(m.clone());
+                }
+                (n.name().to_owned(), n)
+            })
+            .collect();
+    }
+
+    /// Lets every queued script finish (at shutdown), waiting at most `limit` for each notifier.
+    pub async fn finish(&mut self, limit: Duration) {
+        for n in self.instances.values_mut() {
+            n.finish(limit).await;
+        }
+        for n in self.groups.values_mut() {
+            n.finish(limit).await;
+        }
+    }
+}
+
+impl Subscriber for Hub {
+    fn publish(&mut self, event: &Event) {
+        match event {
+            Event::StateChanged {
+                id, to, priority, ..
+            } => {
+                if let Some(n) = self.instances.get_mut(id) {
+                    n.changed(*to, *priority);
+                }
+            }
+            Event::GroupStateChanged { group, state } => {
+                if let Some(n) = self.groups.get_mut(group) {
+                    n.changed(*state, 0);
+                }
+            }
+            // Dropping the notifier lets its task run what is queued (the STOP scripts), then end.
+            Event::InstanceRemoved { id } => {
+                self.instances.remove(id);
+            }
+            _ => {}
+        }
+    }
+}
+
 async fn run(instance: String, mut rx: mpsc::UnboundedReceiver<Job>, metrics: Option<Metrics>) {
     while let Some((cmd, args)) = rx.recv().await {
         let out = exec::run(&cmd, &args, TIMEOUT).await;
@@ -260,6 +342,42 @@ mod tests {
                 "stop",
                 "any INSTANCE VI_1 STOP 100",
             ]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_hub_runs_an_instances_scripts_for_its_events_only() {
+        let dir = std::env::temp_dir().join(format!("havip-notify-hub-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let log = dir.join("log");
+        let mut inst = config::Instance::new("VI_1", "eth0", 51);
+        inst.notify = Some(config::Command::new(format!(
+            "/bin/sh -c 'echo \"$*\" >> {}' sh",
+            log.display()
+        )));
+        let mut hub = Hub::default();
+        hub.add_instance(
+            3,
+            Notifier::new(&inst, &config::Global::default()).expect("notifier"),
+        );
+        let change = |id, to| Event::StateChanged {
+            id,
+            at_ns: 0,
+            from: State::Backup,
+            to,
+            reason: crate::vrrp::Reason::MasterDown,
+            priority: 90,
+            master: None,
+        };
+        hub.publish(&change(3, State::Master));
+        hub.publish(&change(4, State::Fault));
+        hub.publish(&change(3, State::Backup));
+        hub.finish(Duration::from_secs(10)).await;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            text.lines().collect::<Vec<_>>(),
+            ["INSTANCE VI_1 MASTER 90", "INSTANCE VI_1 BACKUP 90"]
         );
     }
 

@@ -17,6 +17,7 @@ pub mod messages;
 pub mod packet;
 pub mod params;
 pub mod rule;
+pub mod sync_group;
 pub mod time;
 
 pub use fsm::{Action, AdvertRejected, Event, Instance, Reason, State};
