@@ -271,7 +271,8 @@ async fn read_capped<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>, cap: usiz
     let Some(mut pipe) = pipe else {
         return got;
     };
-    let mut buf = [0u8; 8192];
+    // On the heap: an array here would make every future that awaits a run 16 KiB larger.
+    let mut buf = vec![0u8; 8192];
     loop {
         match pipe.read(&mut buf).await {
             // A read error ends capture like EOF does: the output is only for logs.
