@@ -1,5 +1,5 @@
 //! The failover benchmark's smallest configuration end to end: one run of keepalived and one of
-//! havip at 100 ms adverts (VRRPv3), link cut, measured on the wire. Functional assertions only
+//! havip at 100 ms adverts (VRRP v3), link cut, measured on the wire. Functional assertions only
 //! (the bench reports the times; a test on a shared machine must not judge them): each
 //! implementation's backup took over and answered the client, within generous bounds of the
 //! protocol's, the adverts that anchor the bound were seen, and the report renders both.

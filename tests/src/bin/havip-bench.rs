@@ -79,7 +79,7 @@ struct FailoverArgs {
     /// Runs per implementation, advert interval and scenario.
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    /// Advert intervals, comma-separated: 10ms, 100ms (VRRPv3), 1s (VRRPv2).
+    /// Advert intervals, comma-separated: 10ms, 100ms (VRRP v3), 1s (VRRP v2).
     #[arg(long, value_delimiter = ',', default_value = "10ms,100ms,1s")]
     intervals: Vec<String>,
     /// Scenarios, comma-separated: cut, kill, term, stop, preempt.

@@ -44,8 +44,11 @@ impl Stats {
     }
 }
 
+/// How to read one measure from an outcome.
+type Read = fn(&Outcome) -> Option<i64>;
+
 /// The measures summarised, with how to read each from an outcome.
-const MEASURES: [(&str, fn(&Outcome) -> Option<i64>); 8] = [
+const MEASURES: [(&str, Read); 8] = [
     ("overhead", |o| o.overhead_ns),
     ("failover", |o| o.failover_ns),
     ("longest_gap", |o| Some(o.longest_gap_ns)),
@@ -56,7 +59,7 @@ const MEASURES: [(&str, fn(&Outcome) -> Option<i64>); 8] = [
     ("phase", |o| o.phase_ns),
 ];
 
-fn measure(name: &str) -> fn(&Outcome) -> Option<i64> {
+fn measure(name: &str) -> Read {
     MEASURES
         .iter()
         .find(|(n, _)| *n == name)
@@ -64,12 +67,12 @@ fn measure(name: &str) -> fn(&Outcome) -> Option<i64> {
 }
 
 /// The runs of one cell.
-fn cell<'a>(
-    all: &'a [Measured],
+fn cell(
+    all: &[Measured],
     scenario: Scenario,
     vrrp: Vrrp,
     imp: Implementation,
-) -> impl Iterator<Item = &'a Measured> {
+) -> impl Iterator<Item = &Measured> {
     all.iter()
         .filter(move |m| m.scenario == scenario && m.vrrp == vrrp && m.implementation == imp)
 }
@@ -103,7 +106,6 @@ fn ratio(k: Option<Stats>, h: Option<Stats>) -> String {
 /// The markdown report.
 #[must_use]
 pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> String {
-    let (k, h) = (Implementation::Keepalived, Implementation::Havip);
     let rows: Vec<(Scenario, Vrrp)> = plan
         .scenarios
         .iter()
@@ -117,6 +119,17 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
         plan.probe_every,
         took.as_secs_f64()
     );
+    overhead_table(&mut t, all, &rows);
+    fault_table(&mut t, all, &rows);
+    stage_table(&mut t, all, &rows);
+    footprint_table(&mut t, plan, all);
+    footer(&mut t, plan, all);
+    t
+}
+
+/// The overhead over the protocol bound, with the ratio.
+fn overhead_table(t: &mut String, all: &[Measured], rows: &[(Scenario, Vrrp)]) {
+    let (k, h) = (Implementation::Keepalived, Implementation::Havip);
     let _ = writeln!(
         t,
         "**Overhead over the protocol bound** (first answer of the new master minus last advert + Master_Down_Interval; SIGTERM: priority-0 advert + Skew_Time; preempt: link restore + the returning node's Master_Down_Interval)\n"
@@ -126,7 +139,7 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
         "| scenario | adverts | keepalived | havip | havip/keepalived |"
     );
     let _ = writeln!(t, "|---|---|---|---|---|");
-    for &(s, v) in &rows {
+    for &(s, v) in rows {
         let (ks, hs) = (
             stats(all, s, v, k, "overhead"),
             stats(all, s, v, h, "overhead"),
@@ -141,6 +154,11 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
             ratio(ks, hs)
         );
     }
+}
+
+/// Times from the fault: failover, longest gap, split brain, the resigning advert.
+fn fault_table(t: &mut String, all: &[Measured], rows: &[(Scenario, Vrrp)]) {
+    let (k, h) = (Implementation::Keepalived, Implementation::Havip);
     let _ = writeln!(
         t,
         "\n**From the fault** (medians; split brain: max, `+` when it outlasted the observation)\n"
@@ -150,7 +168,7 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
         "| scenario | adverts | failover k / h | longest gap k / h | split brain k / h | priority-0 advert after SIGTERM k / h |"
     );
     let _ = writeln!(t, "|---|---|---|---|---|---|");
-    for &(s, v) in &rows {
+    for &(s, v) in rows {
         let split = |imp| {
             let st = stats(all, s, v, imp, "split_brain");
             let ongoing = cell(all, s, v, imp).any(|m| m.outcome.split_ongoing);
@@ -174,6 +192,11 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
             fmt1(stats(all, s, v, h, "resign")),
         );
     }
+}
+
+/// The new master's first advert, GARP and answer after the bound.
+fn stage_table(t: &mut String, all: &[Measured], rows: &[(Scenario, Vrrp)]) {
+    let (k, h) = (Implementation::Keepalived, Implementation::Havip);
     let _ = writeln!(
         t,
         "\n**Stages seen on the wire, after the protocol bound** (medians: the new master's first advert, first gratuitous ARP, first answer to the client)\n"
@@ -183,7 +206,7 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
         "| scenario | adverts | keepalived advert / GARP / answer | havip advert / GARP / answer |"
     );
     let _ = writeln!(t, "|---|---|---|---|");
-    for &(s, v) in &rows {
+    for &(s, v) in rows {
         let stages = |imp| {
             ["advert_after_bound", "garp_after_bound", "overhead"]
                 .map(|m| fmt1(stats(all, s, v, imp, m)))
@@ -198,6 +221,11 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
             stages(h)
         );
     }
+}
+
+/// CPU and peak RSS of the master's daemon per advert interval.
+fn footprint_table(t: &mut String, plan: &Plan, all: &[Measured]) {
+    let (k, h) = (Implementation::Keepalived, Implementation::Havip);
     let _ = writeln!(
         t,
         "\n**Master's daemon** (CPU over the steady state before each fault, median % of a core; peak RSS of all its processes, max MiB)\n"
@@ -223,7 +251,15 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
                 .filter(|m| m.vrrp == v && m.implementation == imp)
                 .filter_map(|m| m.peak_rss_kib)
                 .max()
-                .map_or_else(|| "-".to_owned(), |x| format!("{:.1}", x as f64 / 1024.0))
+                .map_or_else(
+                    || "-".to_owned(),
+                    |x| {
+                        format!(
+                            "{:.1}",
+                            f64::from(u32::try_from(x).unwrap_or(u32::MAX)) / 1024.0
+                        )
+                    },
+                )
         };
         let _ = writeln!(
             t,
@@ -235,6 +271,10 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
             rss(h)
         );
     }
+}
+
+/// Probe jitter, capture losses, fault phases.
+fn footer(t: &mut String, plan: &Plan, all: &[Measured]) {
     let p99 = all.iter().filter_map(|m| m.jitter.map(|j| j.1)).max();
     let worst = all.iter().filter_map(|m| m.jitter.map(|j| j.2)).max();
     let p50 = Stats::of(all.iter().map(|m| m.jitter.map(|j| j.0)));
@@ -248,7 +288,6 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
         worst.map_or_else(|| "-".to_owned(), |v| format!("{:.3}", ms(v))),
         fmt1(Stats::of(all.iter().map(|m| m.outcome.phase_ns))),
     );
-    t
 }
 
 /// Everything as JSON: the plan, every run, and the summary cells.

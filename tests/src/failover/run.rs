@@ -157,17 +157,25 @@ impl Plan {
     /// machine plus the protocol's waits).
     #[must_use]
     pub fn estimate(&self) -> Duration {
+        // Building the lab and starting two daemons: about 1.5 s on a quiet 2-core machine.
         let per_lab = Duration::from_millis(1500);
         let mut total = Duration::ZERO;
         for &vrrp in &self.intervals {
             let i = vrrp.interval();
             for kind in self.kinds() {
-                let mut t = per_lab + settle(i) + i / 2 + master_down(i, B_PRIORITY) + margin(i);
-                match kind {
-                    Kind::CutRestore => t += settle(i) + master_down(i, A_PRIORITY) + margin(i),
-                    Kind::Stop => t += self.stop_for,
-                    Kind::Kill | Kind::Term => {}
-                }
+                // Mirrors `run_once`: b joins, the steady state with a random phase (half an
+                // interval on average), then the fault and its observation.
+                let mut t = per_lab + settle(i) * 2 + i / 2;
+                t += match kind {
+                    Kind::CutRestore => {
+                        master_down(i, B_PRIORITY)
+                            + margin(i) * 2
+                            + settle(i)
+                            + master_down(i, A_PRIORITY)
+                    }
+                    Kind::Kill | Kind::Term => master_down(i, B_PRIORITY) + margin(i),
+                    Kind::Stop => self.stop_for + margin(i),
+                };
                 total += t * u32::try_from(self.runs * self.implementations.len()).unwrap_or(1);
             }
         }
@@ -233,7 +241,6 @@ impl Plan {
         )?;
         let pacer = Pacer::start(&lan.nodes[0].ns, "eth0", CLIENT, VIP, self.probe_every)?;
         let links = LinkSwitch::open(&lan.bridge)?;
-        let port_a = lan.nodes[1].bridge_port.clone();
 
         let mut spec_a = InstanceSpec::new(vrrp, A_PRIORITY, A_IP, &[B_IP]);
         spec_a.state = "MASTER";
@@ -255,67 +262,8 @@ impl Plan {
             .map(|(after, before)| percent(after.saturating_sub(before), steady.elapsed()));
         let peak_rss_kib = peak_rss_kib(&a.pids());
 
-        let mdi_b = master_down(i, B_PRIORITY);
-        let limit = mdi_b + Duration::from_secs(2);
-        let mut faults = Vec::new();
-        match kind {
-            Kind::CutRestore => {
-                let at = links.set(&port_a, false)?;
-                wait_seen(&capture, Port::B, Seen::Answer, at, limit);
-                sleep(margin(i));
-                let mut cut = fault(at, Port::A, Port::B, Bound::MasterDown(mdi_b), i);
-                // b serves alone for a while, then a comes back and preempts.
-                sleep(settle(i));
-                let back = links.set(&port_a, true)?;
-                cut.end = back;
-                faults.push((Scenario::Cut, cut));
-                let mdi_a = master_down(i, A_PRIORITY);
-                wait_seen(
-                    &capture,
-                    Port::A,
-                    Seen::Answer,
-                    back,
-                    mdi_a + Duration::from_secs(2),
-                );
-                sleep(margin(i));
-                faults.push((
-                    Scenario::Preempt,
-                    fault(back, Port::B, Port::A, Bound::Return(mdi_a), i),
-                ));
-            }
-            Kind::Kill => {
-                let at = now();
-                a.signal_vrrp(libc::SIGKILL);
-                wait_seen(&capture, Port::B, Seen::Answer, at, limit);
-                sleep(margin(i));
-                faults.push((
-                    Scenario::Kill,
-                    fault(at, Port::A, Port::B, Bound::MasterDown(mdi_b), i),
-                ));
-            }
-            Kind::Term => {
-                let at = now();
-                a.signal_main(libc::SIGTERM);
-                wait_seen(&capture, Port::B, Seen::Answer, at, limit);
-                sleep(margin(i));
-                let skew = skew_time(i, B_PRIORITY);
-                faults.push((
-                    Scenario::Term,
-                    fault(at, Port::A, Port::B, Bound::Skew(skew), i),
-                ));
-            }
-            Kind::Stop => {
-                let at = now();
-                a.signal_vrrp(libc::SIGSTOP);
-                sleep(self.stop_for.saturating_sub(elapsed_since(at)));
-                a.signal_vrrp(libc::SIGCONT);
-                sleep(margin(i));
-                faults.push((
-                    Scenario::Stop,
-                    fault(at, Port::A, Port::B, Bound::MasterDown(mdi_b), i),
-                ));
-            }
-        }
+        let port_a = &lan.nodes[1].bridge_port;
+        let faults = self.inject(kind, i, &a, &capture, &links, port_a)?;
         let end = now();
         drop(pacer);
         let frames = capture.take();
@@ -341,6 +289,82 @@ impl Plan {
                 }
             })
             .collect())
+    }
+
+    /// Injects the fault of `kind` into a's daemon or link and observes it (and, after a cut,
+    /// the link's return); returns each scenario with its fault, observation ends set where a
+    /// later fault begins.
+    fn inject(
+        &self,
+        kind: Kind,
+        i: Duration,
+        a: &Daemon,
+        capture: &Capture,
+        links: &LinkSwitch,
+        port_a: &str,
+    ) -> anyhow::Result<Vec<(Scenario, Fault)>> {
+        let mdi_b = master_down(i, B_PRIORITY);
+        let limit = mdi_b + Duration::from_secs(2);
+        let mut faults = Vec::new();
+        match kind {
+            Kind::CutRestore => {
+                let at = links.set(port_a, false)?;
+                wait_seen(capture, Port::B, Seen::Answer, at, limit);
+                sleep(margin(i));
+                let mut cut = fault(at, Port::A, Port::B, Bound::MasterDown(mdi_b), i);
+                // b serves alone for a while, then a comes back and preempts.
+                sleep(settle(i));
+                let back = links.set(port_a, true)?;
+                cut.end = back;
+                faults.push((Scenario::Cut, cut));
+                let mdi_a = master_down(i, A_PRIORITY);
+                wait_seen(
+                    capture,
+                    Port::A,
+                    Seen::Answer,
+                    back,
+                    mdi_a + Duration::from_secs(2),
+                );
+                sleep(margin(i));
+                faults.push((
+                    Scenario::Preempt,
+                    fault(back, Port::B, Port::A, Bound::Return(mdi_a), i),
+                ));
+            }
+            Kind::Kill => {
+                let at = now();
+                a.signal_vrrp(libc::SIGKILL);
+                wait_seen(capture, Port::B, Seen::Answer, at, limit);
+                sleep(margin(i));
+                faults.push((
+                    Scenario::Kill,
+                    fault(at, Port::A, Port::B, Bound::MasterDown(mdi_b), i),
+                ));
+            }
+            Kind::Term => {
+                let at = now();
+                a.signal_main(libc::SIGTERM);
+                wait_seen(capture, Port::B, Seen::Answer, at, limit);
+                sleep(margin(i));
+                let skew = skew_time(i, B_PRIORITY);
+                faults.push((
+                    Scenario::Term,
+                    fault(at, Port::A, Port::B, Bound::Skew(skew), i),
+                ));
+            }
+            Kind::Stop => {
+                let at = now();
+                a.signal_vrrp(libc::SIGSTOP);
+                sleep(self.stop_for.saturating_sub(elapsed_since(at)));
+                a.signal_vrrp(libc::SIGCONT);
+                sleep(margin(i));
+                faults.push((
+                    Scenario::Stop,
+                    fault(at, Port::A, Port::B, Bound::MasterDown(mdi_b), i),
+                ));
+            }
+        }
+        Ok(faults)
     }
 }
 
@@ -368,21 +392,22 @@ enum Kind {
     Stop,
 }
 
-/// Steady time before a fault: b has heard two adverts at least.
+/// A wait that lets b hear an advert at least: b joins, then listens this long before the
+/// steady state (which lasts as long again plus the random phase) ends in the fault.
 fn settle(i: Duration) -> Duration {
-    i * 2 + Duration::from_millis(100)
+    i + Duration::from_millis(50)
 }
 
 /// Observation after the takeover (split brain and gaps that follow it are seen within it).
 fn margin(i: Duration) -> Duration {
-    (i * 3).clamp(Duration::from_millis(150), Duration::from_millis(1500))
+    (i * 3).clamp(Duration::from_millis(150), Duration::from_secs(1))
 }
 
 /// `10ms`, `100ms`, `1s`.
 #[must_use]
 pub fn label(vrrp: Vrrp) -> String {
     let ms = vrrp.interval().as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")

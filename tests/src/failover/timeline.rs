@@ -51,7 +51,7 @@ pub struct Frame {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bound {
     /// The old master fell silent: a backup waits `Master_Down_Interval` after the last advert it
-    /// heard (RFC 9568 6.4.2, "If the Master_Down_Timer fires").
+    /// heard (RFC 9568 6.4.2, "If the `Master_Down_Timer` fires").
     MasterDown(Duration),
     /// The old master resigned: a backup waits `Skew_Time` after its priority-0 advert
     /// (RFC 9568 6.4.2, "If the Priority in the ADVERTISEMENT is zero").
