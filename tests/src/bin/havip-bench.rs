@@ -182,10 +182,11 @@ fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     anyhow::ensure!(
-        std::process::Command::new("keepalived")
-            .arg("--version")
-            .output()
-            .is_ok(),
+        !plan.implementations.contains(&Implementation::Keepalived)
+            || std::process::Command::new("keepalived")
+                .arg("--version")
+                .output()
+                .is_ok(),
         "keepalived is not installed (`cargo xtask setup` installs it)"
     );
     let started = std::time::Instant::now();

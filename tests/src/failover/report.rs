@@ -279,14 +279,27 @@ fn footer(t: &mut String, plan: &Plan, all: &[Measured]) {
     let worst = all.iter().filter_map(|m| m.jitter.map(|j| j.2)).max();
     let p50 = Stats::of(all.iter().map(|m| m.jitter.map(|j| j.0)));
     let drops: u64 = all.iter().map(|m| u64::from(m.capture_drops)).sum();
+    // Per interval: a phase is only meaningful against its own interval.
+    let phases: Vec<String> = plan
+        .intervals
+        .iter()
+        .map(|&v| {
+            let st = Stats::of(
+                all.iter()
+                    .filter(|m| m.vrrp == v)
+                    .map(|m| m.outcome.phase_ns),
+            );
+            format!("{} ms at {}", fmt1(st), label(v))
+        })
+        .collect();
     let _ = writeln!(
         t,
-        "\nClient probe send jitter (deviation of the gap between probes from {:?}): median {} ms, worst p99 {} ms, max {} ms. Frames lost by the capture: {drops}. Fault phase in the advert interval (median over runs): {} ms.",
+        "\nClient probe send jitter (deviation of the gap between probes from {:?}): median {} ms, worst p99 {} ms, max {} ms. Frames lost by the capture: {drops}. Fault phase after the master's last advert (median over runs): {}.",
         plan.probe_every,
         p50.map_or_else(|| "-".to_owned(), |s| format!("{:.3}", ms(s.median))),
         p99.map_or_else(|| "-".to_owned(), |v| format!("{:.3}", ms(v))),
         worst.map_or_else(|| "-".to_owned(), |v| format!("{:.3}", ms(v))),
-        fmt1(Stats::of(all.iter().map(|m| m.outcome.phase_ns))),
+        phases.join(", "),
     );
 }
 
@@ -299,6 +312,11 @@ pub fn json(plan: &Plan, all: &[Measured]) -> Value {
             let mut o = serde_json::Map::new();
             o.insert("implementation".into(), m.implementation.name().into());
             o.insert("adverts".into(), label(m.vrrp).into());
+            let version = match m.vrrp {
+                Vrrp::V2 { .. } => 2,
+                Vrrp::V3 { .. } => 3,
+            };
+            o.insert("vrrp_version".into(), version.into());
             o.insert("scenario".into(), m.scenario.name().into());
             o.insert("run".into(), m.run.into());
             for (name, f) in MEASURES {
