@@ -193,7 +193,7 @@ pub async fn run(cmd: &Prepared, extra: &[String], limit: Duration) -> Outcome {
     if let Some((uid, gid)) = cmd.creds {
         c.uid(uid).gid(gid);
     }
-    let child = match c.spawn() {
+    let mut child = match c.spawn() {
         Ok(child) => child,
         Err(e) => {
             return Outcome {
@@ -205,15 +205,28 @@ pub async fn run(cmd: &Prepared, extra: &[String], limit: Duration) -> Outcome {
         }
     };
     let pgid = child.id().and_then(|p| i32::try_from(p).ok());
-    match tokio::time::timeout(limit, child.wait_with_output()).await {
-        Ok(Ok(out)) => {
-            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-            text.push_str(&String::from_utf8_lossy(&out.stderr));
+    let stdout = child.stdout.take();
+    let stderr = child.stderr.take();
+    let finished = async {
+        // Both pipes drained concurrently with the wait: a child blocked on a full stderr pipe
+        // while we read stdout would otherwise run into its time limit.
+        let (out, err, status) = tokio::join!(
+            read_capped(stdout, OUTPUT_LIMIT),
+            read_capped(stderr, OUTPUT_LIMIT),
+            child.wait()
+        );
+        status.map(|s| (s, out, err))
+    };
+    match tokio::time::timeout(limit, finished).await {
+        Ok(Ok((status, out, err))) => {
+            let mut text = String::from_utf8_lossy(&out.kept).into_owned();
+            text.push_str(&String::from_utf8_lossy(&err.kept));
+            let cut = out.discarded > 0 || err.discarded > 0;
             Outcome {
-                code: out.status.code(),
+                code: status.code(),
                 timed_out: false,
                 spawn_error: None,
-                output: truncate(text.trim()),
+                output: truncate(text.trim(), cut),
             }
         }
         Ok(Err(e)) => Outcome {
@@ -238,9 +251,52 @@ pub async fn run(cmd: &Prepared, extra: &[String], limit: Duration) -> Outcome {
     }
 }
 
-fn truncate(s: &str) -> String {
+/// What [`read_capped`] kept of a stream, and how much it threw away.
+#[derive(Debug, Default)]
+struct Capped {
+    /// The first bytes, at most the cap.
+    kept: Vec<u8>,
+    /// Bytes read after the cap and dropped.
+    discarded: u64,
+}
+
+/// Reads `pipe` to its end keeping only the first `cap` bytes. The rest is read and dropped as it
+/// arrives, so memory stays at `cap` plus one small buffer however much the script writes, and
+/// the script never blocks on a full pipe nor dies of SIGPIPE: to the script the pipe behaves
+/// like keepalived's, which points a script's output at /dev/null (writes always succeed, the
+/// exit status is the script's own).
+async fn read_capped<R: tokio::io::AsyncRead + Unpin>(pipe: Option<R>, cap: usize) -> Capped {
+    use tokio::io::AsyncReadExt as _;
+    let mut got = Capped::default();
+    let Some(mut pipe) = pipe else {
+        return got;
+    };
+    // On the heap: an array here would make every future that awaits a run 16 KiB larger.
+    let mut buf = vec![0u8; 8192];
+    loop {
+        match pipe.read(&mut buf).await {
+            // A read error ends capture like EOF does: the output is only for logs.
+            Ok(0) | Err(_) => return got,
+            Ok(n) => {
+                let chunk = buf.get(..n).unwrap_or_default();
+                let room = cap.saturating_sub(got.kept.len());
+                let (keep, drop) = chunk.split_at(room.min(chunk.len()));
+                got.kept.extend_from_slice(keep);
+                got.discarded += drop.len() as u64;
+            }
+        }
+    }
+}
+
+/// `s` cut at [`OUTPUT_LIMIT`] on a character boundary; `...` marks output that was longer
+/// (`already_cut`: the reader dropped bytes before `s` was built).
+fn truncate(s: &str, already_cut: bool) -> String {
     if s.len() <= OUTPUT_LIMIT {
-        return s.to_owned();
+        return if already_cut {
+            format!("{s}...")
+        } else {
+            s.to_owned()
+        };
     }
     let mut end = OUTPUT_LIMIT;
     while !s.is_char_boundary(end) {
@@ -416,5 +472,43 @@ mod tests {
         let missing = prepare("/nonexistent/havip-check", None, None, false).expect("ok");
         let out = run(&missing, &[], Duration::from_secs(1)).await;
         assert!(out.spawn_error.is_some() && !out.success());
+    }
+
+    /// Peak resident set of this process in KiB (`ru_maxrss`).
+    fn peak_rss_kib() -> i64 {
+        // SAFETY: zeroed rusage is a valid out-parameter for getrusage.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: RUSAGE_SELF with a valid pointer.
+        unsafe { libc::getrusage(libc::RUSAGE_SELF, &raw mut ru) };
+        ru.ru_maxrss
+    }
+
+    #[tokio::test]
+    async fn a_chatty_script_is_drained_with_bounded_memory() {
+        // 200 MB on stdout, a line on stderr, its own exit status: read whole (as before) this
+        // grew the agent by 200 MB or more; bounded, the peak barely moves, the script is not
+        // killed by SIGPIPE and its status is kept.
+        let chatty = prepare(
+            "/bin/sh -c 'head -c 200000000 /dev/zero | tr \"\\000\" x; echo done >&2; exit 3'",
+            None,
+            None,
+            false,
+        )
+        .expect("ok");
+        let before = peak_rss_kib();
+        let started = std::time::Instant::now();
+        let out = run(&chatty, &[], Duration::from_secs(120)).await;
+        let took = started.elapsed();
+        let grew_kib = peak_rss_kib() - before;
+        assert!(!out.timed_out, "drained to the end: {out:?}");
+        assert_eq!(out.code, Some(3), "the script's own exit status");
+        assert!(
+            out.output.len() <= OUTPUT_LIMIT + 3 && out.output.ends_with("..."),
+            "captured {} bytes",
+            out.output.len()
+        );
+        assert!(out.output.starts_with("xxxx"), "the first bytes are kept");
+        assert!(grew_kib < 64 * 1024, "peak RSS grew by {grew_kib} KiB");
+        assert!(took < Duration::from_secs(60), "took {took:?}");
     }
 }

@@ -1,8 +1,10 @@
 //! Shared harness of havip's root-only integration tests: network namespaces with RAII cleanup
 //! ([`netns`]), an ARP prober ([`prober`]), running agent processes ([`proc`]), metrics scrapes
-//! and promtool ([`scrape`]), and the rule for tests that need root ([`require_root`]).
+//! and promtool ([`scrape`]), the failover benchmark ([`failover`]), and the rule for tests that
+//! need root ([`require_root`]).
 
 pub mod agents;
+pub mod failover;
 pub mod fake_vpc;
 pub mod forge;
 pub mod frames;

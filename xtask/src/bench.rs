@@ -7,9 +7,15 @@ use crate::{cmd, setup};
 /// Arguments of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which benchmark: `xdp` (per-packet cost of each XDP path, kernel-reported).
+    /// Which benchmark: `xdp` (per-packet cost of each XDP path, kernel-reported) or `failover`
+    /// (keepalived and havip failing over on one lab, timed on the wire).
     #[arg(default_value = "xdp")]
     which: String,
+    /// Options of the benchmark, passed on (failover: `--runs N`, `--intervals 10ms,100ms,1s`,
+    /// `--scenarios cut,kill,term,stop,preempt`, `--implementations keepalived,havip`,
+    /// `--probe-us 1000`, `--stop-ms 3000`, `--dry-run`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
 }
 
 /// Entry point.
@@ -22,27 +28,45 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         "xdp" => {
             // Built in release; runs in a namespace of its own (live-frames mode transmits the
             // XDP_TX frames on that namespace's loopback).
-            let mut c = cmd::cargo();
-            c.args([
-                "build",
-                "--release",
-                "-p",
-                "havip-tests",
-                "--bin",
-                "havip-bench",
-            ]);
-            cmd::run(&mut c)?;
-            let bin = cmd::root().join("target/release/havip-bench");
+            let bin = build_bench()?;
             let out = out_dir.join("xdp.md");
             cmd::run(
                 std::process::Command::new(bin)
                     .arg("xdp")
                     .arg("--out")
-                    .arg(&out),
+                    .arg(&out)
+                    .args(&args.rest),
             )?;
             println!("written: {}", out.display());
             Ok(())
         }
-        other => anyhow::bail!("unknown benchmark {other:?} (known: xdp)"),
+        "failover" => {
+            // The agent measured is the release build, found beside the bench binary.
+            cmd::build_agent(true)?;
+            let bin = build_bench()?;
+            cmd::run(
+                std::process::Command::new(bin)
+                    .arg("failover")
+                    .arg("--out-dir")
+                    .arg(&out_dir)
+                    .args(&args.rest),
+            )
+        }
+        other => anyhow::bail!("unknown benchmark {other:?} (known: xdp, failover)"),
     }
+}
+
+/// Builds `havip-bench` in release; returns its path.
+fn build_bench() -> anyhow::Result<std::path::PathBuf> {
+    let mut c = cmd::cargo();
+    c.args([
+        "build",
+        "--release",
+        "-p",
+        "havip-tests",
+        "--bin",
+        "havip-bench",
+    ]);
+    cmd::run(&mut c)?;
+    Ok(cmd::root().join("target/release/havip-bench"))
 }

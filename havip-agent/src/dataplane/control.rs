@@ -90,6 +90,13 @@ where
 impl Dataplane {
     /// Loads the embedded XDP object and its programs into the kernel (nothing is attached yet).
     pub fn load() -> Result<Self, DataplaneError> {
+        if EBPF_OBJECT.is_empty() {
+            return Err(DataplaneError::Load {
+                source: "this havip-agent was built without the `ebpf` feature, so no XDP \
+                         program is embedded (build it with default features)"
+                    .into(),
+            });
+        }
         let mut ebpf = EbpfLoader::new()
             .load(EBPF_OBJECT)
             .map_err(|e| DataplaneError::Load {

@@ -11,8 +11,14 @@ pub use attach::{AttachMode, Attached};
 pub use control::{Counters, Dataplane, VridConfig};
 pub use reader::{MapReader, Ownership};
 
-/// The eBPF object built by build.rs, 8-byte aligned as aya requires.
+/// The eBPF object built by build.rs, 8-byte aligned as aya requires. Empty in a build without
+/// the `ebpf` feature, where [`Dataplane::load`] refuses with a message that says so.
+#[cfg(feature = "ebpf")]
 pub static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/havip"));
+/// The eBPF object built by build.rs, 8-byte aligned as aya requires. Empty in a build without
+/// the `ebpf` feature, where [`Dataplane::load`] refuses with a message that says so.
+#[cfg(not(feature = "ebpf"))]
+pub static EBPF_OBJECT: &[u8] = &[];
 
 /// Errors of the data plane.
 #[derive(Debug, thiserror::Error)]

@@ -10,13 +10,24 @@
 //! same way, except the reply path, whose single runs are calibrated on the lease-expired path
 //! (the same lookups but the fence, frame unchanged, so its true cost is known from `repeat`).
 //! Everything runs inside a namespace of its own.
+//!
+//! `failover`: keepalived and havip failing over on the same lab, measured on the wire
+//! (`havip_tests::failover`).
 
 use std::{fmt::Write as _, net::Ipv4Addr, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use aya::programs::{TestRun as _, TestRunAttrs, TestRunOptions, Xdp};
 use havip_agent::dataplane::{Dataplane, VridConfig};
-use havip_tests::{frames, netns::NetNs};
+use havip_tests::{
+    agents::Vrrp,
+    failover::{
+        report,
+        run::{Implementation, Plan, Scenario},
+    },
+    frames,
+    netns::NetNs,
+};
 
 const TRIALS: usize = 9;
 const REPEAT: u32 = 200_000;
@@ -49,23 +60,156 @@ struct Path {
     target_ns: Option<f64>,
 }
 
+/// havip benchmarks.
+#[derive(Debug, clap::Parser)]
+enum Cli {
+    /// Per-packet cost of each XDP path (kernel-reported).
+    Xdp {
+        /// Also write the table to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Failover of keepalived and havip side by side (see `havip_tests::failover`).
+    Failover(FailoverArgs),
+}
+
+/// Arguments of `havip-bench failover`.
+#[derive(Debug, clap::Args)]
+struct FailoverArgs {
+    /// Runs per implementation, advert interval and scenario.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Advert intervals, comma-separated: 10ms, 100ms (VRRP v3), 1s (VRRP v2).
+    #[arg(long, value_delimiter = ',', default_value = "10ms,100ms,1s")]
+    intervals: Vec<String>,
+    /// Scenarios, comma-separated: cut, kill, term, stop, preempt.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "cut,kill,term,stop,preempt"
+    )]
+    scenarios: Vec<String>,
+    /// Only these implementations, comma-separated: keepalived, havip.
+    #[arg(long, value_delimiter = ',', default_value = "keepalived,havip")]
+    implementations: Vec<String>,
+    /// The client's ARP probe interval in microseconds.
+    #[arg(long, default_value_t = 1000)]
+    probe_us: u64,
+    /// How long SIGSTOP holds the master's daemon, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    stop_ms: u64,
+    /// Directory for failover.md and failover.json.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Print the plan and its estimated duration, run nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    anyhow::ensure!(
-        args.get(1).map(String::as_str) == Some("xdp"),
-        "usage: havip-bench xdp [--out FILE]"
-    );
-    let out = args
-        .iter()
-        .position(|a| a == "--out")
-        .and_then(|i| args.get(i + 1))
-        .map(PathBuf::from);
-    let ns = NetNs::new(&havip_tests::netns::unique_tag(), "bench")?;
-    let table = ns.enter(bench_xdp)?;
-    println!("{table}");
-    if let Some(out) = out {
-        std::fs::write(&out, &table).with_context(|| format!("writing {}", out.display()))?;
+    match <Cli as clap::Parser>::parse() {
+        Cli::Xdp { out } => {
+            let ns = NetNs::new(&havip_tests::netns::unique_tag(), "bench")?;
+            let table = ns.enter(bench_xdp)?;
+            println!("{table}");
+            if let Some(out) = out {
+                std::fs::write(&out, &table)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            }
+            Ok(())
+        }
+        Cli::Failover(args) => failover(&args),
     }
+}
+
+fn plan(args: &FailoverArgs) -> anyhow::Result<Plan> {
+    let intervals = args
+        .intervals
+        .iter()
+        .map(|s| match s.as_str() {
+            "10ms" => Ok(Vrrp::V3 { centis: 1 }),
+            "100ms" => Ok(Vrrp::V3 { centis: 10 }),
+            "1s" => Ok(Vrrp::V2 { secs: 1 }),
+            other => anyhow::bail!("unknown interval {other:?} (known: 10ms, 100ms, 1s)"),
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let scenarios = args
+        .scenarios
+        .iter()
+        .map(|s| {
+            Scenario::parse(s).with_context(|| {
+                format!("unknown scenario {s:?} (known: cut, kill, term, stop, preempt)")
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let implementations = args
+        .implementations
+        .iter()
+        .map(|s| {
+            Implementation::ALL
+                .into_iter()
+                .find(|i| i.name() == s)
+                .with_context(|| format!("unknown implementation {s:?} (known: keepalived, havip)"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
+    anyhow::ensure!(
+        args.probe_us >= 100,
+        "--probe-us below 100 would flood the lab"
+    );
+    Ok(Plan {
+        runs: args.runs,
+        intervals,
+        scenarios,
+        implementations,
+        probe_every: Duration::from_micros(args.probe_us),
+        stop_for: Duration::from_millis(args.stop_ms),
+    })
+}
+
+fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
+    let plan = plan(args)?;
+    let estimate = plan.estimate();
+    println!(
+        "failover bench: {} run(s) x {:?} x {:?} x {:?}; estimated {:.1} min",
+        plan.runs,
+        args.intervals,
+        args.scenarios,
+        args.implementations,
+        estimate.as_secs_f64() / 60.0
+    );
+    if args.dry_run {
+        return Ok(());
+    }
+    anyhow::ensure!(
+        !plan.implementations.contains(&Implementation::Keepalived)
+            || std::process::Command::new("keepalived")
+                .arg("--version")
+                .output()
+                .is_ok(),
+        "keepalived is not installed (`cargo xtask setup` installs it)"
+    );
+    let started = std::time::Instant::now();
+    let results = plan.run(|line| println!("{line}"));
+    let took = started.elapsed();
+    let table = report::markdown(&plan, &results, took);
+    println!("\n{table}");
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let md = dir.join("failover.md");
+        std::fs::write(&md, &table).with_context(|| format!("writing {}", md.display()))?;
+        let js = dir.join("failover.json");
+        let text = serde_json::to_string_pretty(&report::json(&plan, &results))?;
+        std::fs::write(&js, text).with_context(|| format!("writing {}", js.display()))?;
+        println!("written: {} and {}", md.display(), js.display());
+    }
+    let expected =
+        plan.runs * plan.implementations.len() * plan.intervals.len() * plan.scenarios.len();
+    anyhow::ensure!(
+        results.len() == expected,
+        "{} of {expected} measurements failed (see FAILED lines above)",
+        expected - results.len()
+    );
     Ok(())
 }
 

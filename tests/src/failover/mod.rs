@@ -1,0 +1,13 @@
+//! `havip-bench failover`: keepalived and havip on the same two-node lab, from the same generated
+//! keepalived.conf, alternating run by run; faults (link cut, SIGKILL, SIGTERM, SIGSTOP, the
+//! preemption back) injected at a random phase of the advert interval; every advert, gratuitous
+//! ARP and ARP answer timestamped by the kernel at the bridge ports, so the takeover is measured
+//! against the protocol's own bound (RFC 9568 6.4.2) rather than against the fault alone.
+//!
+//! [`timeline`] computes the numbers from captured frames (pure, unit-tested), [`wire`] captures
+//! and probes, [`run`] drives the lab, [`report`] prints the tables and the JSON.
+
+pub mod report;
+pub mod run;
+pub mod timeline;
+pub mod wire;
