@@ -62,6 +62,11 @@ fn native_file_with_every_form() {
         "[::1]:9828".parse().expect("addr")
     );
     assert_eq!(config.global.lease, Some(Duration::from_millis(250)));
+    assert_eq!(
+        config.global.max_learned_interval,
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(config.global.garp_lower_prio_holdoff, Some(Duration::ZERO));
     let chk = &config.scripts["chk"];
     assert_eq!(chk.interval, Duration::from_millis(500));
     assert_eq!(chk.effective_timeout(), Duration::from_millis(500));
@@ -209,5 +214,27 @@ fn validation_errors_have_positions() {
                 "sync_group[0].instances[1]: instance `VI_3` is not defined",
             ),
         ],
+    );
+}
+
+#[test]
+fn max_learned_interval_below_an_instance_interval_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("havip-mli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("mli.toml");
+    std::fs::write(
+        &file,
+        "[global]\nmax_learned_interval = \"50ms\"\n\n[[instance]]\nname = \"VI_1\"\n\
+         interface = \"eth0\"\nvrid = 51\nversion = 3\nadvert_interval = \"100ms\"\n\
+         virtual_ipaddresses = [\"192.0.2.200/24\"]\n",
+    )
+    .expect("write");
+    let err = config::load(&file, Format::Toml)
+        .expect_err("a bound below the interval must not load")
+        .to_string();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        err.contains("max_learned_interval 50ms is shorter than advert_interval"),
+        "{err}"
     );
 }

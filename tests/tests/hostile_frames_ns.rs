@@ -537,6 +537,23 @@ fn quiet_bridge(bridge: &NetNs) {
         .expect("multicast snooping off");
 }
 
+/// Keeps VLAN tags inside the frames the bridge hands to the nodes. The bridge port's receive
+/// path moves a tag out of the frame into the skb (`skb_vlan_untag`), and a veth with transmit
+/// VLAN offload carries it to the node that way, where generic (SKB-mode) XDP cannot see it:
+/// the tagged request would look untagged. With offload off the kernel puts the tag back into
+/// the frame on transmit, as a NIC without receive VLAN offload delivers it (README: the XDP
+/// program and VLAN tags).
+fn tags_in_frames(bridge: &NetNs, ports: &[&str]) {
+    for port in ports {
+        bridge
+            .exec(
+                "ethtool",
+                &["-K", port, "txvlan", "off", "tx-vlan-stag-hw-insert", "off"],
+            )
+            .unwrap_or_else(|e| panic!("ethtool -K {port}: {e:#}"));
+    }
+}
+
 #[test]
 fn hostile_frames_change_no_state_and_hit_exact_counters() {
     if !require_root("hostile_frames_change_no_state_and_hit_exact_counters") {
@@ -545,6 +562,13 @@ fn hostile_frames_change_no_state_and_hit_exact_counters() {
     let mut pair = PairLab::new("a", "b").expect("lab");
     assert_eq!(pair.lan.add_node("x", 66).expect("attacker"), NODE_X);
     quiet_bridge(&pair.lan.bridge);
+    let ports: Vec<&str> = pair
+        .lan
+        .nodes
+        .iter()
+        .map(|n| n.bridge_port.as_str())
+        .collect();
+    tags_in_frames(&pair.lan.bridge, &ports);
     // No IPv6 housekeeping traffic on the nodes while counters are compared.
     for ns in pair
         .lan

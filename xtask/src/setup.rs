@@ -23,6 +23,8 @@ const APT_PACKAGES: &[&str] = &[
     "iproute2",
     "iputils-ping",
     "tcpdump",
+    // ethtool: tests keep VLAN tags inside frames on the bridge's ports (see hostile_frames_ns).
+    "ethtool",
     "keepalived",
     "systemd",
     // promtool: `check metrics` on a real scrape, `check rules` / `test rules` on the alerts.

@@ -108,6 +108,19 @@ pub struct Global {
     /// file without instances (emptied by mistake, or an include gone missing) is refused and
     /// logged, since it would resign every VIP; loading such a file at start is allowed.
     pub allow_no_instances: bool,
+    /// Upper bound on the advert interval a VRRPv3 backup learns from its master
+    /// (`Master_Adver_Interval`, RFC 9568 6.1); a larger advertised interval is clamped and
+    /// counted (`havip_learned_interval_clamped_total`). Default (none): 4 x each instance's
+    /// own `advert_interval`, so a spoofed Max Adver Int of 40.95 s cannot stretch the
+    /// takeover to minutes. Never below an instance's own interval.
+    #[serde(with = "serde_opt_duration", skip_serializing_if = "Option::is_none")]
+    pub max_learned_interval: Option<Duration>,
+    /// Shortest time between two bursts of gratuitous ARP that lower-priority adverts
+    /// trigger on a master (keepalived's `garp_lower_prio_*`); bursts in between are left out
+    /// and counted (`havip_garps_suppressed_total`). Default 1 s; `"0s"` sends one burst per
+    /// lower-priority advert, as keepalived does.
+    #[serde(with = "serde_opt_duration", skip_serializing_if = "Option::is_none")]
+    pub garp_lower_prio_holdoff: Option<Duration>,
     /// keepalived `vrrp_version`: the version of instances that do not set one. Default 2.
     pub vrrp_version: Version,
     /// keepalived global `v3_checksum_as_v2`: default of the instance setting. Default false.
@@ -144,6 +157,8 @@ impl Default for Global {
             metrics_addr: DEFAULT_METRICS_ADDR,
             lease: None,
             allow_no_instances: false,
+            max_learned_interval: None,
+            garp_lower_prio_holdoff: None,
             vrrp_version: Version::V2,
             v3_checksum_as_v2: false,
             script_user: None,

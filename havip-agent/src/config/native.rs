@@ -10,7 +10,8 @@
 //! ```toml
 //! [global]
 //! metrics_addr = "0.0.0.0:9828"    # havip settings of [global]: metrics_addr, lease,
-//! lease = "1.5s"                   #   allow_no_instances
+//! lease = "1.5s"                   #   allow_no_instances, max_learned_interval,
+//!                                  #   garp_lower_prio_holdoff
 //! allow_no_instances = false
 //!
 //! [instance.VI_1]                  # per vrrp_instance, by name
@@ -234,6 +235,10 @@ struct SidecarGlobal {
     #[serde(with = "serde_opt_duration")]
     lease: Option<Duration>,
     allow_no_instances: Option<bool>,
+    #[serde(with = "serde_opt_duration")]
+    max_learned_interval: Option<Duration>,
+    #[serde(with = "serde_opt_duration")]
+    garp_lower_prio_holdoff: Option<Duration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,6 +267,12 @@ pub(crate) fn merge_sidecar(config: &mut Config, text: &str, file: &Path) -> Vec
     }
     if let Some(allow) = sidecar.global.allow_no_instances {
         config.global.allow_no_instances = allow;
+    }
+    if let Some(bound) = sidecar.global.max_learned_interval {
+        config.global.max_learned_interval = Some(bound);
+    }
+    if let Some(holdoff) = sidecar.global.garp_lower_prio_holdoff {
+        config.global.garp_lower_prio_holdoff = Some(holdoff);
     }
     if sidecar.cloud.is_some() {
         config.cloud = sidecar.cloud;

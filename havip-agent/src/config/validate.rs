@@ -251,6 +251,7 @@ impl Validator {
         }
         self.interval(path, instance);
         self.lease(instance, config);
+        self.learned_interval(instance, config);
         if instance.preempt_delay > MAX_PREEMPT_DELAY {
             self.push(
                 path.key("preempt_delay"),
@@ -335,6 +336,25 @@ impl Validator {
                     instance.name,
                     format_duration(instance.advert_interval),
                     format_duration(bound),
+                ),
+            );
+        }
+    }
+
+    /// `[global].max_learned_interval` must leave room for the instance's own interval: a
+    /// bound below it would make every master look slower than it is.
+    fn learned_interval(&mut self, instance: &Instance, config: &Config) {
+        let Some(bound) = config.global.max_learned_interval else {
+            return;
+        };
+        if bound < instance.advert_interval {
+            self.push(
+                FieldPath::root().key("global").key("max_learned_interval"),
+                format!(
+                    "max_learned_interval {} is shorter than advert_interval of instance `{}`                      ({})",
+                    format_duration(bound),
+                    instance.name,
+                    format_duration(instance.advert_interval),
                 ),
             );
         }

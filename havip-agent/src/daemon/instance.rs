@@ -186,10 +186,8 @@ impl Runtime {
             },
             primary_addr: primary,
             vips: vips.iter().map(|v| v.addr).collect(),
-            // h1-rule: the shared acceptance rule checks the peer list and bounds the learned
-            // interval (default; the config knob is the integrator's plumbing).
             unicast_peers: cfg.unicast_peers.clone(),
-            max_learned_interval: None,
+            max_learned_interval: global.max_learned_interval,
             auth,
             checksum_mode,
             garp: GarpParams {
@@ -199,6 +197,9 @@ impl Runtime {
                     .then_some(cfg.garp_master_refresh),
                 master_refresh_repeat: cfg.garp_master_refresh_repeat,
                 interval: cfg.garp_interval,
+                lower_prio_holdoff: global
+                    .garp_lower_prio_holdoff
+                    .unwrap_or(vrrp::params::DEFAULT_LOWER_PRIO_HOLDOFF),
                 ..GarpParams::default()
             },
         };

@@ -22,6 +22,7 @@ mod addr_worker;
 mod effect;
 mod groups;
 pub mod instance;
+mod kernel_drops;
 mod log_limit;
 mod reload;
 mod shell;
@@ -63,8 +64,8 @@ use crate::{
 /// Errors that stop the daemon from starting.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    /// The configuration did not load.
-    #[error("{path}: {source}")]
+    /// The configuration did not load (the cause names the file and the position).
+    #[error("{source}")]
     Config {
         /// The file.
         path: PathBuf,
@@ -157,6 +158,18 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         Ok(reader) => metrics.attach_kernel(reader),
         Err(e) => warn!(error = %e, "metrics: kernel counters will not be exported"),
     }
+    // Frames the kernel refused never reach the loop: log them from their counters.
+    let _drops = match dp.reader().map(kernel_drops::KernelDrops::start) {
+        Ok(Ok(watcher)) => Some(watcher),
+        Ok(Err(e)) => {
+            warn!(error = %e, "dropped adverts will not be logged");
+            None
+        }
+        Err(e) => {
+            warn!(error = %e, "dropped adverts will not be logged");
+            None
+        }
+    };
     let mut notify = Hub::new(Some(metrics.clone()));
     let mut runtimes: Vec<Runtime> = Vec::new();
     let mut next_id: InstanceId = 0;
