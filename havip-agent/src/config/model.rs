@@ -108,7 +108,7 @@ pub struct Global {
     /// file without instances (emptied by mistake, or an include gone missing) is refused and
     /// logged, since it would resign every VIP; loading such a file at start is allowed.
     pub allow_no_instances: bool,
-    /// Upper bound on the advert interval a VRRPv3 backup learns from its master
+    /// Upper bound on the advert interval a `VRRPv3` backup learns from its master
     /// (`Master_Adver_Interval`, RFC 9568 6.1); a larger advertised interval is clamped and
     /// counted (`havip_learned_interval_clamped_total`). Default (none): 4 x each instance's
     /// own `advert_interval`, so a spoofed Max Adver Int of 40.95 s cannot stretch the

@@ -98,7 +98,7 @@ fn watch(reader: &MapReader, stop: &AtomicBool) {
                 dropped = %summary(&pending),
                 "the XDP program dropped adverts or ARP naming a VIP (havip_xdp_adverts_dropped_total, havip_xdp_arp_dropped_total)"
             );
-            pending.iter_mut().for_each(|n| *n = 0);
+            pending.fill(0);
             logged = Some(Instant::now());
         }
     }
