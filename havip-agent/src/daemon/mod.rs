@@ -24,6 +24,7 @@ mod groups;
 pub mod instance;
 mod kernel_drops;
 mod log_limit;
+mod realtime;
 mod reload;
 mod shell;
 mod snapshot;
@@ -299,6 +300,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     );
 
     let mut deadline = Deadline::new()?;
+    // Set up last, so start-up work (loading, attaching) does not run with real-time priority.
+    realtime::apply(&shell.cfg.global);
     'run: loop {
         // /healthz fails when this stops; the wait is capped so an idle loop beats.
         metrics.heartbeat();
