@@ -23,8 +23,8 @@ fn keepalived(global_defs: &str) -> config::Loaded {
     }
 }
 
-fn prio(n: u8) -> Option<RtPriority> {
-    Some(RtPriority::try_from(n).expect("in range"))
+fn prio(n: u8) -> RtPriority {
+    RtPriority::try_from(n).expect("in range")
 }
 
 #[test]
@@ -43,7 +43,7 @@ fn defaults_are_normal_scheduling_and_unlocked_memory() {
 #[test]
 fn native_toml_sets_both_and_round_trips() {
     let loaded = toml("rt_priority = 50\nlock_memory = true").expect("loads");
-    assert_eq!(loaded.config.global.rt_priority, prio(50));
+    assert_eq!(loaded.config.global.rt_priority, Some(prio(50)));
     assert!(loaded.config.global.lock_memory);
     let text = loaded.config.to_toml();
     let again = config::load_str(&text, Path::new("again.toml"), Format::Toml).expect("reloads");
@@ -67,14 +67,14 @@ fn native_toml_refuses_priorities_outside_1_to_99() {
     }
     for edge in [1u8, 99] {
         let loaded = toml(&format!("rt_priority = {edge}")).expect("edge loads");
-        assert_eq!(loaded.config.global.rt_priority, prio(edge));
+        assert_eq!(loaded.config.global.rt_priority, Some(prio(edge)));
     }
 }
 
 #[test]
 fn keepalived_vrrp_rt_priority_and_vrrp_no_swap_are_imported() {
     let loaded = keepalived("    vrrp_rt_priority 20\n    vrrp_no_swap");
-    assert_eq!(loaded.config.global.rt_priority, prio(20));
+    assert_eq!(loaded.config.global.rt_priority, Some(prio(20)));
     assert!(loaded.config.global.lock_memory);
     assert!(
         loaded
@@ -90,7 +90,11 @@ fn keepalived_vrrp_rt_priority_and_vrrp_no_swap_are_imported() {
 fn keepalived_priority_out_of_range_is_clamped_with_a_warning() {
     for (written, used) in [("150", 99u8), ("0", 1), ("-5", 1)] {
         let loaded = keepalived(&format!("    vrrp_rt_priority {written}"));
-        assert_eq!(loaded.config.global.rt_priority, prio(used), "{written}");
+        assert_eq!(
+            loaded.config.global.rt_priority,
+            Some(prio(used)),
+            "{written}"
+        );
         let warnings: Vec<_> = loaded
             .diagnostics
             .iter()
@@ -130,6 +134,6 @@ fn the_sidecar_overrides_global_defs() {
     let loaded = config::load_with(&conf, Format::Auto, &Sidecar::File(side.clone()));
     let _ = std::fs::remove_dir_all(&dir);
     let loaded = loaded.unwrap_or_else(|e| panic!("should load: {e}"));
-    assert_eq!(loaded.config.global.rt_priority, prio(5));
+    assert_eq!(loaded.config.global.rt_priority, Some(prio(5)));
     assert!(!loaded.config.global.lock_memory);
 }

@@ -88,6 +88,10 @@ impl Config {
 }
 
 /// `[global]`: keepalived's `global_defs` items that matter to VRRP, plus havip's own.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent on/off settings, each one TOML boolean or keepalived keyword"
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Global {

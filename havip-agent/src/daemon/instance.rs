@@ -484,10 +484,6 @@ impl Runtime {
         self.publish_view();
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "one arm per effect; each is a map write, a send or a log line"
-    )]
     fn execute(
         &mut self,
         now: vrrp::Instant,
