@@ -164,6 +164,43 @@ fn the_systemd_unit_verifies() {
 }
 
 #[test]
+fn the_realtime_drop_in_verifies_with_the_unit() {
+    let contrib = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/systemd");
+    let unit_text = std::fs::read_to_string(contrib.join("havip.service")).expect("unit file");
+    let drop_in = std::fs::read_to_string(contrib.join("havip.service.d/realtime.conf"))
+        .expect("drop-in file");
+    // What systemd makes of the two: the drop-in's [Service] lines after the unit's.
+    let (_, service) = drop_in
+        .split_once("[Service]")
+        .expect("a [Service] section");
+    assert!(
+        service.contains("RestrictRealtime=no") && service.contains("LimitRTPRIO="),
+        "{service}"
+    );
+    let merged = unit_text.replacen("[Install]", &format!("{service}\n[Install]"), 1);
+    let bin = agent_bin().expect("agent binary");
+    let dir = Workdir::new().expect("dir");
+    let local = dir
+        .write(
+            "havip.service",
+            &merged.replace("/usr/local/sbin/havip-agent", bin.to_str().expect("utf-8")),
+        )
+        .expect("write");
+    let out = Command::new("timeout")
+        .args(["30", "systemd-analyze", "verify"])
+        .arg(&local)
+        .output()
+        .expect("systemd-analyze (Debian's systemd package)");
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let complaints: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("havip.service"))
+        .collect();
+    assert!(complaints.is_empty(), "{stderr}");
+}
+
+#[test]
 fn check_config_names_the_field_of_a_bad_cloud_section() {
     let dir = Workdir::new().expect("dir");
     let conf = dir.write("keepalived.conf", TYPICAL).expect("write");

@@ -13,7 +13,8 @@ pub struct Args {
     which: String,
     /// Options of the benchmark, passed on (failover: `--runs N`, `--intervals 10ms,100ms,1s`,
     /// `--scenarios cut,kill,term,stop,preempt`, `--implementations keepalived,havip`,
-    /// `--probe-us 1000`, `--stop-ms 3000`, `--dry-run`).
+    /// `--probe-us 1000`, `--stop-ms 3000`, `--dry-run`; `--stress [--stress-secs 60]`: every
+    /// CPU saturated at 10 ms adverts, transitions counted, without and with real-time settings).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     rest: Vec<String>,
 }

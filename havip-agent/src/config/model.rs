@@ -88,6 +88,10 @@ impl Config {
 }
 
 /// `[global]`: keepalived's `global_defs` items that matter to VRRP, plus havip's own.
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "independent on/off settings, each one TOML boolean or keepalived keyword"
+)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Global {
@@ -148,6 +152,56 @@ pub struct Global {
     /// keepalived `vrrp_garp_interval`: default of the instance setting. Default 0.
     #[serde(with = "serde_duration")]
     pub garp_interval: Duration,
+    /// keepalived `vrrp_rt_priority`: run the election thread under `SCHED_FIFO` at this
+    /// priority (1..=99), so a busy host cannot delay an advert or a takeover. Default: none
+    /// (normal scheduling). Needs `CAP_SYS_NICE` or `LimitRTPRIO`; refused, it is a warning.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rt_priority: Option<RtPriority>,
+    /// keepalived `vrrp_no_swap`: lock the agent's memory (`mlockall`), so no page of the
+    /// election is ever read back from swap. Default false. Needs `CAP_IPC_LOCK` or
+    /// `LimitMEMLOCK`; refused, it is a warning.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub lock_memory: bool,
+}
+
+/// A `SCHED_FIFO` priority, 1 (lowest) to 99 (highest), as `sched_setscheduler(2)` takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct RtPriority(u8);
+
+/// A real-time priority outside 1..=99.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("real-time priority {0} is outside 1..=99")]
+pub struct RtPriorityError(pub u8);
+
+impl RtPriority {
+    /// The lowest real-time priority (still above every normal thread).
+    pub const MIN: u8 = 1;
+    /// The highest (`sched_get_priority_max(SCHED_FIFO)` on Linux).
+    pub const MAX: u8 = 99;
+
+    /// The priority as a number.
+    pub const fn get(self) -> u8 {
+        self.0
+    }
+}
+
+impl TryFrom<u8> for RtPriority {
+    type Error = RtPriorityError;
+
+    fn try_from(n: u8) -> Result<Self, Self::Error> {
+        if (Self::MIN..=Self::MAX).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(RtPriorityError(n))
+        }
+    }
+}
+
+impl From<RtPriority> for u8 {
+    fn from(p: RtPriority) -> Self {
+        p.0
+    }
 }
 
 impl Default for Global {
@@ -169,6 +223,8 @@ impl Default for Global {
             garp_master_refresh: DEFAULT_GARP_MASTER_REFRESH,
             garp_master_refresh_repeat: DEFAULT_GARP_MASTER_REFRESH_REPEAT,
             garp_interval: DEFAULT_GARP_INTERVAL,
+            rt_priority: None,
+            lock_memory: false,
         }
     }
 }

@@ -11,7 +11,8 @@
 //! [global]
 //! metrics_addr = "0.0.0.0:9828"    # havip settings of [global]: metrics_addr, lease,
 //! lease = "1.5s"                   #   allow_no_instances, max_learned_interval,
-//!                                  #   garp_lower_prio_holdoff
+//!                                  #   garp_lower_prio_holdoff, rt_priority, lock_memory
+//!                                  #   (the last two also from global_defs)
 //! allow_no_instances = false
 //!
 //! [instance.VI_1]                  # per vrrp_instance, by name
@@ -34,7 +35,7 @@ use toml::de::{DeTable, DeValue};
 
 use super::diagnostic::{Diagnostic, LineIndex, Severity};
 use super::duration::serde_opt_duration;
-use super::model::{Config, Inherited};
+use super::model::{Config, Inherited, RtPriority};
 use super::validate::{FieldPath, PathSegment};
 
 /// The spanned syntax tree of a TOML file, to turn [`FieldPath`]s into positions.
@@ -239,6 +240,8 @@ struct SidecarGlobal {
     max_learned_interval: Option<Duration>,
     #[serde(with = "serde_opt_duration")]
     garp_lower_prio_holdoff: Option<Duration>,
+    rt_priority: Option<RtPriority>,
+    lock_memory: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -273,6 +276,13 @@ pub(crate) fn merge_sidecar(config: &mut Config, text: &str, file: &Path) -> Vec
     }
     if let Some(holdoff) = sidecar.global.garp_lower_prio_holdoff {
         config.global.garp_lower_prio_holdoff = Some(holdoff);
+    }
+    // Override keepalived.conf's `vrrp_rt_priority` / `vrrp_no_swap` (havip-only nodes).
+    if let Some(priority) = sidecar.global.rt_priority {
+        config.global.rt_priority = Some(priority);
+    }
+    if let Some(lock) = sidecar.global.lock_memory {
+        config.global.lock_memory = lock;
     }
     if sidecar.cloud.is_some() {
         config.cloud = sidecar.cloud;

@@ -458,18 +458,32 @@ impl Runtime {
         addr_tx: &mpsc::UnboundedSender<AddrOp>,
     ) {
         let actions = self.fsm.handle(now, event);
+        // The state machine names the change first; its log line (a formatted, synchronous
+        // write to stderr) waits until the adverts, map writes and GARP of this step are out.
+        let mut changes = Vec::new();
         for action in actions {
             for effect in plan(action, self.manage_addresses) {
+                if let Effect::StateChanged { from, to, reason } = effect {
+                    changes.push((from, to, reason));
+                }
                 self.execute(now, effect, dp, addr_tx);
             }
+        }
+        for (from, to, reason) in changes {
+            info!(
+                instance = self.name(),
+                vrid = self.fsm.params().vrid,
+                interface = %self.iface.name,
+                %from,
+                %to,
+                reason = %reason,
+                priority = self.fsm.effective_priority(),
+                "state transition"
+            );
         }
         self.publish_view();
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "one arm per effect; each is a map write, a send or a log line"
-    )]
     fn execute(
         &mut self,
         now: vrrp::Instant,
@@ -552,17 +566,8 @@ impl Runtime {
             Effect::SendGarp => {
                 self.garp_round();
             }
+            // Logged by `handle` once the step's sends are out.
             Effect::StateChanged { from, to, reason } => {
-                info!(
-                    instance = self.name(),
-                    vrid,
-                    interface = %self.iface.name,
-                    %from,
-                    %to,
-                    reason = %reason,
-                    priority = self.fsm.effective_priority(),
-                    "state transition"
-                );
                 self.last = Some(Transition {
                     at: now,
                     from,

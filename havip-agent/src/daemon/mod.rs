@@ -24,9 +24,11 @@ mod groups;
 pub mod instance;
 mod kernel_drops;
 mod log_limit;
+mod realtime;
 mod reload;
 mod shell;
 mod snapshot;
+mod timer;
 mod tracking;
 
 use std::{net::SocketAddr, os::fd::AsRawFd as _, path::PathBuf, time::Duration};
@@ -38,7 +40,7 @@ use tokio::{
     signal::unix::{SignalKind, signal},
     sync::{mpsc, oneshot},
 };
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 pub(crate) use self::shell::Input;
 use self::{
@@ -46,6 +48,7 @@ use self::{
     groups::Groups,
     instance::Runtime,
     shell::{Events, INPUT_CAPACITY, Shell, index_of, read_event},
+    timer::{Deadline, TimerError},
     tracking::Tracking,
 };
 use crate::{
@@ -115,6 +118,9 @@ pub enum DaemonError {
     /// Cloud reporting could not start (its configuration or credentials).
     #[error(transparent)]
     Cloud(#[from] crate::cloud::CloudError),
+    /// The deadline timer cannot be created or armed.
+    #[error(transparent)]
+    Timer(#[from] TimerError),
 }
 
 /// How to run.
@@ -293,17 +299,35 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         "havip running"
     );
 
+    let mut deadline = Deadline::new()?;
+    // Set up last, so start-up work (loading, attaching) does not run with real-time priority.
+    realtime::apply(&shell.cfg.global);
     'run: loop {
-        // /healthz fails when this stops; the sleep is capped so an idle loop beats.
+        // /healthz fails when this stops; the wait is capped so an idle loop beats.
         metrics.heartbeat();
+        // One absolute timerfd deadline, the earliest of all instances (timer.rs says why not
+        // tokio's sleep). Only an instance's deadline counts as a timer whose lateness matters.
         let next = shell.runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
-        let sleep = next
-            .map_or(metrics::HEARTBEAT_INTERVAL, |t| {
-                t.saturating_duration_since(now())
-            })
-            .min(metrics::HEARTBEAT_INTERVAL);
+        let cap = now().saturating_add(metrics::HEARTBEAT_INTERVAL);
+        let at = next.map_or(cap, |t| t.min(cap));
+        if let Err(e) = deadline.arm(at.as_nanos()) {
+            // A loop that cannot keep time must not hold a VIP: resign cleanly.
+            error!(error = %e, "stopping");
+            break 'run;
+        }
         let inputs: Vec<Input> = tokio::select! {
-            () = tokio::time::sleep(sleep) => vec![Input::Timer],
+            late = deadline.wait() => match late {
+                Ok(late) => {
+                    if next == Some(at) {
+                        metrics.timer_lateness(late);
+                    }
+                    vec![Input::Timer]
+                }
+                Err(e) => {
+                    error!(error = %e, "stopping");
+                    vec![Input::Stop]
+                }
+            },
             ready = events.0.readable_mut() => {
                 let Ok(mut guard) = ready else { continue };
                 // Clear readiness *before* draining: the kernel only signals a ring buffer when

@@ -195,6 +195,13 @@ fn agent(
             &[(Vec::new(), secs(age))],
         )?;
     }
+    histograms(
+        enc,
+        "havip_timer_lateness",
+        "How late the event loop woke after an instance's deadline (advert due, master down): \
+         the takeover delay the agent adds to the protocol's bound",
+        &[(Vec::new(), shared.timer_lateness.snapshot())],
+    )?;
     let ready = shared
         .health
         .ready(

@@ -20,6 +20,12 @@ pub const JITTER_BOUNDS: &[f64] = &[
     0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// Upper bounds (seconds) for the event loop's timer lateness: tens of microseconds on a quiet
+/// host with the timerfd, a millisecond was tokio's timer wheel, more is CPU starvation.
+pub const LATENESS_BOUNDS: &[f64] = &[
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.1,
+];
+
 /// Upper bounds (seconds) for cloud API calls.
 pub const CLOUD_BOUNDS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 

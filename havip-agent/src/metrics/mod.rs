@@ -98,6 +98,8 @@ pub(crate) struct Shared {
     health: Health,
     hooks: Hooks,
     build: BuildInfo,
+    /// How late the event loop woke for its instances' deadlines.
+    timer_lateness: histogram::AtomicHistogram,
 }
 
 impl Shared {
@@ -151,6 +153,7 @@ impl Metrics {
                 event_drops: RwLock::new(Vec::new()),
                 health: Health::default(),
                 hooks: Hooks::default(),
+                timer_lateness: histogram::AtomicHistogram::new(histogram::LATENESS_BOUNDS),
                 build: BuildInfo {
                     version: env!("CARGO_PKG_VERSION"),
                     kernel: kernel_release(),
@@ -205,6 +208,12 @@ impl Metrics {
     /// The event loop iterated (for `/healthz`); call it on every iteration.
     pub fn heartbeat(&self) {
         self.shared.health.beat();
+    }
+
+    /// The event loop woke `late` after an instance's deadline
+    /// (`havip_timer_lateness_seconds`): one relaxed atomic add, safe on the loop.
+    pub fn timer_lateness(&self, late: Duration) {
+        self.shared.timer_lateness.observe(late);
     }
 
     /// Track scripts: `script`'s result after rise/fall is now `up` (`havip_track_script_up`).

@@ -487,3 +487,33 @@ mod recorded {
         );
     }
 }
+
+#[test]
+fn timer_lateness_is_a_histogram_of_the_loops_wake_ups() {
+    let m = Metrics::new();
+    m.timer_lateness(Duration::from_micros(20));
+    m.timer_lateness(Duration::from_micros(700));
+    let text = m.render(Format::Prometheus).expect("render");
+    check_prometheus_text(&text);
+    assert!(
+        text.contains("# TYPE havip_timer_lateness_seconds histogram"),
+        "{text}"
+    );
+    assert!(
+        text.contains("havip_timer_lateness_seconds_count{} 2"),
+        "{text}"
+    );
+    // 20 µs is at most 25 µs; 700 µs is not within 500 µs, but within 1 ms.
+    assert!(
+        text.contains("havip_timer_lateness_seconds_bucket{le=\"0.000025\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("havip_timer_lateness_seconds_bucket{le=\"0.0005\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("havip_timer_lateness_seconds_bucket{le=\"0.001\"} 2"),
+        "{text}"
+    );
+}

@@ -12,7 +12,7 @@
 //! Everything runs inside a namespace of its own.
 //!
 //! `failover`: keepalived and havip failing over on the same lab, measured on the wire
-//! (`havip_tests::failover`).
+//! (`havip_tests::failover`); with `--stress`, transitions counted under full CPU load.
 
 use std::{fmt::Write as _, net::Ipv4Addr, path::PathBuf, time::Duration};
 
@@ -24,6 +24,7 @@ use havip_tests::{
     failover::{
         report,
         run::{Implementation, Plan, Scenario},
+        stress::{self as failover_stress, StressPlan},
     },
     frames,
     netns::NetNs,
@@ -104,6 +105,14 @@ struct FailoverArgs {
     /// Print the plan and its estimated duration, run nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Instead of the failover matrix: saturate every CPU at 10 ms adverts and count the
+    /// transitions of both nodes, for each implementation without and with real-time settings
+    /// (writes stress.md and stress.json).
+    #[arg(long)]
+    stress: bool,
+    /// Seconds of saturation per `--stress` run.
+    #[arg(long, default_value_t = 60)]
+    stress_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -168,6 +177,9 @@ fn plan(args: &FailoverArgs) -> anyhow::Result<Plan> {
 }
 
 fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
+    if args.stress {
+        return stress(args);
+    }
     let plan = plan(args)?;
     let estimate = plan.estimate();
     println!(
@@ -208,6 +220,46 @@ fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         results.len() == expected,
         "{} of {expected} measurements failed (see FAILED lines above)",
+        expected - results.len()
+    );
+    Ok(())
+}
+
+fn stress(args: &FailoverArgs) -> anyhow::Result<()> {
+    // Only the implementations are taken from the matrix's options: the setting is fixed.
+    let implementations = plan(args)?.implementations;
+    anyhow::ensure!(args.stress_secs > 0, "--stress-secs must be at least 1");
+    let stress = StressPlan {
+        load_for: Duration::from_secs(args.stress_secs),
+        implementations,
+        workers: StressPlan::default_workers(),
+    };
+    println!(
+        "stress bench: {:?} x (normal, rt) x {} s with {} busy threads; estimated {:.1} min",
+        args.implementations,
+        args.stress_secs,
+        stress.workers,
+        stress.estimate().as_secs_f64() / 60.0
+    );
+    if args.dry_run {
+        return Ok(());
+    }
+    let results = stress.run(|line| println!("{line}"));
+    let table = failover_stress::markdown(&results);
+    println!("\n{table}");
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let md = dir.join("stress.md");
+        std::fs::write(&md, &table).with_context(|| format!("writing {}", md.display()))?;
+        let js = dir.join("stress.json");
+        let text = serde_json::to_string_pretty(&failover_stress::json(&results))?;
+        std::fs::write(&js, text).with_context(|| format!("writing {}", js.display()))?;
+        println!("written: {} and {}", md.display(), js.display());
+    }
+    let expected = stress.implementations.len() * 2;
+    anyhow::ensure!(
+        results.len() == expected,
+        "{} of {expected} stress runs failed (see FAILED lines above)",
         expected - results.len()
     );
     Ok(())

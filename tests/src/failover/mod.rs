@@ -5,9 +5,11 @@
 //! against the protocol's own bound (RFC 9568 6.4.2) rather than against the fault alone.
 //!
 //! [`timeline`] computes the numbers from captured frames (pure, unit-tested), [`wire`] captures
-//! and probes, [`run`] drives the lab, [`report`] prints the tables and the JSON.
+//! and probes, [`run`] drives the lab, [`report`] prints the tables and the JSON. [`stress`] is
+//! `--stress`: transitions counted while every CPU is saturated.
 
 pub mod report;
 pub mod run;
+pub mod stress;
 pub mod timeline;
 pub mod wire;

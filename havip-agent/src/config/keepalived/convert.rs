@@ -12,7 +12,7 @@ use super::instance;
 use super::parser::{Arg, Node};
 use super::resolve;
 use super::{Findings, Pos};
-use crate::config::model::{Config, Global, Script, SyncGroup};
+use crate::config::model::{Config, Global, RtPriority, Script, SyncGroup};
 use crate::config::validate::FieldPath;
 use crate::config::values::Version;
 
@@ -204,6 +204,11 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
                     cx.span(path.key("garp_interval"), pos);
                 }
             }
+            "vrrp_rt_priority" => rt_priority(cx, item, g, &path),
+            "vrrp_no_swap" => {
+                cx.flag(item);
+                g.lock_memory = true;
+            }
             "v3_checksum_as_v2" => {
                 if let Some(b) = cx.boolean(item) {
                     g.v3_checksum_as_v2 = b;
@@ -212,6 +217,30 @@ fn global_defs(cx: &mut Cx<'_>, node: &Node, g: &mut Global, set: &mut GlobalSet
             _ => global_other(cx, item),
         }
     }
+}
+
+/// keepalived runs its VRRP process under `SCHED_RR` at `vrrp_rt_priority`; havip runs its
+/// election thread under `SCHED_FIFO` (one thread: no round-robin peer to share with). Out of
+/// range, keepalived uses the nearest bound with a warning: so does havip.
+fn rt_priority(cx: &mut Cx<'_>, item: &Node, g: &mut Global, path: &FieldPath) {
+    let Some((n, pos)) = cx.int_or_warn::<i64>(item, i64::MIN..=i64::MAX, "ignored") else {
+        return;
+    };
+    let (min, max) = (i64::from(RtPriority::MIN), i64::from(RtPriority::MAX));
+    let clamped = n.clamp(min, max);
+    if clamped != n {
+        cx.warn(
+            pos,
+            format!(
+                "`vrrp_rt_priority` {n} is outside {min}..={max}; {clamped} is used (as \
+                 keepalived does)"
+            ),
+        );
+    }
+    g.rt_priority = u8::try_from(clamped)
+        .ok()
+        .and_then(|p| RtPriority::try_from(p).ok());
+    cx.span(path.key("rt_priority"), pos);
 }
 
 /// keepalived reads a GARP repeat count of 0 as 1, with a warning.
