@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use havip_common::{
-    AdvertEvent, AgentRecord, Fence, PeerKey, PeerRecord, VipCounters, VipEntry, VipKey, VridKey, VridState,
-    capacity,
+    AdvertEvent, AgentRecord, Fence, PeerKey, PeerRecord, VipCounters, VipEntry, VipKey, VridKey,
+    VridState, capacity,
 };
 
 #[map(name = "HAVIP_VIPS")]

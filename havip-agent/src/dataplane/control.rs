@@ -6,9 +6,7 @@
 //! resign = [`Dataplane::revoke`] before removing addresses; take over = [`Dataplane::grant`]
 //! before adding addresses and sending gratuitous ARP.
 
-use std::{
-    collections::HashMap as StdHashMap, net::Ipv4Addr, os::fd::AsFd as _, time::Duration,
-};
+use std::{collections::HashMap as StdHashMap, net::Ipv4Addr, os::fd::AsFd as _, time::Duration};
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -16,8 +14,9 @@ use aya::{
     programs::{ProgramFd, Xdp},
 };
 use havip_common::{
-    ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, Fence, PASS_PROGRAM, PeerKey, PeerRecord, TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey,
-    VridState, XDP_PROGRAM, capacity, counter, map_names,
+    ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, Fence, PASS_PROGRAM, PeerKey, PeerRecord,
+    TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey, VridState, XDP_PROGRAM, capacity, counter,
+    map_names,
 };
 use tracing::{debug, info, warn};
 
@@ -639,7 +638,9 @@ impl Dataplane {
         self.attached = kept;
         for a in gone {
             match self.detach_one(&a) {
-                Ok(()) => info!(ifname = %a.ifname, "XDP program detached: no instance uses the interface any more"),
+                Ok(()) => {
+                    info!(ifname = %a.ifname, "XDP program detached: no instance uses the interface any more")
+                }
                 Err(e) => warn!(ifname = %a.ifname, error = %e, "XDP detach failed"),
             }
         }
