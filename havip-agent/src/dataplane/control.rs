@@ -639,7 +639,7 @@ impl Dataplane {
         for a in gone {
             match self.detach_one(&a) {
                 Ok(()) => {
-                    info!(ifname = %a.ifname, "XDP program detached: no instance uses the interface any more")
+                    info!(ifname = %a.ifname, "XDP program detached: no instance uses the interface any more");
                 }
                 Err(e) => warn!(ifname = %a.ifname, error = %e, "XDP detach failed"),
             }

@@ -13,7 +13,7 @@ fn resume_backup(master: Option<(Ipv4Addr, u8)>, last: Option<Instant>, learned_
 }
 
 /// v3, 100 ms, priority 100: advert and renewal at once, one GARP, no transition; then the
-/// usual Adver_Timer every 100 ms.
+/// usual `Adver_Timer` every 100 ms.
 #[test]
 fn a_live_grant_resumes_as_master_without_a_transition() {
     let p = params(Version::V3, 100, Duration::from_millis(100));
@@ -107,7 +107,7 @@ fn a_backup_whose_master_went_silent_takes_over_at_once() {
     assert_eq!(got, becomes_master(State::Backup, Reason::MasterDown, 100));
 }
 
-/// No advert was ever recorded: a full Master_Down_Interval from the restart. A learned v3
+/// No advert was ever recorded: a full `Master_Down_Interval` from the restart. A learned v3
 /// interval (200 ms) counts: down = 3 x 200 ms + 156/256 x 200 ms = 721.875 ms.
 #[test]
 fn a_backup_without_a_recorded_advert_waits_a_full_interval_with_the_learned_interval() {
