@@ -102,7 +102,7 @@ impl Found {
         let prog_id = self.prog_id;
         let id = *self
             .maps
-            .get(name)
+            .get(kernel_name(name))
             .ok_or(Refusal::MissingMap { prog_id, name })?;
         let unreadable = |e: aya::maps::MapError| Refusal::Unreadable {
             prog_id,
@@ -112,6 +112,12 @@ impl Found {
         let map = Map::from_map_data(data).map_err(unreadable)?;
         T::try_from(map).map_err(unreadable)
     }
+}
+
+/// `name` as the kernel keeps it: object names are cut to `BPF_OBJ_NAME_LEN - 1` = 15 bytes
+/// (`HAVIP_ALLOWED_PEERS` is listed as `HAVIP_ALLOWED_P`). Map names are ASCII.
+fn kernel_name(name: &str) -> &str {
+    name.get(..15).unwrap_or(name)
 }
 
 /// Looks for the havip program on `ifnames` and checks that this agent can adopt it.
@@ -186,4 +192,16 @@ pub fn find(ifnames: &[String]) -> Result<Found, Refusal> {
         });
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel_name;
+
+    #[test]
+    fn long_map_names_are_looked_up_as_the_kernel_cuts_them() {
+        assert_eq!(kernel_name("HAVIP_ALLOWED_PEERS"), "HAVIP_ALLOWED_P");
+        assert_eq!(kernel_name("HAVIP_VIP_COUNTERS"), "HAVIP_VIP_COUNT");
+        assert_eq!(kernel_name("HAVIP_VRIDS"), "HAVIP_VRIDS");
+    }
 }
