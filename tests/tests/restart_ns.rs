@@ -40,22 +40,33 @@ fn spec(node: usize, vrrp: Vrrp, priority: u8) -> InstanceSpec {
 
 /// Starts a (150) and waits for MASTER, then b (100) and waits for BACKUP.
 fn a_master_b_backup(lab: &PairLab, vrrp: Vrrp) -> (Proc, Proc) {
-    let a = spawn_havip(&lab.lan.nodes[NODE_A], &lab.dir, "a0", &spec(NODE_A, vrrp, 150))
-        .expect("start a");
+    let a = spawn_havip(
+        &lab.lan.nodes[NODE_A],
+        &lab.dir,
+        "a0",
+        &spec(NODE_A, vrrp, 150),
+    )
+    .expect("start a");
+    let settle = vrrp.master_down(150) + SETTLE;
     assert!(
-        wait_havip_state(&a, "MASTER", 0, SETTLE).is_some(),
+        wait_havip_state(&a, "MASTER", 0, settle).is_some(),
         "a never became MASTER:\n{}",
         a.log_text()
     );
-    let b = spawn_havip(&lab.lan.nodes[NODE_B], &lab.dir, "b", &spec(NODE_B, vrrp, 100))
-        .expect("start b");
+    let b = spawn_havip(
+        &lab.lan.nodes[NODE_B],
+        &lab.dir,
+        "b",
+        &spec(NODE_B, vrrp, 100),
+    )
+    .expect("start b");
     assert!(
         wait_havip_state(&b, "BACKUP", 0, SETTLE).is_some(),
         "b never became BACKUP:\n{}",
         b.log_text()
     );
     assert!(
-        lab.settles_on(VIP, lab.mac(NODE_A), SETTLE),
+        lab.settles_on(VIP, lab.mac(NODE_A), settle),
         "a does not answer for the VIP alone"
     );
     (a, b)
@@ -162,8 +173,13 @@ fn a_killed_master_restarted_within_its_lease_keeps_the_vip() {
     let (samples, a1) = probing(&lab, || {
         a0.signal(libc::SIGKILL);
         assert!(a0.wait(Duration::from_secs(2)).is_some(), "kill -9 failed");
-        let a1 = spawn_havip(&lab.lan.nodes[NODE_A], &lab.dir, "a1", &spec(NODE_A, vrrp, 150))
-            .expect("restart a");
+        let a1 = spawn_havip(
+            &lab.lan.nodes[NODE_A],
+            &lab.dir,
+            "a1",
+            &spec(NODE_A, vrrp, 150),
+        )
+        .expect("restart a");
         // Longer than b's Master_Down_Interval (3.6 s): b would have taken over by now.
         std::thread::sleep(Duration::from_secs(5));
         a1
@@ -171,7 +187,10 @@ fn a_killed_master_restarted_within_its_lease_keeps_the_vip() {
     let (only_a, other, _) = tally(&samples, a_mac);
     let (a_log, b_log) = (a1.log_text(), b.log_text());
     assert!(a_log.contains(RESUMED), "a did not resume:\n{a_log}");
-    assert!(transitions(&a_log).is_empty(), "a made a transition:\n{a_log}");
+    assert!(
+        transitions(&a_log).is_empty(),
+        "a made a transition:\n{a_log}"
+    );
     assert_eq!(transitions(&b_log).len(), 1, "b moved:\n{b_log}");
     assert_eq!(other, 0, "probes answered by another MAC or by two");
     assert!(only_a > 20, "too few answered probes: {only_a}");
@@ -205,7 +224,10 @@ fn a_master_restarted_after_the_takeover_starts_clean() {
     let t = transitions(&a_log);
     assert_eq!(t.len(), 1, "a must only start as BACKUP:\n{a_log}");
     assert_eq!(t[0].to, "BACKUP", "{a_log}");
-    assert!(!a_log.contains(RESUMED), "a resumed a stale state:\n{a_log}");
+    assert!(
+        !a_log.contains(RESUMED),
+        "a resumed a stale state:\n{a_log}"
+    );
     let dual = samples.iter().filter(|s| s.macs.len() > 1).count();
     assert_eq!(dual, 0, "probes answered by a and b at once");
     let tail = &samples[samples.len().saturating_sub(20)..];
@@ -213,5 +235,8 @@ fn a_master_restarted_after_the_takeover_starts_clean() {
         tail.iter().all(|s| s.macs == [b_mac]),
         "b does not answer alone at the end"
     );
-    assert!(samples.iter().any(|s| s.macs == [a_mac]), "a never answered");
+    assert!(
+        samples.iter().any(|s| s.macs == [a_mac]),
+        "a never answered"
+    );
 }
