@@ -161,6 +161,54 @@ fn planned_restarts_of_the_master_move_nothing() {
 }
 
 #[test]
+fn planned_restarts_of_the_backup_move_nothing() {
+    if !require_root("planned_restarts_of_the_backup_move_nothing") {
+        return;
+    }
+    let lab = PairLab::new("a", "b").expect("lab");
+    let vrrp = Vrrp::V3 { centis: 10 };
+    let (a, b0) = a_master_b_backup(&lab, vrrp);
+    let a_mac = lab.mac(NODE_A);
+    let (samples, (logs, _b)) = probing(&lab, || {
+        let mut logs = Vec::new();
+        let mut cur = b0;
+        for i in 1..=3 {
+            cur.signal(libc::SIGUSR2);
+            assert!(
+                cur.wait(Duration::from_secs(5)).is_some(),
+                "b agent {i} did not stop on SIGUSR2"
+            );
+            logs.push(cur.log_text());
+            cur = spawn_havip(
+                &lab.lan.nodes[NODE_B],
+                &lab.dir,
+                &format!("b{i}"),
+                &spec(NODE_B, vrrp, 100),
+            )
+            .expect("restart b");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        logs.push(cur.log_text());
+        (logs, cur)
+    });
+    for (i, log) in logs.iter().enumerate().skip(1) {
+        assert!(
+            transitions(log).is_empty(),
+            "restart {i} of b moved:\n{log}"
+        );
+        assert!(
+            log.contains(RESUMED),
+            "restart {i} of b did not resume:\n{log}"
+        );
+    }
+    let a_log = a.log_text();
+    assert_eq!(transitions(&a_log).len(), 2, "a moved:\n{a_log}");
+    let (only_a, other, _) = tally(&samples, a_mac);
+    assert_eq!(other, 0, "probes answered by another MAC or by two");
+    assert!(only_a > 20, "too few answered probes: {only_a}");
+}
+
+#[test]
 fn a_killed_master_restarted_within_its_lease_keeps_the_vip() {
     if !require_root("a_killed_master_restarted_within_its_lease_keeps_the_vip") {
         return;
