@@ -288,3 +288,62 @@ fn a_master_restarted_after_the_takeover_starts_clean() {
         "a never answered"
     );
 }
+
+/// Issue #14 item 4: a reload that leaves an interface without instance or VIP detaches the
+/// program from it. Node a's VIP first lives on `eth1` (a veth to a namespace of its own), then
+/// the reloaded configuration moves it to `eth0`.
+#[test]
+fn a_reload_detaches_the_program_from_an_interface_no_longer_used() {
+    if !require_root("a_reload_detaches_the_program_from_an_interface_no_longer_used") {
+        return;
+    }
+    let lab = PairLab::new("a", "b").expect("lab");
+    let a_ns = &lab.lan.nodes[NODE_A].ns;
+    let other = havip_tests::netns::NetNs::new(&havip_tests::netns::unique_tag(), "c2")
+        .expect("second namespace");
+    a_ns.ip(&[
+        "link",
+        "add",
+        "eth1",
+        "type",
+        "veth",
+        "peer",
+        "name",
+        "eth0",
+        "netns",
+        other.name(),
+    ])
+    .expect("veth");
+    a_ns.ip(&["addr", "add", "198.51.100.11/24", "dev", "eth1"])
+        .expect("eth1 address");
+    a_ns.ip(&["link", "set", "eth1", "up"]).expect("eth1 up");
+    let on_eth1 = || {
+        let out = a_ns.ip(&["-d", "link", "show", "eth1"]).expect("ip link");
+        String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
+    };
+    let spec = spec(NODE_A, Vrrp::V3 { centis: 10 }, 150);
+    let base = spec.to_toml();
+    let with_dev = base.replace(
+        "virtual_ipaddresses = [\"192.0.2.200/24\"]",
+        "virtual_ipaddresses = [\"192.0.2.200/24\", { address = \"198.51.100.200/32\", dev = \"eth1\" }]",
+    );
+    assert_ne!(with_dev, base, "the VIP line was not found in:\n{base}");
+    let a = havip_tests::agents::spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a", &with_dev)
+        .expect("start a");
+    assert!(on_eth1(), "the program is not on eth1:\n{}", a.log_text());
+    lab.dir.write("a.toml", &base).expect("rewrite");
+    a.signal(libc::SIGHUP);
+    let reloaded =
+        havip_tests::netns::wait_for(Duration::from_secs(5), Duration::from_millis(20), || {
+            a.log_text()
+                .contains("configuration reloaded")
+                .then_some(())
+        });
+    assert!(reloaded.is_some(), "no reload:\n{}", a.log_text());
+    assert!(!on_eth1(), "the program stayed on eth1:\n{}", a.log_text());
+    let out = a_ns.ip(&["-d", "link", "show", "eth0"]).expect("ip link");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("prog/xdp"),
+        "the program left eth0 too"
+    );
+}
