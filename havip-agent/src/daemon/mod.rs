@@ -298,7 +298,17 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     };
     let start = now();
     for r in &mut shell.runtimes {
-        r.start(start, &mut shell.dp, &shell.addr_tx);
+        if r.start(start, &mut shell.dp, &shell.addr_tx) == resume::Start::ResumedMaster {
+            // No transition is published for a resumed master, but its cloud reporters start
+            // from nothing: they must check (and keep checking) that the cloud agrees, as after
+            // a takeover (a previous agent may have stopped in the middle of a report).
+            shell.cloud.changed(
+                r.id,
+                vrrp::State::Initialize,
+                vrrp::State::Master,
+                "resumed after a restart".to_owned(),
+            );
+        }
         r.retrack(start, &shell.tracking.states, &mut shell.dp, &shell.addr_tx);
     }
     shell
