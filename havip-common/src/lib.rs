@@ -47,6 +47,9 @@ pub mod map_names {
     pub const VIP_COUNTERS: &str = "HAVIP_VIP_COUNTERS";
     /// Ring buffer of [`crate::AdvertEvent`].
     pub const EVENTS: &str = "HAVIP_EVENTS";
+    /// [`crate::VridKey`] -> [`crate::AgentRecord`]: what the agent must find again after a
+    /// restart; key [`crate::AGENT_HEADER_KEY`] holds the [`crate::ABI_VERSION`] of its writer.
+    pub const AGENT: &str = "HAVIP_AGENT";
 }
 
 /// The XDP program's name in the object file.
@@ -296,6 +299,56 @@ const _: () = assert!(size_of::<AdvertEvent>() == 32 + MAX_VRRP_LEN);
 /// IP protocol number of VRRP (RFC 9568 5.1.1.4).
 pub const IPPROTO_VRRP: u8 = 112;
 
+/// Version of this ABI (map layouts, key and value types, flag meanings). A restarted agent
+/// adopts a running program and its maps only if their [`AGENT_HEADER_KEY`] record carries the
+/// same number; bump it with any change a running program and a new agent could disagree on.
+pub const ABI_VERSION: u32 = 1;
+
+/// Key of the header record in [`map_names::AGENT`]: interface 0 and VRID 0 name no instance.
+pub const AGENT_HEADER_KEY: VridKey = VridKey::new(0, 0);
+
+/// Entries of [`map_names::AGENT`]: one per instance plus the header.
+pub const AGENT_RECORDS: u32 = capacity::VRIDS + 1;
+
+/// Values of [`AgentRecord::state`] (keepalived's states; not a Rust `enum` in map bytes).
+pub mod agent_state {
+    /// Not running (also the header record).
+    pub const INIT: u8 = 0;
+    /// Backup.
+    pub const BACKUP: u8 = 1;
+    /// Master.
+    pub const MASTER: u8 = 2;
+    /// Fault.
+    pub const FAULT: u8 = 3;
+}
+
+/// What the agent keeps about one instance so that its successor can resume it (written by the
+/// agent on every change, never by the kernel; the program only references the map so that it
+/// is listed among the program's maps, where a restarted agent finds it by id).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct AgentRecord {
+    /// [`ABI_VERSION`] of the agent that wrote it.
+    pub abi_version: u32,
+    /// [`agent_state`] value.
+    pub state: u8,
+    /// Effective priority at the time of writing.
+    pub priority: u8,
+    /// Priority of [`Self::master_addr`] (0 when no master is known).
+    pub master_priority: u8,
+    /// Explicit padding.
+    pub pad: u8,
+    /// The current master's primary address, network order (0.0.0.0 when unknown).
+    pub master_addr: [u8; 4],
+    /// Explicit padding.
+    pub pad2: [u8; 4],
+    /// `Master_Adver_Interval` in nanoseconds (learned from the master in v3).
+    pub learned_interval_ns: u64,
+    /// `CLOCK_MONOTONIC` ns of the write.
+    pub updated_ns: u64,
+}
+const _: () = assert!(size_of::<AgentRecord>() == 32);
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: every type below is `#[repr(C)]`, made only of integers and byte arrays, with all
@@ -309,6 +362,7 @@ mod pod {
     unsafe impl aya::Pod for super::PeerRecord {}
     unsafe impl aya::Pod for super::VipCounters {}
     unsafe impl aya::Pod for super::AdvertEvent {}
+    unsafe impl aya::Pod for super::AgentRecord {}
 }
 
 #[cfg(test)]

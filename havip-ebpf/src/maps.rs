@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use havip_common::{
-    AdvertEvent, Fence, PeerKey, PeerRecord, VipCounters, VipEntry, VipKey, VridKey, VridState,
-    capacity,
+    AdvertEvent, AgentRecord, Fence, PeerKey, PeerRecord, VipCounters, VipEntry, VipKey, VridKey,
+    VridState, capacity,
 };
 
 #[map(name = "HAVIP_VIPS")]
@@ -37,6 +37,22 @@ pub(crate) static VIP_COUNTERS: PerCpuArray<VipCounters> =
 
 #[map(name = "HAVIP_EVENTS")]
 pub(crate) static EVENTS: RingBuf = RingBuf::with_byte_size(capacity::EVENTS_BYTES, 0);
+
+/// The agent's per-instance records (and the ABI header). The program never reads them for a
+/// decision; see [`bind_agent_map`].
+#[map(name = "HAVIP_AGENT")]
+pub(crate) static AGENT: HashMap<VridKey, AgentRecord> =
+    HashMap::with_max_entries(havip_common::AGENT_RECORDS, 0);
+
+/// Makes [`AGENT`] one of the program's maps: the kernel lists only the maps a program's code
+/// references among its map ids, and that list is how a restarted agent finds the map by id
+/// without a bpffs. Called on a rare path (advert for an unknown VRID); the lookup is discarded.
+#[inline(always)]
+pub(crate) fn bind_agent_map() {
+    // SAFETY: read-only lookup; the value is not dereferenced.
+    let found = unsafe { AGENT.get(&havip_common::AGENT_HEADER_KEY) }.is_some();
+    core::hint::black_box(found);
+}
 
 /// Per-CPU scratch space for building an [`AdvertEvent`] (too large for the 512-byte stack along
 /// with everything else).

@@ -104,6 +104,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     let vkey = crate::maps::vrid_key(ifindex, vrid);
     // SAFETY: read-only copy of a preallocated hash value.
     let Some(state) = (unsafe { VRIDS.get(&vkey) }).copied() else {
+        crate::maps::bind_agent_map();
         return Err(counter::VRRP_PASS_UNKNOWN_VRID);
     };
 

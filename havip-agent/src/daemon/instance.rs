@@ -17,7 +17,7 @@ use super::{
 use crate::{
     clock::monotonic_ns,
     config,
-    dataplane::{Dataplane, VridConfig},
+    dataplane::{Dataplane, Inherited, VridConfig},
     events::{self, Event as Published, InstanceId, InstanceView},
     net::{
         garp::GarpSender,
@@ -104,6 +104,10 @@ pub struct Runtime {
     view: Option<InstanceView>,
     /// WARN lines a peer can trigger, rate limited per reason.
     log_limit: LogLimit,
+    /// What the kernel held for this instance before it was configured (adopted data plane).
+    pub(super) inherited: Option<Inherited>,
+    /// The record last written for the next agent.
+    pub(super) record: Option<havip_common::AgentRecord>,
 }
 
 fn version(v: config::Version) -> Version {
@@ -231,6 +235,7 @@ impl Runtime {
             })?;
             garp.push((sender, vec![v.addr]));
         }
+        let inherited = dp.inherited(iface.index, cfg.vrid);
         dp.configure_vrid(
             iface.index,
             cfg.vrid,
@@ -272,6 +277,8 @@ impl Runtime {
             pending: Vec::new(),
             view: None,
             log_limit: LogLimit::default(),
+            inherited,
+            record: None,
         })
     }
 
@@ -482,6 +489,7 @@ impl Runtime {
             );
         }
         self.publish_view();
+        self.write_record(dp);
     }
 
     fn execute(
@@ -628,7 +636,7 @@ impl Runtime {
         ok
     }
 
-    fn send_advert(&mut self, advert: &AdvertRepr) {
+    pub(super) fn send_advert(&mut self, advert: &AdvertRepr) {
         let mode = self.fsm.params().checksum_mode;
         for i in 0..self.dests.len() {
             let dst = self.dests[i];

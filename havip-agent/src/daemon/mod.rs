@@ -26,6 +26,7 @@ mod kernel_drops;
 mod log_limit;
 mod realtime;
 mod reload;
+mod resume;
 mod shell;
 mod snapshot;
 mod timer;
@@ -55,7 +56,7 @@ use crate::{
     clock::monotonic_ns,
     cloud::Reporters,
     config, control,
-    dataplane::{AttachMode, Dataplane, DataplaneError},
+    dataplane::{AttachMode, Dataplane, DataplaneError, Origin},
     events::{self, InstanceId, Subscriber},
     metrics::{self, Metrics, MetricsError},
     net::{addr::Addresses, iface::IfaceError},
@@ -158,7 +159,19 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let metrics_addr = opts.metrics_addr.unwrap_or(cfg.global.metrics_addr);
     let server = metrics::serve(metrics_addr, metrics.clone())?;
     let (metrics_sub, recorder) = metrics::subscribe(&metrics);
-    let mut dp = Dataplane::load()?;
+    // Issue #14: the program and maps a previous agent left attached are adopted when they
+    // speak this ABI, so that its instances resume without a transition.
+    let (mut dp, origin) = Dataplane::adopt_or_load(&configured_interfaces(&cfg))?;
+    match &origin {
+        Origin::Adopted { prog_id, tag } => {
+            info!(
+                prog_id,
+                tag = format_args!("{tag:016x}"),
+                "adopted the running XDP program and its maps"
+            );
+        }
+        Origin::Loaded { reason } => info!(%reason, "loaded a fresh XDP program"),
+    }
     // metrics: scrapes read the kernel's counters through their own map handles.
     match dp.reader() {
         Ok(reader) => metrics.attach_kernel(reader),
@@ -209,6 +222,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     // Cloud reporting (issue #6), set up before anything is attached so a bad `[cloud]` stops
     // the start cleanly: reporters run in their own tasks and subscribe to state changes
     // (never blocking the loop); the loop serves their re-announce requests.
+    if matches!(origin, Origin::Adopted { .. }) {
+        let (vrids, vips) = resume::configured_keys(&runtimes);
+        dp.forget_unconfigured(&vrids, &vips);
+    }
     let infos: Vec<events::InstanceInfo> = runtimes.iter().map(Runtime::info).collect();
     let (cloud, reannounce_rx) = Reporters::start(&cfg, &infos)?;
     cloud.export_to(&metrics);
@@ -247,6 +264,12 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         what: "installing the SIGHUP handler",
         source,
     })?;
+    // SIGUSR2: stop for a restart, keeping ownership (issue #14; `systemctl restart`).
+    let mut usr2 = signal(SignalKind::user_defined2()).map_err(|source| DaemonError::Io {
+        what: "installing the SIGUSR2 handler",
+        source,
+    })?;
+    let mut keep_ownership = false;
 
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<control::Request>(8);
     // Status is for operators; an agent that cannot offer it still runs the election.
@@ -281,8 +304,17 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     };
     let start = now();
     for r in &mut shell.runtimes {
-        r.clear_addresses(&shell.addr_tx);
-        r.handle(start, Event::Startup, &mut shell.dp, &shell.addr_tx);
+        if r.start(start, &mut shell.dp, &shell.addr_tx) == resume::Start::ResumedMaster {
+            // No transition is published for a resumed master, but its cloud reporters start
+            // from nothing: they must check (and keep checking) that the cloud agrees, as after
+            // a takeover (a previous agent may have stopped in the middle of a report).
+            shell.cloud.changed(
+                r.id,
+                vrrp::State::Initialize,
+                vrrp::State::Master,
+                "resumed after a restart".to_owned(),
+            );
+        }
         r.retrack(start, &shell.tracking.states, &mut shell.dp, &shell.addr_tx);
     }
     shell
@@ -352,6 +384,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             Some(id) = shell.reannounce_rx.recv() => vec![Input::Reannounce(id)],
             _ = term.recv() => vec![Input::Stop],
             _ = int.recv() => vec![Input::Stop],
+            _ = usr2.recv() => {
+                keep_ownership = true;
+                vec![Input::Stop]
+            }
         };
         for input in inputs {
             if !shell.step(input) {
@@ -372,6 +408,21 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         ..
     } = shell;
     drop(tracking);
+    if keep_ownership {
+        // Planned restart: the data plane stays attached and keeps answering under the lease
+        // each master just extended; the next agent adopts it. No resignation, no address
+        // removed, no notify script, no cloud report: nothing moved.
+        for r in &mut runtimes {
+            if let Some(lease) = r.hand_over(&mut dp) {
+                info!(instance = r.name(), lease = ?lease, "kept ownership for the restart");
+            }
+        }
+        drop(addr_tx);
+        let _ = tokio::time::timeout(Duration::from_secs(1), worker).await;
+        server.stop();
+        info!("stopped for a restart; the XDP program stays attached");
+        return Ok(());
+    }
     info!("shutting down");
     let stop = now();
     let mut last = Vec::new();
@@ -416,6 +467,23 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     server.stop();
     info!("stopped");
     Ok(())
+}
+
+/// Every interface the configuration puts the program on: instances' and their VIPs'.
+fn configured_interfaces(cfg: &config::Config) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for inst in &cfg.instances {
+        let devs = inst
+            .virtual_ipaddresses
+            .iter()
+            .filter_map(|a| a.dev.clone());
+        for name in std::iter::once(inst.interface.clone()).chain(devs) {
+            if !v.contains(&name) {
+                v.push(name);
+            }
+        }
+    }
+    v
 }
 
 fn now() -> vrrp::Instant {

@@ -248,6 +248,10 @@ pub(super) fn apply(
             }
         }
     }
+    // Issue #14 item 4: an interface no instance uses any more loses the program.
+    let used: Vec<String> = runtimes.iter().flat_map(Runtime::xdp_interfaces).collect();
+    run.ifaces.retain(|i| used.contains(i));
+    run.dp.detach_unused(&used);
     let states = run.tracking.states.clone();
     match Tracking::restart(&new, &runtimes, states) {
         Ok(t) => *run.tracking = t,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use std::os::fd::AsFd as _;
+use std::os::fd::{AsFd as _, BorrowedFd};
 
 use aya::programs::Xdp;
 use tracing::{info, warn};
@@ -68,12 +68,22 @@ pub(crate) fn attach(
     ifname: &str,
     mode: AttachMode,
 ) -> Result<Attached, DataplaneError> {
-    let ifindex = iface::if_index(ifname)?;
-    let driver = iface::driver_of(ifname).unwrap_or_default();
     let fd = prog.fd().map_err(|e| DataplaneError::Load {
         source: Box::new(e),
     })?;
-    let fd = fd.as_fd();
+    attach_fd(fd.as_fd(), program, ifname, mode)
+}
+
+/// [`attach`] for a program known by its file descriptor only (one adopted from a previous
+/// agent, see `adopt`).
+pub(crate) fn attach_fd(
+    fd: BorrowedFd<'_>,
+    program: &'static str,
+    ifname: &str,
+    mode: AttachMode,
+) -> Result<Attached, DataplaneError> {
+    let ifindex = iface::if_index(ifname)?;
+    let driver = iface::driver_of(ifname).unwrap_or_default();
     let netlink_err = |m: AttachMode| {
         let ifname = ifname.to_owned();
         move |source| DataplaneError::Attach {
@@ -162,7 +172,12 @@ pub(crate) fn detach(prog: &Xdp, a: &Attached) -> Result<(), DataplaneError> {
     let fd = prog.fd().map_err(|e| DataplaneError::Load {
         source: Box::new(e),
     })?;
-    xdp_netlink::set(a.ifindex, None, a.mode, Replace::Only(fd.as_fd())).map_err(|source| {
+    detach_fd(fd.as_fd(), a)
+}
+
+/// [`detach`] for a program known by its file descriptor only.
+pub(crate) fn detach_fd(fd: BorrowedFd<'_>, a: &Attached) -> Result<(), DataplaneError> {
+    xdp_netlink::set(a.ifindex, None, a.mode, Replace::Only(fd)).map_err(|source| {
         DataplaneError::Attach {
             ifname: a.ifname.clone(),
             mode: a.mode,

@@ -6,24 +6,26 @@
 //! resign = [`Dataplane::revoke`] before removing addresses; take over = [`Dataplane::grant`]
 //! before adding addresses and sending gratuitous ARP.
 
-use std::{collections::HashMap as StdHashMap, net::Ipv4Addr, time::Duration};
+use std::{collections::HashMap as StdHashMap, net::Ipv4Addr, os::fd::AsFd as _, time::Duration};
 
 use aya::{
     Ebpf, EbpfLoader,
     maps::{HashMap, MapData, PerCpuArray, RingBuf},
-    programs::Xdp,
+    programs::{ProgramFd, Xdp},
 };
 use havip_common::{
-    Fence, PASS_PROGRAM, PeerKey, PeerRecord, TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey,
-    VridState, XDP_PROGRAM, capacity, counter, map_names,
+    ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, Fence, PASS_PROGRAM, PeerKey, PeerRecord,
+    TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey, VridState, XDP_PROGRAM, capacity, counter,
+    map_names,
 };
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 pub use crate::vrrp::rule::VridConfig;
 
 use super::{
     AttachMode, Attached, DataplaneError, EBPF_OBJECT,
-    attach::{attach, detach},
+    adopt::{self, Found, Refusal},
+    attach::{attach, attach_fd, detach, detach_fd},
     reader::{self, MapReader},
 };
 use crate::clock::monotonic_ns;
@@ -47,7 +49,12 @@ impl Counters {
 
 /// The loaded XDP program and its maps.
 pub struct Dataplane {
-    ebpf: Ebpf,
+    /// The object this agent loaded; `None` when it adopted a running program instead.
+    ebpf: Option<Ebpf>,
+    /// The havip program a previous agent left attached, when adopted.
+    adopted: Option<ProgramFd>,
+    /// The agent's per-instance records and the ABI header.
+    agent: HashMap<MapData, VridKey, AgentRecord>,
     vips: HashMap<MapData, VipKey, VipEntry>,
     vrids: HashMap<MapData, VridKey, VridState>,
     fences: HashMap<MapData, VridKey, Fence>,
@@ -65,8 +72,11 @@ pub struct Dataplane {
     attached: Vec<Attached>,
 }
 
-fn xdp_program<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut Xdp, DataplaneError> {
-    ebpf.program_mut(name)
+fn xdp_program<'a>(
+    ebpf: Option<&'a mut Ebpf>,
+    name: &'static str,
+) -> Result<&'a mut Xdp, DataplaneError> {
+    ebpf.and_then(|e| e.program_mut(name))
         .ok_or(DataplaneError::Missing {
             what: "program",
             name,
@@ -103,7 +113,7 @@ impl Dataplane {
                 source: Box::new(e),
             })?;
         for name in [XDP_PROGRAM, PASS_PROGRAM, TX_PROGRAM] {
-            xdp_program(&mut ebpf, name)?
+            xdp_program(Some(&mut ebpf), name)?
                 .load()
                 .map_err(|e| DataplaneError::Load {
                     source: Box::new(e),
@@ -118,7 +128,9 @@ impl Dataplane {
             counters: take(&mut ebpf, map_names::COUNTERS)?,
             vip_counters: take(&mut ebpf, map_names::VIP_COUNTERS)?,
             events: Some(take(&mut ebpf, map_names::EVENTS)?),
-            ebpf,
+            agent: take(&mut ebpf, map_names::AGENT)?,
+            adopted: None,
+            ebpf: Some(ebpf),
             states: StdHashMap::new(),
             slots: StdHashMap::new(),
             // Epochs only need to differ between grants of one load; start from the clock so
@@ -129,7 +141,7 @@ impl Dataplane {
     }
 
     fn program(&mut self, name: &'static str) -> Result<&mut Xdp, DataplaneError> {
-        xdp_program(&mut self.ebpf, name)
+        xdp_program(self.ebpf.as_mut(), name)
     }
 
     fn attach_program(
@@ -138,7 +150,18 @@ impl Dataplane {
         ifname: &str,
         mode: AttachMode,
     ) -> Result<&Attached, DataplaneError> {
-        let attached = attach(self.program(name)?, name, ifname, mode)?;
+        // An adopted program is already where it was; more interfaces get the same program.
+        if let Some(i) = self
+            .attached
+            .iter()
+            .position(|a| a.ifname == ifname && a.program == name)
+        {
+            return Ok(&self.attached[i]);
+        }
+        let attached = match (&self.adopted, name) {
+            (Some(fd), XDP_PROGRAM) => attach_fd(fd.as_fd(), name, ifname, mode)?,
+            _ => attach(self.program(name)?, name, ifname, mode)?,
+        };
         self.attached.push(attached);
         self.attached.last().ok_or(DataplaneError::Missing {
             what: "program",
@@ -172,7 +195,7 @@ impl Dataplane {
     /// calling this (crash, `kill -9`), and then its ownership lease runs out in the kernel.
     pub fn detach_all(&mut self) {
         for a in std::mem::take(&mut self.attached) {
-            match self.program(a.program).and_then(|p| detach(p, &a)) {
+            match self.detach_one(&a) {
                 Ok(()) => debug!(ifname = %a.ifname, program = a.program, "XDP program detached"),
                 Err(e) => {
                     warn!(ifname = %a.ifname, program = a.program, error = %e, "XDP detach failed");
@@ -428,4 +451,205 @@ impl Dataplane {
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Where the data plane of this run came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// A previous agent's program and maps, found attached and adopted by id.
+    Adopted {
+        /// Kernel id of the program.
+        prog_id: u32,
+        /// Its tag; differs from a fresh load's when this binary's program differs.
+        tag: u64,
+    },
+    /// This agent's own program and fresh maps; `reason` says why nothing was adopted.
+    Loaded {
+        /// Why nothing was adopted.
+        reason: String,
+    },
+}
+
+/// What the kernel still holds for one instance from the previous agent (see
+/// [`Dataplane::inherited`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Inherited {
+    /// The instance's state as the previous agent left it: grant, lease, priority.
+    pub state: VridState,
+    /// The fenced grant epoch, 0 if none.
+    pub fence_epoch: u64,
+    /// The previous agent's record of the instance, if it wrote one.
+    pub record: Option<AgentRecord>,
+    /// `CLOCK_MONOTONIC` ns of the last advert the kernel accepted from any peer of the
+    /// instance, with that peer's address.
+    pub last_advert: Option<(u64, Ipv4Addr)>,
+}
+
+impl Inherited {
+    /// Whether the grant is live at `now_ns`: granted, lease running, not fenced.
+    #[must_use]
+    pub fn owned_at(&self, now_ns: u64) -> bool {
+        self.state.owned_at(now_ns, self.fence_epoch)
+    }
+}
+
+// Restart and adoption (issue #14): kept apart from `load` and the map API above.
+impl Dataplane {
+    /// Adopts the havip program attached to `ifnames` with its maps when a previous agent left
+    /// one that speaks this agent's ABI; otherwise loads this binary's program with fresh maps.
+    /// Either way the ABI header is (re)written.
+    pub fn adopt_or_load(ifnames: &[String]) -> Result<(Self, Origin), DataplaneError> {
+        let (mut dp, origin) = match adopt::find(ifnames).and_then(Self::adopt) {
+            Ok((dp, origin)) => (dp, origin),
+            Err(refusal) => {
+                let reason = refusal.to_string();
+                (Self::load()?, Origin::Loaded { reason })
+            }
+        };
+        dp.write_header()?;
+        Ok((dp, origin))
+    }
+
+    fn adopt(found: Found) -> Result<(Self, Origin), Refusal> {
+        let vips: HashMap<MapData, VipKey, VipEntry> = found.open(map_names::VIPS)?;
+        let vrids: HashMap<MapData, VridKey, VridState> = found.open(map_names::VRIDS)?;
+        let states: StdHashMap<VridKey, VridState> = vrids.iter().filter_map(Result::ok).collect();
+        let slots = vips
+            .iter()
+            .filter_map(Result::ok)
+            .map(|(k, v)| (k, v.stat_slot))
+            .collect();
+        // Epochs must never repeat one the kernel may have fenced.
+        let newest = states.values().map(|s| s.grant_epoch).max().unwrap_or(0);
+        let origin = Origin::Adopted {
+            prog_id: found.prog_id,
+            tag: found.tag,
+        };
+        let dp = Self {
+            fences: found.open(map_names::FENCES)?,
+            allowed: found.open(map_names::ALLOWED_PEERS)?,
+            peers: found.open(map_names::PEERS)?,
+            counters: found.open(map_names::COUNTERS)?,
+            vip_counters: found.open(map_names::VIP_COUNTERS)?,
+            events: Some(found.open(map_names::EVENTS)?),
+            agent: found.open(map_names::AGENT)?,
+            vips,
+            vrids,
+            states,
+            slots,
+            next_epoch: monotonic_ns().max(newest).max(1),
+            attached: found
+                .attached
+                .into_iter()
+                .map(|(ifname, ifindex, mode)| Attached {
+                    ifname,
+                    ifindex,
+                    mode,
+                    program: XDP_PROGRAM,
+                })
+                .collect(),
+            ebpf: None,
+            adopted: Some(found.prog),
+        };
+        Ok((dp, origin))
+    }
+
+    fn write_header(&mut self) -> Result<(), DataplaneError> {
+        let header = AgentRecord {
+            abi_version: ABI_VERSION,
+            updated_ns: monotonic_ns(),
+            ..AgentRecord::default()
+        };
+        self.agent
+            .insert(&AGENT_HEADER_KEY, &header, 0)
+            .map_err(|e| DataplaneError::map(map_names::AGENT, "insert", e))
+    }
+
+    /// Writes the record the next agent resumes instance `vrid` on `ifindex` from.
+    pub fn write_record(
+        &mut self,
+        ifindex: u32,
+        vrid: u8,
+        record: &AgentRecord,
+    ) -> Result<(), DataplaneError> {
+        let record = AgentRecord {
+            abi_version: ABI_VERSION,
+            ..*record
+        };
+        self.agent
+            .insert(&VridKey::new(ifindex, vrid), &record, 0)
+            .map_err(|e| DataplaneError::map(map_names::AGENT, "insert", e))
+    }
+
+    /// What the kernel holds for `vrid` on `ifindex` from before this agent configured it: read
+    /// it before [`Self::configure_vrid`]. `None` when there is nothing (a fresh data plane).
+    #[must_use]
+    pub fn inherited(&self, ifindex: u32, vrid: u8) -> Option<Inherited> {
+        let key = VridKey::new(ifindex, vrid);
+        let state = *self.states.get(&key)?;
+        let last_advert = self
+            .peers
+            .iter()
+            .filter_map(Result::ok)
+            .filter(|(k, _)| k.ifindex == ifindex && k.vrid == vrid)
+            .map(|(k, r)| (r.last_seen_ns, Ipv4Addr::from(k.addr)))
+            .max();
+        Some(Inherited {
+            state,
+            fence_epoch: self.fences.get(&key, 0).map_or(0, |f| f.epoch),
+            record: self.agent.get(&key, 0).ok(),
+            last_advert,
+        })
+    }
+
+    /// Removes instances, VIPs and peers that no configured instance claimed: `keep` holds
+    /// every (interface, VRID) and `keep_vips` every VIP configured now. An adopted data plane
+    /// can carry entries of a configuration that has changed since.
+    pub fn forget_unconfigured(&mut self, keep: &[VridKey], keep_vips: &[VipKey]) {
+        let stale: Vec<VridKey> = self
+            .states
+            .keys()
+            .filter(|k| !keep.contains(k))
+            .copied()
+            .collect();
+        for k in stale {
+            if let Err(e) = self.remove_vrid(k.ifindex, k.vrid) {
+                warn!(ifindex = k.ifindex, vrid = k.vrid, error = %e, "removing a stale instance failed");
+            }
+            let _ = self.agent.remove(&k);
+        }
+        let stale: Vec<VipKey> = self
+            .slots
+            .keys()
+            .filter(|k| !keep_vips.contains(k))
+            .copied()
+            .collect();
+        for k in stale {
+            let _ = self.remove_vip(k.ifindex, Ipv4Addr::from(k.addr));
+        }
+    }
+
+    /// Detaches the havip program from every interface not in `ifnames` (a reload that
+    /// dropped the last instance or VIP on it).
+    pub fn detach_unused(&mut self, ifnames: &[String]) {
+        let (gone, kept): (Vec<Attached>, Vec<Attached>) = std::mem::take(&mut self.attached)
+            .into_iter()
+            .partition(|a| a.program == XDP_PROGRAM && !ifnames.contains(&a.ifname));
+        self.attached = kept;
+        for a in gone {
+            match self.detach_one(&a) {
+                Ok(()) => {
+                    info!(ifname = %a.ifname, "XDP program detached: no instance uses the interface any more");
+                }
+                Err(e) => warn!(ifname = %a.ifname, error = %e, "XDP detach failed"),
+            }
+        }
+    }
+
+    fn detach_one(&mut self, a: &Attached) -> Result<(), DataplaneError> {
+        match (&self.adopted, a.program) {
+            (Some(fd), XDP_PROGRAM) => detach_fd(fd.as_fd(), a),
+            _ => self.program(a.program).and_then(|p| detach(p, a)),
+        }
+    }
 }

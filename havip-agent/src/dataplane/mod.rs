@@ -1,6 +1,7 @@
 //! The XDP data plane: loading and attaching the program, and a typed API over its maps
 //! (VIP table, ownership grants with a lease, unicast peers, counters, advert events).
 
+pub mod adopt;
 mod attach;
 mod control;
 pub mod pins;
@@ -8,7 +9,7 @@ mod reader;
 mod xdp_netlink;
 
 pub use attach::{AttachMode, Attached};
-pub use control::{Counters, Dataplane, VridConfig};
+pub use control::{Counters, Dataplane, Inherited, Origin, VridConfig};
 pub use reader::{MapReader, Ownership};
 
 /// The eBPF object built by build.rs, 8-byte aligned as aya requires. Empty in a build without

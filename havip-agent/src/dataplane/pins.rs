@@ -7,11 +7,10 @@
 //! ```
 //! `<instance-tag>` separates agents that share a bpffs (one per network namespace in tests).
 //!
-//! Not used yet, on purpose. The program is attached through rtnetlink (see `xdp_netlink`), so
-//! it outlives a killed agent without any pin, which matters because many hosts (containers
-//! among them) have no bpffs mounted. A restarted agent replaces the program and starts with
-//! fresh maps (ownership is won back through the election). Pinning the maps here is what
-//! would let a restarted agent re-adopt the ownership state and make a restart hitless.
+//! Not used: restarts adopt the running program and its maps by id (see `adopt`), which works
+//! where no bpffs is mounted (many hosts, containers among them). This layout is kept for an
+//! agent that could mount its own bpffs instance; pinning would let a new binary load a changed
+//! program onto the same maps (aya 0.16 reuses maps only through pin paths).
 
 use std::path::PathBuf;
 

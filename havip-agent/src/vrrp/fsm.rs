@@ -17,7 +17,7 @@ use havip_common::{
 };
 
 use super::garp::GarpSchedule;
-pub use super::messages::{Action, AdvertRejected, Event, Reason, State};
+pub use super::messages::{Action, AdvertRejected, Event, Reason, Resume, State};
 use super::packet::{AdvertInterval, AdvertRepr, Version};
 pub use super::params::{GarpParams, InitialState, InstanceParams, ParamsError};
 use super::rule::{self, VridConfig};
@@ -209,6 +209,7 @@ impl Instance {
                 }
             }
             Event::Shutdown => self.on_shutdown(&mut out),
+            Event::Resume(resume) => self.on_resume(now, resume, &mut out),
         }
         out
     }
@@ -299,6 +300,54 @@ impl Instance {
             // RFC 9568 6.4.1: Master_Down_Timer := Master_Down_Interval, go to Backup.
             // keepalived treats `state MASTER` below 255 the same way (`vrrp_init_state`).
             self.enter_backup(now, State::Initialize, Reason::Startup, None, out);
+        }
+    }
+
+    /// A restarted agent takes the instance over where its predecessor left it (issue #14).
+    /// FAULT and a state that is not INIT fall back to [`Event::Startup`]'s rules.
+    fn on_resume(&mut self, now: Instant, resume: Resume, out: &mut Vec<Action>) {
+        if self.phase != Phase::Initialize {
+            return;
+        }
+        if self.fault {
+            self.on_startup(now, out);
+            return;
+        }
+        match resume {
+            Resume::Master => {
+                // RFC 9568 6.4.3 as if Adver_Timer fired now: the peers hear this node at
+                // once, within the Master_Down_Interval the last agent's lease was bounded by.
+                self.master_adver_interval = self.params.advert_interval;
+                out.push(Action::SendAdvert {
+                    priority: self.effective_priority,
+                });
+                out.push(Action::RenewLease);
+                let garp = GarpSchedule::on_resume(now, &self.params.garp, out);
+                let advert_at = now.saturating_add(self.params.advert_interval);
+                self.phase = Phase::Master(Master { advert_at, garp });
+            }
+            Resume::Backup {
+                master,
+                last_advert,
+                learned_interval,
+            } => {
+                if self.params.version == Version::V3 && !learned_interval.is_zero() {
+                    self.master_adver_interval =
+                        learned_interval.min(self.params.learned_interval_bound());
+                } else {
+                    self.master_adver_interval = self.params.advert_interval;
+                }
+                // RFC 9568 6.4.2: the timer counts from the master's last advert; one that is
+                // already due fires on the next Timer event.
+                let from = last_advert.map_or(now, |t| t.min(now));
+                self.phase = Phase::Backup(Backup {
+                    master_down_at: from.saturating_add(self.master_down_interval()),
+                    master,
+                    takeover: Reason::MasterDown,
+                    preempt_until: None,
+                    wants_master: false,
+                });
+            }
         }
     }
 

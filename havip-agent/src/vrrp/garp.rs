@@ -53,6 +53,22 @@ impl GarpSchedule {
         s
     }
 
+    /// The schedule of a master resumed by a restarted agent at `now` (issue #14): one round
+    /// to refresh the neighbours' caches, no burst, and the periodic refresh if configured.
+    pub(crate) fn on_resume(now: Instant, p: &GarpParams, out: &mut Vec<Action>) -> Self {
+        out.push(Action::SendGarp);
+        Self {
+            burst: None,
+            master_delayed: None,
+            lower_prio_delayed: None,
+            lower_prio_quiet_until: None,
+            refresh_at: p
+                .master_refresh
+                .and_then(period)
+                .map(|d| now.saturating_add(d)),
+        }
+    }
+
     /// A lower-priority advert reached the master at `now` (keepalived `vrrp_state_master_rx`).
     pub(crate) fn on_lower_priority(
         &mut self,

@@ -74,6 +74,30 @@ pub enum Event {
     GroupResign,
     /// Stop the instance (RFC 9568 6.4.2, 6.4.3).
     Shutdown,
+    /// Start the instance where a previous agent left it (a planned restart or an upgrade),
+    /// instead of [`Event::Startup`]: no state change is reported, since on the wire and in the
+    /// kernel nothing changes. Ignored unless the instance is in INIT.
+    Resume(Resume),
+}
+
+/// What a restarted agent found of an instance (the kernel's grant, lease and fence, the peers'
+/// last adverts, and the previous agent's record of it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// The kernel still holds this node's live, unfenced grant: go on as master with an
+    /// advert at once and one gratuitous ARP refresh, the lease renewed.
+    Master,
+    /// Go on as backup, with `Master_Down_Timer` running from the last advert the kernel
+    /// accepted from the master (not from now: the restart must not lengthen a failover).
+    Backup {
+        /// The master the previous agent knew, with its priority.
+        master: Option<(Ipv4Addr, u8)>,
+        /// When the kernel last accepted an advert for this instance; `None`: never, and the
+        /// timer runs a full `Master_Down_Interval` from now.
+        last_advert: Option<super::time::Instant>,
+        /// `Master_Adver_Interval` the previous agent had learned (v3).
+        learned_interval: Duration,
+    },
 }
 
 /// An output of the state machine, to be carried out in the order returned.

@@ -20,7 +20,7 @@ pub mod rule;
 pub mod sync_group;
 pub mod time;
 
-pub use fsm::{Action, AdvertRejected, Event, Instance, Reason, State};
+pub use fsm::{Action, AdvertRejected, Event, Instance, Reason, Resume, State};
 pub use packet::{
     AdvertInterval, AdvertRepr, Auth, Centiseconds, ChecksumMode, DecodeError, EmitError, Seconds,
     Version,

@@ -1645,3 +1645,4 @@ fn group_resign_releases_with_a_priority_zero_advert() {
 }
 
 mod bounds;
+mod resume;

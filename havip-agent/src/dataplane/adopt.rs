@@ -1,0 +1,207 @@
+//! Finding the data plane a previous agent left running, without a bpffs: the one place that
+//! knows where the running program and its maps are (STYLE.md item 14).
+//!
+//! The program is attached through rtnetlink, so it outlives its agent. A starting agent asks
+//! each of its interfaces which XDP program is attached (`RTM_GETLINK`), reads that program's
+//! info (`BPF_OBJ_GET_INFO_BY_FD`: name, tag, map ids; kernel 4.13+, map ids 4.15+), opens the
+//! maps by id (`BPF_MAP_GET_FD_BY_ID`, which needs `CAP_SYS_ADMIN`) and checks the ABI header
+//! the agent keeps in [`havip_common::map_names::AGENT`]. Anything that does not fit is a
+//! [`Refusal`]: the caller logs it and loads a fresh data plane, as before this module existed.
+
+use std::collections::HashMap as StdHashMap;
+
+use aya::{
+    maps::{HashMap, Map, MapData, MapInfo},
+    programs::{ProgramFd, loaded_programs},
+};
+use havip_common::{ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, VridKey, XDP_PROGRAM, map_names};
+
+use super::{AttachMode, xdp_netlink};
+use crate::net::iface;
+
+/// Why the running data plane was not adopted (the agent then loads its own).
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// No interface has an XDP program attached: nothing to adopt.
+    #[error("no XDP program is attached to {ifnames:?}")]
+    NothingAttached {
+        /// The interfaces looked at.
+        ifnames: Vec<String>,
+    },
+    /// Asking an interface for its XDP program failed.
+    #[error("reading the XDP attachment of {ifname} failed: {source}")]
+    Netlink {
+        /// The interface.
+        ifname: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The attached program is not havip's (it is left alone; attaching reports it).
+    #[error("{ifname} runs XDP program {name:?} (id {prog_id}), not {XDP_PROGRAM}")]
+    NotOurs {
+        /// The interface.
+        ifname: String,
+        /// Its program id.
+        prog_id: u32,
+        /// Its name.
+        name: String,
+    },
+    /// The interfaces run different havip programs (two agents, or a half-finished start).
+    #[error("the interfaces run different havip programs (ids {ids:?})")]
+    Several {
+        /// The program ids found.
+        ids: Vec<u32>,
+    },
+    /// The program's info or one of its maps could not be read.
+    #[error("reading program {prog_id}: {what}")]
+    Unreadable {
+        /// The program id.
+        prog_id: u32,
+        /// What failed, with its cause.
+        what: String,
+    },
+    /// The program lacks a map this agent needs (an older build, before the ABI header).
+    #[error("program {prog_id} has no map {name}")]
+    MissingMap {
+        /// The program id.
+        prog_id: u32,
+        /// The map.
+        name: &'static str,
+    },
+    /// The maps were written by an agent speaking another ABI.
+    #[error("program {prog_id} speaks ABI {found:?}, this agent ABI {ABI_VERSION}")]
+    Abi {
+        /// The program id.
+        prog_id: u32,
+        /// The version found in the header (`None`: no header written).
+        found: Option<u32>,
+    },
+}
+
+/// A running havip data plane this agent can take over.
+pub struct Found {
+    /// A descriptor of the attached program (attach it to more interfaces, detach it).
+    pub(crate) prog: ProgramFd,
+    /// Its kernel id.
+    pub prog_id: u32,
+    /// Its tag (a hash of its instructions: differs when the binary's program differs).
+    pub tag: u64,
+    /// Its maps by name.
+    pub(crate) maps: StdHashMap<String, u32>,
+    /// The interfaces it is attached to: `(name, index, mode)`.
+    pub attached: Vec<(String, u32, AttachMode)>,
+}
+
+impl Found {
+    /// Opens map `name` of the adopted program as `T`.
+    pub(crate) fn open<T>(&self, name: &'static str) -> Result<T, Refusal>
+    where
+        T: TryFrom<Map, Error = aya::maps::MapError>,
+    {
+        let prog_id = self.prog_id;
+        let id = *self
+            .maps
+            .get(kernel_name(name))
+            .ok_or(Refusal::MissingMap { prog_id, name })?;
+        let unreadable = |e: aya::maps::MapError| Refusal::Unreadable {
+            prog_id,
+            what: format!("map {name} (id {id}): {e}"),
+        };
+        let data = MapData::from_id(id).map_err(unreadable)?;
+        let map = Map::from_map_data(data).map_err(unreadable)?;
+        T::try_from(map).map_err(unreadable)
+    }
+}
+
+/// `name` as the kernel keeps it: object names are cut to `BPF_OBJ_NAME_LEN - 1` = 15 bytes
+/// (`HAVIP_ALLOWED_PEERS` is listed as `HAVIP_ALLOWED_P`). Map names are ASCII.
+fn kernel_name(name: &str) -> &str {
+    name.get(..15).unwrap_or(name)
+}
+
+/// Looks for the havip program on `ifnames` and checks that this agent can adopt it.
+pub fn find(ifnames: &[String]) -> Result<Found, Refusal> {
+    let mut attached = Vec::new();
+    let mut ids: Vec<u32> = Vec::new();
+    for ifname in ifnames {
+        let Ok(ifindex) = iface::if_index(ifname) else {
+            continue;
+        };
+        let cur = xdp_netlink::current(ifindex).map_err(|source| Refusal::Netlink {
+            ifname: ifname.clone(),
+            source,
+        })?;
+        if let Some(cur) = cur {
+            if !ids.contains(&cur.prog_id) {
+                ids.push(cur.prog_id);
+            }
+            attached.push((ifname.clone(), ifindex, cur.mode));
+        }
+    }
+    let prog_id = match ids.as_slice() {
+        [] => {
+            return Err(Refusal::NothingAttached {
+                ifnames: ifnames.to_vec(),
+            });
+        }
+        [one] => *one,
+        _ => return Err(Refusal::Several { ids }),
+    };
+    let unreadable = |what: String| Refusal::Unreadable { prog_id, what };
+    let info = loaded_programs()
+        .filter_map(Result::ok)
+        .find(|p| p.id() == prog_id)
+        .ok_or_else(|| unreadable("not among the loaded programs".to_owned()))?;
+    let name = info.name_as_str().unwrap_or_default().to_owned();
+    if name != XDP_PROGRAM {
+        let ifname = attached.first().map(|a| a.0.clone()).unwrap_or_default();
+        return Err(Refusal::NotOurs {
+            ifname,
+            prog_id,
+            name,
+        });
+    }
+    let map_ids = info
+        .map_ids()
+        .map_err(|e| unreadable(format!("map ids: {e}")))?
+        .ok_or_else(|| unreadable("the kernel does not report map ids (< 4.15)".to_owned()))?;
+    let mut maps = StdHashMap::new();
+    for id in map_ids {
+        let info = MapInfo::from_id(id).map_err(|e| unreadable(format!("map {id}: {e}")))?;
+        if let Some(n) = info.name_as_str() {
+            maps.insert(n.to_owned(), id);
+        }
+    }
+    let prog = info
+        .fd()
+        .map_err(|e| unreadable(format!("program fd: {e}")))?;
+    let found = Found {
+        prog,
+        prog_id,
+        tag: info.tag(),
+        maps,
+        attached,
+    };
+    let agent: HashMap<MapData, VridKey, AgentRecord> = found.open(map_names::AGENT)?;
+    let header = agent.get(&AGENT_HEADER_KEY, 0).ok().map(|h| h.abi_version);
+    if header != Some(ABI_VERSION) {
+        return Err(Refusal::Abi {
+            prog_id,
+            found: header,
+        });
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::kernel_name;
+
+    #[test]
+    fn long_map_names_are_looked_up_as_the_kernel_cuts_them() {
+        assert_eq!(kernel_name("HAVIP_ALLOWED_PEERS"), "HAVIP_ALLOWED_P");
+        assert_eq!(kernel_name("HAVIP_VIP_COUNTERS"), "HAVIP_VIP_COUNT");
+        assert_eq!(kernel_name("HAVIP_VRIDS"), "HAVIP_VRIDS");
+    }
+}
