@@ -60,19 +60,37 @@ pub const PASS_PROGRAM: &str = "havip_pass";
 pub const TX_PROGRAM: &str = "havip_tx";
 
 /// Map capacities.
+///
+/// The object file declares the tables at their minimum sizes below; the agent resizes each
+/// table that grows with the configuration when it loads the object (`max_entries` set before
+/// the maps are created): twice what the configuration needs, for reloads, never below the
+/// minimum and never above the `MAX_*` limit. A configuration that needs more than a `MAX_*`
+/// limit is refused by `check-config`. The kernel lets any hash, LRU hash or array size up to
+/// these limits, so no rounding is needed (the ring buffer, which must be a power-of-two
+/// number of pages, does not grow with the configuration).
 pub mod capacity {
-    /// VIP table entries (all interfaces).
+    /// VIP table entries (all interfaces): minimum (the object's declared size).
     pub const VIPS: u32 = 1024;
-    /// VRRP instances (interface, VRID) on this node.
+    /// VRRP instances (interface, VRID) on this node: minimum.
     pub const VRIDS: u32 = 256;
-    /// Unicast peers over all instances.
+    /// Unicast peers over all instances: minimum.
     pub const ALLOWED_PEERS: u32 = 1024;
-    /// Peer records kept (LRU).
+    /// Peer records kept (LRU): minimum.
     pub const PEERS: u32 = 1024;
-    /// Per-VIP counter slots; equals [`VIPS`].
+    /// Per-VIP counter slots; always sized like the VIP table.
     pub const VIP_COUNTERS: u32 = VIPS;
     /// Ring buffer size in bytes (a power of two and a multiple of the page size).
     pub const EVENTS_BYTES: u32 = 256 * 1024;
+
+    /// Most VIP table entries (and per-VIP counter slots). The counters are a per-CPU array of
+    /// 32-byte values, so this bounds them to 512 KiB per possible CPU.
+    pub const MAX_VIPS: u32 = 16_384;
+    /// Most VRRP instances: 255 VRIDs on each of 16 interfaces.
+    pub const MAX_VRIDS: u32 = 16 * 255;
+    /// Most unicast peers over all instances.
+    pub const MAX_ALLOWED_PEERS: u32 = 65_536;
+    /// Most peer records kept (LRU; 36 bytes of key and value each).
+    pub const MAX_PEERS: u32 = 65_536;
 }
 
 pub mod counter;

@@ -152,7 +152,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let metrics_addr = opts.metrics_addr.unwrap_or(cfg.global.metrics_addr);
     let server = metrics::serve(metrics_addr, metrics.clone())?;
     let (metrics_sub, recorder) = metrics::subscribe(&metrics);
-    let mut dp = Dataplane::load()?;
+    let mut dp = Dataplane::load_sized(crate::dataplane::sizing::for_config(&cfg))?;
     // metrics: scrapes read the kernel's counters through their own map handles.
     match dp.reader() {
         Ok(reader) => metrics.attach_kernel(reader),

@@ -186,6 +186,19 @@ pub(super) fn apply(
     }
     let new = loaded.config;
     precheck(&new, run.runtimes, run.cfg).map_err(ReloadError::Problem)?;
+    // The kernel tables were sized at start and cannot grow: refuse before touching anything.
+    // (Retired instances leave the tables before new ones enter, so the new total is the peak.)
+    if let Some(short) = run
+        .dp
+        .sizes()
+        .shortfalls(
+            &crate::dataplane::Needs::of(&new),
+            crate::dataplane::sizing::PLACE_LOADED,
+        )
+        .first()
+    {
+        return Err(ReloadError::Problem(short.to_string()));
+    }
 
     let mut retired = Vec::new();
     let mut kept: Vec<Option<Runtime>> = Vec::new();

@@ -15,7 +15,7 @@ use aya::{
 };
 use havip_common::{
     Fence, PASS_PROGRAM, PeerKey, PeerRecord, TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey,
-    VridState, XDP_PROGRAM, capacity, counter, map_names,
+    VridState, XDP_PROGRAM, counter, map_names,
 };
 use tracing::{debug, warn};
 
@@ -25,6 +25,7 @@ use super::{
     AttachMode, Attached, DataplaneError, EBPF_OBJECT,
     attach::{attach, detach},
     reader::{self, MapReader},
+    sizing::MapSizes,
 };
 use crate::clock::monotonic_ns;
 
@@ -61,6 +62,10 @@ pub struct Dataplane {
     states: StdHashMap<VridKey, VridState>,
     /// VIP slots in use.
     slots: StdHashMap<VipKey, u32>,
+    /// Counter slots not in use, the lowest last (taken from the end).
+    free_slots: Vec<u32>,
+    /// The tables' sizes as loaded.
+    sizes: MapSizes,
     next_epoch: u64,
     attached: Vec<Attached>,
 }
@@ -88,8 +93,15 @@ where
 }
 
 impl Dataplane {
-    /// Loads the embedded XDP object and its programs into the kernel (nothing is attached yet).
+    /// Loads the embedded XDP object and its programs into the kernel (nothing is attached yet)
+    /// with the tables at their declared sizes ([`MapSizes::MINIMUM`]).
     pub fn load() -> Result<Self, DataplaneError> {
+        Self::load_sized(MapSizes::MINIMUM)
+    }
+
+    /// Loads the embedded XDP object with the configuration-dependent tables created at `sizes`
+    /// (see [`super::sizing`]); nothing is attached yet.
+    pub fn load_sized(sizes: MapSizes) -> Result<Self, DataplaneError> {
         if EBPF_OBJECT.is_empty() {
             return Err(DataplaneError::Load {
                 source: "this havip-agent was built without the `ebpf` feature, so no XDP \
@@ -97,11 +109,12 @@ impl Dataplane {
                     .into(),
             });
         }
-        let mut ebpf = EbpfLoader::new()
-            .load(EBPF_OBJECT)
-            .map_err(|e| DataplaneError::Load {
-                source: Box::new(e),
-            })?;
+        let mut ebpf =
+            sized_loader(&sizes)
+                .load(EBPF_OBJECT)
+                .map_err(|e| DataplaneError::Load {
+                    source: Box::new(e),
+                })?;
         for name in [XDP_PROGRAM, PASS_PROGRAM, TX_PROGRAM] {
             xdp_program(&mut ebpf, name)?
                 .load()
@@ -121,11 +134,19 @@ impl Dataplane {
             ebpf,
             states: StdHashMap::new(),
             slots: StdHashMap::new(),
+            free_slots: (0..sizes.vips).rev().collect(),
+            sizes,
             // Epochs only need to differ between grants of one load; start from the clock so
             // they also differ from any epoch a previous agent left in a pinned map.
             next_epoch: monotonic_ns().max(1),
             attached: Vec::new(),
         })
+    }
+
+    /// The sizes the tables were created with (a reload must fit in them).
+    #[must_use]
+    pub fn sizes(&self) -> MapSizes {
+        self.sizes
     }
 
     fn program(&mut self, name: &'static str) -> Result<&mut Xdp, DataplaneError> {
@@ -197,13 +218,14 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        let stat_slot = match self.slots.get(&key) {
-            Some(&s) => s,
-            None => (0..capacity::VIP_COUNTERS)
-                .find(|s| !self.slots.values().any(|u| u == s))
-                .ok_or(DataplaneError::VipTableFull {
-                    capacity: capacity::VIPS,
+        let (stat_slot, fresh) = match self.slots.get(&key) {
+            Some(&s) => (s, false),
+            None => (
+                *self.free_slots.last().ok_or(DataplaneError::VipTableFull {
+                    capacity: self.sizes.vips,
                 })?,
+                true,
+            ),
         };
         let entry = VipEntry {
             mac,
@@ -215,6 +237,9 @@ impl Dataplane {
         self.vips
             .insert(&key, &entry, 0)
             .map_err(|e| DataplaneError::map(map_names::VIPS, "insert", e))?;
+        if fresh {
+            self.free_slots.pop();
+        }
         self.slots.insert(key, stat_slot);
         Ok(())
     }
@@ -225,7 +250,8 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        if self.slots.remove(&key).is_some() {
+        if let Some(slot) = self.slots.remove(&key) {
+            self.free_slots.push(slot);
             self.vips
                 .remove(&key)
                 .map_err(|e| DataplaneError::map(map_names::VIPS, "remove", e))?;
@@ -424,6 +450,17 @@ impl Dataplane {
     pub fn tx_program(&mut self) -> Result<&mut Xdp, DataplaneError> {
         self.program(TX_PROGRAM)
     }
+}
+
+/// The loader with every configuration-dependent table's `max_entries` set to `sizes` (set
+/// before the maps are created; the object declares the minimum sizes). Kept apart from
+/// [`Dataplane::load_sized`] so that adopting existing maps can reuse it.
+fn sized_loader(sizes: &MapSizes) -> EbpfLoader<'static> {
+    let mut loader = EbpfLoader::new();
+    for (name, entries) in sizes.entries() {
+        loader.map_max_entries(name, entries);
+    }
+    loader
 }
 
 fn nanos(d: Duration) -> u64 {
