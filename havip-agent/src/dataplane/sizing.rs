@@ -245,7 +245,7 @@ mod tests {
         assert_eq!(s.vrids, 510);
         assert_eq!(s.allowed_peers, capacity::ALLOWED_PEERS);
         assert_eq!(s.peers, capacity::PEERS);
-        assert!(s.shortfalls(&lb, PLACE_LOADED).is_empty());
+        assert_eq!(s.shortfalls(&lb, PLACE_LOADED), Vec::new());
         // At the limit: no headroom left, but it still fits.
         let max = Needs {
             vips: capacity::MAX_VIPS,
@@ -253,7 +253,7 @@ mod tests {
             allowed_peers: capacity::MAX_ALLOWED_PEERS,
         };
         assert_eq!(MapSizes::for_needs(&max), MapSizes::MAXIMUM);
-        assert!(MapSizes::MAXIMUM.shortfalls(&max, PLACE_LIMIT).is_empty());
+        assert_eq!(MapSizes::MAXIMUM.shortfalls(&max, PLACE_LIMIT), Vec::new());
     }
 
     #[test]

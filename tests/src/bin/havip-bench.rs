@@ -91,7 +91,7 @@ struct ScaleArgs {
     /// Instance counts, comma-separated (VRIDs 1..=N), each a lab of its own.
     #[arg(long, value_delimiter = ',', default_value = "1,50,255")]
     instances: Vec<u8>,
-    /// VIPs per instance (at most 28: one VRRPv2 advert).
+    /// VIPs per instance (at most 28: one `VRRPv2` advert).
     #[arg(long, default_value_t = 16)]
     vips: u8,
     /// Advert interval: 10ms, 100ms (VRRP v3) or 1s (VRRP v2).
