@@ -147,6 +147,20 @@ impl ArpProber {
         batch: usize,
         quiet: Duration,
     ) -> anyhow::Result<std::collections::HashMap<Ipv4Addr, Vec<[u8; 6]>>> {
+        // Room for a whole batch of replies (root may exceed rmem_max); without it the default
+        // buffer holds a few hundred and the batch size would have to stay below that.
+        let size: libc::c_int = 8 << 20;
+        // SAFETY: setsockopt(2) with a valid int option of its size; failure only means a
+        // smaller buffer, which the batch size still bounds.
+        unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&raw const size).cast(),
+                u32::try_from(size_of::<libc::c_int>())?,
+            );
+        }
         self.drain();
         let mut seen: std::collections::HashMap<Ipv4Addr, Vec<[u8; 6]>> =
             std::collections::HashMap::new();

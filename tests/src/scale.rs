@@ -30,10 +30,11 @@ const B_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 pub const A_PRIORITY: u8 = 150;
 /// Node b's priority: it takes over after the cut.
 pub const B_PRIORITY: u8 = 100;
-/// ARP requests sent before the replies are read (the socket buffer holds a few hundred).
-const SWEEP_BATCH: usize = 64;
+/// ARP requests sent before the replies are read (the sweep enlarges the socket buffer to hold
+/// them all).
+const SWEEP_BATCH: usize = 1024;
 /// A sweep batch is over when no reply came for this long.
-const SWEEP_QUIET: Duration = Duration::from_millis(5);
+const SWEEP_QUIET: Duration = Duration::from_millis(3);
 
 /// How many instances, with how many VIPs each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
