@@ -117,7 +117,8 @@ pub struct VipEntry {
     pub vrid: u8,
     /// Reserved for flags; zero today.
     pub flags: u8,
-    /// Index into [`map_names::VIP_COUNTERS`]; below [`capacity::VIP_COUNTERS`].
+    /// Index into [`map_names::VIP_COUNTERS`]; below that map's size as loaded (at least
+    /// [`capacity::VIP_COUNTERS`], sized like the VIP table).
     pub stat_slot: u32,
     /// The interface whose [`VridKey`] (with [`Self::vrid`]) holds the grant, lease and fence
     /// that decide this VIP. It differs from the key's interface for a VIP with `dev OTHER`:
