@@ -11,7 +11,8 @@ use crate::{
 
 /// Problems found beyond parsing: scripts and notify commands that cannot run as configured
 /// (unknown user, `enable_script_security`, a `track_script` naming no `vrrp_script`), and a
-/// bad `[cloud]`. `check-config` prints them; a reload refuses a file that has any.
+/// bad `[cloud]`, more VIPs, instances or peers than havip's kernel tables can hold.
+/// `check-config` prints them; a reload refuses a file that has any.
 #[must_use]
 pub fn runtime_problems(cfg: &Config) -> Vec<String> {
     let mut problems = Vec::new();
@@ -34,6 +35,7 @@ pub fn runtime_problems(cfg: &Config) -> Vec<String> {
         }
     }
     problems.extend(cloud_problems(cfg));
+    problems.extend(crate::dataplane::sizing::limit_problems(cfg));
     problems
 }
 

@@ -63,19 +63,37 @@ pub const PASS_PROGRAM: &str = "havip_pass";
 pub const TX_PROGRAM: &str = "havip_tx";
 
 /// Map capacities.
+///
+/// The object file declares the tables at their minimum sizes below; the agent resizes each
+/// table that grows with the configuration when it loads the object (`max_entries` set before
+/// the maps are created): twice what the configuration needs, for reloads, never below the
+/// minimum and never above the `MAX_*` limit. A configuration that needs more than a `MAX_*`
+/// limit is refused by `check-config`. The kernel lets any hash, LRU hash or array size up to
+/// these limits, so no rounding is needed (the ring buffer, which must be a power-of-two
+/// number of pages, does not grow with the configuration).
 pub mod capacity {
-    /// VIP table entries (all interfaces).
+    /// VIP table entries (all interfaces): minimum (the object's declared size).
     pub const VIPS: u32 = 1024;
-    /// VRRP instances (interface, VRID) on this node.
+    /// VRRP instances (interface, VRID) on this node: minimum.
     pub const VRIDS: u32 = 256;
-    /// Unicast peers over all instances.
+    /// Unicast peers over all instances: minimum.
     pub const ALLOWED_PEERS: u32 = 1024;
-    /// Peer records kept (LRU).
+    /// Peer records kept (LRU): minimum.
     pub const PEERS: u32 = 1024;
-    /// Per-VIP counter slots; equals [`VIPS`].
+    /// Per-VIP counter slots; always sized like the VIP table.
     pub const VIP_COUNTERS: u32 = VIPS;
     /// Ring buffer size in bytes (a power of two and a multiple of the page size).
     pub const EVENTS_BYTES: u32 = 256 * 1024;
+
+    /// Most VIP table entries (and per-VIP counter slots). The counters are a per-CPU array of
+    /// 32-byte values, so this bounds them to 512 KiB per possible CPU.
+    pub const MAX_VIPS: u32 = 16_384;
+    /// Most VRRP instances: 255 VRIDs on each of 16 interfaces.
+    pub const MAX_VRIDS: u32 = 16 * 255;
+    /// Most unicast peers over all instances.
+    pub const MAX_ALLOWED_PEERS: u32 = 65_536;
+    /// Most peer records kept (LRU; 36 bytes of key and value each).
+    pub const MAX_PEERS: u32 = 65_536;
 }
 
 pub mod counter;
@@ -102,7 +120,8 @@ pub struct VipEntry {
     pub vrid: u8,
     /// Reserved for flags; zero today.
     pub flags: u8,
-    /// Index into [`map_names::VIP_COUNTERS`]; below [`capacity::VIP_COUNTERS`].
+    /// Index into [`map_names::VIP_COUNTERS`]; below that map's size as loaded (at least
+    /// [`capacity::VIP_COUNTERS`], sized like the VIP table).
     pub stat_slot: u32,
     /// The interface whose [`VridKey`] (with [`Self::vrid`]) holds the grant, lease and fence
     /// that decide this VIP. It differs from the key's interface for a VIP with `dev OTHER`:
@@ -307,7 +326,8 @@ pub const ABI_VERSION: u32 = 1;
 /// Key of the header record in [`map_names::AGENT`]: interface 0 and VRID 0 name no instance.
 pub const AGENT_HEADER_KEY: VridKey = VridKey::new(0, 0);
 
-/// Entries of [`map_names::AGENT`]: one per instance plus the header.
+/// Declared entries of [`map_names::AGENT`]: one per instance plus the header (the agent sizes it
+/// with the VRID table at load, like the other configuration-sized tables).
 pub const AGENT_RECORDS: u32 = capacity::VRIDS + 1;
 
 /// Values of [`AgentRecord::state`] (keepalived's states; not a Rust `enum` in map bytes).

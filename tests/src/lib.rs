@@ -1,6 +1,6 @@
 //! Shared harness of havip's root-only integration tests: network namespaces with RAII cleanup
 //! ([`netns`]), an ARP prober ([`prober`]), running agent processes ([`proc`]), metrics scrapes
-//! and promtool ([`scrape`]), the failover benchmark ([`failover`]), and the rule for tests that
+//! and promtool ([`scrape`]), the failover and scale benchmarks ([`failover`], [`scale`]), and the rule for tests that
 //! need root ([`require_root`]).
 
 pub mod agents;
@@ -13,6 +13,7 @@ pub mod netns;
 pub mod pair;
 pub mod prober;
 pub mod proc;
+pub mod scale;
 pub mod scrape;
 
 /// Whether the tests run in CI (`CI=true`), where a test that cannot run must fail.

@@ -138,6 +138,75 @@ impl ArpProber {
         Ok(out)
     }
 
+    /// Asks for every address of `targets` (in batches of `batch` requests, so the replies
+    /// never overrun the socket's buffer) and collects every reply until `quiet` passes without
+    /// one: address -> the distinct MACs that answered it. Unanswered addresses are absent.
+    pub fn sweep(
+        &self,
+        targets: &[Ipv4Addr],
+        batch: usize,
+        quiet: Duration,
+    ) -> anyhow::Result<std::collections::HashMap<Ipv4Addr, Vec<[u8; 6]>>> {
+        // Room for a whole batch of replies (root may exceed rmem_max); without it the default
+        // buffer holds a few hundred and the batch size would have to stay below that.
+        let size: libc::c_int = 8 << 20;
+        // SAFETY: setsockopt(2) with a valid int option of its size; failure only means a
+        // smaller buffer, which the batch size still bounds.
+        unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                (&raw const size).cast(),
+                u32::try_from(size_of::<libc::c_int>())?,
+            );
+        }
+        self.drain();
+        let mut seen: std::collections::HashMap<Ipv4Addr, Vec<[u8; 6]>> =
+            std::collections::HashMap::new();
+        for chunk in targets.chunks(batch.max(1)) {
+            for &t in chunk {
+                self.send(&request(self.mac, self.src_ip, t))?;
+            }
+            while self.wait_readable(quiet) {
+                while let Some(buf) = self.recv() {
+                    if let Some((from, mac)) = parse_any_reply(&buf, self.src_ip) {
+                        let macs = seen.entry(from).or_default();
+                        if !macs.contains(&mac) {
+                            macs.push(mac);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(seen)
+    }
+
+    fn send(&self, frame: &[u8]) -> anyhow::Result<()> {
+        // SAFETY: zeroed sockaddr_ll is valid.
+        let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+        sll.sll_family = u16::try_from(libc::AF_PACKET)?;
+        sll.sll_protocol = ETH_P_ARP.to_be();
+        sll.sll_ifindex = self.ifindex;
+        sll.sll_halen = 6;
+        sll.sll_addr[..6].copy_from_slice(&[0xff; 6]);
+        // SAFETY: valid buffer and address.
+        let rc = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                0,
+                (&raw const sll).cast(),
+                u32::try_from(size_of::<libc::sockaddr_ll>())?,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error()).context("sendto ARP request");
+        }
+        Ok(())
+    }
+
     fn wait_readable(&self, timeout: Duration) -> bool {
         let mut pfd = libc::pollfd {
             fd: self.fd.as_raw_fd(),
@@ -192,6 +261,14 @@ pub fn parse_reply(buf: &[u8], target: Ipv4Addr, us: Ipv4Addr) -> Option<[u8; 6]
     (spa == target.octets() && tpa == us.octets()).then_some(sha)
 }
 
+/// The sender address and MAC of an ARP reply to `us`, if `buf` is one.
+#[must_use]
+pub fn parse_any_reply(buf: &[u8], us: Ipv4Addr) -> Option<(Ipv4Addr, [u8; 6])> {
+    let spa: [u8; 4] = buf.get(28..32)?.try_into().ok()?;
+    let from = Ipv4Addr::from(spa);
+    parse_reply(buf, from, us).map(|mac| (from, mac))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -215,5 +292,7 @@ mod tests {
         rep[38..42].copy_from_slice(&src.octets());
         assert_eq!(parse_reply(&rep, vip, src), Some([2, 0, 0, 0, 0, 9]));
         assert_eq!(parse_reply(&rep[..41], vip, src), None);
+        assert_eq!(parse_any_reply(&rep, src), Some((vip, [2, 0, 0, 0, 0, 9])));
+        assert_eq!(parse_any_reply(&req, src), None);
     }
 }

@@ -520,3 +520,48 @@ fn includes_that_are_not_regular_files_are_skipped_without_blocking() {
         );
     }
 }
+
+#[test]
+fn check_config_accepts_255_instances_of_16_vips_and_refuses_an_advert_too_long() {
+    use havip_tests::{agents::Vrrp, scale::Layout};
+    let dir = Workdir::new().expect("dir");
+    let layout = Layout {
+        instances: 255,
+        vips_per_instance: 16,
+    };
+    let conf_text = layout.keepalived_conf(
+        "lb",
+        Vrrp::V2 { secs: 1 },
+        150,
+        "MASTER",
+        "192.0.2.11".parse().expect("ip"),
+        "192.0.2.12".parse().expect("ip"),
+    );
+    let conf = dir.write("lb.conf", &conf_text).expect("write");
+    let out = agent(&["check-config", conf.to_str().expect("utf-8")]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("255 instance(s)"), "{stdout}");
+
+    // 29 addresses in one VRRPv2 instance: an advert the kernel path would drop.
+    let long = Layout {
+        instances: 1,
+        vips_per_instance: 29,
+    };
+    let conf_text = long.keepalived_conf(
+        "lb",
+        Vrrp::V2 { secs: 1 },
+        150,
+        "MASTER",
+        "192.0.2.11".parse().expect("ip"),
+        "192.0.2.12".parse().expect("ip"),
+    );
+    let conf = dir.write("long.conf", &conf_text).expect("write");
+    let out = agent(&["check-config", conf.to_str().expect("utf-8")]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("29 virtual addresses") && stderr.contains("at most 28"),
+        "{stderr}"
+    );
+}

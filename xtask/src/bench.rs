@@ -7,14 +7,18 @@ use crate::{cmd, setup};
 /// Arguments of `cargo xtask bench`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Which benchmark: `xdp` (per-packet cost of each XDP path, kernel-reported) or `failover`
-    /// (keepalived and havip failing over on one lab, timed on the wire).
+    /// Which benchmark: `xdp` (per-packet cost of each XDP path, kernel-reported, also with 1
+    /// and 4,096 VIPs in the table), `failover` (keepalived and havip failing over on one lab,
+    /// timed on the wire) or `scale` (1, 50, 255 instances x 16 VIPs: idle CPU and RSS of both
+    /// nodes, time until every VIP has moved after a link cut, keepalived and havip).
     #[arg(default_value = "xdp")]
     which: String,
     /// Options of the benchmark, passed on (failover: `--runs N`, `--intervals 10ms,100ms,1s`,
     /// `--scenarios cut,kill,term,stop,preempt`, `--implementations keepalived,havip`,
     /// `--probe-us 1000`, `--stop-ms 3000`, `--dry-run`; `--stress [--stress-secs 60]`: every
-    /// CPU saturated at 10 ms adverts, transitions counted, without and with real-time settings).
+    /// CPU saturated at 10 ms adverts, transitions counted, without and with real-time settings;
+    /// scale: `--instances 1,50,255`, `--vips 16`, `--interval 100ms`, `--idle-s 10`,
+    /// `--implementations keepalived,havip`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     rest: Vec<String>,
 }
@@ -41,19 +45,19 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             println!("written: {}", out.display());
             Ok(())
         }
-        "failover" => {
+        "failover" | "scale" => {
             // The agent measured is the release build, found beside the bench binary.
             cmd::build_agent(true)?;
             let bin = build_bench()?;
             cmd::run(
                 std::process::Command::new(bin)
-                    .arg("failover")
+                    .arg(&args.which)
                     .arg("--out-dir")
                     .arg(&out_dir)
                     .args(&args.rest),
             )
         }
-        other => anyhow::bail!("unknown benchmark {other:?} (known: xdp, failover)"),
+        other => anyhow::bail!("unknown benchmark {other:?} (known: xdp, failover, scale)"),
     }
 }
 

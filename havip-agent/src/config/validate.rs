@@ -169,6 +169,18 @@ impl Config {
     }
 }
 
+/// Most virtual addresses one instance can advertise: what fits the kernel's
+/// `MAX_VRRP_LEN`-byte advert after the 8-byte header (and v2's 8 bytes of authentication
+/// data, always present on the wire; RFC 3768 5.1): 28 for v2, 30 for v3.
+fn max_advertised(version: Version) -> usize {
+    let v = match version {
+        Version::V2 => 2,
+        Version::V3 => 3,
+    };
+    let fixed = usize::try_from(havip_common::rule::expected_len(v, 0)).unwrap_or(usize::MAX);
+    havip_common::MAX_VRRP_LEN.saturating_sub(fixed) / 4
+}
+
 #[derive(Default)]
 struct Validator {
     errors: Vec<ValidationError>,
@@ -390,6 +402,28 @@ impl Validator {
     }
 
     fn addresses(&mut self, path: &FieldPath, instance: &Instance) {
+        let most = max_advertised(instance.version);
+        let count = instance.virtual_ipaddresses.len();
+        if count > most {
+            // keepalived advertises up to 255 addresses (what fits the MTU) and keeps the rest
+            // as unadvertised eVIPs; havip's kernel path receives adverts of at most
+            // MAX_VRRP_LEN bytes, so a longer advert from a peer would be dropped as `length`
+            // and the instance would never hear its master: refuse it here instead.
+            self.push(
+                path.key("virtual_ipaddresses"),
+                format!(
+                    "{count} virtual addresses; a VRRPv{v} advert carries at most {most} in havip \
+                     (its kernel path receives adverts of up to {len} bytes, and every address \
+                     is advertised); split them over more instances (a sync group keeps them \
+                     together)",
+                    v = match instance.version {
+                        Version::V2 => 2,
+                        Version::V3 => 3,
+                    },
+                    len = havip_common::MAX_VRRP_LEN,
+                ),
+            );
+        }
         let mut seen = HashSet::new();
         for (i, vip) in instance.virtual_ipaddresses.iter().enumerate() {
             let vpath = path.key("virtual_ipaddresses").index(i);
@@ -522,6 +556,34 @@ mod tests {
             config_with(Instance::new("VI_1", "eth0", 51)).validate(),
             Ok(())
         );
+    }
+
+    #[test]
+    fn an_instance_advertises_at_most_what_the_kernel_receives() {
+        for (version, most) in [(Version::V2, 28), (Version::V3, 30)] {
+            let mut i = Instance::new("VI_1", "eth0", 1);
+            i.version = version;
+            i.virtual_ipaddresses = (0..most)
+                .map(|n| VirtualAddress::new(Ipv4Addr::new(198, 18, 0, n + 1), 32))
+                .collect();
+            assert_eq!(config_with(i.clone()).validate(), Ok(()), "{most} fit");
+            i.virtual_ipaddresses
+                .push(VirtualAddress::new(Ipv4Addr::new(198, 18, 1, 1), 32));
+            let errors = config_with(i).validate().err().unwrap_or_default();
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert_eq!(
+                errors[0].path.to_string(),
+                "instance[0].virtual_ipaddresses"
+            );
+            assert!(
+                errors[0]
+                    .message
+                    .contains(&format!("{} virtual addresses", most + 1))
+                    && errors[0].message.contains(&format!("at most {most}")),
+                "{}",
+                errors[0].message
+            );
+        }
     }
 
     #[test]

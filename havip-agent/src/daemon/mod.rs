@@ -161,7 +161,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let (metrics_sub, recorder) = metrics::subscribe(&metrics);
     // Issue #14: the program and maps a previous agent left attached are adopted when they
     // speak this ABI, so that its instances resume without a transition.
-    let (mut dp, origin) = Dataplane::adopt_or_load(&configured_interfaces(&cfg))?;
+    let (mut dp, origin) = Dataplane::adopt_or_load(
+        &configured_interfaces(&cfg),
+        crate::dataplane::sizing::for_config(&cfg),
+    )?;
     match &origin {
         Origin::Adopted { prog_id, tag } => {
             info!(

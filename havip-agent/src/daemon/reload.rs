@@ -156,6 +156,23 @@ fn precheck(cfg: &Config, running: &[Runtime], old: &Config) -> Result<(), Strin
     Ok(())
 }
 
+/// Whether `cfg` fits the kernel tables, which were sized at start and cannot grow: checked
+/// before anything changes. (Retired instances leave the tables before new ones enter, so the
+/// new configuration's total is the peak.)
+fn fits(dp: &Dataplane, cfg: &Config) -> Result<(), ReloadError> {
+    match dp
+        .sizes()
+        .shortfalls(
+            &crate::dataplane::Needs::of(cfg),
+            crate::dataplane::sizing::PLACE_LOADED,
+        )
+        .first()
+    {
+        Some(short) => Err(ReloadError::Problem(short.to_string())),
+        None => Ok(()),
+    }
+}
+
 /// Resigns `r` as at shutdown, then forgets its VIPs and VRID in the kernel.
 fn retire(r: &mut Runtime, dp: &mut Dataplane, addr_tx: &mpsc::UnboundedSender<AddrOp>) {
     r.handle(now(), FsmEvent::Shutdown, dp, addr_tx);
@@ -186,6 +203,7 @@ pub(super) fn apply(
     }
     let new = loaded.config;
     precheck(&new, run.runtimes, run.cfg).map_err(ReloadError::Problem)?;
+    fits(run.dp, &new)?;
 
     let mut retired = Vec::new();
     let mut kept: Vec<Option<Runtime>> = Vec::new();

@@ -16,7 +16,7 @@ use aya::{
 };
 use havip_common::{ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, VridKey, XDP_PROGRAM, map_names};
 
-use super::{AttachMode, xdp_netlink};
+use super::{AttachMode, sizing::MapSizes, xdp_netlink};
 use crate::net::iface;
 
 /// Why the running data plane was not adopted (the agent then loads its own).
@@ -69,6 +69,18 @@ pub enum Refusal {
         /// The map.
         name: &'static str,
     },
+    /// The running tables are smaller than this configuration needs (sized for an earlier one).
+    #[error(
+        "program {prog_id}: its tables ({have:?}) are smaller than this configuration needs ({want:?})"
+    )]
+    TooSmall {
+        /// The program id.
+        prog_id: u32,
+        /// The sizes of its tables.
+        have: MapSizes,
+        /// The sizes this configuration gets.
+        want: MapSizes,
+    },
     /// The maps were written by an agent speaking another ABI.
     #[error("program {prog_id} speaks ABI {found:?}, this agent ABI {ABI_VERSION}")]
     Abi {
@@ -111,6 +123,31 @@ impl Found {
         let data = MapData::from_id(id).map_err(unreadable)?;
         let map = Map::from_map_data(data).map_err(unreadable)?;
         T::try_from(map).map_err(unreadable)
+    }
+}
+
+impl Found {
+    /// The `max_entries` of the running program's configuration-sized tables.
+    pub(crate) fn sizes(&self) -> Result<MapSizes, Refusal> {
+        let entries = |name: &'static str| -> Result<u32, Refusal> {
+            let prog_id = self.prog_id;
+            let id = *self
+                .maps
+                .get(kernel_name(name))
+                .ok_or(Refusal::MissingMap { prog_id, name })?;
+            MapInfo::from_id(id)
+                .map(|info| info.max_entries())
+                .map_err(|e| Refusal::Unreadable {
+                    prog_id,
+                    what: format!("map {name} (id {id}): {e}"),
+                })
+        };
+        Ok(MapSizes {
+            vips: entries(map_names::VIPS)?,
+            vrids: entries(map_names::VRIDS)?,
+            allowed_peers: entries(map_names::ALLOWED_PEERS)?,
+            peers: entries(map_names::PEERS)?,
+        })
     }
 }
 

@@ -15,8 +15,7 @@ use aya::{
 };
 use havip_common::{
     ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, Fence, PASS_PROGRAM, PeerKey, PeerRecord,
-    TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey, VridState, XDP_PROGRAM, capacity, counter,
-    map_names,
+    TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey, VridState, XDP_PROGRAM, counter, map_names,
 };
 use tracing::{debug, info, warn};
 
@@ -27,6 +26,7 @@ use super::{
     adopt::{self, Found, Refusal},
     attach::{attach, attach_fd, detach, detach_fd},
     reader::{self, MapReader},
+    sizing::MapSizes,
 };
 use crate::clock::monotonic_ns;
 
@@ -68,6 +68,10 @@ pub struct Dataplane {
     states: StdHashMap<VridKey, VridState>,
     /// VIP slots in use.
     slots: StdHashMap<VipKey, u32>,
+    /// Counter slots not in use, the lowest last (taken from the end).
+    free_slots: Vec<u32>,
+    /// The tables' sizes as loaded.
+    sizes: MapSizes,
     next_epoch: u64,
     attached: Vec<Attached>,
 }
@@ -98,8 +102,15 @@ where
 }
 
 impl Dataplane {
-    /// Loads the embedded XDP object and its programs into the kernel (nothing is attached yet).
+    /// Loads the embedded XDP object and its programs into the kernel (nothing is attached yet)
+    /// with the tables at their declared sizes ([`MapSizes::MINIMUM`]).
     pub fn load() -> Result<Self, DataplaneError> {
+        Self::load_sized(MapSizes::MINIMUM)
+    }
+
+    /// Loads the embedded XDP object with the configuration-dependent tables created at `sizes`
+    /// (see [`super::sizing`]); nothing is attached yet.
+    pub fn load_sized(sizes: MapSizes) -> Result<Self, DataplaneError> {
         if EBPF_OBJECT.is_empty() {
             return Err(DataplaneError::Load {
                 source: "this havip-agent was built without the `ebpf` feature, so no XDP \
@@ -107,11 +118,12 @@ impl Dataplane {
                     .into(),
             });
         }
-        let mut ebpf = EbpfLoader::new()
-            .load(EBPF_OBJECT)
-            .map_err(|e| DataplaneError::Load {
-                source: Box::new(e),
-            })?;
+        let mut ebpf =
+            sized_loader(&sizes)
+                .load(EBPF_OBJECT)
+                .map_err(|e| DataplaneError::Load {
+                    source: Box::new(e),
+                })?;
         for name in [XDP_PROGRAM, PASS_PROGRAM, TX_PROGRAM] {
             xdp_program(Some(&mut ebpf), name)?
                 .load()
@@ -133,11 +145,19 @@ impl Dataplane {
             ebpf: Some(ebpf),
             states: StdHashMap::new(),
             slots: StdHashMap::new(),
+            free_slots: (0..sizes.vips).rev().collect(),
+            sizes,
             // Epochs only need to differ between grants of one load; start from the clock so
             // they also differ from any epoch a previous agent left in a pinned map.
             next_epoch: monotonic_ns().max(1),
             attached: Vec::new(),
         })
+    }
+
+    /// The sizes the tables were created with (a reload must fit in them).
+    #[must_use]
+    pub fn sizes(&self) -> MapSizes {
+        self.sizes
     }
 
     fn program(&mut self, name: &'static str) -> Result<&mut Xdp, DataplaneError> {
@@ -220,13 +240,14 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        let stat_slot = match self.slots.get(&key) {
-            Some(&s) => s,
-            None => (0..capacity::VIP_COUNTERS)
-                .find(|s| !self.slots.values().any(|u| u == s))
-                .ok_or(DataplaneError::VipTableFull {
-                    capacity: capacity::VIPS,
+        let (stat_slot, fresh) = match self.slots.get(&key) {
+            Some(&s) => (s, false),
+            None => (
+                *self.free_slots.last().ok_or(DataplaneError::VipTableFull {
+                    capacity: self.sizes.vips,
                 })?,
+                true,
+            ),
         };
         let entry = VipEntry {
             mac,
@@ -238,6 +259,9 @@ impl Dataplane {
         self.vips
             .insert(&key, &entry, 0)
             .map_err(|e| DataplaneError::map(map_names::VIPS, "insert", e))?;
+        if fresh {
+            self.free_slots.pop();
+        }
         self.slots.insert(key, stat_slot);
         Ok(())
     }
@@ -248,7 +272,8 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        if self.slots.remove(&key).is_some() {
+        if let Some(slot) = self.slots.remove(&key) {
+            self.free_slots.push(slot);
             self.vips
                 .remove(&key)
                 .map_err(|e| DataplaneError::map(map_names::VIPS, "remove", e))?;
@@ -449,6 +474,17 @@ impl Dataplane {
     }
 }
 
+/// The loader with every configuration-dependent table's `max_entries` set to `sizes` (set
+/// before the maps are created; the object declares the minimum sizes). Kept apart from
+/// [`Dataplane::load_sized`] so that adopting existing maps can reuse it.
+fn sized_loader(sizes: &MapSizes) -> EbpfLoader<'static> {
+    let mut loader = EbpfLoader::new();
+    for (name, entries) in sizes.entries() {
+        loader.map_max_entries(name, entries);
+    }
+    loader
+}
+
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -498,26 +534,46 @@ impl Dataplane {
     /// Adopts the havip program attached to `ifnames` with its maps when a previous agent left
     /// one that speaks this agent's ABI; otherwise loads this binary's program with fresh maps.
     /// Either way the ABI header is (re)written.
-    pub fn adopt_or_load(ifnames: &[String]) -> Result<(Self, Origin), DataplaneError> {
-        let (mut dp, origin) = match adopt::find(ifnames).and_then(Self::adopt) {
+    pub fn adopt_or_load(
+        ifnames: &[String],
+        sizes: MapSizes,
+    ) -> Result<(Self, Origin), DataplaneError> {
+        let adopted = adopt::find(ifnames).and_then(|found| Self::adopt(found, &sizes));
+        let (mut dp, origin) = match adopted {
             Ok((dp, origin)) => (dp, origin),
             Err(refusal) => {
                 let reason = refusal.to_string();
-                (Self::load()?, Origin::Loaded { reason })
+                (Self::load_sized(sizes)?, Origin::Loaded { reason })
             }
         };
         dp.write_header()?;
         Ok((dp, origin))
     }
 
-    fn adopt(found: Found) -> Result<(Self, Origin), Refusal> {
+    fn adopt(found: Found, wanted: &MapSizes) -> Result<(Self, Origin), Refusal> {
+        // The running tables must hold what this configuration needs (they were sized for the
+        // previous one); smaller ones mean a fresh load, and so a normal start.
+        let sizes = found.sizes()?;
+        if !sizes.holds(wanted) {
+            return Err(Refusal::TooSmall {
+                prog_id: found.prog_id,
+                have: sizes,
+                want: *wanted,
+            });
+        }
         let vips: HashMap<MapData, VipKey, VipEntry> = found.open(map_names::VIPS)?;
         let vrids: HashMap<MapData, VridKey, VridState> = found.open(map_names::VRIDS)?;
         let states: StdHashMap<VridKey, VridState> = vrids.iter().filter_map(Result::ok).collect();
-        let slots = vips
+        let slots: StdHashMap<VipKey, u32> = vips
             .iter()
             .filter_map(Result::ok)
             .map(|(k, v)| (k, v.stat_slot))
+            .collect();
+        // Counter slots still used by inherited VIPs are not free.
+        let used: std::collections::HashSet<u32> = slots.values().copied().collect();
+        let free_slots = (0..sizes.vips)
+            .rev()
+            .filter(|s| !used.contains(s))
             .collect();
         // Epochs must never repeat one the kernel may have fenced.
         let newest = states.values().map(|s| s.grant_epoch).max().unwrap_or(0);
@@ -537,6 +593,8 @@ impl Dataplane {
             vrids,
             states,
             slots,
+            free_slots,
+            sizes,
             next_epoch: monotonic_ns().max(newest).max(1),
             attached: found
                 .attached

@@ -6,11 +6,13 @@ mod attach;
 mod control;
 pub mod pins;
 mod reader;
+pub mod sizing;
 mod xdp_netlink;
 
 pub use attach::{AttachMode, Attached};
 pub use control::{Counters, Dataplane, Inherited, Origin, VridConfig};
 pub use reader::{MapReader, Ownership};
+pub use sizing::{MapSizes, Needs};
 
 /// The eBPF object built by build.rs, 8-byte aligned as aya requires. Empty in a build without
 /// the `ebpf` feature, where [`Dataplane::load`] refuses with a message that says so.
@@ -74,8 +76,9 @@ pub enum DataplaneError {
         #[source]
         source: aya::maps::MapError,
     },
-    /// The VIP table or its counter slots are full.
-    #[error("the VIP table is full ({capacity} entries)")]
+    /// The VIP table or its counter slots are full (the tables are sized from the configuration
+    /// at load; see [`sizing`]).
+    #[error("the VIP table is full ({capacity} entries, sized when the agent started)")]
     VipTableFull {
         /// Its capacity.
         capacity: u32,

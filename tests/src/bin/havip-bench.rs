@@ -11,14 +11,22 @@
 //! (the same lookups but the fence, frame unchanged, so its true cost is known from `repeat`).
 //! Everything runs inside a namespace of its own.
 //!
+//! The reply path and the hash-miss path are also timed with 1 and with 4,096 VIPs in the
+//! table (the tables sized for them as the agent sizes them): hash lookups, so the cost should
+//! not grow with the table.
+//!
 //! `failover`: keepalived and havip failing over on the same lab, measured on the wire
 //! (`havip_tests::failover`); with `--stress`, transitions counted under full CPU load.
+//!
+//! `scale`: 1, 50 and 255 instances x 16 VIPs on two nodes, havip beside keepalived: idle CPU and
+//! RSS of both nodes, and the time until every VIP has moved after a link cut
+//! (`havip_tests::scale`).
 
 use std::{fmt::Write as _, net::Ipv4Addr, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
 use aya::programs::{TestRun as _, TestRunAttrs, TestRunOptions, Xdp};
-use havip_agent::dataplane::{Dataplane, VridConfig};
+use havip_agent::dataplane::{Dataplane, MapSizes, Needs, VridConfig};
 use havip_tests::{
     agents::Vrrp,
     failover::{
@@ -28,6 +36,7 @@ use havip_tests::{
     },
     frames,
     netns::NetNs,
+    scale::{Layout, ScaleMeasured},
 };
 
 const TRIALS: usize = 9;
@@ -72,6 +81,32 @@ enum Cli {
     },
     /// Failover of keepalived and havip side by side (see `havip_tests::failover`).
     Failover(FailoverArgs),
+    /// Many instances x many VIPs, keepalived and havip side by side (see
+    /// `havip_tests::scale`).
+    Scale(ScaleArgs),
+}
+
+/// Arguments of `havip-bench scale`.
+#[derive(Debug, clap::Args)]
+struct ScaleArgs {
+    /// Instance counts, comma-separated (VRIDs 1..=N), each a lab of its own.
+    #[arg(long, value_delimiter = ',', default_value = "1,50,255")]
+    instances: Vec<u8>,
+    /// VIPs per instance (at most 28: one `VRRPv2` advert).
+    #[arg(long, default_value_t = 16)]
+    vips: u8,
+    /// Advert interval: 10ms, 100ms (VRRP v3) or 1s (VRRP v2).
+    #[arg(long, default_value = "100ms")]
+    interval: String,
+    /// Seconds of steady state over which CPU is sampled.
+    #[arg(long, default_value_t = 10)]
+    idle_s: u64,
+    /// Only these implementations, comma-separated: keepalived, havip.
+    #[arg(long, value_delimiter = ',', default_value = "keepalived,havip")]
+    implementations: Vec<String>,
+    /// Directory for scale.md.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
 }
 
 /// Arguments of `havip-bench failover`.
@@ -119,7 +154,7 @@ fn main() -> anyhow::Result<()> {
     match <Cli as clap::Parser>::parse() {
         Cli::Xdp { out } => {
             let ns = NetNs::new(&havip_tests::netns::unique_tag(), "bench")?;
-            let table = ns.enter(bench_xdp)?;
+            let table = ns.enter(|| Ok(bench_xdp()? + &bench_xdp_vip_count()?))?;
             println!("{table}");
             if let Some(out) = out {
                 std::fs::write(&out, &table)
@@ -128,19 +163,99 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Cli::Failover(args) => failover(&args),
+        Cli::Scale(args) => scale(&args),
     }
+}
+
+fn vrrp_of(interval: &str) -> anyhow::Result<Vrrp> {
+    match interval {
+        "10ms" => Ok(Vrrp::V3 { centis: 1 }),
+        "100ms" => Ok(Vrrp::V3 { centis: 10 }),
+        "1s" => Ok(Vrrp::V2 { secs: 1 }),
+        other => anyhow::bail!("unknown interval {other:?} (known: 10ms, 100ms, 1s)"),
+    }
+}
+
+fn implementations_of(names: &[String]) -> anyhow::Result<Vec<Implementation>> {
+    names
+        .iter()
+        .map(|s| {
+            Implementation::ALL
+                .into_iter()
+                .find(|i| i.name() == s)
+                .with_context(|| format!("unknown implementation {s:?} (known: keepalived, havip)"))
+        })
+        .collect()
+}
+
+fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
+    let vrrp = vrrp_of(&args.interval)?;
+    let implementations = implementations_of(&args.implementations)?;
+    anyhow::ensure!(
+        (1..=28).contains(&args.vips),
+        "--vips must be 1..=28 (one VRRPv2 advert)"
+    );
+    anyhow::ensure!(
+        args.instances.iter().all(|&n| n >= 1),
+        "--instances must be 1..=255"
+    );
+    let idle = Duration::from_secs(args.idle_s);
+    let mut lines = Vec::new();
+    let mut failed = 0;
+    println!("{}", ScaleMeasured::header());
+    for &instances in &args.instances {
+        let layout = Layout {
+            instances,
+            vips_per_instance: args.vips,
+        };
+        for &imp in &implementations {
+            match havip_tests::scale::measure(imp, layout, vrrp, idle) {
+                Ok(m) => {
+                    println!("{}", m.line());
+                    lines.push(m.line());
+                }
+                Err(e) => {
+                    failed += 1;
+                    println!("{} {instances} x {}: FAILED: {e:#}", imp.name(), args.vips);
+                }
+            }
+        }
+    }
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "Scale: two nodes, every instance on one interface with unicast peers, {} adverts; CPU \
+         over {} s of steady state (percent of one core, all processes of the daemon), peak RSS; \
+         'moved' is from the link cut of the master to the end of the ARP sweep in which \
+         the backup had answered every VIP alone (each sweep asks only for the VIPs not moved \
+         yet; the resolution is at most one full sweep, shown, and usually far less); the cut \
+         falls at any phase of the advert interval, so 'moved' may be below the \
+         Master_Down_Interval by up to one interval.\n",
+        args.interval, args.idle_s
+    );
+    let _ = writeln!(table, "{}", ScaleMeasured::header());
+    for l in &lines {
+        let _ = writeln!(table, "{l}");
+    }
+    println!("\n{table}");
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let md = dir.join("scale.md");
+        std::fs::write(&md, &table).with_context(|| format!("writing {}", md.display()))?;
+        println!("written: {}", md.display());
+    }
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} measurement(s) failed (see FAILED lines)"
+    );
+    Ok(())
 }
 
 fn plan(args: &FailoverArgs) -> anyhow::Result<Plan> {
     let intervals = args
         .intervals
         .iter()
-        .map(|s| match s.as_str() {
-            "10ms" => Ok(Vrrp::V3 { centis: 1 }),
-            "100ms" => Ok(Vrrp::V3 { centis: 10 }),
-            "1s" => Ok(Vrrp::V2 { secs: 1 }),
-            other => anyhow::bail!("unknown interval {other:?} (known: 10ms, 100ms, 1s)"),
-        })
+        .map(|s| vrrp_of(s))
         .collect::<anyhow::Result<Vec<_>>>()?;
     let scenarios = args
         .scenarios
@@ -151,16 +266,7 @@ fn plan(args: &FailoverArgs) -> anyhow::Result<Plan> {
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let implementations = args
-        .implementations
-        .iter()
-        .map(|s| {
-            Implementation::ALL
-                .into_iter()
-                .find(|i| i.name() == s)
-                .with_context(|| format!("unknown implementation {s:?} (known: keepalived, havip)"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let implementations = implementations_of(&args.implementations)?;
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     anyhow::ensure!(
         args.probe_us >= 100,
@@ -479,6 +585,71 @@ fn bench_xdp() -> anyhow::Result<String> {
             table,
             "| {} | {} | {method} | {gross:.1} | {empty:.1} | {net:.1} | {target} | {met} |",
             p.name, p.verdict
+        );
+    }
+    Ok(table)
+}
+
+/// VIP counts of the table-size dimension.
+const VIP_COUNTS: [u32; 2] = [1, 4096];
+
+/// The reply path (live frames, net of an `XDP_TX` program) and the miss path (repeat, net of
+/// the empty program) with [`VIP_COUNTS`] VIPs in the table, each in a data plane loaded with
+/// the tables the agent would size for that many VIPs. The VIPs belong to one owned instance;
+/// the request asks for the last one added.
+fn bench_xdp_vip_count() -> anyhow::Result<String> {
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "\nThe same paths with 1 and 4,096 VIPs in the table (tables sized as the agent sizes \
+         them; hash lookups, so the cost should not grow):\n"
+    );
+    let _ = writeln!(
+        table,
+        "| VIPs in table | VIP entries | ARP reply, live frames net ns/pkt | ARP not a VIP, net ns/pkt |"
+    );
+    let _ = writeln!(table, "|---:|---:|---:|---:|");
+    for n in VIP_COUNTS {
+        let sizes = MapSizes::for_needs(&Needs {
+            vips: n,
+            vrids: 1,
+            allowed_peers: 1,
+        });
+        let mut dp = Dataplane::load_sized(sizes)?;
+        let vips: Vec<Ipv4Addr> = (0..n)
+            .map(|i| Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 18, 0, 0)) + i))
+            .collect();
+        dp.configure_vrid(
+            LO,
+            VRID,
+            &VridConfig {
+                primary_addr: OURS,
+                priority: 100,
+                version: 3,
+                unicast_peers: true,
+                v3_checksum_as_v2: false,
+                auth_pass: None,
+                advert_interval: 100,
+                vips: vec![VIP],
+            },
+        )?;
+        for &v in &vips {
+            dp.set_vip(LO, v, [2, 0, 0x5e, 0, 1, 0x33], VRID, LO)?;
+        }
+        dp.grant(LO, VRID, Duration::from_secs(3600))?;
+        let last = *vips.last().context("no VIP")?;
+        let reply = frames::arp_request(last);
+        let gross = time(dp.xdp_program()?, &reply, Mode::Live, REPEAT)?;
+        let base = time(dp.tx_program()?, &reply, Mode::Live, REPEAT)?;
+        let miss = frames::arp_request(Ipv4Addr::new(192, 0, 2, 99));
+        let miss_gross = time(dp.xdp_program()?, &miss, Mode::Repeat, REPEAT)?;
+        let miss_base = time(dp.pass_program()?, &miss, Mode::Repeat, REPEAT)?;
+        let _ = writeln!(
+            table,
+            "| {n} | {} | {:.1} | {:.1} |",
+            sizes.vips,
+            (gross - base).max(0.0),
+            (miss_gross - miss_base).max(0.0)
         );
     }
     Ok(table)

@@ -476,7 +476,7 @@ fn ms_f(ns: i64) -> f64 {
 }
 
 #[expect(clippy::cast_precision_loss, reason = "a percentage for display")]
-fn percent(cpu: u64, wall: Duration) -> f64 {
+pub(crate) fn percent(cpu: u64, wall: Duration) -> f64 {
     cpu as f64 / wall.as_nanos().max(1) as f64 * 100.0
 }
 
@@ -489,14 +489,14 @@ fn wait_seen(capture: &Capture, port: Port, seen: Seen, after: Stamp, limit: Dur
 }
 
 /// The daemon of one node.
-enum Daemon {
+pub(crate) enum Daemon {
     Havip(Proc),
     Keepalived(Keepalived),
 }
 
 impl Daemon {
     /// Starts `imp` on node `n` of `lan` with the keepalived.conf `conf`.
-    fn start(
+    pub(crate) fn start(
         imp: Implementation,
         lan: &Lan,
         n: usize,
@@ -520,7 +520,7 @@ impl Daemon {
     }
 
     /// Its processes: havip's agent; keepalived's parent and VRRP process.
-    fn pids(&self) -> Vec<i32> {
+    pub(crate) fn pids(&self) -> Vec<i32> {
         match self {
             Self::Havip(p) => vec![p.pid()],
             Self::Keepalived(k) => std::iter::once(k.proc.pid()).chain(k.vrrp_pid()).collect(),
@@ -562,7 +562,7 @@ impl Drop for Daemon {
 
 /// CPU time of every thread of `pids` in nanoseconds (`/proc/PID/task/*/schedstat`, which counts
 /// in nanoseconds where `stat` counts in clock ticks); `None` if one cannot be read.
-fn cpu_ns(pids: &[i32]) -> Option<u64> {
+pub(crate) fn cpu_ns(pids: &[i32]) -> Option<u64> {
     let mut total = 0;
     for pid in pids {
         let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
@@ -579,7 +579,7 @@ fn cpu_ns(pids: &[i32]) -> Option<u64> {
 }
 
 /// Sum of `VmHWM` of `pids`, KiB.
-fn peak_rss_kib(pids: &[i32]) -> Option<u64> {
+pub(crate) fn peak_rss_kib(pids: &[i32]) -> Option<u64> {
     let mut total = 0;
     for pid in pids {
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
