@@ -130,11 +130,14 @@ fn run(peer: Peer, peer_vips: &[&str]) {
         context()
     );
 
-    // Every advert of b in the window was rejected for its addresses, and counted so.
+    // b's adverts in the window were rejected for their addresses, and counted so. The bound is
+    // a quarter of the intervals, not all of them: how many adverts a peer gets out in the
+    // window depends on its own scheduling (keepalived's, under CI load, sent 14 in 30 once);
+    // what must hold is that the rejections are counted as they keep coming.
     let dropped = after.get(DROPPED, &[DROPPED_REASON]) - before.get(DROPPED, &[DROPPED_REASON]);
     let intervals = OBSERVE.as_secs_f64() / V3_100MS.interval().as_secs_f64();
     assert!(
-        dropped >= intervals / 2.0,
+        dropped >= intervals / 4.0,
         "{DROPPED}{{reason=\"addresses\"}} grew by {dropped} over {intervals} intervals\n{}",
         after.text
     );
