@@ -18,7 +18,10 @@ use super::{
     wire::{Capture, LinkSwitch, Pacer, now},
 };
 use crate::{
-    agents::{InstanceSpec, Keepalived, START_LIMIT, Vrrp, Workdir, spawn_havip_file},
+    agents::{
+        InstanceSpec, Keepalived, START_LIMIT, Vrrp, Workdir, spawn_havip_file, transitions,
+        wait_havip_state,
+    },
     netns::{Lan, wait_for},
     proc::Proc,
 };
@@ -520,6 +523,25 @@ impl Daemon {
     }
 
     /// Its processes: havip's agent; keepalived's parent and VRRP process.
+    /// Waits up to `limit` until the daemon logged entering `state`.
+    pub(crate) fn wait_state(&self, state: &str, limit: Duration) -> bool {
+        match self {
+            Self::Havip(p) => wait_havip_state(p, state, 0, limit).is_some(),
+            Self::Keepalived(k) => k.wait_entered(state, 1, limit),
+        }
+    }
+
+    /// State transitions logged so far (keepalived: entries into MASTER, BACKUP or FAULT).
+    pub(crate) fn transitions(&self) -> usize {
+        match self {
+            Self::Havip(p) => transitions(&p.log_text()).len(),
+            Self::Keepalived(k) => ["MASTER", "BACKUP", "FAULT"]
+                .iter()
+                .map(|s| k.entered(s))
+                .sum(),
+        }
+    }
+
     pub(crate) fn pids(&self) -> Vec<i32> {
         match self {
             Self::Havip(p) => vec![p.pid()],

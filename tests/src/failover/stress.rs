@@ -19,14 +19,10 @@ use std::{
 
 use anyhow::bail;
 
-use super::run::Implementation;
+use super::run::{Daemon, Implementation};
 use crate::{
-    agents::{
-        InstanceSpec, Keepalived, START_LIMIT, Vrrp, Workdir, spawn_havip_file, transitions,
-        wait_havip_state,
-    },
+    agents::{InstanceSpec, START_LIMIT, Vrrp, Workdir},
     netns::Lan,
-    proc::Proc,
 };
 
 const A_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
@@ -128,11 +124,11 @@ impl StressPlan {
         spec_a.state = "MASTER";
         let spec_b = InstanceSpec::new(VRRP, 100, B_IP, &[A_IP]);
         let conf = |spec: &InstanceSpec, id: &str| with_realtime(&spec.to_keepalived(id), realtime);
-        let a = Node::start(imp, &lan, 0, &dir, "a", &conf(&spec_a, "hv_a"))?;
+        let a = Daemon::start(imp, &lan, 0, &dir, "a", &conf(&spec_a, "hv_a"))?;
         if !a.wait_state("MASTER", START_LIMIT) {
             bail!("a never became MASTER");
         }
-        let b = Node::start(imp, &lan, 1, &dir, "b", &conf(&spec_b, "hv_b"))?;
+        let b = Daemon::start(imp, &lan, 1, &dir, "b", &conf(&spec_b, "hv_b"))?;
         if !b.wait_state("BACKUP", START_LIMIT) {
             bail!("b never became BACKUP");
         }
@@ -192,55 +188,6 @@ fn saturate(workers: usize, load_for: Duration) {
     stop.store(true, Ordering::Relaxed);
     for t in threads {
         let _ = t.join();
-    }
-}
-
-/// The daemon of one node and how to count its transitions.
-enum Node {
-    Havip(Proc),
-    Keepalived(Keepalived),
-}
-
-impl Node {
-    fn start(
-        imp: Implementation,
-        lan: &Lan,
-        n: usize,
-        dir: &Workdir,
-        label: &str,
-        conf: &str,
-    ) -> anyhow::Result<Self> {
-        let node = &lan.nodes[n];
-        Ok(match imp {
-            Implementation::Havip => Self::Havip(spawn_havip_file(
-                node,
-                dir,
-                label,
-                &format!("{label}.conf"),
-                conf,
-            )?),
-            Implementation::Keepalived => {
-                Self::Keepalived(Keepalived::spawn_conf(node, dir, label, conf)?)
-            }
-        })
-    }
-
-    fn wait_state(&self, state: &str, limit: Duration) -> bool {
-        match self {
-            Self::Havip(p) => wait_havip_state(p, state, 0, limit).is_some(),
-            Self::Keepalived(k) => k.wait_entered(state, 1, limit),
-        }
-    }
-
-    /// State transitions logged so far (keepalived: entries into MASTER, BACKUP or FAULT).
-    fn transitions(&self) -> usize {
-        match self {
-            Self::Havip(p) => transitions(&p.log_text()).len(),
-            Self::Keepalived(k) => ["MASTER", "BACKUP", "FAULT"]
-                .iter()
-                .map(|s| k.entered(s))
-                .sum(),
-        }
     }
 }
 
