@@ -62,10 +62,15 @@ fn client(endpoint: &str, key: &str, timeout: Duration, stats: &CloudStats) -> C
         secret_key: None,
         credentials_file: None,
         request_timeout: timeout,
+        token: None,
+        credentials: None,
+        role_name: None,
+        metadata_url: None,
     };
     let creds = Credentials {
         secret_id: ID.into(),
         secret_key: Secret::new(key),
+        token: None,
     };
     Client::new(&cfg, creds, stats.clone()).expect("client")
 }

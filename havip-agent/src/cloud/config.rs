@@ -114,19 +114,47 @@ pub struct TencentConfig {
     /// `SecretKey`. Prefer `credentials_file` or the environment.
     #[serde(default)]
     pub secret_key: Option<Secret>,
-    /// A TOML file with `secret_id` and `secret_key` (mode 0600).
+    /// A TOML file with `secret_id` and `secret_key` (mode 0600), and `token` for STS
+    /// credentials.
     #[serde(default)]
     pub credentials_file: Option<PathBuf>,
     /// Timeout of one API request. Default 5 s.
     #[serde(default = "default_request_timeout", deserialize_with = "duration")]
     pub request_timeout: Duration,
+    /// An STS token going with `secret_id`/`secret_key` (sent as `X-TC-Token`).
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// `"cam-role"`: temporary credentials of the CVM's CAM role, from the metadata service.
+    /// Default: a key pair (configuration, file, environment).
+    #[serde(default)]
+    pub credentials: Option<String>,
+    /// The CAM role (with `credentials = "cam-role"`). Default: the one the metadata service
+    /// lists.
+    #[serde(default)]
+    pub role_name: Option<String>,
+    /// The CVM metadata service. Default `http://metadata.tencentyun.com/latest/meta-data/`.
+    #[serde(default)]
+    pub metadata_url: Option<String>,
 }
+
+/// Default CVM metadata service.
+pub const DEFAULT_TENCENT_METADATA: &str = "http://metadata.tencentyun.com/latest/meta-data/";
+/// The value of `credentials` that selects the CAM role.
+pub const CAM_ROLE: &str = "cam-role";
 
 impl TencentConfig {
     /// The endpoint in use.
     #[must_use]
     pub fn endpoint(&self) -> &str {
         self.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT)
+    }
+
+    /// The metadata service in use.
+    #[must_use]
+    pub fn metadata_url(&self) -> &str {
+        self.metadata_url
+            .as_deref()
+            .unwrap_or(DEFAULT_TENCENT_METADATA)
     }
 }
 
@@ -359,6 +387,26 @@ fn check_account_and_node(settings: &Settings, errors: &mut Vec<FieldError>) {
                     "cloud.tencent",
                     "set both secret_id and secret_key, or neither",
                 ));
+            }
+            match t.credentials.as_deref() {
+                None => {}
+                Some(CAM_ROLE) => {
+                    if t.secret_id.is_some() || t.credentials_file.is_some() {
+                        errors.push(field_error(
+                            "cloud.tencent.credentials",
+                            "`cam-role` excludes secret_id/secret_key and credentials_file",
+                        ));
+                    }
+                    check_url(
+                        t.metadata_url(),
+                        "cloud.tencent.metadata_url".into(),
+                        errors,
+                    );
+                }
+                Some(other) => errors.push(field_error(
+                    "cloud.tencent.credentials",
+                    format!("`{other}`: the only value is `cam-role`"),
+                )),
             }
         }
     }

@@ -1,18 +1,27 @@
 //! Tencent Cloud API credentials: from `[cloud.tencent]` itself, else from its
 //! `credentials_file`, else from the environment (`TENCENTCLOUD_SECRET_ID`,
-//! `TENCENTCLOUD_SECRET_KEY`, the names Tencent's own tools read). The key is a [`Secret`]; the
-//! id is only ever shown masked ([`Credentials::masked_id`]).
+//! `TENCENTCLOUD_SECRET_KEY`, `TENCENTCLOUD_SESSION_TOKEN`, the names Tencent's own tools read);
+//! or, with `credentials = "cam-role"`, the CVM's CAM role ([`super::role`]). Each source may
+//! carry an STS token (sent as `X-TC-Token`). The key and token are [`Secret`]s; the id is only
+//! ever shown masked ([`Credentials::masked_id`]).
 
 use std::{fmt, path::PathBuf};
 
 use serde::Deserialize;
 
-use super::{config::TencentConfig, secret::Secret};
+use super::{
+    config::TencentConfig,
+    metadata::{Flavor, Metadata},
+    role::{KeySource, RoleCache, RoleKind},
+    secret::Secret,
+};
 
 /// Environment variable of the `SecretId`.
 pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
 /// Environment variable of the `SecretKey`.
 pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
+/// Environment variable of an STS token going with the pair.
+pub const ENV_SESSION_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
 
 /// A key pair.
 #[derive(Clone)]
@@ -21,6 +30,9 @@ pub struct Credentials {
     pub secret_id: String,
     /// `SecretKey`.
     pub secret_key: Secret,
+    /// The STS token of temporary credentials (`X-TC-Token`, `x-acs-security-token`,
+    /// `X-Amz-Security-Token`).
+    pub token: Option<Secret>,
 }
 
 impl Credentials {
@@ -37,6 +49,7 @@ impl fmt::Debug for Credentials {
         f.debug_struct("Credentials")
             .field("secret_id", &self.masked_id())
             .field("secret_key", &self.secret_key)
+            .field("token", &self.token)
             .finish()
     }
 }
@@ -50,6 +63,8 @@ pub enum Source {
     File(PathBuf),
     /// The environment.
     Environment,
+    /// The CVM's CAM role, from the metadata service.
+    CamRole,
 }
 
 impl fmt::Display for Source {
@@ -58,6 +73,7 @@ impl fmt::Display for Source {
             Self::Config => f.write_str("the configuration"),
             Self::File(p) => write!(f, "{}", p.display()),
             Self::Environment => write!(f, "{ENV_SECRET_ID}/{ENV_SECRET_KEY}"),
+            Self::CamRole => f.write_str("the CAM role (metadata service)"),
         }
     }
 }
@@ -88,6 +104,12 @@ pub enum CredentialsError {
          {ENV_SECRET_ID}/{ENV_SECRET_KEY}"
     )]
     Missing,
+    /// The metadata service client could not be built.
+    #[error("cloud.tencent.metadata_url: {message}")]
+    Metadata {
+        /// Why.
+        message: String,
+    },
     /// An empty id or key.
     #[error("cloud.tencent: the credentials from {from} are empty")]
     Empty {
@@ -101,6 +123,8 @@ pub enum CredentialsError {
 struct File {
     secret_id: String,
     secret_key: Secret,
+    #[serde(default)]
+    token: Option<Secret>,
 }
 
 /// Finds the credentials for `cfg`, reading the environment through `env`.
@@ -113,6 +137,7 @@ pub fn resolve(
             Credentials {
                 secret_id: id.clone(),
                 secret_key: key.clone(),
+                token: cfg.token.clone(),
             },
             Source::Config,
         )
@@ -145,6 +170,7 @@ pub fn resolve(
             Credentials {
                 secret_id: file.secret_id,
                 secret_key: file.secret_key,
+                token: file.token,
             },
             Source::File(path.clone()),
         )
@@ -153,6 +179,9 @@ pub fn resolve(
             Credentials {
                 secret_id: id,
                 secret_key: Secret::new(key),
+                token: env(ENV_SESSION_TOKEN)
+                    .filter(|t| !t.trim().is_empty())
+                    .map(Secret::new),
             },
             Source::Environment,
         )
@@ -163,6 +192,24 @@ pub fn resolve(
         return Err(CredentialsError::Empty { from: source });
     }
     Ok((creds, source))
+}
+
+/// The key source for `cfg`: the CAM role with `credentials = "cam-role"`, else [`resolve`].
+pub fn key_source(
+    cfg: &TencentConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<(KeySource, Source), CredentialsError> {
+    if cfg.credentials.as_deref() == Some(super::config::CAM_ROLE) {
+        let metadata = Metadata::new(cfg.metadata_url(), Flavor::Tencent).map_err(|e| {
+            CredentialsError::Metadata {
+                message: e.to_string(),
+            }
+        })?;
+        let cache = RoleCache::new(RoleKind::TencentCam, metadata, cfg.role_name.clone());
+        return Ok((KeySource::Role(cache), Source::CamRole));
+    }
+    let (creds, source) = resolve(cfg, env)?;
+    Ok((KeySource::Static(creds), source))
 }
 
 #[cfg(test)]
@@ -178,6 +225,10 @@ mod tests {
             secret_key: None,
             credentials_file: None,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            token: None,
+            credentials: None,
+            role_name: None,
+            metadata_url: None,
         }
     }
 
@@ -241,14 +292,51 @@ mod tests {
     }
 
     #[test]
+    fn sts_tokens_from_file_and_environment_and_the_cam_role() {
+        let vars = &[
+            (ENV_SECRET_ID, "AKIDenv"),
+            (ENV_SECRET_KEY, "env-key"),
+            (ENV_SESSION_TOKEN, "env-token"),
+        ];
+        let (c, _) = resolve(&cfg(), env(vars)).expect("from env");
+        assert_eq!(c.token.as_ref().map(Secret::expose), Some("env-token"));
+        let (c, _) = resolve(&cfg(), env(&vars[..2])).expect("no token");
+        assert!(c.token.is_none());
+
+        let dir = std::env::temp_dir().join(format!("havip-sts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("creds.toml");
+        std::fs::write(
+            &file,
+            "secret_id = \"AKIDtmp\"\nsecret_key = \"k\"\ntoken = \"file-token\"\n",
+        )
+        .expect("write");
+        let mut with_file = cfg();
+        with_file.credentials_file = Some(file);
+        let (c, _) = resolve(&with_file, env(&[])).expect("file with a token");
+        assert_eq!(c.token.as_ref().map(Secret::expose), Some("file-token"));
+        let _ = std::fs::remove_dir_all(&dir);
+
+        let mut role = cfg();
+        role.credentials = Some("cam-role".into());
+        let (keys, source) = key_source(&role, env(&[])).expect("cam role");
+        assert_eq!(source, Source::CamRole);
+        assert!(matches!(keys, KeySource::Role(_)));
+        assert!(keys.describe().contains("metadata.tencentyun.com"));
+    }
+
+    #[test]
     fn debug_masks_the_pair() {
         let c = Credentials {
             secret_id: "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE".into(),
             secret_key: Secret::new("Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"),
+            token: Some(Secret::new("sts-token-do-not-show")),
         };
         let printed = format!("{c:?}");
         assert!(
-            !printed.contains("z8krbs") && !printed.contains("Gu5t9x"),
+            !printed.contains("z8krbs")
+                && !printed.contains("Gu5t9x")
+                && !printed.contains("sts-token"),
             "{printed}"
         );
     }

@@ -27,11 +27,14 @@
 
 pub mod config;
 pub mod credentials;
+pub mod errors;
 pub mod havip;
 pub mod identity;
+pub mod metadata;
 pub mod migrate;
 pub mod reporter;
 pub mod retry;
+pub mod role;
 pub mod secret;
 pub mod stats;
 pub mod tc3;
@@ -181,8 +184,8 @@ impl Reporters {
             .collect();
         let client = match &settings.tencent {
             Some(t) => {
-                let (creds, source) = credentials::resolve(t, |k| std::env::var(k).ok())?;
-                let client = tencent::Client::new(t, creds, me.stats.clone())?;
+                let (keys, source) = credentials::key_source(t, |k| std::env::var(k).ok())?;
+                let client = tencent::Client::with_keys(t, keys, me.stats.clone())?;
                 info!(
                     endpoint = client.endpoint(),
                     region = %t.region,

@@ -17,7 +17,10 @@ use tracing::{debug, warn};
 use super::{
     config::TencentConfig,
     credentials::Credentials,
+    errors,
+    metadata::MetadataError,
     retry::{Backoff, Disposition},
+    role::KeySource,
     stats::CloudStats,
     tc3,
 };
@@ -82,6 +85,15 @@ pub enum ApiError {
         /// `RequestId`, for Tencent's support.
         request_id: String,
     },
+    /// No credentials to sign with (the metadata service failed).
+    #[error("{action}: no credentials: {source}")]
+    Credentials {
+        /// The action.
+        action: String,
+        /// The cause.
+        #[source]
+        source: MetadataError,
+    },
     /// The answer is not what the API documents.
     #[error("{action}: malformed answer: {what}")]
     Decode {
@@ -97,7 +109,9 @@ impl ApiError {
     #[must_use]
     pub fn disposition(&self) -> Disposition {
         match self {
-            Self::Transport { .. } | Self::Decode { .. } => Disposition::Retry,
+            Self::Transport { .. } | Self::Decode { .. } | Self::Credentials { .. } => {
+                Disposition::Retry
+            }
             Self::Http { status, .. } => match status {
                 429 => Disposition::BackOff,
                 408 | 500..=599 => Disposition::Retry,
@@ -105,6 +119,12 @@ impl ApiError {
             },
             Self::Api { code, .. } => classify(code),
         }
+    }
+
+    /// The class of the API's error code, if it answered with one.
+    #[must_use]
+    pub fn class(&self) -> Option<errors::Class> {
+        self.code().map(|c| errors::classify(errors::TENCENT, c))
     }
 
     /// The API error code, if the API answered with one.
@@ -117,25 +137,11 @@ impl ApiError {
     }
 }
 
-/// What an API error code means for a retry, from Tencent's list of common error codes.
+/// What an API error code means for a retry: its class in Tencent's row of the error table
+/// ([`super::errors::TENCENT`]).
 #[must_use]
 pub fn classify(code: &str) -> Disposition {
-    let (head, _) = code.split_once('.').unwrap_or((code, ""));
-    match head {
-        "RequestLimitExceeded" => Disposition::BackOff,
-        // Server-side and transient state conflicts (a task still running on the resource).
-        "InternalError"
-        | "ServiceUnavailable"
-        | "ResourceUnavailable"
-        | "ResourceInUse"
-        | "FailedOperation" => Disposition::Retry,
-        // The clock is more than five minutes off: a fresh timestamp may pass once NTP has
-        // caught up; the log says to check the clock.
-        "AuthFailure" if code == "AuthFailure.SignatureExpire" => Disposition::Retry,
-        // AuthFailure.*, UnauthorizedOperation, InvalidParameter*, MissingParameter,
-        // UnknownParameter, ResourceNotFound, UnsupportedRegion, LimitExceeded (quota), ...
-        _ => Disposition::GiveUp,
-    }
+    errors::classify(errors::TENCENT, code).disposition()
 }
 
 /// A successful answer: the fields of `Response` and its `RequestId`.
@@ -154,15 +160,24 @@ pub struct Client {
     url: reqwest::Url,
     host: String,
     region: String,
-    creds: Credentials,
+    keys: KeySource,
     stats: CloudStats,
 }
 
 impl Client {
-    /// A client for `cfg` with `creds`, counting calls into `stats`.
+    /// A client for `cfg` with the fixed `creds`, counting calls into `stats`.
     pub fn new(
         cfg: &TencentConfig,
         creds: Credentials,
+        stats: CloudStats,
+    ) -> Result<Self, ClientError> {
+        Self::with_keys(cfg, KeySource::Static(creds), stats)
+    }
+
+    /// A client for `cfg` signing with what `keys` gives (fixed or role credentials).
+    pub fn with_keys(
+        cfg: &TencentConfig,
+        keys: KeySource,
         stats: CloudStats,
     ) -> Result<Self, ClientError> {
         let bad = || ClientError::Endpoint {
@@ -190,7 +205,7 @@ impl Client {
             url,
             host,
             region: cfg.region.clone(),
-            creds,
+            keys,
             stats,
         })
     }
@@ -206,9 +221,17 @@ impl Client {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
             .as_secs();
+        let creds = self
+            .keys
+            .current()
+            .await
+            .map_err(|source| ApiError::Credentials {
+                action: action.to_owned(),
+                source,
+            })?;
         let signed = tc3::sign(
-            &self.creds.secret_id,
-            &self.creds.secret_key,
+            &creds.secret_id,
+            &creds.secret_key,
             &tc3::Request {
                 method: "POST",
                 canonical_uri: "/",
@@ -228,7 +251,7 @@ impl Client {
             timeout: source.is_timeout(),
             source,
         };
-        let mut response = self
+        let mut request = self
             .http
             .post(self.url.clone())
             .header("Authorization", signed.authorization)
@@ -237,11 +260,13 @@ impl Client {
             .header("X-TC-Action", action)
             .header("X-TC-Timestamp", timestamp.to_string())
             .header("X-TC-Version", VERSION)
-            .header("X-TC-Region", &self.region)
-            .body(body)
-            .send()
-            .await
-            .map_err(transport)?;
+            .header("X-TC-Region", &self.region);
+        if let Some(token) = &creds.token {
+            // Temporary credentials: the token travels beside the signature (not signed, as
+            // Tencent's signing rules only cover the headers listed in SignedHeaders).
+            request = request.header("X-TC-Token", token.expose());
+        }
+        let mut response = request.body(body).send().await.map_err(transport)?;
         let status = response.status().as_u16();
         let mut bytes = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(transport)? {
@@ -286,13 +311,19 @@ impl Client {
                     let kind = e.disposition();
                     self.stats.call(provider, action, kind.as_str());
                     if kind == Disposition::GiveUp {
-                        warn!(provider, action, error = %e, "cloud API call failed; not retrying");
+                        warn!(provider, action, error = %e,
+                            class = e.class().map_or("http", errors::Class::as_str),
+                            "cloud API call failed; not retrying");
                         return Err(e);
                     }
                     let delay = backoff.next_delay(kind);
                     if deadline.is_some_and(|d| Instant::now() + delay > d) {
                         warn!(provider, action, error = %e, "cloud API call failed; deadline reached");
                         return Err(e);
+                    }
+                    if e.class() == Some(errors::Class::ExpiredToken) {
+                        // The role's token was refused: fetch a new set before the next try.
+                        self.keys.invalidate().await;
                     }
                     if e.code() == Some("AuthFailure.SignatureExpire") {
                         warn!(
@@ -305,6 +336,7 @@ impl Client {
                         action,
                         error = %e,
                         outcome = kind.as_str(),
+                        class = e.class().map_or("no-answer", errors::Class::as_str),
                         attempt = backoff.attempts(),
                         retry_in_ms = delay.as_millis(),
                         "cloud API call failed; retrying"
@@ -351,10 +383,10 @@ impl Client {
         }
     }
 
-    /// The masked key id, for the startup log.
+    /// The masked key id (or the role), for the startup log.
     #[must_use]
     pub fn masked_id(&self) -> String {
-        self.creds.masked_id()
+        self.keys.describe()
     }
 
     /// The endpoint.

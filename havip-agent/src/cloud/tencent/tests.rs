@@ -73,6 +73,13 @@ fn error_codes_by_kind() {
         ("UnsupportedRegion", Disposition::GiveUp),
         ("LimitExceeded", Disposition::GiveUp),
         ("SomethingNew", Disposition::GiveUp),
+        ("InternalServerError", Disposition::Retry),
+        (
+            "UnsupportedOperation.MutexOperationTaskRunning",
+            Disposition::Retry,
+        ),
+        ("AuthFailure.TokenFailure", Disposition::Retry),
+        ("UnsupportedOperation.PrimaryIp", Disposition::GiveUp),
     ] {
         assert_eq!(classify(code), kind, "{code}");
     }
