@@ -25,6 +25,7 @@
 //!   is in the cloud.
 //! - `havip`, `migrate`, `webhook`: the providers; `stats`: their counters.
 
+pub mod acs3;
 pub mod config;
 pub mod credentials;
 pub mod errors;
@@ -36,6 +37,7 @@ pub mod reporter;
 pub mod retry;
 pub mod role;
 pub mod secret;
+pub mod sigv4;
 pub mod stats;
 pub mod tc3;
 pub mod tencent;

@@ -156,7 +156,7 @@ pub fn utc_date(timestamp: u64) -> String {
 
 /// Proleptic Gregorian date of day `days` since 1970-01-01 (the usual era arithmetic: 400-year
 /// eras of 146 097 days, years starting in March so the leap day is last).
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
+pub(crate) fn civil_from_days(days: u64) -> (u64, u64, u64) {
     let z = days + 719_468;
     let era = z / 146_097;
     let doe = z - era * 146_097;

@@ -1,0 +1,115 @@
+//! Alibaba Cloud API signature V3, `ACS3-HMAC-SHA256`, as Alibaba documents it ("V3 request
+//! structure and signature", worked example `RunInstances` on `ecs.cn-shanghai.aliyuncs.com`).
+//!
+//! ```text
+//! CanonicalRequest = Method \n CanonicalURI \n CanonicalQuery \n CanonicalHeaders \n
+//!                    SignedHeaders \n hex(sha256(payload))
+//!     CanonicalQuery:   RFC 3986-encoded name=value pairs sorted by name, joined by &
+//!     CanonicalHeaders: lowercase(name) ":" trim(value) "\n" for host, content-type and every
+//!                       x-acs-* header, sorted
+//! StringToSign     = "ACS3-HMAC-SHA256" \n hex(sha256(CanonicalRequest))
+//! Signature        = hex(HMAC-SHA256(AccessKeySecret, StringToSign))
+//! Authorization    = "ACS3-HMAC-SHA256 Credential=" AccessKeyId ",SignedHeaders=" ... ",Signature=" ...
+//! ```
+//!
+//! Why V3 and not the RPC signature V1 (HMAC-SHA1 over the sorted query): Alibaba asks users of
+//! V1/V2 to move to V3; V3 uses SHA-256 rather than SHA-1; the action, version, date, nonce,
+//! body hash and STS token (`x-acs-security-token`) are signed headers, so the request as a
+//! whole is covered; and it has the same shape as TC3 and SigV4, so one kind of code and test
+//! serves all three clouds. Pure functions: no clock, no randomness, no I/O.
+
+use super::{
+    secret::Secret,
+    sigv4::canonical_query,
+    tc3::{hmac_sha256, sha256_hex},
+};
+
+/// The algorithm name.
+pub const ALGORITHM: &str = "ACS3-HMAC-SHA256";
+
+/// What is signed.
+#[derive(Clone, Copy, Debug)]
+pub struct Request<'a> {
+    /// `POST` for the RPC-style VPC API.
+    pub method: &'a str,
+    /// `/` for RPC-style APIs.
+    pub canonical_uri: &'a str,
+    /// Query parameters, not encoded, any order.
+    pub query: &'a [(&'a str, &'a str)],
+    /// Headers to sign: `host`, `x-acs-action`, `x-acs-content-sha256`, `x-acs-date`,
+    /// `x-acs-signature-nonce`, `x-acs-version` (and `x-acs-security-token`).
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The body as sent (its hash is also the `x-acs-content-sha256` header).
+    pub payload: &'a [u8],
+}
+
+/// Every intermediate of a signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Signed {
+    /// Step 1.
+    pub canonical_request: String,
+    /// Step 2.
+    pub string_to_sign: String,
+    /// `host;x-acs-action;...`.
+    pub signed_headers: String,
+    /// Lowercase hex.
+    pub signature: String,
+    /// The `Authorization` header value.
+    pub authorization: String,
+}
+
+/// Signs `req` with `access_key_id` / `secret`.
+#[must_use]
+pub fn sign(access_key_id: &str, secret: &Secret, req: &Request<'_>) -> Signed {
+    let mut lines: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    lines.sort();
+    let canonical_headers: String = lines.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let signed_headers = lines
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
+    let canonical_request = format!(
+        "{}\n{}\n{}\n{canonical_headers}\n{signed_headers}\n{}",
+        req.method,
+        req.canonical_uri,
+        canonical_query(req.query),
+        sha256_hex(req.payload)
+    );
+    let string_to_sign = format!("{ALGORITHM}\n{}", sha256_hex(canonical_request.as_bytes()));
+    let signature = hex::encode(hmac_sha256(
+        secret.expose().as_bytes(),
+        string_to_sign.as_bytes(),
+    ));
+    let authorization = format!(
+        "{ALGORITHM} Credential={access_key_id},SignedHeaders={signed_headers},\
+         Signature={signature}"
+    );
+    Signed {
+        canonical_request,
+        string_to_sign,
+        signed_headers,
+        signature,
+        authorization,
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time (`x-acs-date`).
+#[must_use]
+pub fn acs_date(timestamp: u64) -> String {
+    let (y, m, d) = super::tc3::civil_from_days(timestamp / 86_400);
+    let secs = timestamp % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests;
