@@ -15,8 +15,10 @@
 //! Why V3 and not the RPC signature V1 (HMAC-SHA1 over the sorted query): Alibaba asks users of
 //! V1/V2 to move to V3; V3 uses SHA-256 rather than SHA-1; the action, version, date, nonce,
 //! body hash and STS token (`x-acs-security-token`) are signed headers, so the request as a
-//! whole is covered; and it has the same shape as TC3 and SigV4, so one kind of code and test
+//! whole is covered; and it has the same shape as TC3 and `SigV4`, so one kind of code and test
 //! serves all three clouds. Pure functions: no clock, no randomness, no I/O.
+
+use std::fmt::Write as _;
 
 use super::{
     secret::Secret,
@@ -67,7 +69,10 @@ pub fn sign(access_key_id: &str, secret: &Secret, req: &Request<'_>) -> Signed {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     lines.sort();
-    let canonical_headers: String = lines.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let canonical_headers = lines.iter().fold(String::new(), |mut acc, (k, v)| {
+        let _ = writeln!(acc, "{k}:{v}");
+        acc
+    });
     let signed_headers = lines
         .iter()
         .map(|(k, _)| k.as_str())

@@ -71,6 +71,14 @@ pub struct Settings {
     pub tencent_migrate_ip: Vec<MigrateConfig>,
     /// `[[cloud.webhook]]`.
     pub webhook: Vec<WebhookConfig>,
+    /// `[cloud.alibaba]`.
+    pub alibaba: Option<providers::AlibabaConfig>,
+    /// `[[cloud.alibaba_havip]]`.
+    pub alibaba_havip: Vec<providers::AlibabaHavipConfig>,
+    /// `[cloud.aws]`.
+    pub aws: Option<providers::AwsConfig>,
+    /// `[[cloud.aws_private_ip]]`.
+    pub aws_private_ip: Vec<providers::AwsPrivateIpConfig>,
 }
 
 impl Settings {
@@ -80,6 +88,8 @@ impl Settings {
         self.tencent_havip.is_empty()
             && self.tencent_migrate_ip.is_empty()
             && self.webhook.is_empty()
+            && self.alibaba_havip.is_empty()
+            && self.aws_private_ip.is_empty()
     }
 }
 
@@ -257,10 +267,15 @@ pub fn parse(table: &toml::Table, instances: &[&str]) -> Result<Settings, Vec<Fi
                 settings.tencent_migrate_ip = typed_list(value, &path, &mut errors);
             }
             "webhook" => settings.webhook = typed_list(value, &path, &mut errors),
+            "alibaba" => settings.alibaba = typed(value, &path, &mut errors),
+            "alibaba_havip" => settings.alibaba_havip = typed_list(value, &path, &mut errors),
+            "aws" => settings.aws = typed(value, &path, &mut errors),
+            "aws_private_ip" => settings.aws_private_ip = typed_list(value, &path, &mut errors),
             _ => errors.push(field_error(
                 path,
                 "unknown key; expected one of `node`, `tencent`, `tencent_havip`, \
-                 `tencent_migrate_ip`, `webhook`",
+                 `tencent_migrate_ip`, `webhook`, `alibaba`, `alibaba_havip`, `aws`, \
+                 `aws_private_ip`",
             )),
         }
     }
@@ -429,6 +444,7 @@ fn check_account_and_node(settings: &Settings, errors: &mut Vec<FieldError>) {
 
 fn check(settings: &Settings, instances: &[&str], errors: &mut Vec<FieldError>) {
     check_account_and_node(settings, errors);
+    providers::check(settings, instances, errors);
     let mut seen = Vec::new();
     for (i, h) in settings.tencent_havip.iter().enumerate() {
         let path = format!("cloud.tencent_havip[{i}]");
@@ -495,6 +511,8 @@ fn check(settings: &Settings, instances: &[&str], errors: &mut Vec<FieldError>) 
         }
     }
 }
+
+pub mod providers;
 
 #[cfg(test)]
 mod tests;

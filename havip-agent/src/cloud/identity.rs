@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::OnceCell;
 use tracing::info;
 
-use super::config::NodeConfig;
+use super::{config::NodeConfig, metadata::Metadata};
 
 /// Timeout of the metadata request.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(3);
@@ -36,6 +36,9 @@ pub enum IdentityError {
 pub struct Identity {
     cfg: NodeConfig,
     instance_id: Arc<OnceCell<String>>,
+    /// The cloud's own metadata client (Alibaba, AWS: with its session token), used instead of
+    /// `metadata_url` when set.
+    metadata: Option<Metadata>,
 }
 
 impl Identity {
@@ -45,7 +48,39 @@ impl Identity {
         Self {
             cfg,
             instance_id: Arc::new(OnceCell::new()),
+            metadata: None,
         }
+    }
+
+    /// The same identity, read (when not configured) from `metadata`, whose
+    /// `meta-data/instance-id` and `meta-data/network/interfaces/macs/<mac>/interface-id` are
+    /// the documented items of Alibaba ECS and AWS EC2.
+    #[must_use]
+    pub fn with_metadata(&self, metadata: Metadata) -> Self {
+        Self {
+            cfg: self.cfg.clone(),
+            instance_id: Arc::new(OnceCell::new()),
+            metadata: Some(metadata),
+        }
+    }
+
+    /// The ENI with MAC `mac`: configured, else from the metadata service.
+    pub async fn eni_of_mac(&self, mac: [u8; 6]) -> Result<String, IdentityError> {
+        if let Some(eni) = &self.cfg.network_interface_id {
+            return Ok(eni.clone());
+        }
+        let Some(m) = &self.metadata else {
+            return Err(IdentityError::NotConfigured);
+        };
+        let mac: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+        let path = format!(
+            "meta-data/network/interfaces/macs/{}/interface-id",
+            mac.join(":")
+        );
+        m.get_id(&path).await.map_err(|e| IdentityError::Metadata {
+            url: e.url,
+            what: e.what,
+        })
     }
 
     /// The configured ENI id, if any.
@@ -58,6 +93,22 @@ impl Identity {
     pub async fn instance_id(&self) -> Result<String, IdentityError> {
         if let Some(id) = &self.cfg.instance_id {
             return Ok(id.clone());
+        }
+        if let Some(m) = &self.metadata {
+            return self
+                .instance_id
+                .get_or_try_init(|| async {
+                    let id = m.get_id("meta-data/instance-id").await.map_err(|e| {
+                        IdentityError::Metadata {
+                            url: e.url,
+                            what: e.what,
+                        }
+                    })?;
+                    info!(instance_id = %id, "instance id from the metadata service");
+                    Ok(id)
+                })
+                .await
+                .cloned();
         }
         let Some(base) = &self.cfg.metadata_url else {
             return Err(IdentityError::NotConfigured);

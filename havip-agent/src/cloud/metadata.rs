@@ -5,7 +5,7 @@
 //! - Alibaba ECS: `http://100.100.100.200/latest/`; in hardened mode a token from
 //!   `PUT api/token` (`X-aliyun-ecs-metadata-token-ttl-seconds`) goes into
 //!   `X-aliyun-ecs-metadata-token`. havip always asks for one, which also works in normal mode.
-//! - AWS EC2 (IMDSv2): `http://169.254.169.254/latest/`; `PUT api/token` with
+//! - AWS EC2 (`IMDSv2`): `http://169.254.169.254/latest/`; `PUT api/token` with
 //!   `X-aws-ec2-metadata-token-ttl-seconds`, then `X-aws-ec2-metadata-token` on every `GET`.
 //!
 //! The base URL is configurable (tests serve a fake). No proxy (the address is link-local), no

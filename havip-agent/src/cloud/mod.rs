@@ -26,6 +26,10 @@
 //! - `havip`, `migrate`, `webhook`: the providers; `stats`: their counters.
 
 pub mod acs3;
+pub mod alibaba;
+pub mod alibaba_havip;
+pub mod aws;
+pub mod aws_private_ip;
 pub mod config;
 pub mod credentials;
 pub mod errors;
@@ -36,6 +40,7 @@ pub mod migrate;
 pub mod reporter;
 pub mod retry;
 pub mod role;
+pub mod rpc;
 pub mod secret;
 pub mod sigv4;
 pub mod stats;
@@ -124,6 +129,14 @@ pub enum CloudError {
     /// The API client could not be built.
     #[error(transparent)]
     Client(#[from] tencent::ClientError),
+    /// No usable credentials (or metadata client) for `[cloud.alibaba]` / `[cloud.aws]`.
+    #[error("{table}: {message}")]
+    Account {
+        /// `cloud.alibaba` or `cloud.aws`.
+        table: &'static str,
+        /// What is missing (never a key).
+        message: String,
+    },
     /// A webhook key file could not be read.
     #[error("cloud.webhook[{index}].secret_file: {source}")]
     WebhookKey {
@@ -240,9 +253,88 @@ impl Reporters {
             .clone()
             .or_else(|| cfg.global.router_id.clone())
             .unwrap_or_else(identity::host_name);
+        me.start_alibaba(&settings, &infos, &identity, &reannounce_tx)?;
+        me.start_aws(&settings, &infos, &identity)?;
         me.start_webhooks(&settings, &infos, &node_name, &identity)?;
         info!(reporters = me.tasks.len(), "cloud reporting on");
         Ok((me, reannounce_rx))
+    }
+
+    fn start_alibaba(
+        &mut self,
+        settings: &config::Settings,
+        infos: &[InstanceInfo],
+        identity: &identity::Identity,
+        reannounce_tx: &mpsc::Sender<InstanceId>,
+    ) -> Result<(), CloudError> {
+        let (Some(cfg), false) = (&settings.alibaba, settings.alibaba_havip.is_empty()) else {
+            return Ok(());
+        };
+        let account = |message: String| CloudError::Account {
+            table: "cloud.alibaba",
+            message,
+        };
+        let keys = alibaba::key_source(cfg, |k| std::env::var(k).ok()).map_err(account)?;
+        let client = alibaba::Client::new(cfg, keys, self.stats.clone())?;
+        let metadata = metadata::Metadata::new(cfg.metadata_url(), metadata::Flavor::Alibaba)
+            .map_err(|e| account(e.to_string()))?;
+        let identity = identity.with_metadata(metadata);
+        info!(endpoint = client.endpoint(), region = %cfg.region,
+            credentials = %client.describe_keys(), "Alibaba Cloud VPC API");
+        for h in &settings.alibaba_havip {
+            let Some(info) = infos.iter().find(|i| i.name == h.instance).cloned() else {
+                continue;
+            };
+            let r = alibaba_havip::AlibabaHavipReporter::new(
+                h.clone(),
+                info.clone(),
+                client.clone(),
+                identity.clone(),
+                Reannounce {
+                    tx: reannounce_tx.clone(),
+                    id: info.id,
+                },
+                self.stats.clone(),
+            );
+            self.spawn(info.id, r);
+        }
+        Ok(())
+    }
+
+    fn start_aws(
+        &mut self,
+        settings: &config::Settings,
+        infos: &[InstanceInfo],
+        identity: &identity::Identity,
+    ) -> Result<(), CloudError> {
+        let (Some(cfg), false) = (&settings.aws, settings.aws_private_ip.is_empty()) else {
+            return Ok(());
+        };
+        let account = |message: String| CloudError::Account {
+            table: "cloud.aws",
+            message,
+        };
+        let keys = aws::key_source(cfg, |k| std::env::var(k).ok()).map_err(account)?;
+        let client = aws::Client::new(cfg, keys, self.stats.clone())?;
+        let metadata = metadata::Metadata::new(cfg.metadata_url(), metadata::Flavor::Aws)
+            .map_err(|e| account(e.to_string()))?;
+        let identity = identity.with_metadata(metadata);
+        info!(endpoint = client.endpoint(), region = %cfg.region,
+            credentials = %client.describe_keys(), "AWS EC2 API");
+        for p in &settings.aws_private_ip {
+            let Some(info) = infos.iter().find(|i| i.name == p.instance).cloned() else {
+                continue;
+            };
+            let r = aws_private_ip::AwsPrivateIpReporter::new(
+                p.clone(),
+                info.clone(),
+                client.clone(),
+                identity.clone(),
+                self.stats.clone(),
+            );
+            self.spawn(info.id, r);
+        }
+        Ok(())
     }
 
     fn start_webhooks(

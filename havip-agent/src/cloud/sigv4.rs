@@ -14,6 +14,8 @@
 //! Temporary credentials add `X-Amz-Security-Token`, signed like any other header. Pure functions:
 //! no clock, no I/O.
 
+use std::fmt::Write as _;
+
 use super::{
     secret::Secret,
     tc3::{hmac_sha256, sha256_hex},
@@ -67,7 +69,7 @@ pub fn uri_encode(text: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
@@ -98,7 +100,10 @@ fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
         })
         .collect();
     lines.sort();
-    let canonical: String = lines.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let canonical = lines.iter().fold(String::new(), |mut acc, (k, v)| {
+        let _ = writeln!(acc, "{k}:{v}");
+        acc
+    });
     let signed = lines
         .iter()
         .map(|(k, _)| k.as_str())

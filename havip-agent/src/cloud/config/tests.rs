@@ -167,3 +167,80 @@ fn errors_name_the_field() {
     let e = errors("[cloud.tencent]\nregion = \"x\"\nsecret_id = \"a\"\n");
     assert!(e[0].contains("both secret_id and secret_key"), "{e:?}");
 }
+
+#[test]
+fn alibaba_aws_and_role_credentials() {
+    let text = r#"
+[cloud.tencent]
+region = "ap-guangzhou"
+credentials = "cam-role"
+role_name = "havip"
+metadata_url = "http://192.0.2.250:8080/latest/meta-data/"
+
+[cloud.alibaba]
+region = "cn-hangzhou"
+credentials = "ram-role"
+
+[[cloud.alibaba_havip]]
+instance = "VI_1"
+havip_id = "havip-bp1"
+exclusive = true
+
+[cloud.aws]
+region = "eu-west-1"
+credentials = "instance-role"
+metadata_url = "http://192.0.2.250:8080/latest/"
+
+[[cloud.aws_private_ip]]
+instance = "VI_2"
+private_ip = "192.0.2.201"
+"#;
+    let s = parse(&table(text), &["VI_1", "VI_2"]).expect("valid");
+    let t = s.tencent.as_ref().expect("tencent");
+    assert_eq!(t.credentials.as_deref(), Some(CAM_ROLE));
+    assert_eq!(
+        t.metadata_url(),
+        "http://192.0.2.250:8080/latest/meta-data/"
+    );
+    let a = s.alibaba.as_ref().expect("alibaba");
+    assert_eq!(a.endpoint(), "https://vpc.cn-hangzhou.aliyuncs.com");
+    assert_eq!(a.metadata_url(), providers::DEFAULT_ALIBABA_METADATA);
+    assert!(s.alibaba_havip[0].exclusive);
+    let w = s.aws.as_ref().expect("aws");
+    assert_eq!(w.endpoint(), "https://ec2.eu-west-1.amazonaws.com");
+    assert_eq!(
+        s.aws_private_ip[0].private_ip,
+        Some(Ipv4Addr::new(192, 0, 2, 201))
+    );
+    assert!(!s.is_empty());
+
+    let errors = |text: &str| -> Vec<String> {
+        parse(&table(text), &["VI_1"])
+            .expect_err("invalid")
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    };
+    let e = errors("[[cloud.alibaba_havip]]\ninstance = \"VI_1\"\nhavip_id = \"h\"\n");
+    assert!(e.iter().any(|m| m.starts_with("cloud.alibaba: ")), "{e:?}");
+    let e = errors("[cloud.aws]\nregion = \"r\"\ncredentials = \"magic\"\n");
+    assert!(
+        e.iter().any(|m| m.starts_with("cloud.aws.credentials: ")),
+        "{e:?}"
+    );
+    let e = errors(
+        "[cloud.tencent]\nregion = \"r\"\ncredentials = \"cam-role\"\nsecret_id = \"a\"\n\
+         secret_key = \"b\"\n",
+    );
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("cloud.tencent.credentials: ")),
+        "{e:?}"
+    );
+    let e = errors("[[cloud.aws_private_ip]]\ninstance = \"VI_9\"\n[cloud.aws]\nregion = \"r\"\n");
+    assert!(
+        e.iter()
+            .any(|m| m.starts_with("cloud.aws_private_ip[0].instance")),
+        "{e:?}"
+    );
+}

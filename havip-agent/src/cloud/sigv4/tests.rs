@@ -1,4 +1,4 @@
-//! Cases of AWS's published SigV4 test suite (`aws-sig-v4-test-suite`: `AKIDEXAMPLE`, region
+//! Cases of AWS's published `SigV4` test suite (`aws-sig-v4-test-suite`: `AKIDEXAMPLE`, region
 //! `us-east-1`, service `service`, 2015-08-30T12:36:00Z), reproduced byte for byte: canonical
 //! request, string to sign and signature as published.
 
