@@ -196,18 +196,18 @@ instance = "VI_2"
 private_ip = "192.0.2.201"
 "#;
     let s = parse(&table(text), &["VI_1", "VI_2"]).expect("valid");
-    let t = s.tencent.as_ref().expect("tencent");
-    assert_eq!(t.credentials.as_deref(), Some(CAM_ROLE));
+    let tencent = s.tencent.as_ref().expect("tencent");
+    assert_eq!(tencent.credentials.as_deref(), Some(CAM_ROLE));
     assert_eq!(
-        t.metadata_url(),
+        tencent.metadata_url(),
         "http://192.0.2.250:8080/latest/meta-data/"
     );
-    let a = s.alibaba.as_ref().expect("alibaba");
-    assert_eq!(a.endpoint(), "https://vpc.cn-hangzhou.aliyuncs.com");
-    assert_eq!(a.metadata_url(), providers::DEFAULT_ALIBABA_METADATA);
+    let alibaba = s.alibaba.as_ref().expect("alibaba");
+    assert_eq!(alibaba.endpoint(), "https://vpc.cn-hangzhou.aliyuncs.com");
+    assert_eq!(alibaba.metadata_url(), providers::DEFAULT_ALIBABA_METADATA);
     assert!(s.alibaba_havip[0].exclusive);
-    let w = s.aws.as_ref().expect("aws");
-    assert_eq!(w.endpoint(), "https://ec2.eu-west-1.amazonaws.com");
+    let aws = s.aws.as_ref().expect("aws");
+    assert_eq!(aws.endpoint(), "https://ec2.eu-west-1.amazonaws.com");
     assert_eq!(
         s.aws_private_ip[0].private_ip,
         Some(Ipv4Addr::new(192, 0, 2, 201))
