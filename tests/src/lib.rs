@@ -5,6 +5,7 @@
 
 pub mod agents;
 pub mod failover;
+pub mod fake_clouds;
 pub mod fake_vpc;
 pub mod forge;
 pub mod frames;

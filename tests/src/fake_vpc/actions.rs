@@ -83,7 +83,32 @@ pub(super) fn api(sim: &Mutex<Sim>, headers: &HeaderMap, body: &[u8]) -> Respons
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let (id, key) = (sim.secret_id.clone(), sim.secret_key.clone());
+    let (mut id, mut key) = (sim.secret_id.clone(), sim.secret_key.clone());
+    let presented = header(headers, "authorization")
+        .split_once("Credential=")
+        .and_then(|(_, r)| r.split_once('/'))
+        .map(|(id, _)| id.to_owned())
+        .unwrap_or_default();
+    if let Some(roles) = &sim.roles {
+        match roles.lookup(&presented) {
+            crate::fake_clouds::roles::Lookup::Valid { key: k, token } => {
+                // Temporary credentials are only valid with their token.
+                if header(headers, "x-tc-token") != token {
+                    return error(&mut sim, &action, "AuthFailure.TokenFailure", "bad token");
+                }
+                (id, key) = (presented, k);
+            }
+            crate::fake_clouds::roles::Lookup::Expired => {
+                return error(
+                    &mut sim,
+                    &action,
+                    "AuthFailure.TokenFailure",
+                    "token expired",
+                );
+            }
+            crate::fake_clouds::roles::Lookup::Unknown => {}
+        }
+    }
     if let Err(code) = verify::check(headers, body, &id, &key, now) {
         return error(&mut sim, &action, code, "signature check failed");
     }

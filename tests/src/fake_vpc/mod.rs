@@ -13,7 +13,7 @@
 //! - `/webhook` receives webhook events, checks their HMAC signature and records them.
 
 mod actions;
-mod sniffer;
+pub(crate) mod sniffer;
 mod verify;
 
 use std::{
@@ -114,6 +114,8 @@ struct Sim {
     webhook_fail_next: u32,
     webhook_hits: Vec<WebhookHit>,
     metadata_instance_id: String,
+    /// Role credentials accepted beside the key pair (CAM role tests).
+    roles: Option<crate::fake_clouds::Roles>,
 }
 
 impl Sim {
@@ -165,7 +167,7 @@ pub struct FakeVpc {
 }
 
 /// Runs `f` on a new thread moved into namespace `ns` (the thread keeps running).
-fn spawn_in<T: Send + 'static>(
+pub(crate) fn spawn_in<T: Send + 'static>(
     ns: &NetNs,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> anyhow::Result<JoinHandle<T>> {
@@ -213,6 +215,7 @@ impl FakeVpc {
             webhook_fail_next: 0,
             webhook_hits: Vec::new(),
             metadata_instance_id: "ins-metadata".to_owned(),
+            roles: None,
         }));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
@@ -308,6 +311,11 @@ impl FakeVpc {
     /// Sets what `GET /latest/meta-data/instance-id` answers (default `ins-metadata`).
     pub fn set_metadata_instance_id(&self, id: &str) {
         id.clone_into(&mut lock(&self.sim).metadata_instance_id);
+    }
+
+    /// Also accepts the (expiring) role credentials of `roles`, with their `X-TC-Token`.
+    pub fn accept_roles(&self, roles: crate::fake_clouds::Roles) {
+        lock(&self.sim).roles = Some(roles);
     }
 
     /// Sets the fault mode.
