@@ -161,6 +161,20 @@ fn assert_refreshed_without_failures(lab: &Lab, refused: &[&str], tencent_calls:
     assert_eq!(tencent_calls, 0, "Tencent calls refused for their token");
 }
 
+/// b's Prometheus endpoint shows at least one successful report of `provider`.
+fn assert_exported(lab: &Lab, provider: &str) {
+    let addr: SocketAddr = "127.0.0.1:9828".parse().expect("addr");
+    let resp = havip_tests::scrape::http_get(&lab.lan.nodes[NODE_B].ns, addr, "/metrics", None)
+        .expect("scrape b");
+    let scrape = havip_tests::scrape::Scrape::parse(&resp.body).expect("parse");
+    let labels = [("provider", provider), ("outcome", "success")];
+    assert!(
+        scrape.sum("havip_cloud_reports_total", &labels) >= 1.0,
+        "no successful {provider} report exported:\n{}",
+        resp.body
+    );
+}
+
 /// a master, then b after a is cut; `owner(x)` reads the fake's view.
 fn failover(
     lab: &Lab,
@@ -244,6 +258,7 @@ fn alibaba_havip_follows_the_master_with_ram_role_credentials() {
     );
     assert!(lab.clouds.count("AssociateHaVip", "ok") >= 2);
     assert!(lab.clouds.count("UnassociateHaVip", "ok") >= 1);
+    assert_exported(&lab, "alibaba-havip");
 
     // A permanent error is logged with the provider's code, and not retried.
     lab.clouds.fail_next("Forbidden.RAM", 1);
@@ -305,6 +320,7 @@ fn aws_private_ip_follows_the_master_with_instance_profile_credentials() {
         "a did not read its ENI:\n{a_log}"
     );
     assert!(lab.clouds.count("AssignPrivateIpAddresses", "ok") >= 2);
+    assert_exported(&lab, "aws-private-ip");
 
     lab.clouds.fail_next("UnauthorizedOperation", 1);
     assert!(
