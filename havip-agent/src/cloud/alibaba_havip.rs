@@ -35,6 +35,9 @@ pub struct AlibabaHavipReporter {
     reannounce: Reannounce,
     stats: CloudStats,
     agreed: Option<Instant>,
+    /// When this node last asked for its association: the change is asynchronous, so it is not
+    /// asked again while it may still be under way.
+    associating_since: Option<Instant>,
 }
 
 /// One look at the `HaVip`.
@@ -66,7 +69,13 @@ impl AlibabaHavipReporter {
             reannounce,
             stats,
             agreed: None,
+            associating_since: None,
         }
+    }
+
+    /// How long an association may take before it is asked for again.
+    fn association_wait(&self) -> Duration {
+        (self.cfg.recheck_interval * 4).min(self.cfg.confirm_timeout / 2)
     }
 
     fn backoff(&self) -> Backoff {
@@ -92,6 +101,9 @@ impl AlibabaHavipReporter {
             .call_retrying::<serde_json::Value>(NAME, action, &params, &mut backoff, Some(deadline))
             .await
         {
+            // Already (un)associated, maybe by an earlier call that looked lost: the next look
+            // decides.
+            Err(e) if e.code().is_some_and(|c| c.contains("Associated")) => Step::Wait,
             Err(e) if e.disposition() == Disposition::GiveUp => {
                 error!(provider = NAME, instance = %self.info.name, havip_id = %self.cfg.havip_id,
                     action, code = e.code().unwrap_or("none"), error = %e, "HaVip change refused");
@@ -102,7 +114,7 @@ impl AlibabaHavipReporter {
         }
     }
 
-    async fn step(&self, deadline: Instant) -> Step {
+    async fn step(&mut self, deadline: Instant) -> Step {
         let me = match self.identity.instance_id().await {
             Ok(me) => me,
             Err(e) => {
@@ -131,12 +143,20 @@ impl AlibabaHavipReporter {
         };
         let associated = havip.associated().contains(&me);
         if !associated {
+            if self
+                .associating_since
+                .is_some_and(|t| t.elapsed() < self.association_wait())
+            {
+                return Step::Wait;
+            }
             info!(provider = NAME, instance = %self.info.name, havip_id = %self.cfg.havip_id,
                 "associating the HaVip with this instance");
+            self.associating_since = Some(Instant::now());
             return self
                 .change(alibaba::ASSOCIATE_HA_VIP, &me, &[], deadline)
                 .await;
         }
+        self.associating_since = None;
         if self.cfg.exclusive {
             for other in havip.associated().iter().filter(|i| **i != me) {
                 info!(provider = NAME, instance = %self.info.name, havip_id = %self.cfg.havip_id,

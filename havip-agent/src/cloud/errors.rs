@@ -179,6 +179,10 @@ pub const ALIBABA: &[(&str, Class)] = &[
     ("QuotaExceeded", Config),
     ("QuotaExceeded.HaVipAssociated", Config),
     ("Forbidden.NotAllowedInState", Busy),
+    // Listed on AssociateHaVip's reference page.
+    ("InvalidVip.Status", Busy),
+    ("CountLimitExceed.HaVipOnInstance", Config),
+    ("CountLimitExceeded.HaVipOnECSInstance", Config),
 ];
 
 /// The EC2 Query API (common client and server codes, then `AssignPrivateIpAddresses` and

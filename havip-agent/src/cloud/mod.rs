@@ -9,6 +9,8 @@
 //!        └──────────────────────── one task per (instance, provider): apply / reconcile
 //!                                        ├─ tencent-havip: DescribeHaVips until bound here
 //!                                        ├─ tencent-migrate-ip: MigratePrivateIpAddress + task
+//!                                        ├─ alibaba-havip: AssociateHaVip, DescribeHaVips
+//!                                        ├─ aws-private-ip: AssignPrivateIpAddresses
 //!                                        └─ webhook: signed JSON POST, retried
 //! ```
 //!
@@ -19,11 +21,15 @@
 //! daemon serves when it has time. A provider still working on an older state is cancelled the
 //! moment a newer one arrives.
 //!
-//! - `config`: the `[cloud]` table, typed and checked; `credentials`, `secret`: key handling.
-//! - `tc3`: Tencent Cloud API v3 signing; `tencent`: the VPC API client; `retry`: backoff.
+//! - `config`: the `[cloud]` table, typed and checked; `credentials`, `secret`: key handling;
+//!   `metadata`, `role`: instance metadata services and role credentials refreshed ahead of expiry.
+//! - `tc3`, `acs3`, `sigv4`: Tencent, Alibaba and AWS request signing; `tencent`, `alibaba`,
+//!   `aws`: the API clients; `rpc`: what the Alibaba and AWS clients share; `errors`: one table
+//!   of error classes per cloud; `retry`: backoff.
 //! - `reporter`: the [`Reporter`] trait and the task that drives one; `identity`: who this node
 //!   is in the cloud.
-//! - `havip`, `migrate`, `webhook`: the providers; `stats`: their counters.
+//! - `havip`, `migrate`, `alibaba_havip`, `aws_private_ip`, `webhook`: the providers; `stats`:
+//!   their counters.
 
 pub mod acs3;
 pub mod alibaba;
@@ -275,7 +281,8 @@ impl Reporters {
             message,
         };
         let keys = alibaba::key_source(cfg, |k| std::env::var(k).ok()).map_err(account)?;
-        let client = alibaba::Client::new(cfg, keys, self.stats.clone())?;
+        let client = alibaba::Client::new(cfg, keys, self.stats.clone())
+            .map_err(|e| account(format!("{e:#}").replace("cloud.tencent.", "")))?;
         let metadata = metadata::Metadata::new(cfg.metadata_url(), metadata::Flavor::Alibaba)
             .map_err(|e| account(e.to_string()))?;
         let identity = identity.with_metadata(metadata);
@@ -315,7 +322,8 @@ impl Reporters {
             message,
         };
         let keys = aws::key_source(cfg, |k| std::env::var(k).ok()).map_err(account)?;
-        let client = aws::Client::new(cfg, keys, self.stats.clone())?;
+        let client = aws::Client::new(cfg, keys, self.stats.clone())
+            .map_err(|e| account(format!("{e:#}").replace("cloud.tencent.", "")))?;
         let metadata = metadata::Metadata::new(cfg.metadata_url(), metadata::Flavor::Aws)
             .map_err(|e| account(e.to_string()))?;
         let identity = identity.with_metadata(metadata);
