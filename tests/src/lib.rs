@@ -8,6 +8,7 @@ pub mod failover;
 pub mod fake_vpc;
 pub mod forge;
 pub mod frames;
+pub mod frames6;
 pub mod garp;
 pub mod netns;
 pub mod pair;

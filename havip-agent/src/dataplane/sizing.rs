@@ -145,9 +145,11 @@ impl MapSizes {
 
     /// `(map name, max_entries)` for the loader.
     #[must_use]
-    pub const fn entries(&self) -> [(&'static str, u32); 7] {
+    pub const fn entries(&self) -> [(&'static str, u32); 8] {
         [
             (map_names::VIPS, self.vips),
+            // The IPv6 VIPs share the counter slots, so neither table can need more.
+            (map_names::VIPS6, self.vips),
             (map_names::VIP_COUNTERS, self.vips),
             (map_names::VRIDS, self.vrids),
             (map_names::FENCES, self.vrids),
