@@ -93,6 +93,39 @@ pub fn source_lladdr_option() -> Vec<u8> {
     o
 }
 
+/// An address-resolution NS for `target` from `src_mac` / `src`, to the solicited-node group,
+/// hop limit 255, with a source link-layer option carrying `src_mac`.
+#[must_use]
+pub fn solicitation_from(src_mac: [u8; 6], src: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
+    let group = solicited_node(target);
+    let mut option = vec![1, 1];
+    option.extend_from_slice(&src_mac);
+    let m = ns_message(src, group, target, &option);
+    let mut f = ipv6(multicast_mac(group), src, group, NEXTHDR_ICMPV6, 255, &m);
+    f[6..12].copy_from_slice(&src_mac);
+    f
+}
+
+/// The Ethernet source of `frame` if it is a Neighbor Advertisement for `target` with hop limit
+/// 255 and a right `ICMPv6` checksum (RFC 4861 7.1.2), sent to `to`.
+#[must_use]
+pub fn parse_advertisement(frame: &[u8], target: Ipv6Addr, to: Ipv6Addr) -> Option<[u8; 6]> {
+    let ip = frame.get(14..54)?;
+    let icmp = frame.get(54..)?;
+    let src = Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(8..24)?).ok()?);
+    let dst = Ipv6Addr::from(<[u8; 16]>::try_from(ip.get(24..40)?).ok()?);
+    let len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
+    let icmp = icmp.get(..len)?;
+    let ok = frame.get(12..14)? == [0x86, 0xdd]
+        && ip[6] == NEXTHDR_ICMPV6
+        && ip[7] == 255
+        && dst == to
+        && *icmp.first()? == 136
+        && icmp.get(8..24)? == target.octets()
+        && icmpv6_checksum(src, dst, icmp) == 0;
+    ok.then(|| frame[6..12].try_into().ok()).flatten()
+}
+
 /// The client's address-resolution NS for `target`: from [`CLIENT_IP6`] to the solicited-node
 /// group, hop limit 255, with the source link-layer option when `with_slla`.
 #[must_use]

@@ -10,6 +10,7 @@ pub mod forge;
 pub mod frames;
 pub mod frames6;
 pub mod garp;
+pub mod ndp_prober;
 pub mod netns;
 pub mod pair;
 pub mod prober;
