@@ -26,12 +26,12 @@ pub struct NdpProber {
 }
 
 impl NdpProber {
-    /// Opens a prober on `ifname` inside `ns`, soliciting from `src_ip`.
-    pub fn open(ns: &NetNs, ifname: &str, src_ip: Ipv6Addr) -> anyhow::Result<Self> {
+    /// Opens a prober on `ifname` (whose MAC is `mac`) inside `ns`, soliciting from `src_ip`.
+    /// The MAC is passed in: a thread that entered the namespace still sees the host's sysfs.
+    pub fn open(ns: &NetNs, ifname: &str, mac: [u8; 6], src_ip: Ipv6Addr) -> anyhow::Result<Self> {
         let ifname = ifname.to_owned();
-        let (fd, ifindex, mac) = ns.enter(move || {
+        let (fd, ifindex) = ns.enter(move || {
             let index = havip_agent::net::iface::if_index(&ifname)?;
-            let mac = havip_agent::net::iface::mac_of(&ifname)?;
             // SAFETY: plain socket(2).
             let raw = unsafe {
                 libc::socket(
@@ -61,7 +61,7 @@ impl NdpProber {
             if rc != 0 {
                 return Err(io::Error::last_os_error()).context("bind AF_PACKET");
             }
-            Ok((fd, i32::try_from(index)?, mac))
+            Ok((fd, i32::try_from(index)?))
         })?;
         Ok(Self {
             fd,

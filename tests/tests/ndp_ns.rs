@@ -52,7 +52,8 @@ fn lab() -> Lab {
         ])
         .expect("VIP on node");
     }
-    let prober = NdpProber::open(&lan.nodes[0].ns, "eth0", CLIENT6).expect("prober");
+    let prober =
+        NdpProber::open(&lan.nodes[0].ns, "eth0", lan.nodes[0].mac, CLIENT6).expect("prober");
     Lab { lan, prober }
 }
 
@@ -135,4 +136,53 @@ fn only_the_ipv6_owner_answers_and_a_kill_9_stops_it_within_the_lease() {
     {
         assert!(s.macs.is_empty(), "a dead owner answered at {:?}", s.at);
     }
+}
+
+#[test]
+fn an_unsolicited_advertisement_moves_a_neighbour_s_cache_entry() {
+    if !require_root("an_unsolicited_advertisement_moves_a_neighbour_s_cache_entry") {
+        return;
+    }
+    let lab = lab();
+    let client = &lab.lan.nodes[0].ns;
+    let a = &lab.lan.nodes[1];
+    // The client knows the VIP at some other MAC (the previous owner's).
+    client
+        .ip(&[
+            "-6",
+            "neigh",
+            "replace",
+            "2001:db8::200",
+            "lladdr",
+            "02:00:00:00:00:99",
+            "dev",
+            "eth0",
+            "nud",
+            "stale",
+        ])
+        .expect("stale neighbour entry");
+    // The MAC comes from the lab: a thread in the namespace still sees the host's sysfs.
+    let (ifname, mac) = (a.ifname.clone(), a.mac);
+    let sent =
+        a.ns.enter(move || {
+            let index = havip_agent::net::iface::if_index(&ifname)?;
+            let sender = havip_agent::net::ndisc::NdiscSender::new(index, mac)?;
+            Ok(sender.announce(&[VIP6])?)
+        })
+        .expect("announce");
+    assert_eq!(sent, 1);
+    let want = havip_agent::net::iface::format_mac(a.mac);
+    let moved = wait_for(Duration::from_secs(3), Duration::from_millis(50), || {
+        let out = client.ip(&["-6", "neigh", "show", "2001:db8::200"]).ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        text.contains(&want).then_some(text)
+    });
+    assert!(
+        moved.is_some(),
+        "the override advertisement did not move the entry to {want}: {}",
+        client
+            .ip(&["-6", "neigh", "show"])
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    );
 }
