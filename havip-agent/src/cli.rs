@@ -1,7 +1,5 @@
 //! The command line (clap derive). Doc comments are the help text.
 
-use std::net::Ipv4Addr;
-
 use clap::{Parser, Subcommand};
 
 use crate::dataplane::AttachMode;
@@ -114,12 +112,14 @@ pub struct DataplaneArgs {
     /// Interface to attach to.
     #[arg(long)]
     pub iface: String,
-    /// A VIP to own (answered with the interface's MAC). Repeatable.
+    /// A VIP to own (ARP or, for an IPv6 address, Neighbor Solicitations answered with the
+    /// interface's MAC). Repeatable.
     #[arg(long = "own", value_name = "ADDR")]
-    pub own: Vec<Ipv4Addr>,
-    /// A VIP to put in the table but not own (ARP for it is dropped). Repeatable.
+    pub own: Vec<std::net::IpAddr>,
+    /// A VIP to put in the table but not own (ARP or Neighbor Solicitations for it are
+    /// dropped). Repeatable.
     #[arg(long = "vip", value_name = "ADDR")]
-    pub vip: Vec<Ipv4Addr>,
+    pub vip: Vec<std::net::IpAddr>,
     /// VRID the VIPs belong to.
     #[arg(long, default_value_t = 51)]
     pub vrid: u8,

@@ -1,6 +1,7 @@
 //! `havip-agent dataplane`: static ownership of VIPs on one interface, to exercise the data plane
 //! and demonstrate the lease without an election.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -42,11 +43,23 @@ pub async fn run(args: DataplaneArgs) -> anyhow::Result<()> {
             auth_pass: None,
             // h1-rule: what the shared acceptance rule compares adverts against (1 s, the VIPs).
             advert_interval: 100,
-            vips: args.own.iter().chain(&args.vip).copied().collect(),
+            vips: args
+                .own
+                .iter()
+                .chain(&args.vip)
+                .filter_map(|a| match a {
+                    IpAddr::V4(a) => Some(*a),
+                    IpAddr::V6(_) => None,
+                })
+                .collect(),
         },
     )?;
+    // Both families gate on the one VRID's grant.
     for addr in args.own.iter().chain(&args.vip) {
-        dp.set_vip(ifc.index, *addr, ifc.mac, args.vrid, ifc.index)?;
+        match *addr {
+            IpAddr::V4(a) => dp.set_vip(ifc.index, a, ifc.mac, args.vrid, ifc.index)?,
+            IpAddr::V6(a) => dp.set_vip6(ifc.index, a, ifc.mac, args.vrid, ifc.index)?,
+        }
     }
     if let Some(peer) = &args.pass_on {
         dp.attach_pass(peer, args.mode)?;

@@ -77,8 +77,8 @@ fn spec_config() -> Config {
         kind: AuthType::Pass,
         pass: "1111".into(),
     });
-    instance.unicast_src_ip = Some(Ipv4Addr::new(172, 17, 16, 7));
-    instance.unicast_peers = vec![Ipv4Addr::new(172, 17, 16, 13)];
+    instance.unicast_src_ip = Some(Ipv4Addr::new(172, 17, 16, 7).into());
+    instance.unicast_peers = vec![Ipv4Addr::new(172, 17, 16, 13).into()];
     instance.virtual_ipaddresses = vec![VirtualAddress::new(Ipv4Addr::new(172, 17, 16, 3), 32)];
     instance.garp_master_delay = secs(1);
     instance.garp_master_refresh = secs(5);
@@ -204,7 +204,7 @@ fn comments_quotes_and_brace_styles() {
     assert_eq!(
         instance.virtual_ipaddresses,
         [VirtualAddress {
-            address: Ipv4Addr::new(192, 0, 2, 7),
+            address: Ipv4Addr::new(192, 0, 2, 7).into(),
             prefix_len: 32,
             dev: Some("eth0".into()),
             label: Some("eth0:vip".into()),
@@ -281,18 +281,19 @@ fn every_unsupported_directive_is_reported_with_its_line() {
             "unsupported.conf:8:5: warning: `lvs_flush` in global_defs ignored",
             "unsupported.conf:9:23: error: `vrrp_mcast_group4`",
             "unsupported.conf:14:5: error: `use_vmac` is not supported",
-            "unsupported.conf:15:5: error: `native_ipv6` is not supported",
             "unsupported.conf:16:5: error: `track_file` is not supported",
             "unsupported.conf:19:5: error: `virtual_routes` is not supported",
-            "unsupported.conf:22:5: error: `virtual_ipaddress_excluded` is not supported",
             "unsupported.conf:25:5: warning: `accept` ignored",
             "unsupported.conf:26:5: warning: `unicast_ttl` ignored",
             "unsupported.conf:27:5: note: `smtp_alert` ignored",
             "unsupported.conf:28:5: warning: `debug` ignored",
+            // `native_ipv6` (line 15) makes the instance IPv6, so its IPv4 address is ignored
+            // with keepalived's warning, and the IPv6 one is the first.
+            "unsupported.conf:30:9: warning: virtual address `192.0.2.3/24` ignored, as keepalived does: the address family must match",
             "unsupported.conf:30:22: warning: `brd 192.0.2.255` ignored",
             "unsupported.conf:30:38: warning: `scope global` ignored",
             "unsupported.conf:30:51: warning: `no_track` ignored",
-            "unsupported.conf:31:9: error: virtual address `2001:db8::3/64`: IPv6 is not supported",
+            "unsupported.conf:31:9: warning: the first IPv6 virtual address 2001:db8::3 should be link-local",
             "unsupported.conf:34:20: warning: `min_ttl` ignored",
             "unsupported.conf:37:19: error: `auth_type AH`",
             "unsupported.conf:40:5: warning: unknown keyword `bogus_keyword` in vrrp_instance",
@@ -321,7 +322,10 @@ fn notes_and_repeats_are_reported_without_failing() {
         config::load_str(&fixed, &fixture(f), Format::Keepalived).expect("loads without it");
     let instance = &loaded.config.instances[0];
     assert_eq!(instance.priority, 90);
-    assert_eq!(instance.unicast_src_ip, Some(Ipv4Addr::new(192, 0, 2, 7)));
+    assert_eq!(
+        instance.unicast_src_ip,
+        Some(Ipv4Addr::new(192, 0, 2, 7).into())
+    );
     assert_eq!(loaded.diagnostics.len(), 4);
 }
 

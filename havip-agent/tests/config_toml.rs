@@ -85,7 +85,7 @@ fn native_file_with_every_form() {
         [
             VirtualAddress::new(Ipv4Addr::new(192, 0, 2, 3), 24),
             VirtualAddress {
-                address: Ipv4Addr::new(192, 0, 2, 4),
+                address: Ipv4Addr::new(192, 0, 2, 4).into(),
                 prefix_len: 32,
                 dev: Some("eth1".into()),
                 label: Some("eth1:vip".into()),
@@ -162,8 +162,35 @@ fn duration_without_unit_is_an_error() {
 }
 
 #[test]
-fn ipv6_address_is_an_error() {
-    assert_errors("bad_address.toml", &[(5, 40, "IPv6")]);
+fn address_of_the_other_family_is_an_error() {
+    assert_errors(
+        "bad_address.toml",
+        &[(5, 40, "2001:db8::1 is not of the instance's family (IPv4")],
+    );
+}
+
+#[test]
+fn ipv6_instance_is_read_but_not_run_yet() {
+    // Version 3 is inherited (v2 is IPv4 only); the unicast settings must be IPv6; the
+    // instance is refused for now with the reason, at the instance.
+    assert_errors(
+        "ipv6.toml",
+        &[
+            (
+                1,
+                1,
+                "IPv6 instances are read with keepalived's rules, but this havip does not run them yet",
+            ),
+            (13, 18, "192.0.2.12 is not of the instance's family (IPv6)"),
+            (12, 11, "VRRP version 2 is IPv4 only"),
+            (8, 1, "IPv6 instances are read with keepalived's rules"),
+            (
+                21,
+                30,
+                "read, but this havip does not add excluded addresses yet",
+            ),
+        ],
+    );
 }
 
 #[test]

@@ -79,8 +79,31 @@ pub mod family {
         label: Some("kind"),
     };
 
+    /// Neighbor Solicitations for an owned IPv6 VIP, answered in the kernel.
+    pub const NDP_REPLIES: Family = Family {
+        name: "havip_xdp_ndp_replies",
+        help: "Neighbor Solicitations for an owned IPv6 VIP answered by the XDP program with a \
+               solicited Neighbor Advertisement (XDP_TX), all VIPs",
+        label: None,
+    };
+    /// Neighbor Solicitations naming an IPv6 VIP, dropped, by reason.
+    pub const NDP_DROPPED: Family = Family {
+        name: "havip_xdp_ndp_dropped",
+        help: "Neighbor Solicitations naming an IPv6 VIP dropped by the XDP program, by reason: \
+               not_owned, lease_expired, fenced (as for ARP), invalid (hop limit not 255, \
+               code not 0, or shorter than RFC 4861 7.1.1 allows)",
+        label: Some("reason"),
+    };
+    /// IPv6 ICMP frames passed to the kernel stack by the NDP path, by reason.
+    pub const NDP_PASSED: Family = Family {
+        name: "havip_xdp_ndp_passed",
+        help: "ICMPv6 frames the XDP program passed to the kernel stack, by reason (dad: a \
+               duplicate address detection probe, from the unspecified address)",
+        label: Some("reason"),
+    };
+
     /// Every family, in exposition order.
-    pub const ALL: [Family; 8] = [
+    pub const ALL: [Family; 11] = [
         ARP_REPLIES,
         ARP_DROPPED,
         ARP_PASSED,
@@ -89,6 +112,9 @@ pub mod family {
         ADVERTS_PASSED,
         FENCES,
         PACKETS_PASSED,
+        NDP_REPLIES,
+        NDP_DROPPED,
+        NDP_PASSED,
     ];
 }
 
@@ -212,6 +238,29 @@ counters! {
     /// VRRP dropped: the per-CPU scratch buffer lookup failed (cannot happen with a loaded
     /// map; counted so it is never mistaken for a full ring buffer).
     VRRP_DROP_SCRATCH => "vrrp_drop_scratch", ADVERTS_DROPPED, "scratch";
+    /// Neighbor Solicitation for an owned IPv6 VIP, answered in place with a solicited Neighbor
+    /// Advertisement and `XDP_TX` (RFC 4861 7.2.4).
+    NDP_REPLIED => "ndp_replied", NDP_REPLIES, "";
+    /// Neighbor Solicitation for an IPv6 VIP whose VRID this node does not own: dropped.
+    NDP_DROP_NOT_OWNED => "ndp_drop_not_owned", NDP_DROPPED, "not_owned";
+    /// Neighbor Solicitation for an IPv6 VIP whose grant's lease ran out: dropped.
+    NDP_DROP_LEASE_EXPIRED => "ndp_drop_lease_expired", NDP_DROPPED, "lease_expired";
+    /// Neighbor Solicitation for an IPv6 VIP whose grant the kernel fenced: dropped.
+    NDP_DROP_FENCED => "ndp_drop_fenced", NDP_DROPPED, "fenced";
+    /// Neighbor Solicitation naming an IPv6 VIP that RFC 4861 7.1.1 says to discard (hop limit
+    /// not 255, code not 0, ICMP length under 24): dropped, never passed.
+    NDP_DROP_INVALID => "ndp_drop_invalid", NDP_DROPPED, "invalid";
+    /// Neighbor Solicitation from the unspecified address (duplicate address detection): passed.
+    NDP_PASS_DAD => "ndp_pass_dad", NDP_PASSED, "dad";
+    /// Neighbor Solicitation whose target is not an IPv6 VIP of the interface: passed.
+    NDP_PASS_NOT_VIP => "ndp_pass_not_vip", NDP_PASSED, "not_vip";
+    /// IPv6 ICMP message other than a Neighbor Solicitation: passed.
+    NDP_PASS_NOT_SOLICITATION => "ndp_pass_not_solicitation", NDP_PASSED, "not_solicitation";
+    /// IPv6 ICMP frame too short for its headers: passed (the stack drops it too).
+    NDP_PASS_TRUNCATED => "ndp_pass_truncated", NDP_PASSED, "truncated";
+    /// Neighbor Solicitation for an owned VIP that could not be rewritten (the frame could not be
+    /// resized to the advertisement's length): passed, the owner's stack answers it.
+    NDP_PASS_RESIZE => "ndp_pass_resize", NDP_PASSED, "resize";
 }
 
 /// The series of `family`: `(counter index, label value)`, in counter order.

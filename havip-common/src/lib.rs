@@ -50,6 +50,9 @@ pub mod map_names {
     /// [`crate::VridKey`] -> [`crate::AgentRecord`]: what the agent must find again after a
     /// restart; key [`crate::AGENT_HEADER_KEY`] holds the [`crate::ABI_VERSION`] of its writer.
     pub const AGENT: &str = "HAVIP_AGENT";
+    /// [`crate::Vip6Key`] -> [`crate::VipEntry`]: the IPv6 VIPs, whose Neighbor Solicitations the
+    /// program answers (sized and slotted with [`VIPS`]: one counter slot space for both).
+    pub const VIPS6: &str = "HAVIP_VIPS6";
 }
 
 /// The XDP program's name in the object file.
@@ -109,6 +112,18 @@ pub struct VipKey {
     pub addr: [u8; 4],
 }
 const _: () = assert!(size_of::<VipKey>() == 8);
+
+/// Key of the IPv6 VIP table ([`map_names::VIPS6`]): the VIP on one interface. A table of its
+/// own rather than a widened [`VipKey`], so the IPv4 ARP path keeps its 8-byte key and hash.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Vip6Key {
+    /// Interface index the XDP program runs on.
+    pub ifindex: u32,
+    /// The IPv6 VIP, network order.
+    pub addr: [u8; 16],
+}
+const _: () = assert!(size_of::<Vip6Key>() == 20);
 
 /// Value of the VIP table.
 #[repr(C)]
@@ -266,13 +281,13 @@ const _: () = assert!(size_of::<PeerRecord>() == 24);
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct VipCounters {
-    /// ARP requests answered.
+    /// ARP requests (IPv4 VIP) or Neighbor Solicitations (IPv6 VIP) answered.
     pub replied: u64,
-    /// ARP requests dropped: not owned.
+    /// ARP requests or Neighbor Solicitations dropped: not owned.
     pub dropped_not_owned: u64,
-    /// ARP requests dropped: lease expired.
+    /// ARP requests or Neighbor Solicitations dropped: lease expired.
     pub dropped_lease_expired: u64,
-    /// ARP requests dropped: fenced.
+    /// ARP requests or Neighbor Solicitations dropped: fenced.
     pub dropped_fenced: u64,
 }
 const _: () = assert!(size_of::<VipCounters>() == 32);
@@ -321,7 +336,9 @@ pub const IPPROTO_VRRP: u8 = 112;
 /// Version of this ABI (map layouts, key and value types, flag meanings). A restarted agent
 /// adopts a running program and its maps only if their [`AGENT_HEADER_KEY`] record carries the
 /// same number; bump it with any change a running program and a new agent could disagree on.
-pub const ABI_VERSION: u32 = 1;
+///
+/// 2: the IPv6 VIP table ([`map_names::VIPS6`]) and the NDP counters.
+pub const ABI_VERSION: u32 = 2;
 
 /// Key of the header record in [`map_names::AGENT`]: interface 0 and VRID 0 name no instance.
 pub const AGENT_HEADER_KEY: VridKey = VridKey::new(0, 0);
@@ -374,6 +391,7 @@ mod pod {
     // SAFETY: every type below is `#[repr(C)]`, made only of integers and byte arrays, with all
     // padding spelled out as fields, so any bit pattern is valid and there are no holes.
     unsafe impl aya::Pod for super::VipKey {}
+    unsafe impl aya::Pod for super::Vip6Key {}
     unsafe impl aya::Pod for super::VipEntry {}
     unsafe impl aya::Pod for super::VridKey {}
     unsafe impl aya::Pod for super::VridState {}

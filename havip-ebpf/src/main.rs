@@ -8,6 +8,8 @@
 //!    7.1) with `havip_common::rule`, the same functions the agent's state machine calls, recorded
 //!    in the peer table and delivered to the agent through the ring buffer; an advert that must end
 //!    this node's ownership fences the grant in the same invocation (fast switch).
+//! 3. Neighbor Solicitations for an IPv6 VIP are answered (or dropped) under the same rule as ARP,
+//!    in `ndp.rs`; other IPv6 passes.
 //!
 //! The ABI (maps, counters, flags) lives in `havip-common`. Every path increments one counter.
 
@@ -41,6 +43,7 @@
 mod arp;
 mod csum;
 mod maps;
+mod ndp;
 mod vrrp;
 
 use aya_ebpf::{bindings::xdp_action, macros::xdp, programs::XdpContext};
@@ -73,10 +76,7 @@ fn try_havip_xdp(ctx: &XdpContext) -> Result<u32, ()> {
     match ether_type {
         ETH_P_ARP => Ok(arp::handle(ctx)),
         ETH_P_IP => Ok(vrrp::handle(ctx)),
-        ETH_P_IPV6 => {
-            count(counter::PASS_IPV6);
-            Ok(xdp_action::XDP_PASS)
-        }
+        ETH_P_IPV6 => Ok(ndp::handle(ctx)),
         ETH_P_8021Q | ETH_P_8021AD => Ok(vlan(ctx)),
         _ => {
             count(counter::PASS_OTHER);

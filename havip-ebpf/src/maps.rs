@@ -6,12 +6,16 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use havip_common::{
-    AdvertEvent, AgentRecord, Fence, PeerKey, PeerRecord, VipCounters, VipEntry, VipKey, VridKey,
-    VridState, capacity,
+    AdvertEvent, AgentRecord, Fence, PeerKey, PeerRecord, Vip6Key, VipCounters, VipEntry, VipKey,
+    VridKey, VridState, capacity,
 };
 
 #[map(name = "HAVIP_VIPS")]
 pub(crate) static VIPS: HashMap<VipKey, VipEntry> = HashMap::with_max_entries(capacity::VIPS, 0);
+
+/// The IPv6 VIPs (Neighbor Solicitations answered by `ndp.rs`), sized like [`VIPS`].
+#[map(name = "HAVIP_VIPS6")]
+pub(crate) static VIPS6: HashMap<Vip6Key, VipEntry> = HashMap::with_max_entries(capacity::VIPS, 0);
 
 #[map(name = "HAVIP_VRIDS")]
 pub(crate) static VRIDS: HashMap<VridKey, VridState> =

@@ -765,8 +765,8 @@ mod tests {
             assert_eq!(native.priority, 150);
             assert_eq!(native.advert_interval, vrrp.interval());
             assert!(!native.preempt);
-            assert_eq!(native.unicast_src_ip, Some(a));
-            assert_eq!(native.unicast_peers, vec![b]);
+            assert_eq!(native.unicast_src_ip, Some(a.into()));
+            assert_eq!(native.unicast_peers, vec![std::net::IpAddr::from(b)]);
             assert_eq!(
                 native.auth.as_ref().map(|x| x.pass.as_str()),
                 auth,

@@ -911,7 +911,11 @@ fn advert(version: Version, priority: u8, addresses: &[Ipv4Addr], auth: Auth) ->
             Version::V2 => AdvertInterval::Seconds(Seconds(1)),
             Version::V3 => AdvertInterval::Centiseconds(Centiseconds::new(100).expect("cs")),
         },
-        addresses: addresses.to_vec(),
+        addresses: addresses
+            .iter()
+            .copied()
+            .map(std::net::IpAddr::V4)
+            .collect(),
         auth,
     }
 }

@@ -34,8 +34,8 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use model::{
     Config, DEFAULT_ADVERT_INTERVAL, DEFAULT_GARP_INTERVAL, DEFAULT_GARP_MASTER_DELAY,
     DEFAULT_GARP_MASTER_REFRESH, DEFAULT_GARP_MASTER_REFRESH_REPEAT, DEFAULT_GARP_MASTER_REPEAT,
-    DEFAULT_METRICS_ADDR, DEFAULT_PRIORITY, DEFAULT_SCRIPT_INTERVAL, Global, Instance, RtPriority,
-    RtPriorityError, Script, SyncGroup,
+    DEFAULT_METRICS_ADDR, DEFAULT_PRIORITY, DEFAULT_SCRIPT_INTERVAL, Family, Global, Instance,
+    RtPriority, RtPriorityError, Script, SyncGroup,
 };
 pub use read::ReadError;
 pub use validate::{FieldPath, PathSegment, ValidationError};

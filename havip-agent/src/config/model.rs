@@ -328,17 +328,27 @@ pub struct Instance {
     /// Delay before preempting (keepalived `preempt_delay`), 0..=1000 s. Default 0.
     #[serde(default, with = "serde_duration")]
     pub preempt_delay: Duration,
-    /// Source address of adverts (keepalived `unicast_src_ip`, or `mcast_src_ip`). Default
-    /// (none): the interface's primary address, found at run time.
+    /// Source address of adverts (keepalived `unicast_src_ip`, or `mcast_src_ip`), of the
+    /// instance's family. Default (none): the interface's primary address (IPv4) or its
+    /// link-local address (IPv6), found at run time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub unicast_src_ip: Option<Ipv4Addr>,
-    /// Unicast peers (keepalived `unicast_peer`). Empty: multicast to 224.0.0.18. When set,
-    /// adverts from other sources are dropped.
+    pub unicast_src_ip: Option<IpAddr>,
+    /// Unicast peers (keepalived `unicast_peer`), of the instance's family. Empty: multicast to
+    /// 224.0.0.18 (IPv4) or `ff02::12` (IPv6). When set, adverts from other sources are dropped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unicast_peers: Vec<Ipv4Addr>,
-    /// The virtual addresses (keepalived `virtual_ipaddress`).
+    pub unicast_peers: Vec<IpAddr>,
+    /// The virtual addresses (keepalived `virtual_ipaddress`), all of one family: the first
+    /// one's, which is the instance's ([`Instance::family`]).
     #[serde(default)]
     pub virtual_ipaddresses: Vec<VirtualAddress>,
+    /// Addresses added and removed with the virtual addresses but not advertised (keepalived
+    /// `virtual_ipaddress_excluded`); they may be of either family. Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_ipaddress_excluded: Vec<VirtualAddress>,
+    /// The instance is IPv6 even before (or without) an IPv6 virtual address (keepalived
+    /// `native_ipv6`). Default false: the family of the first virtual address.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub native_ipv6: bool,
     /// VRRP v2 simple password authentication (keepalived `authentication`). Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<Auth>,
@@ -395,7 +405,35 @@ pub struct Instance {
     pub notify: Option<Command>,
 }
 
+/// The address family of an instance: of its adverts, its peers and its virtual addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Family {
+    /// IPv4: VRRP v2 or v3 over IPv4.
+    Ipv4,
+    /// IPv6: VRRP v3 over IPv6 (RFC 9568 5.1.2); version 2 is IPv4 only.
+    Ipv6,
+}
+
+impl std::fmt::Display for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Ipv4 => "IPv4",
+            Self::Ipv6 => "IPv6",
+        })
+    }
+}
+
 impl Instance {
+    /// The instance's family, keepalived's rule: IPv6 with `native_ipv6`, else the family of the
+    /// first virtual address (IPv4 without any).
+    pub fn family(&self) -> Family {
+        match self.virtual_ipaddresses.first() {
+            _ if self.native_ipv6 => Family::Ipv6,
+            Some(v) if v.address.is_ipv6() => Family::Ipv6,
+            _ => Family::Ipv4,
+        }
+    }
+
     /// An instance with keepalived's defaults.
     pub fn new(name: impl Into<String>, interface: impl Into<String>, vrid: u8) -> Self {
         Self {
@@ -411,6 +449,8 @@ impl Instance {
             unicast_src_ip: None,
             unicast_peers: Vec::new(),
             virtual_ipaddresses: Vec::new(),
+            virtual_ipaddress_excluded: Vec::new(),
+            native_ipv6: false,
             auth: None,
             v3_checksum_as_v2: false,
             manage_addresses: true,
@@ -434,6 +474,8 @@ impl Instance {
     /// `global_defs` values into each instance.
     pub(crate) fn inherit(&mut self, global: &Global, setting: Inherited) {
         match setting {
+            // keepalived: VRRP v2 is IPv4 only, an IPv6 instance runs v3 whatever the default.
+            Inherited::Version if self.family() == Family::Ipv6 => self.version = Version::V3,
             Inherited::Version => self.version = global.vrrp_version,
             Inherited::V3ChecksumAsV2 => self.v3_checksum_as_v2 = global.v3_checksum_as_v2,
             Inherited::GarpMasterDelay => self.garp_master_delay = global.garp_master_delay,

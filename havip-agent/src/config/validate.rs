@@ -6,10 +6,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::duration::format_duration;
-use super::model::{Config, Instance, Script, SyncGroup};
+use super::model::{Config, Family, Instance, Script, SyncGroup};
 use super::values::{TrackInterface, TrackScript, Version};
 
 /// Smallest and largest VRRP v2 advert interval (RFC 3768 5.3.7: 8-bit seconds).
@@ -290,6 +291,7 @@ impl Validator {
             }
         }
         self.addresses(path, instance);
+        self.family_rules(path, instance);
         if instance.garp_master_repeat == 0 {
             self.push(
                 path.key("garp_master_repeat"),
@@ -425,19 +427,38 @@ impl Validator {
             );
         }
         let mut seen = HashSet::new();
-        for (i, vip) in instance.virtual_ipaddresses.iter().enumerate() {
-            let vpath = path.key("virtual_ipaddresses").index(i);
-            if vip.prefix_len > 32 {
+        let family = instance.family();
+        let excluded = instance.virtual_ipaddress_excluded.iter();
+        let all = instance
+            .virtual_ipaddresses
+            .iter()
+            .map(|v| ("virtual_ipaddresses", v));
+        for (i, (key, vip)) in all.enumerate().chain(
+            excluded
+                .map(|v| ("virtual_ipaddress_excluded", v))
+                .enumerate(),
+        ) {
+            let vpath = path.key(key).index(i);
+            let max = if vip.address.is_ipv4() { 32 } else { 128 };
+            if vip.prefix_len > max {
                 self.push(
                     vpath.clone(),
-                    format!("prefix length /{} is over 32", vip.prefix_len),
+                    format!("prefix length /{} is over {max}", vip.prefix_len),
                 );
             }
             let a = vip.address;
-            if a.is_unspecified() || a.is_multicast() || a.is_broadcast() || a.is_loopback() {
+            if a.is_unspecified() || a.is_multicast() || is_broadcast(a) || a.is_loopback() {
                 self.push(
                     vpath.clone(),
                     format!("{a} cannot be a virtual address (unspecified, loopback, multicast or broadcast)"),
+                );
+            }
+            // keepalived ignores such an address with "address family must match VRRP
+            // instance"; the importer does the same with a warning, a native file is refused.
+            if key == "virtual_ipaddresses" && family_of(a) != family {
+                self.push(
+                    vpath.clone(),
+                    format!("{a} is not of the instance's family ({family}, from the first virtual address or native_ipv6); list it in virtual_ipaddress_excluded or in another instance"),
                 );
             }
             if !seen.insert(a) {
@@ -447,7 +468,13 @@ impl Validator {
         let mut peers = HashSet::new();
         for (i, peer) in instance.unicast_peers.iter().enumerate() {
             let ppath = path.key("unicast_peers").index(i);
-            if peer.is_unspecified() || peer.is_multicast() || peer.is_broadcast() {
+            if family_of(*peer) != family {
+                self.push(
+                    ppath.clone(),
+                    format!("{peer} is not of the instance's family ({family})"),
+                );
+            }
+            if peer.is_unspecified() || peer.is_multicast() || is_broadcast(*peer) {
                 self.push(ppath.clone(), format!("{peer} cannot be a unicast peer"));
             }
             if Some(*peer) == instance.unicast_src_ip {
@@ -457,12 +484,50 @@ impl Validator {
                 self.push(ppath, format!("{peer} is listed twice"));
             }
         }
-        if let Some(src) = instance.unicast_src_ip
-            && (src.is_unspecified() || src.is_multicast() || src.is_broadcast())
-        {
+        if let Some(src) = instance.unicast_src_ip {
+            if src.is_unspecified() || src.is_multicast() || is_broadcast(src) {
+                self.push(
+                    path.key("unicast_src_ip"),
+                    format!("{src} cannot be a source address"),
+                );
+            }
+            if family_of(src) != family {
+                self.push(
+                    path.key("unicast_src_ip"),
+                    format!("{src} is not of the instance's family ({family})"),
+                );
+            }
+        }
+    }
+
+    /// What an instance's family implies (RFC 9568 5.1.2, keepalived's rules), and what of it
+    /// this havip cannot run yet.
+    fn family_rules(&mut self, path: &FieldPath, instance: &Instance) {
+        let family = instance.family();
+        if family == Family::Ipv6 {
+            // RFC 9568 5.1.2; keepalived forces version 3 on an IPv6 instance, and so does
+            // the importer, so only a native file can get here with version 2.
+            if instance.version == Version::V2 {
+                self.push(
+                    path.key("version"),
+                    "VRRP version 2 is IPv4 only (RFC 3768); an IPv6 instance needs version = 3"
+                        .to_owned(),
+                );
+            }
             self.push(
-                path.key("unicast_src_ip"),
-                format!("{src} cannot be a source address"),
+                path.clone(),
+                "IPv6 instances are read with keepalived's rules, but this havip does not run \
+                 them yet (the codec and the kernel's Neighbor Solicitation answers are in place; \
+                 the IPv6 sockets and state machine wiring are not)"
+                    .to_owned(),
+            );
+        }
+        if !instance.virtual_ipaddress_excluded.is_empty() {
+            self.push(
+                path.key("virtual_ipaddress_excluded"),
+                "read, but this havip does not add excluded addresses yet; list them in \
+                 virtual_ipaddress of an instance of their family"
+                    .to_owned(),
             );
         }
     }
@@ -523,6 +588,20 @@ impl Validator {
             }
         }
         self.tracks(path, &group.track_interfaces, &group.track_scripts, config);
+    }
+}
+
+/// Whether `a` is the IPv4 limited broadcast address (IPv6 has none).
+fn is_broadcast(a: IpAddr) -> bool {
+    matches!(a, IpAddr::V4(v4) if v4.is_broadcast())
+}
+
+/// The instance family `a` belongs to.
+fn family_of(a: IpAddr) -> Family {
+    if a.is_ipv4() {
+        Family::Ipv4
+    } else {
+        Family::Ipv6
     }
 }
 

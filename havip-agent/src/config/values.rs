@@ -102,13 +102,14 @@ pub enum AuthType {
     Pass,
 }
 
-/// A virtual address: `"192.0.2.3/24"`, or a table
+/// A virtual address: `"192.0.2.3/24"`, `"2001:db8::3/64"`, or a table
 /// `{ address = "192.0.2.4/32", dev = "eth1", label = "eth1:vip" }`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VirtualAddress {
-    /// The address.
-    pub address: Ipv4Addr,
-    /// Prefix length, 0..=32. Default 32 when written without one (keepalived's rule).
+    /// The address, IPv4 or IPv6 (one family per instance, see `Instance::family`).
+    pub address: IpAddr,
+    /// Prefix length, 0..=32 (IPv4) or 0..=128 (IPv6). Default the whole address (32 or 128)
+    /// when written without one, keepalived's rule.
     pub prefix_len: u8,
     /// Interface to add it to. Default: the instance's interface.
     pub dev: Option<String>,
@@ -118,12 +119,20 @@ pub struct VirtualAddress {
 
 impl VirtualAddress {
     /// `address/prefix_len` on the instance's interface, no label.
-    pub fn new(address: Ipv4Addr, prefix_len: u8) -> Self {
+    pub fn new(address: impl Into<IpAddr>, prefix_len: u8) -> Self {
         Self {
-            address,
+            address: address.into(),
             prefix_len,
             dev: None,
             label: None,
+        }
+    }
+
+    /// The address if it is IPv4.
+    pub fn ipv4(&self) -> Option<Ipv4Addr> {
+        match self.address {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
         }
     }
 }
@@ -131,21 +140,17 @@ impl VirtualAddress {
 /// Why an address could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
-    /// Not an IPv4 address.
-    #[error("`{input}` is not an IPv4 address")]
-    NotIpv4 {
-        /// The text as written.
-        input: String,
-    },
-    /// An IPv6 address, which havip does not support.
-    #[error("`{input}` is an IPv6 address; havip supports IPv4 virtual addresses only")]
-    Ipv6 {
-        /// The text as written.
-        input: String,
-    },
-    /// A prefix length that is not 0..=32.
-    #[error("prefix length in `{input}` must be 0..=32")]
+    /// A prefix length that is not 0..=32 (IPv4) or 0..=128 (IPv6).
+    #[error("prefix length in `{input}` must be 0..={max}")]
     Prefix {
+        /// The text as written.
+        input: String,
+        /// The longest prefix of the address's family.
+        max: u8,
+    },
+    /// Neither an IPv4 nor an IPv6 address.
+    #[error("`{input}` is not an IP address")]
+    NotIp {
         /// The text as written.
         input: String,
     },
@@ -159,38 +164,22 @@ impl FromStr for VirtualAddress {
             Some((a, p)) => (a, Some(p)),
             None => (s, None),
         };
-        let address = parse_ipv4(addr).map_err(|e| match e {
-            AddressError::Ipv6 { .. } => AddressError::Ipv6 {
-                input: s.to_owned(),
-            },
-            _ => AddressError::NotIpv4 {
-                input: s.to_owned(),
-            },
+        let address = addr.parse::<IpAddr>().map_err(|_| AddressError::NotIp {
+            input: s.to_owned(),
         })?;
+        let max = if address.is_ipv4() { 32 } else { 128 };
         let prefix_len = match prefix {
-            None => 32,
+            None => max,
             Some(p) => p
                 .parse::<u8>()
                 .ok()
-                .filter(|&n| n <= 32 && !p.starts_with('+'))
+                .filter(|&n| n <= max && !p.starts_with('+'))
                 .ok_or_else(|| AddressError::Prefix {
                     input: s.to_owned(),
+                    max,
                 })?,
         };
         Ok(Self::new(address, prefix_len))
-    }
-}
-
-/// Parses an IPv4 address, telling IPv6 apart for a better message.
-pub(crate) fn parse_ipv4(s: &str) -> Result<Ipv4Addr, AddressError> {
-    match s.parse::<IpAddr>() {
-        Ok(IpAddr::V4(a)) => Ok(a),
-        Ok(IpAddr::V6(_)) => Err(AddressError::Ipv6 {
-            input: s.to_owned(),
-        }),
-        Err(_) => Err(AddressError::NotIpv4 {
-            input: s.to_owned(),
-        }),
     }
 }
 

@@ -135,8 +135,15 @@ impl Runtime {
             instance: cfg.name.clone(),
             what: format!("notify: {e}"),
         })?;
+        // Validation refuses IPv6 instances for now (their sockets and state machine wiring are
+        // not there yet); should one get here anyway, it is refused, never half run.
+        let unicast_peers = cfg
+            .unicast_peers
+            .iter()
+            .map(|a| ipv4_only(cfg, *a))
+            .collect::<Result<Vec<_>, _>>()?;
         let primary = match cfg.unicast_src_ip {
-            Some(a) => a,
+            Some(a) => ipv4_only(cfg, a)?,
             None => iface::primary_ipv4(&iface.name)
                 .map_err(|source| DaemonError::Io {
                     what: "reading interface addresses",
@@ -168,7 +175,7 @@ impl Runtime {
                 _ => iface.clone(),
             };
             vips.push(Vip {
-                addr: v.address,
+                addr: ipv4_only(cfg, v.address)?,
                 prefix: v.prefix_len,
                 ifindex: dev.index,
                 dev: dev.name,
@@ -190,7 +197,7 @@ impl Runtime {
             },
             primary_addr: primary,
             vips: vips.iter().map(|v| v.addr).collect(),
-            unicast_peers: cfg.unicast_peers.clone(),
+            unicast_peers: unicast_peers.clone(),
             max_learned_interval: global.max_learned_interval,
             auth,
             checksum_mode,
@@ -211,11 +218,11 @@ impl Runtime {
             instance: cfg.name.clone(),
             what: e.to_string(),
         })?;
-        let multicast = cfg.unicast_peers.is_empty();
+        let multicast = unicast_peers.is_empty();
         let dests = if multicast {
             vec![VRRP_GROUP]
         } else {
-            cfg.unicast_peers.clone()
+            unicast_peers.clone()
         };
         let socket = VrrpSocket::open(&iface.name, iface.index, multicast).map_err(|source| {
             DaemonError::Io {
@@ -241,7 +248,7 @@ impl Runtime {
             cfg.vrid,
             &VridConfig::from_params(fsm.params(), cfg.priority),
         )?;
-        for peer in &cfg.unicast_peers {
+        for peer in &unicast_peers {
             dp.allow_peer(iface.index, cfg.vrid, *peer)?;
         }
         for v in &vips {
@@ -660,5 +667,16 @@ impl Runtime {
                 Err(e) => debug!(instance = self.name(), %dst, error = %e, "advert not sent"),
             }
         }
+    }
+}
+
+/// `addr` if it is IPv4; an IPv6 address in an instance is refused until IPv6 instances run.
+fn ipv4_only(cfg: &config::Instance, addr: std::net::IpAddr) -> Result<Ipv4Addr, DaemonError> {
+    match addr {
+        std::net::IpAddr::V4(a) => Ok(a),
+        std::net::IpAddr::V6(_) => Err(DaemonError::Invalid {
+            instance: cfg.name.clone(),
+            what: format!("{addr}: IPv6 instances are not run by this havip yet"),
+        }),
     }
 }

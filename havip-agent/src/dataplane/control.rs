@@ -15,7 +15,8 @@ use aya::{
 };
 use havip_common::{
     ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, Fence, PASS_PROGRAM, PeerKey, PeerRecord,
-    TX_PROGRAM, VipCounters, VipEntry, VipKey, VridKey, VridState, XDP_PROGRAM, counter, map_names,
+    TX_PROGRAM, Vip6Key, VipCounters, VipEntry, VipKey, VridKey, VridState, XDP_PROGRAM, counter,
+    map_names,
 };
 use tracing::{debug, info, warn};
 
@@ -29,6 +30,8 @@ use super::{
     sizing::MapSizes,
 };
 use crate::clock::monotonic_ns;
+
+mod vip6;
 
 /// Global counters summed over CPUs, indexed like `havip_common::counter`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,6 +59,8 @@ pub struct Dataplane {
     /// The agent's per-instance records and the ABI header.
     agent: HashMap<MapData, VridKey, AgentRecord>,
     vips: HashMap<MapData, VipKey, VipEntry>,
+    /// The IPv6 VIP table; its entries take counter slots from the same free list.
+    vips6: HashMap<MapData, Vip6Key, VipEntry>,
     vrids: HashMap<MapData, VridKey, VridState>,
     fences: HashMap<MapData, VridKey, Fence>,
     allowed: HashMap<MapData, PeerKey, u32>,
@@ -68,6 +73,8 @@ pub struct Dataplane {
     states: StdHashMap<VridKey, VridState>,
     /// VIP slots in use.
     slots: StdHashMap<VipKey, u32>,
+    /// IPv6 VIP slots in use.
+    slots6: StdHashMap<Vip6Key, u32>,
     /// Counter slots not in use, the lowest last (taken from the end).
     free_slots: Vec<u32>,
     /// The tables' sizes as loaded.
@@ -133,6 +140,7 @@ impl Dataplane {
         }
         Ok(Self {
             vips: take(&mut ebpf, map_names::VIPS)?,
+            vips6: take(&mut ebpf, map_names::VIPS6)?,
             vrids: take(&mut ebpf, map_names::VRIDS)?,
             fences: take(&mut ebpf, map_names::FENCES)?,
             allowed: take(&mut ebpf, map_names::ALLOWED_PEERS)?,
@@ -145,6 +153,7 @@ impl Dataplane {
             ebpf: Some(ebpf),
             states: StdHashMap::new(),
             slots: StdHashMap::new(),
+            slots6: StdHashMap::new(),
             free_slots: (0..sizes.vips).rev().collect(),
             sizes,
             // Epochs only need to differ between grants of one load; start from the clock so
@@ -569,8 +578,15 @@ impl Dataplane {
             .filter_map(Result::ok)
             .map(|(k, v)| (k, v.stat_slot))
             .collect();
-        // Counter slots still used by inherited VIPs are not free.
-        let used: std::collections::HashSet<u32> = slots.values().copied().collect();
+        let vips6: HashMap<MapData, Vip6Key, VipEntry> = found.open(map_names::VIPS6)?;
+        let slots6: StdHashMap<Vip6Key, u32> = vips6
+            .iter()
+            .filter_map(Result::ok)
+            .map(|(k, v)| (k, v.stat_slot))
+            .collect();
+        // Counter slots still used by inherited VIPs (of both families) are not free.
+        let used: std::collections::HashSet<u32> =
+            slots.values().chain(slots6.values()).copied().collect();
         let free_slots = (0..sizes.vips)
             .rev()
             .filter(|s| !used.contains(s))
@@ -590,9 +606,11 @@ impl Dataplane {
             events: Some(found.open(map_names::EVENTS)?),
             agent: found.open(map_names::AGENT)?,
             vips,
+            vips6,
             vrids,
             states,
             slots,
+            slots6,
             free_slots,
             sizes,
             next_epoch: monotonic_ns().max(newest).max(1),

@@ -31,7 +31,7 @@ impl Needs {
     /// the same address on one interface in two instances shares one entry.
     #[must_use]
     pub fn of(cfg: &Config) -> Self {
-        let mut vips: HashSet<(&str, std::net::Ipv4Addr)> = HashSet::new();
+        let mut vips: HashSet<(&str, std::net::IpAddr)> = HashSet::new();
         let mut allowed = 0usize;
         for inst in &cfg.instances {
             for v in &inst.virtual_ipaddresses {
@@ -145,9 +145,11 @@ impl MapSizes {
 
     /// `(map name, max_entries)` for the loader.
     #[must_use]
-    pub const fn entries(&self) -> [(&'static str, u32); 7] {
+    pub const fn entries(&self) -> [(&'static str, u32); 8] {
         [
             (map_names::VIPS, self.vips),
+            // The IPv6 VIPs share the counter slots, so neither table can need more.
+            (map_names::VIPS6, self.vips),
             (map_names::VIP_COUNTERS, self.vips),
             (map_names::VRIDS, self.vrids),
             (map_names::FENCES, self.vrids),
@@ -307,7 +309,7 @@ mod tests {
         use crate::config::{Instance, VirtualAddress};
         let mut a = Instance::new("a", "eth0", 1);
         a.unicast_peers = vec!["192.0.2.2".parse().expect("ip")];
-        let v = VirtualAddress::new("192.0.2.10".parse().expect("ip"), 32);
+        let v = VirtualAddress::new("192.0.2.10".parse::<std::net::Ipv4Addr>().expect("ip"), 32);
         let mut on_eth1 = v.clone();
         on_eth1.dev = Some("eth1".into());
         a.virtual_ipaddresses = vec![v.clone(), on_eth1];

@@ -499,7 +499,7 @@ mod tests {
             interval: AdvertInterval::Centiseconds(
                 Centiseconds::new(centis).expect("valid interval"),
             ),
-            addresses: vec![Ipv4Addr::new(192, 0, 2, 200)],
+            addresses: vec![Ipv4Addr::new(192, 0, 2, 200).into()],
             auth: Auth::None,
         }
     }

@@ -8,7 +8,7 @@ use havip_common::counter as c;
 pub type KernelFamily = c::Family;
 
 /// Every family, in exposition order.
-pub const FAMILIES: [KernelFamily; 8] = c::family::ALL;
+pub const FAMILIES: [KernelFamily; c::family::ALL.len()] = c::family::ALL;
 
 /// The series of `family`: `(counter index, label value)`.
 pub fn series_of(family: KernelFamily) -> impl Iterator<Item = (u32, &'static str)> {

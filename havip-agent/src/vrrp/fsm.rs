@@ -8,7 +8,7 @@
 //! Timers are deadlines kept inside the state they belong to: a backup has a `Master_Down_Timer`,
 //! a master an `Adver_Timer` and its gratuitous ARP schedule; INIT and FAULT have none.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use havip_common::{
@@ -182,7 +182,7 @@ impl Instance {
             vrid: self.params.vrid,
             priority,
             interval: self.advert_interval,
-            addresses: self.params.vips.clone(),
+            addresses: self.params.vips.iter().copied().map(IpAddr::V4).collect(),
             auth: self.params.auth,
         }
     }

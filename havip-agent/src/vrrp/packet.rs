@@ -1,9 +1,14 @@
-//! VRRP advertisement wire format: version 2 (RFC 3768) and version 3 (RFC 9568), IPv4 only.
+//! VRRP advertisement wire format: version 2 (RFC 3768, IPv4 only) and version 3 (RFC 9568, IPv4
+//! and IPv6).
+//!
+//! The address family is a parameter of the codec, not a second codec: the view carries its
+//! [`Family`] (it fixes the size of an address), and [`AdvertRepr::parse`] / [`AdvertRepr::emit`]
+//! take the IP header's source and destination, whose family is the advert's.
 //!
 //! Two layers, as in smoltcp's `wire` module:
-//! - [`Packet`] is a zero-copy view over one VRRP message (the IPv4 payload; the IPv4 header is the
-//!   I/O layer's business). [`Packet::new_checked`] verifies the length against the version and the
-//!   address count. **After `new_checked` succeeds, no accessor panics**, whatever the bytes are;
+//! - [`Packet`] is a zero-copy view over one VRRP message (the IP payload; the IP header is the
+//!   I/O layer's business). [`Packet::new_checked`] verifies the length against the version, the
+//!   family and the address count. **After `new_checked` succeeds, no accessor panics**, whatever the bytes are;
 //!   accessors on an unchecked view do not panic either, they return zeros past the end.
 //! - [`AdvertRepr`] is the plain owned form, with [`AdvertRepr::parse`], [`AdvertRepr::emit`] and
 //!   [`AdvertRepr::buffer_len`].
@@ -17,9 +22,12 @@
 //! and what tcpdump and Wireshark check); [`ChecksumMode::V3AsV2`] leaves the pseudo-header out,
 //! as keepalived's `v3_checksum_as_v2` does for peers (Cisco, Juniper) that apply 5.2.8's
 //! pseudo-header to IPv6 only. keepalived's manual recommends the latter for RFC 9568 compliance.
+//! Over IPv6 the checksum always covers the RFC 8200 8.1 pseudo-header (source, destination,
+//! 32-bit upper-layer length, three zero bytes, next header 112), whatever the mode: RFC 9568 5.2.8
+//! requires it there and keepalived has no IPv6 switch for it.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 /// IPv4 protocol number of VRRP (RFC 3768 5.2.4, RFC 9568 5.1.1.4).
@@ -30,6 +38,12 @@ pub const TTL: u8 = 255;
 pub const TOS: u8 = 0xc0;
 /// The IPv4 multicast group of VRRP (RFC 3768 5.2.2, RFC 9568 5.1.1.2).
 pub const MULTICAST_GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+/// The IPv6 link-local multicast group of VRRP, `ff02::12` (RFC 9568 5.1.2.2).
+pub const MULTICAST_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+/// IPv6 hop limit of every advert; receivers drop others (RFC 9568 5.1.2.3).
+pub const HOP_LIMIT: u8 = 255;
+/// Length of the fixed IPv6 header [`ipv6_header`] builds (no extension headers).
+pub const IPV6_HEADER_LEN: usize = 40;
 /// Length of the fixed VRRP header (both versions).
 pub const HEADER_LEN: usize = 8;
 /// Length of the v2 authentication data trailer (RFC 3768 5.3.10).
@@ -117,6 +131,21 @@ pub enum DecodeError {
         /// The Auth Type byte received.
         auth_type: u8,
     },
+    /// A version 2 message over IPv6: version 2 is defined for IPv4 only (RFC 3768 1; RFC 9568 1).
+    #[error("VRID {vrid}: VRRPv2 advert over IPv6")]
+    V2OverIpv6 {
+        /// Virtual router id of the message.
+        vrid: u8,
+    },
+    /// The IP source and destination given to the decoder are not of one family (a caller bug,
+    /// refused rather than guessed).
+    #[error("IP source {src} and destination {dst} are not of one family")]
+    FamilyMismatch {
+        /// Source given.
+        src: IpAddr,
+        /// Destination given.
+        dst: IpAddr,
+    },
 }
 
 /// An [`AdvertRepr`] cannot be written, or an IPv4 header cannot be built.
@@ -167,12 +196,81 @@ pub enum EmitError {
         /// Virtual router id.
         vrid: u8,
     },
-    /// IPv4 total length would exceed 65535.
-    #[error("IPv4 payload of {len} bytes is too long")]
+    /// IP total (or payload) length would exceed 65535.
+    #[error("IP payload of {len} bytes is too long")]
     PayloadTooLong {
         /// Payload length given.
         len: usize,
     },
+    /// Version 2 cannot be sent over IPv6 (RFC 3768 is IPv4 only).
+    #[error("VRID {vrid}: VRRPv2 cannot be sent over IPv6")]
+    V2OverIpv6 {
+        /// Virtual router id.
+        vrid: u8,
+    },
+    /// An address, or the IP destination, is not of the source's family: one advert carries
+    /// one family (RFC 9568 5.2.9).
+    #[error("VRID {vrid}: {addr} is not of the family of the source {src}")]
+    FamilyMismatch {
+        /// Virtual router id.
+        vrid: u8,
+        /// The IP source (the advert's family).
+        src: IpAddr,
+        /// The address of the other family.
+        addr: IpAddr,
+    },
+}
+
+/// The IP family an advert travels over, which is the family of every address it lists
+/// (RFC 9568 5.2.5: "`IPvX` Addr").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum Family {
+    /// IPv4: 4-byte addresses, protocol 112 in the IPv4 header.
+    #[default]
+    V4,
+    /// IPv6: 16-byte addresses, next header 112; version 3 only.
+    V6,
+}
+
+impl Family {
+    /// The family of `addr`.
+    pub const fn of(addr: IpAddr) -> Self {
+        match addr {
+            IpAddr::V4(_) => Self::V4,
+            IpAddr::V6(_) => Self::V6,
+        }
+    }
+
+    /// Bytes of one address in the advert's list.
+    pub const fn addr_len(self) -> usize {
+        match self {
+            Self::V4 => 4,
+            Self::V6 => 16,
+        }
+    }
+
+    /// The VRRP multicast group of this family (RFC 9568 5.1.1.2, 5.1.2.2).
+    pub const fn multicast_group(self) -> IpAddr {
+        match self {
+            Self::V4 => IpAddr::V4(MULTICAST_GROUP),
+            Self::V6 => IpAddr::V6(MULTICAST_GROUP_V6),
+        }
+    }
+}
+
+impl fmt::Display for Family {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::V4 => "IPv4",
+            Self::V6 => "IPv6",
+        })
+    }
+}
+
+/// The family shared by `src` and `dst`, or `None` if they differ.
+fn family_of(src: IpAddr, dst: IpAddr) -> Option<Family> {
+    let family = Family::of(src);
+    (family == Family::of(dst)).then_some(family)
 }
 
 /// VRRP protocol version.
@@ -385,22 +483,32 @@ pub enum ChecksumMode {
 /// |                       IPvX Address(es)                        |
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// ```
+///
+/// The addresses are 4 bytes each over IPv4 and 16 over IPv6 (RFC 9568 5.2.9), so the view knows
+/// its [`Family`].
 #[derive(Debug, Clone)]
 pub struct Packet<T: AsRef<[u8]>> {
     buffer: T,
+    family: Family,
 }
 
 impl<T: AsRef<[u8]>> Packet<T> {
     /// A view without any check. Accessors return zeros past the end of the buffer.
-    pub const fn new_unchecked(buffer: T) -> Self {
-        Self { buffer }
+    pub const fn new_unchecked(buffer: T, family: Family) -> Self {
+        Self { buffer, family }
     }
 
-    /// A view of a buffer that holds exactly one VRRP message of a known version.
-    pub fn new_checked(buffer: T) -> Result<Self, DecodeError> {
-        let packet = Self::new_unchecked(buffer);
+    /// A view of a buffer that holds exactly one VRRP message of a known version, received over
+    /// `family`.
+    pub fn new_checked(buffer: T, family: Family) -> Result<Self, DecodeError> {
+        let packet = Self::new_unchecked(buffer, family);
         packet.check_len()?;
         Ok(packet)
+    }
+
+    /// The family the view reads addresses of.
+    pub const fn family(&self) -> Family {
+        self.family
     }
 
     /// Checks that the buffer holds the fixed header, a known version, and exactly the addresses
@@ -414,7 +522,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
                 needed: HEADER_LEN,
             });
         }
-        let expected = expected_len(self.version()?, self.address_count());
+        let expected = expected_len(self.version()?, self.family, self.address_count());
         if len < expected {
             return Err(DecodeError::Truncated {
                 len,
@@ -500,19 +608,22 @@ impl<T: AsRef<[u8]>> Packet<T> {
         self.word(CHECKSUM_OFFSET)
     }
 
-    /// Address number `index` (from 0), if the header announces it.
-    pub fn address(&self, index: u8) -> Option<Ipv4Addr> {
+    /// Address number `index` (from 0), of the view's family, if the header announces it.
+    pub fn address(&self, index: u8) -> Option<IpAddr> {
         if index >= self.address_count() {
             return None;
         }
-        let at = HEADER_LEN + 4 * usize::from(index);
-        let bytes = self.buffer.as_ref().get(at..at + 4)?;
-        let octets: [u8; 4] = bytes.try_into().ok()?;
-        Some(Ipv4Addr::from(octets))
+        let size = self.family.addr_len();
+        let at = HEADER_LEN + size * usize::from(index);
+        let bytes = self.buffer.as_ref().get(at..at + size)?;
+        match self.family {
+            Family::V4 => <[u8; 4]>::try_from(bytes).ok().map(IpAddr::from),
+            Family::V6 => <[u8; 16]>::try_from(bytes).ok().map(IpAddr::from),
+        }
     }
 
     /// The addresses the header announces (and the buffer holds).
-    pub fn addresses(&self) -> impl Iterator<Item = Ipv4Addr> + '_ {
+    pub fn addresses(&self) -> impl Iterator<Item = IpAddr> + '_ {
         (0..self.address_count()).map_while(|i| self.address(i))
     }
 
@@ -521,7 +632,7 @@ impl<T: AsRef<[u8]>> Packet<T> {
         if self.version().ok()? != Version::V2 {
             return None;
         }
-        let at = HEADER_LEN + 4 * usize::from(self.address_count());
+        let at = HEADER_LEN + self.family.addr_len() * usize::from(self.address_count());
         self.buffer
             .as_ref()
             .get(at..at + AUTH_DATA_LEN)?
@@ -529,20 +640,36 @@ impl<T: AsRef<[u8]>> Packet<T> {
             .ok()
     }
 
+    /// Whether the checksum covers a pseudo-header: v3 over IPv4 in [`ChecksumMode::PseudoHeader`],
+    /// and v3 over IPv6 always (RFC 9568 5.2.8).
+    fn pseudo(&self, mode: ChecksumMode) -> bool {
+        self.version().ok() == Some(Version::V3)
+            && (self.family == Family::V6 || mode == ChecksumMode::PseudoHeader)
+    }
+
     /// The checksum the message should carry (computed with the checksum field taken as zero).
-    pub fn compute_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr, mode: ChecksumMode) -> u16 {
+    /// `src` and `dst` are the IP header's; their family must be the view's.
+    pub fn compute_checksum(
+        &self,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        mode: ChecksumMode,
+    ) -> u16 {
         let message = self.buffer.as_ref();
-        let pseudo = self.version().ok() == Some(Version::V3) && mode == ChecksumMode::PseudoHeader;
-        message_checksum(message, pseudo.then_some((src, dst)))
+        message_checksum(message, self.pseudo(mode).then(|| (src.into(), dst.into())))
     }
 
     /// Whether the checksum field is right. Like keepalived, this sums the message including the
     /// checksum field, so the two one's-complement zeros (0x0000 and 0xffff) are both accepted.
-    pub fn verify_checksum(&self, src: Ipv4Addr, dst: Ipv4Addr, mode: ChecksumMode) -> bool {
+    pub fn verify_checksum(
+        &self,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
+        mode: ChecksumMode,
+    ) -> bool {
         let message = self.buffer.as_ref();
-        let pseudo = self.version().ok() == Some(Version::V3) && mode == ChecksumMode::PseudoHeader;
-        let mut acc = if pseudo {
-            pseudo_header_sum(src, dst, message.len())
+        let mut acc = if self.pseudo(mode) {
+            pseudo_header_sum(src.into(), dst.into(), message.len())
         } else {
             0
         };
@@ -551,13 +678,27 @@ impl<T: AsRef<[u8]>> Packet<T> {
     }
 }
 
-/// Total message length for `version` with `count` addresses.
-fn expected_len(version: Version, count: u8) -> usize {
+/// Total message length for `version` over `family` with `count` addresses.
+fn expected_len(version: Version, family: Family, count: u8) -> usize {
     let auth = match version {
         Version::V2 => AUTH_DATA_LEN,
         Version::V3 => 0,
     };
-    HEADER_LEN + 4 * usize::from(count) + auth
+    HEADER_LEN + family.addr_len() * usize::from(count) + auth
+}
+
+/// The bytes of an address as they sit in the advert's list or a pseudo-header.
+fn addr_octets(addr: IpAddr, out: &mut [u8; 16]) -> &[u8] {
+    match addr {
+        IpAddr::V4(a) => {
+            out[..4].copy_from_slice(&a.octets());
+            &out[..4]
+        }
+        IpAddr::V6(a) => {
+            *out = a.octets();
+            &out[..]
+        }
+    }
 }
 
 /// RFC 1071: 16-bit big-endian words added into a wide accumulator; an odd last byte is padded.
@@ -580,18 +721,20 @@ fn fold(mut acc: u64) -> u16 {
     u16::try_from(acc).unwrap_or(u16::MAX)
 }
 
-/// Sum of the IPv4 pseudo-header: source, destination, zero, protocol 112, VRRP length
-/// (RFC 9568 5.2.8; the same sum as the RFC 8200 8.1 layout with a 32-bit length).
-fn pseudo_header_sum(src: Ipv4Addr, dst: Ipv4Addr, len: usize) -> u64 {
-    let mut acc = sum_words(&src.octets(), 0);
-    acc = sum_words(&dst.octets(), acc);
+/// Sum of the pseudo-header: over IPv4 source, destination, zero, protocol 112, VRRP length
+/// (RFC 9568 5.2.8); over IPv6 source, destination, 32-bit length, three zeros, next header 112
+/// (RFC 8200 8.1). Both lay out to the same sum of words; only the address size differs.
+fn pseudo_header_sum(src: IpAddr, dst: IpAddr, len: usize) -> u64 {
+    let mut scratch = [0; 16];
+    let mut acc = sum_words(addr_octets(src, &mut scratch), 0);
+    acc = sum_words(addr_octets(dst, &mut scratch), acc);
     acc += u64::from(PROTOCOL);
-    // A VRRP message is at most 1036 bytes, so the 16-bit length never saturates.
+    // A VRRP message is at most 4104 bytes (255 IPv6 addresses), so the length never saturates.
     acc + u64::from(u16::try_from(len).unwrap_or(u16::MAX))
 }
 
 /// The checksum of `message` with its checksum field taken as zero.
-fn message_checksum(message: &[u8], pseudo: Option<(Ipv4Addr, Ipv4Addr)>) -> u16 {
+fn message_checksum(message: &[u8], pseudo: Option<(IpAddr, IpAddr)>) -> u16 {
     let mut acc = pseudo.map_or(0, |(src, dst)| pseudo_header_sum(src, dst, message.len()));
     // The field sits at an even offset, so summing around it keeps the word alignment.
     acc = sum_words(message.get(..CHECKSUM_OFFSET).unwrap_or(message), acc);
@@ -610,33 +753,41 @@ pub struct AdvertRepr {
     pub priority: u8,
     /// Advertisement interval (v2) or maximum advertisement interval (v3), with its unit.
     pub interval: AdvertInterval,
-    /// Virtual addresses.
-    pub addresses: Vec<Ipv4Addr>,
+    /// Virtual addresses, all of the family of the IP header that carries the advert.
+    pub addresses: Vec<IpAddr>,
     /// Authentication; always [`Auth::None`] for v3.
     pub auth: Auth,
 }
 
 impl AdvertRepr {
-    /// Decodes and validates one VRRP message received from `src` to `dst` (the IPv4 header's
-    /// addresses, needed for the v3 pseudo-header). Checks, in order: length, version, type,
-    /// checksum, VRID, v3 address count, interval, v2 auth type (RFC 3768 7.1, RFC 9568 7.1).
+    /// Decodes and validates one VRRP message received from `src` to `dst` (the IP header's
+    /// addresses: their family is the advert's, and the v3 pseudo-header needs them). Checks, in
+    /// order: length, version, type, checksum, VRID, v2 over IPv6, v3 address count, interval,
+    /// v2 auth type (RFC 3768 7.1, RFC 9568 7.1).
     pub fn parse(
         bytes: &[u8],
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         mode: ChecksumMode,
     ) -> Result<Self, DecodeError> {
-        let packet = Packet::new_checked(bytes)?;
+        let (src, dst) = (src.into(), dst.into());
+        let family = family_of(src, dst).ok_or(DecodeError::FamilyMismatch { src, dst })?;
+        let packet = Packet::new_checked(bytes, family)?;
         Self::parse_packet(&packet, src, dst, mode)
     }
 
-    /// Like [`AdvertRepr::parse`], from a view that passed [`Packet::new_checked`].
+    /// Like [`AdvertRepr::parse`], from a view that passed [`Packet::new_checked`] (the view's
+    /// family must be that of `src` and `dst`).
     pub fn parse_packet<T: AsRef<[u8]>>(
         packet: &Packet<T>,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         mode: ChecksumMode,
     ) -> Result<Self, DecodeError> {
+        let (src, dst) = (src.into(), dst.into());
+        if family_of(src, dst) != Some(packet.family()) {
+            return Err(DecodeError::FamilyMismatch { src, dst });
+        }
         packet.check_len()?;
         let version = packet.version()?;
         let vrid = packet.vrid();
@@ -653,6 +804,9 @@ impl AdvertRepr {
         }
         if vrid == 0 {
             return Err(DecodeError::ZeroVrid);
+        }
+        if version == Version::V2 && packet.family() == Family::V6 {
+            return Err(DecodeError::V2OverIpv6 { vrid });
         }
         if version == Version::V3 && packet.address_count() == 0 {
             return Err(DecodeError::NoAddresses { vrid });
@@ -681,20 +835,38 @@ impl AdvertRepr {
         })
     }
 
+    /// The family of the advert: that of its first address (IPv4 for an empty list, which only
+    /// a v2 advert may have).
+    pub fn family(&self) -> Family {
+        self.addresses
+            .first()
+            .map_or(Family::V4, |a| Family::of(*a))
+    }
+
     /// Bytes [`AdvertRepr::emit`] writes.
     pub fn buffer_len(&self) -> usize {
         let auth = match self.version {
             Version::V2 => AUTH_DATA_LEN,
             Version::V3 => 0,
         };
-        HEADER_LEN + 4 * self.addresses.len() + auth
+        HEADER_LEN + self.family().addr_len() * self.addresses.len() + auth
     }
 
-    /// Checks that the repr can be encoded, and returns its address count.
-    fn check(&self) -> Result<u8, EmitError> {
+    /// Checks that the repr can be encoded from `src` to `dst`, and returns its address count.
+    fn check(&self, src: IpAddr, dst: IpAddr) -> Result<u8, EmitError> {
         let vrid = self.vrid;
         if vrid == 0 {
             return Err(EmitError::ZeroVrid);
+        }
+        let family = Family::of(src);
+        if let Some(&addr) = std::iter::once(&dst)
+            .chain(&self.addresses)
+            .find(|a| Family::of(**a) != family)
+        {
+            return Err(EmitError::FamilyMismatch { vrid, src, addr });
+        }
+        if family == Family::V6 && self.version == Version::V2 {
+            return Err(EmitError::V2OverIpv6 { vrid });
         }
         let count =
             u8::try_from(self.addresses.len()).map_err(|_| EmitError::TooManyAddresses {
@@ -721,16 +893,18 @@ impl AdvertRepr {
         Ok(count)
     }
 
-    /// Writes the message into the start of `buf` with a correct checksum for `src` -> `dst`, and
-    /// returns the number of bytes written ([`AdvertRepr::buffer_len`]).
+    /// Writes the message into the start of `buf` with a correct checksum for `src` -> `dst` (the
+    /// IP header's addresses, of the family of every listed address), and returns the number of
+    /// bytes written ([`AdvertRepr::buffer_len`]).
     pub fn emit(
         &self,
         buf: &mut [u8],
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         mode: ChecksumMode,
     ) -> Result<usize, EmitError> {
-        let count = self.check()?;
+        let (src, dst) = (src.into(), dst.into());
+        let count = self.check(src, dst)?;
         let needed = self.buffer_len();
         let len = buf.len();
         let out = buf
@@ -750,14 +924,18 @@ impl AdvertRepr {
             // The 4 reserved bits stay zero (RFC 9568 5.2.6).
             AdvertInterval::Centiseconds(cs) => header[4..6].copy_from_slice(&cs.0.to_be_bytes()),
         }
-        let (addrs, trailer) = body.split_at_mut(4 * self.addresses.len());
-        for (slot, addr) in addrs.as_chunks_mut::<4>().0.iter_mut().zip(&self.addresses) {
-            slot.copy_from_slice(&addr.octets());
+        let size = self.family().addr_len();
+        let (addrs, trailer) = body.split_at_mut(size * self.addresses.len());
+        let mut scratch = [0; 16];
+        for (slot, addr) in addrs.chunks_exact_mut(size).zip(&self.addresses) {
+            slot.copy_from_slice(addr_octets(*addr, &mut scratch));
         }
         if let Auth::Simple(data) = &self.auth {
             trailer.copy_from_slice(data);
         }
-        let pseudo = self.version == Version::V3 && mode == ChecksumMode::PseudoHeader;
+        // RFC 9568 5.2.8: over IPv6 the pseudo-header is always included.
+        let pseudo = self.version == Version::V3
+            && (Family::of(src) == Family::V6 || mode == ChecksumMode::PseudoHeader);
         let checksum = message_checksum(out, pseudo.then_some((src, dst)));
         out[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 2].copy_from_slice(&checksum.to_be_bytes());
         Ok(needed)
@@ -766,8 +944,8 @@ impl AdvertRepr {
     /// [`AdvertRepr::emit`] into a new vector.
     pub fn to_bytes(
         &self,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: impl Into<IpAddr>,
+        dst: impl Into<IpAddr>,
         mode: ChecksumMode,
     ) -> Result<Vec<u8>, EmitError> {
         let mut buf = vec![0; self.buffer_len()];
@@ -801,5 +979,28 @@ pub fn ipv4_header(
     Ok(h)
 }
 
+/// An IPv6 header (no extension headers) for a VRRP payload of `payload_len` bytes: traffic class
+/// 0xc0 (as keepalived sets it), flow label 0, next header 112, hop limit 255 (RFC 9568 5.1.2.3).
+/// For tests and tools that forge whole frames; the agent's socket lets the kernel build it.
+pub fn ipv6_header(
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    payload_len: usize,
+) -> Result<[u8; IPV6_HEADER_LEN], EmitError> {
+    let len =
+        u16::try_from(payload_len).map_err(|_| EmitError::PayloadTooLong { len: payload_len })?;
+    let mut h = [0u8; IPV6_HEADER_LEN];
+    // Version 6, traffic class 0xc0 split over the first two bytes, flow label 0.
+    h[0] = 0x6c;
+    h[4..6].copy_from_slice(&len.to_be_bytes());
+    h[6] = PROTOCOL;
+    h[7] = HOP_LIMIT;
+    h[8..24].copy_from_slice(&src.octets());
+    h[24..40].copy_from_slice(&dst.octets());
+    Ok(h)
+}
+
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_v6;

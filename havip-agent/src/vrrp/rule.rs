@@ -114,7 +114,16 @@ pub fn received(
     advert: &AdvertRepr,
     peers: &[Ipv4Addr],
 ) -> Received {
-    let addrs: Vec<[u8; 4]> = advert.addresses.iter().map(Ipv4Addr::octets).collect();
+    // The IPv4 rule digests IPv4 addresses; an IPv6 address (which the IPv4 codec path never
+    // yields) is left out, so such a list can never match an IPv4 instance's digest and count.
+    let addrs: Vec<[u8; 4]> = advert
+        .addresses
+        .iter()
+        .filter_map(|a| match a {
+            std::net::IpAddr::V4(a) => Some(a.octets()),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect();
     let (auth_type, auth_data) = match advert.auth {
         Auth::None => (auth_type::NONE, [0; 8]),
         Auth::Simple(p) => (auth_type::SIMPLE, p),

@@ -61,6 +61,10 @@ enum Mode {
 }
 
 const SINGLE_CALLS: u32 = 20_000;
+/// The IPv6 VIP the NS -> NA path answers, and one in the table that is not owned.
+const BENCH_VIP6: std::net::Ipv6Addr = std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x200);
+const BENCH_VIP6_NOT_OWNED: std::net::Ipv6Addr =
+    std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x201);
 
 struct Path {
     name: &'static str,
@@ -448,6 +452,8 @@ fn bench_xdp() -> anyhow::Result<String> {
         52,
         LO,
     )?;
+    dp.set_vip6(LO, BENCH_VIP6, [2, 0, 0x5e, 0, 2, 0x33], VRID, LO)?;
+    dp.set_vip6(LO, BENCH_VIP6_NOT_OWNED, [2, 0, 0x5e, 0, 2, 0x34], 52, LO)?;
     dp.grant(LO, VRID, Duration::from_secs(3600))?;
     // Calibration for the reply path: a VIP whose grant's lease has run out. Its request runs
     // the reply path's lookups (VIP, VRID state, clock) and is dropped, frame unchanged.
@@ -509,6 +515,36 @@ fn bench_xdp() -> anyhow::Result<String> {
             name: "IPv4 UDP (not VRRP)",
             verdict: "XDP_PASS",
             frame: frames::ipv4(frames::CLIENT_IP, VIP, 17, 64, &[0, 53, 0, 53, 0, 8, 0, 0]),
+            mode: Mode::Repeat,
+            target_ns: Some(5.0),
+        },
+        Path {
+            // Target: within 1.5x of the ARP reply path (issue 13). The NS carries the source
+            // link-layer option, so the frame keeps its size; without it, it grows by 8 bytes.
+            name: "IPv6 NS, owned VIP -> NA (live frames)",
+            verdict: "XDP_TX",
+            frame: havip_tests::frames6::neighbor_solicitation(BENCH_VIP6, true),
+            mode: Mode::Live,
+            target_ns: Some(90.0),
+        },
+        Path {
+            name: "IPv6 NS, VIP not owned",
+            verdict: "XDP_DROP",
+            frame: havip_tests::frames6::neighbor_solicitation(BENCH_VIP6_NOT_OWNED, true),
+            mode: Mode::Repeat,
+            target_ns: None,
+        },
+        Path {
+            name: "IPv6 UDP (pass-through)",
+            verdict: "XDP_PASS",
+            frame: havip_tests::frames6::ipv6(
+                frames::CLIENT_MAC,
+                havip_tests::frames6::CLIENT_IP6,
+                BENCH_VIP6,
+                17,
+                64,
+                &[0, 53, 0, 53, 0, 8, 0, 0],
+            ),
             mode: Mode::Repeat,
             target_ns: Some(5.0),
         },

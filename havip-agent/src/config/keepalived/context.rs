@@ -4,7 +4,6 @@
 //! reporting a precise finding when the text does not fit.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use super::{Finding, Findings, Pos};
 use crate::config::diagnostic::Severity;
 use crate::config::duration::parse_seconds;
 use crate::config::validate::FieldPath;
-use crate::config::values::{AddressError, Command, TrackInterface, TrackScript, parse_ipv4};
+use crate::config::values::{Command, TrackInterface, TrackScript};
 
 /// keepalived's weight range for scripts and tracked interfaces.
 pub(super) const WEIGHT: RangeInclusive<i64> = -253..=253;
@@ -232,22 +231,16 @@ impl<'f> Cx<'f> {
             .map(|(s, pos)| (Duration::from_secs(s), pos))
     }
 
-    /// An IPv4 address; IPv6 is reported as not supported.
-    pub(super) fn ipv4(&mut self, keyword: &str, arg: &Arg) -> Option<Ipv4Addr> {
-        match parse_ipv4(&arg.text) {
-            Ok(a) => Some(a),
-            Err(AddressError::Ipv6 { .. }) => {
-                self.error(
-                    arg.pos,
-                    format!("`{keyword}` {}: IPv6 is not supported by havip", arg.text),
-                );
-                None
-            }
-            Err(e) => {
-                self.error(arg.pos, format!("`{keyword}`: {e}"));
-                None
-            }
+    /// An IPv4 or IPv6 address argument of `keyword` (an error is reported otherwise).
+    pub(super) fn ip(&mut self, keyword: &str, arg: &Arg) -> Option<std::net::IpAddr> {
+        let parsed = arg.text.parse().ok();
+        if parsed.is_none() {
+            self.error(
+                arg.pos,
+                format!("`{keyword}`: `{}` is not an IP address", arg.text),
+            );
         }
+        parsed
     }
 
     /// `notify* SCRIPT [USER [[:]GROUP]]`.

@@ -10,9 +10,9 @@ use super::context::{Cx, TIMER_DECIMALS};
 use super::parser::Node;
 use super::unsupported::UNSUPPORTED;
 use crate::config::diagnostic::Severity;
-use crate::config::model::{Global, Inherited, Instance};
+use crate::config::model::{Family, Global, Inherited, Instance};
 use crate::config::validate::FieldPath;
-use crate::config::values::{AddressError, Auth, AuthType, InitialState, Version, VirtualAddress};
+use crate::config::values::{Auth, AuthType, InitialState, Version, VirtualAddress};
 
 /// RFC 2338 5.3.6 and keepalived: only the first 8 characters of `auth_pass` are used.
 const AUTH_PASS_LEN: usize = 8;
@@ -77,6 +77,7 @@ pub(super) fn convert(
         }
     }
     drop_own_interface(cx, &mut b);
+    ipv6_rules(cx, node, &mut b);
     complete::complete(cx, node, &b.path, &mut b.instance, b.priority_set);
     if !b.has_interface {
         cx.error(
@@ -232,7 +233,7 @@ impl<'n> Builder<'n> {
             "authentication" => authentication(cx, item, &self.path, instance),
             "unicast_src_ip" | "mcast_src_ip" => {
                 if let Some(arg) = cx.value(item)
-                    && let Some(ip) = cx.ipv4(&item.keyword, arg)
+                    && let Some(ip) = cx.ip(&item.keyword, arg)
                 {
                     if item.keyword == "mcast_src_ip" {
                         cx.note(
@@ -245,7 +246,15 @@ impl<'n> Builder<'n> {
                 }
             }
             "unicast_peer" => unicast_peers(cx, item, &self.path, instance),
-            "virtual_ipaddress" => virtual_addresses(cx, item, &self.path, instance),
+            "virtual_ipaddress" => virtual_addresses(cx, item, &self.path, instance, false),
+            "virtual_ipaddress_excluded" => {
+                virtual_addresses(cx, item, &self.path, instance, true);
+            }
+            "native_ipv6" => {
+                cx.flag(item);
+                instance.native_ipv6 = true;
+                cx.span(field("native_ipv6"), item.pos);
+            }
             _ => return false,
         }
         true
@@ -514,7 +523,7 @@ fn unicast_peers(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut 
                 other => cx.error(arg.pos, format!("unknown unicast_peer option `{other}`")),
             }
         }
-        if let Some(ip) = cx.ipv4("unicast_peer", &peer) {
+        if let Some(ip) = cx.ip("unicast_peer", &peer) {
             let index = instance.unicast_peers.len();
             cx.span(path.key("unicast_peers").index(index), item.pos);
             instance.unicast_peers.push(ip);
@@ -541,7 +550,14 @@ const VIP_IGNORED_FLAGS: [&str; 6] = [
     "no_track",
 ];
 
-fn virtual_addresses(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &mut Instance) {
+/// `virtual_ipaddress { ... }`, or with `excluded` `virtual_ipaddress_excluded { ... }`.
+fn virtual_addresses(
+    cx: &mut Cx<'_>,
+    node: &Node,
+    path: &FieldPath,
+    instance: &mut Instance,
+    excluded: bool,
+) {
     let Some(items) = cx.block(node, 0) else {
         return;
     };
@@ -550,17 +566,26 @@ fn virtual_addresses(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &
             cx.error(block.open, "a virtual address does not take a block");
         }
         let mut vip = match item.keyword.parse::<VirtualAddress>() {
-            Ok(vip) => Some(vip),
-            Err(AddressError::Ipv6 { .. }) => {
-                cx.error(
+            // keepalived: an instance has the family of its first address (or native_ipv6);
+            // an advertised address of the other family is ignored, with a warning.
+            Ok(vip)
+                if !excluded
+                    && (instance.native_ipv6 || !instance.virtual_ipaddresses.is_empty())
+                    && vip.address.is_ipv6() != (instance.family() == Family::Ipv6) =>
+            {
+                cx.warn(
                     item.pos,
                     format!(
-                        "virtual address `{}`: IPv6 is not supported by havip",
-                        item.keyword
+                        "virtual address `{}` ignored, as keepalived does: the address family \
+                         must match the instance's ({}); list it in \
+                         virtual_ipaddress_excluded or in another instance",
+                        item.keyword,
+                        instance.family()
                     ),
                 );
                 None
             }
+            Ok(vip) => Some(vip),
             Err(e) => {
                 cx.error(item.pos, format!("virtual address: {e}"));
                 None
@@ -606,9 +631,54 @@ fn virtual_addresses(cx: &mut Cx<'_>, node: &Node, path: &FieldPath, instance: &
             }
         }
         if let Some(vip) = vip {
-            let index = instance.virtual_ipaddresses.len();
-            cx.span(path.key("virtual_ipaddresses").index(index), item.pos);
-            instance.virtual_ipaddresses.push(vip);
+            let (key, list) = if excluded {
+                (
+                    "virtual_ipaddress_excluded",
+                    &mut instance.virtual_ipaddress_excluded,
+                )
+            } else {
+                ("virtual_ipaddresses", &mut instance.virtual_ipaddresses)
+            };
+            cx.span(path.key(key).index(list.len()), item.pos);
+            list.push(vip);
         }
+    }
+}
+
+/// keepalived's rules for an IPv6 instance, once all its directives are read: VRRP v2 is IPv4
+/// only, so version 3 whatever `version` says (keepalived 2.2.7 switches silently); and the first
+/// address should be link-local (RFC 9568 5.2.9 makes it a MUST; keepalived only warns).
+fn ipv6_rules(cx: &mut Cx<'_>, node: &Node, b: &mut Builder<'_>) {
+    if b.instance.family() != Family::Ipv6 {
+        return;
+    }
+    if b.instance.version == Version::V2 {
+        let pos = cx
+            .spans
+            .get(&b.path.key("version"))
+            .copied()
+            .unwrap_or(node.pos);
+        cx.note(
+            pos,
+            "VRRP version 2 is IPv4 only: this IPv6 instance runs version 3, as keepalived's does",
+        );
+        b.instance.version = Version::V3;
+    }
+    if let Some(first) = b.instance.virtual_ipaddresses.first()
+        && let std::net::IpAddr::V6(a) = first.address
+        && !a.is_unicast_link_local()
+    {
+        let pos = cx
+            .spans
+            .get(&b.path.key("virtual_ipaddresses").index(0))
+            .copied()
+            .unwrap_or(node.pos);
+        cx.warn(
+            pos,
+            format!(
+                "the first IPv6 virtual address {a} should be link-local (RFC 9568 5.2.9; \
+                 keepalived warns the same and goes on)"
+            ),
+        );
     }
 }

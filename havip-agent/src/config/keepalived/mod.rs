@@ -13,6 +13,8 @@ mod instance;
 mod lexer;
 mod parser;
 mod resolve;
+#[cfg(test)]
+mod tests_ipv6;
 mod unsupported;
 
 pub(crate) use parser::decode;

@@ -35,11 +35,6 @@ pub(super) const UNSUPPORTED: &[(&str, Severity, &str)] = &[
         "havip sends multicast adverts to 224.0.0.18 only",
     ),
     (
-        "native_ipv6",
-        Severity::Error,
-        "IPv6 instances are not supported",
-    ),
-    (
         "track_file",
         Severity::Error,
         "only interfaces and scripts can be tracked (a vrrp_script can check a file)",
@@ -63,11 +58,6 @@ pub(super) const UNSUPPORTED: &[(&str, Severity, &str)] = &[
         "virtual_rules",
         Severity::Error,
         "havip moves addresses, not routing rules",
-    ),
-    (
-        "virtual_ipaddress_excluded",
-        Severity::Error,
-        "not supported; list the addresses in virtual_ipaddress",
     ),
     (
         "down_timer_adverts",

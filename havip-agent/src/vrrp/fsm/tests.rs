@@ -97,7 +97,7 @@ fn adv_v3(src: Ipv4Addr, priority: u8, cs: u16) -> Event {
         vrid: 51,
         priority,
         interval: AdvertInterval::Centiseconds(Centiseconds::new(cs).unwrap()),
-        addresses: vec![VIP],
+        addresses: vec![VIP.into()],
         auth: Auth::None,
     };
     Event::Advert {
@@ -1283,7 +1283,7 @@ fn adverts_failing_the_core_checks_are_dropped() {
         (
             HIGH,
             AdvertRepr {
-                addresses: vec![other_vip],
+                addresses: vec![other_vip.into()],
                 ..good.clone()
             },
             AdvertRejected::AddressMismatch {
@@ -1296,7 +1296,7 @@ fn adverts_failing_the_core_checks_are_dropped() {
         (
             HIGH,
             AdvertRepr {
-                addresses: vec![VIP, other_vip],
+                addresses: vec![VIP.into(), other_vip.into()],
                 ..good.clone()
             },
             AdvertRejected::AddressMismatch {
@@ -1327,7 +1327,7 @@ fn adverts_failing_the_core_checks_are_dropped() {
     // The address owner's advert is accepted with other addresses (RFC 3768 7.1).
     let owner = AdvertRepr {
         priority: 255,
-        addresses: vec![other_vip],
+        addresses: vec![other_vip.into()],
         ..good
     };
     inst.handle(

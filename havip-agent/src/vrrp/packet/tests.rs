@@ -56,7 +56,7 @@ fn keepalived_repr() -> AdvertRepr {
         vrid: 51,
         priority: 150,
         interval: AdvertInterval::Seconds(Seconds(1)),
-        addresses: vec![VIP],
+        addresses: vec![VIP.into()],
         auth: Auth::None,
     }
 }
@@ -67,7 +67,7 @@ fn v3_repr() -> AdvertRepr {
         vrid: 51,
         priority: 150,
         interval: AdvertInterval::Centiseconds(Centiseconds::new(100).unwrap()),
-        addresses: vec![VIP],
+        addresses: vec![VIP.into()],
         auth: Auth::None,
     }
 }
@@ -99,7 +99,7 @@ fn pseudo(src: Ipv4Addr, dst: Ipv4Addr, len: u16) -> Vec<u8> {
 
 /// Rewrites the checksum so a test can reach the checks that come after it.
 fn fix_checksum(bytes: &mut [u8], src: Ipv4Addr, dst: Ipv4Addr, mode: ChecksumMode) {
-    let c = Packet::new_unchecked(&*bytes).compute_checksum(src, dst, mode);
+    let c = Packet::new_unchecked(&*bytes, Family::V4).compute_checksum(src, dst, mode);
     bytes[6..8].copy_from_slice(&c.to_be_bytes());
 }
 
@@ -110,12 +110,12 @@ fn keepalived_capture_decodes() {
     // v2 ignores the mode.
     let repr2 = AdvertRepr::parse(keepalived_vrrp(), SRC, DST, ChecksumMode::V3AsV2).unwrap();
     assert_eq!(repr2, keepalived_repr());
-    let p = Packet::new_checked(keepalived_vrrp()).unwrap();
+    let p = Packet::new_checked(keepalived_vrrp(), Family::V4).unwrap();
     assert_eq!(p.checksum(), 0x8601);
     assert_eq!(p.auth_type(), Some(0));
     assert_eq!(p.auth_data(), Some([0; 8]));
     assert_eq!(p.interval(), Some(AdvertInterval::Seconds(Seconds(1))));
-    assert_eq!(p.address(0), Some(VIP));
+    assert_eq!(p.address(0), Some(VIP.into()));
     assert_eq!(p.address(1), None);
     assert_eq!(naive_checksum(&[], keepalived_vrrp()), 0x8601);
 }
@@ -151,7 +151,10 @@ fn v3_fixtures_both_ways() {
                 vrid: 1,
                 priority: 255,
                 interval: AdvertInterval::Centiseconds(Centiseconds::MAX),
-                addresses: vec![Ipv4Addr::new(10, 0, 0, 1), Ipv4Addr::new(10, 0, 0, 2)],
+                addresses: vec![
+                    Ipv4Addr::new(10, 0, 0, 1).into(),
+                    Ipv4Addr::new(10, 0, 0, 2).into(),
+                ],
                 auth: Auth::None,
             },
             V3_OWNER_SRC,
@@ -192,7 +195,7 @@ fn v2_simple_auth_both_ways() {
         vrid: 7,
         priority: 100,
         interval: AdvertInterval::Seconds(Seconds(3)),
-        addresses: vec![Ipv4Addr::new(10, 1, 1, 1)],
+        addresses: vec![Ipv4Addr::new(10, 1, 1, 1).into()],
         auth: Auth::simple(b"secret").unwrap(),
     };
     assert_eq!(
@@ -384,7 +387,7 @@ fn semantic_errors_after_a_valid_checksum() {
         AdvertRepr::parse(&v2_no_addr, SRC, DST, m)
             .unwrap()
             .addresses,
-        Vec::<Ipv4Addr>::new()
+        Vec::<IpAddr>::new()
     );
 
     let mut zero_v3 = V3_MCAST;
@@ -450,7 +453,7 @@ fn emit_refuses_unencodable_reprs() {
         ),
         (
             AdvertRepr {
-                addresses: vec![VIP; 256],
+                addresses: vec![VIP.into(); 256],
                 ..keepalived_repr()
             },
             EmitError::TooManyAddresses {
@@ -537,7 +540,7 @@ fn interval_units() {
 fn unchecked_views_never_panic() {
     for len in 0..12 {
         let bytes = vec![0x3f; len];
-        let p = Packet::new_unchecked(&bytes[..]);
+        let p = Packet::new_unchecked(&bytes[..], Family::V4);
         let _ = (
             p.version(),
             p.message_type(),

@@ -130,7 +130,7 @@ fn a_higher_priority_peer_with_other_vips_does_not_make_us_flap() {
         vrid: 51,
         priority: 150,
         interval: AdvertInterval::Centiseconds(Centiseconds::new(10).unwrap()),
-        addresses: vec![Ipv4Addr::new(192, 0, 2, 201)],
+        addresses: vec![Ipv4Addr::new(192, 0, 2, 201).into()],
         auth: Auth::None,
     };
     let mut transitions = 0;
@@ -178,7 +178,7 @@ fn a_higher_priority_peer_with_other_vips_does_not_make_us_flap() {
     assert_eq!(rejected, 20, "every advert rejected and reported");
     // The same peer with our VIP list does preempt, through the same rule.
     let same = AdvertRepr {
-        addresses: vec![VIP],
+        addresses: vec![VIP.into()],
         ..other
     };
     let mut kernel = inst.rule_state();
