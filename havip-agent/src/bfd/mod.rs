@@ -10,11 +10,14 @@
 //! - [`session`]: one session's state machine (RFC 5880 6.8).
 //! - [`demux`]: the sessions of a system and the demultiplexing rules (RFC 5880 6.8.6,
 //!   RFC 5881 5).
+//! - [`stats`]: what the transport shares with metrics and status.
 
 pub mod demux;
 pub mod packet;
 pub mod session;
+pub mod stats;
 
 pub use demux::{Discard, OUTCOMES, Peer, Sessions, Snapshot};
 pub use packet::{ControlRepr, DecodeError, Diag, State};
 pub use session::{Input, Output, Session, SessionParams};
+pub use stats::Stats;

@@ -241,7 +241,10 @@ pub(super) fn apply(
                 instance: inst.name.clone(),
                 what: e.to_string(),
             })
-            .and_then(|tracker| Runtime::new(id, inst, &new.global, tracker, run.dp));
+            .and_then(|tracker| {
+                let tracker = tracker.with_bfds(inst, &new.bfd);
+                Runtime::new(id, inst, &new.global, tracker, run.dp)
+            });
         match built {
             Ok(mut r) => {
                 *run.next_id += 1;
