@@ -59,7 +59,7 @@ pub enum Discard {
         /// The session's neighbor.
         neighbor: Ipv4Addr,
     },
-    /// Your Discriminator 0 while the sender is neither Down nor AdminDown (RFC 5880 6.8.6).
+    /// Your Discriminator 0 while the sender is neither Down nor `AdminDown` (RFC 5880 6.8.6).
     #[error("BFD packet from {src} in state {state} without Your Discriminator")]
     NoDiscriminator {
         /// Sender.
@@ -224,7 +224,7 @@ impl Sessions {
         };
         let peer = &mut self.peers[index];
         // keepalived `max_hops`: 255 turns the check off; 0 (the default) is RFC 5881's 255.
-        if peer.max_hops != u8::MAX && packet::TTL - ttl.min(packet::TTL) > peer.max_hops {
+        if peer.max_hops != u8::MAX && packet::TTL - ttl > peer.max_hops {
             return Err(Discard::Ttl { src, ttl });
         }
         if repr.auth.is_some() {

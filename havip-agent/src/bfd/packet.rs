@@ -524,8 +524,8 @@ impl ControlRepr {
             micros(self.required_min_rx),
             micros(self.required_min_echo_rx),
         ];
-        for (chunk, w) in out[4..MIN_LEN].chunks_exact_mut(4).zip(words) {
-            chunk.copy_from_slice(&w.to_be_bytes());
+        for (chunk, w) in out[4..MIN_LEN].as_chunks_mut::<4>().0.iter_mut().zip(words) {
+            *chunk = w.to_be_bytes();
         }
         if let Some(a) = &self.auth {
             out[24] = a.auth_type;

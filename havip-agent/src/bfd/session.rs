@@ -46,7 +46,7 @@ pub enum Input {
     Timer,
     /// Hold the session administratively down (RFC 5880 6.8.16), e.g. on shutdown.
     AdminDown,
-    /// Leave AdminDown for Down.
+    /// Leave `AdminDown` for Down.
     AdminUp,
 }
 
@@ -289,7 +289,7 @@ impl Session {
     /// 6.8.7: nothing periodic while passive and the remote is unknown, or while the remote's
     /// Required Min RX is 0.
     fn may_transmit(&self) -> bool {
-        !(self.params.passive && self.remote_discr == 0) && !self.remote_min_rx.is_zero()
+        (!self.params.passive || self.remote_discr != 0) && !self.remote_min_rx.is_zero()
     }
 
     fn set_state(&mut self, to: State, diag: Diag, out: &mut Vec<Output>) {

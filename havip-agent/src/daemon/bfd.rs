@@ -270,7 +270,7 @@ impl Worker {
                         }
                     }
                 }
-                let Some(src) = msg.address.map(|a| Ipv4Addr::from(a.ip())) else {
+                let Some(src) = msg.address.map(|a| a.ip()) else {
                     continue;
                 };
                 (src, ttl.unwrap_or(0), msg.bytes)

@@ -10,6 +10,10 @@ use super::collect::{Labels, counters, gauges};
 use crate::bfd::{State, Stats};
 
 /// Writes every BFD family.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one family after the other, each a few lines; split they would repeat the labels"
+)]
 pub(super) fn encode(enc: &mut DescriptorEncoder, stats: &Stats) -> fmt::Result {
     let sessions = stats.sessions();
     let labels = |s: &crate::bfd::Snapshot| -> Labels {

@@ -112,7 +112,7 @@ fn three_way_handshake_then_poll_final_to_fast_timers() {
     // The remote answers with a Final, advertising its own fast timers.
     let mut f = fin(pkt(B, A, State::Up, Diag::None, 10));
     f.required_min_rx = d(10);
-    assert!(a.handle(ms(7), Input::Received(f)).is_empty());
+    assert_eq!(a.handle(ms(7), Input::Received(f)), vec![]);
     assert!(!a.polling());
     assert_eq!(a.tx_interval(), d(10));
     assert_eq!(a.detection_time(), Some(d(30)), "3 x max(10 ms, 10 ms)");
@@ -264,9 +264,9 @@ fn admin_down_is_announced_and_ignores_packets_until_admin_up() {
             Output::Send(pkt(A, B, State::AdminDown, Diag::AdminDown, 1000)),
         ]
     );
-    assert!(
-        a.handle(ms(2), Input::Received(pkt(B, A, State::Up, Diag::None, 10)))
-            .is_empty()
+    assert_eq!(
+        a.handle(ms(2), Input::Received(pkt(B, A, State::Up, Diag::None, 10))),
+        vec![]
     );
     assert_eq!(a.state(), State::AdminDown);
     assert_eq!(
@@ -282,7 +282,7 @@ fn passive_waits_for_the_remote_and_a_zero_min_rx_stops_transmission() {
     let mut a = Session::new(p);
     a.start(ms(0));
     // RFC 5880 6.8.7: passive and RemoteDiscr 0: nothing is sent.
-    assert!(a.handle(ms(0), Input::Timer).is_empty());
+    assert_eq!(a.handle(ms(0), Input::Timer), vec![]);
     assert_eq!(a.poll_at(), None);
     let out = a.handle(
         ms(5),

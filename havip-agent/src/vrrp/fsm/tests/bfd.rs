@@ -11,7 +11,7 @@ fn a_backup_takes_over_at_once_when_its_master_goes_down() {
     inst.handle(ms(100), adv(&p, HIGH, 150));
     assert_eq!(inst.master(), Some((HIGH, 150)));
     // Another peer's session going down changes nothing.
-    assert!(inst.handle(ms(200), Event::PeerDown(LOW)).is_empty());
+    assert_eq!(inst.handle(ms(200), Event::PeerDown(LOW)), vec![]);
     assert_eq!(inst.state(), State::Backup);
     let got = inst.handle(ms(300), Event::PeerDown(HIGH));
     assert_eq!(
@@ -20,7 +20,7 @@ fn a_backup_takes_over_at_once_when_its_master_goes_down() {
         "long before Master_Down_Interval (3.6 s)"
     );
     // A master ignores it.
-    assert!(inst.handle(ms(400), Event::PeerDown(HIGH)).is_empty());
+    assert_eq!(inst.handle(ms(400), Event::PeerDown(HIGH)), vec![]);
     assert_eq!(inst.state(), State::Master);
 }
 
@@ -30,7 +30,7 @@ fn a_backup_without_a_known_master_keeps_its_timer() {
     let mut inst = Instance::new(p).unwrap();
     inst.handle(ms(0), Event::Startup);
     let before = inst.poll_at();
-    assert!(inst.handle(ms(10), Event::PeerDown(HIGH)).is_empty());
+    assert_eq!(inst.handle(ms(10), Event::PeerDown(HIGH)), vec![]);
     assert_eq!(inst.state(), State::Backup);
     assert_eq!(inst.poll_at(), before);
 }
@@ -42,7 +42,7 @@ fn a_closed_sync_group_gate_holds_the_takeover() {
     inst.handle(ms(0), Event::Startup);
     inst.handle(ms(0), Event::Gate(false));
     inst.handle(ms(100), adv(&p, HIGH, 150));
-    assert!(inst.handle(ms(200), Event::PeerDown(HIGH)).is_empty());
+    assert_eq!(inst.handle(ms(200), Event::PeerDown(HIGH)), vec![]);
     assert!(inst.wants_master());
     assert_eq!(
         inst.handle(ms(250), Event::Gate(true)),
