@@ -72,7 +72,7 @@ pub(super) struct BfdService {
 
 /// The sessions the configuration asks for: every `[bfd.NAME]`, plus, for instances with
 /// `master_down_on_bfd`, one per unicast peer that no `[bfd.NAME]` covers (keepalived's BFD
-/// defaults, named `INSTANCE/PEER`). Returns `(name, source, session)` triples.
+/// defaults, named `INSTANCE/PEER`), as `(name, session)` pairs in a stable order.
 pub(super) fn wanted(cfg: &config::Config) -> Vec<(String, config::BfdInstance)> {
     let mut v: Vec<(String, config::BfdInstance)> = cfg
         .bfd

@@ -203,6 +203,15 @@ pub(super) fn apply(
     }
     let new = loaded.config;
     precheck(&new, run.runtimes, run.cfg).map_err(ReloadError::Problem)?;
+    if super::bfd::wanted(&new) != super::bfd::wanted(run.cfg) {
+        // The BFD thread keeps the sessions of the start; a tracker naming a session it does not
+        // run would hold its instance down for good.
+        return Err(ReloadError::Problem(
+            "the BFD sessions changed (bfd_instance, or master_down_on_bfd peers); restart to \
+             apply them"
+                .to_owned(),
+        ));
+    }
     fits(run.dp, &new)?;
 
     let mut retired = Vec::new();

@@ -225,3 +225,26 @@ fn codes_cover_every_value() {
         assert_eq!(Diag::from_code(c).code(), c & 0x1f);
     }
 }
+
+proptest::proptest! {
+    /// What the fuzz target checks, on every `cargo test`: any bytes decode or fail without a
+    /// panic, and whatever decodes encodes back to a packet that decodes the same.
+    #[test]
+    fn any_bytes_decode_or_fail_cleanly(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+        if let Ok(repr) = ControlRepr::parse(&bytes) {
+            let again = repr.to_bytes().map(|b| ControlRepr::parse(&b));
+            proptest::prop_assert_eq!(again, Ok(Ok(repr)));
+        }
+    }
+
+    /// Packets that pass the version and length checks are common in the corpus too.
+    #[test]
+    fn plausible_packets_round_trip(tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 22..40), flags in 0u8..=0xff) {
+        let mut bytes = vec![0x20 | (flags & 0x1f), flags & !0x05];
+        bytes.extend_from_slice(&tail);
+        bytes[3] = 24;
+        if let Ok(repr) = ControlRepr::parse(&bytes) {
+            proptest::prop_assert_eq!(repr.to_bytes().map(|b| b[..].to_vec()), Ok(bytes[..24].to_vec()));
+        }
+    }
+}
