@@ -145,9 +145,20 @@ impl BfdService {
             updates_tx,
         };
         let flag = Arc::clone(&stop);
+        let rt = cfg.global.rt_priority;
         let thread = std::thread::Builder::new()
             .name("havip-bfd".to_owned())
-            .spawn(move || worker.run(&flag))?;
+            .spawn(move || {
+                // The sessions are as time-critical as the election: with `rt_priority` they run
+                // under SCHED_FIFO at the same priority (the loop's own setting comes later
+                // and is not inherited).
+                if let Some(p) = rt
+                    && let Err(e) = super::realtime::set_fifo(p)
+                {
+                    warn!(error = %e, "rt_priority: SCHED_FIFO refused for the BFD thread");
+                }
+                worker.run(&flag);
+            })?;
         Ok(Some(Self {
             stop,
             thread: Some(thread),
@@ -325,4 +336,39 @@ impl Worker {
 
 fn now() -> Instant {
     Instant::from_nanos(monotonic_ns())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn master_down_on_bfd_adds_a_session_per_uncovered_unicast_peer() {
+        let mut cfg = config::Config::default();
+        let covered = Ipv4Addr::new(192, 0, 2, 12);
+        let bare = Ipv4Addr::new(192, 0, 2, 13);
+        cfg.bfd
+            .insert("to_b".into(), config::BfdInstance::new(covered));
+        let mut inst = config::Instance::new("VI_1", "eth0", 51);
+        inst.unicast_src_ip = Some(Ipv4Addr::new(192, 0, 2, 11));
+        inst.unicast_peers = vec![covered, bare];
+        cfg.instances.push(inst.clone());
+        let names = |cfg: &config::Config| -> Vec<String> {
+            wanted(cfg).into_iter().map(|(n, _)| n).collect()
+        };
+        assert_eq!(
+            names(&cfg),
+            ["to_b"],
+            "without the extension: configured sessions only"
+        );
+        cfg.instances[0].master_down_on_bfd = true;
+        let w = wanted(&cfg);
+        assert_eq!(names(&cfg), ["to_b", "VI_1/192.0.2.13"]);
+        let mut expected = config::BfdInstance::new(bare);
+        expected.source_ip = inst.unicast_src_ip;
+        assert_eq!(
+            w[1].1, expected,
+            "keepalived's defaults, from the instance's source"
+        );
+    }
 }
