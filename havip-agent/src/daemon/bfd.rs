@@ -57,6 +57,19 @@ pub(crate) struct BfdUpdate {
     pub to: State,
     /// Why (`bfd.LocalDiag`).
     pub diag: bfd::Diag,
+    /// The neighbor said it is `AdminDown` (RFC 5880 6.8.16), e.g. an agent stopping for a
+    /// restart: the path did not fail.
+    pub remote_admin_down: bool,
+}
+
+impl BfdUpdate {
+    /// Whether this change means the path to the neighbor failed, for `master_down_on_bfd`:
+    /// the session left Up, and not because the neighbor went `AdminDown`. RFC 5882 3.2: a
+    /// session taken down administratively must not be read as a forwarding failure (a planned
+    /// restart of the master then keeps its VIP; VRRP's own timer still guards it).
+    pub(crate) fn path_failed(&self) -> bool {
+        self.from == State::Up && self.to != State::Up && !self.remote_admin_down
+    }
 }
 
 /// The longest the thread sleeps without looking at its stop flag.
@@ -327,6 +340,7 @@ impl Worker {
                         from,
                         to,
                         diag,
+                        remote_admin_down: peer.session.remote_state() == State::AdminDown,
                     });
                 }
             }
@@ -370,5 +384,41 @@ mod tests {
             w[1].1, expected,
             "keepalived's defaults, from the instance's source"
         );
+    }
+
+    #[test]
+    fn only_a_failed_path_triggers_a_takeover() {
+        let update = |from, to, diag, remote_admin_down| BfdUpdate {
+            name: "to_a".into(),
+            neighbor: Ipv4Addr::new(192, 0, 2, 11),
+            from,
+            to,
+            diag,
+            remote_admin_down,
+        };
+        assert!(
+            update(
+                State::Up,
+                State::Down,
+                bfd::Diag::DetectionTimeExpired,
+                false
+            )
+            .path_failed()
+        );
+        assert!(update(State::Up, State::Down, bfd::Diag::NeighborDown, false).path_failed());
+        assert!(
+            !update(State::Up, State::Down, bfd::Diag::NeighborDown, true).path_failed(),
+            "the master said AdminDown (a planned restart)"
+        );
+        assert!(
+            !update(
+                State::Init,
+                State::Down,
+                bfd::Diag::DetectionTimeExpired,
+                false
+            )
+            .path_failed()
+        );
+        assert!(!update(State::Down, State::Up, bfd::Diag::None, false).path_failed());
     }
 }

@@ -182,7 +182,7 @@ impl Shell {
     fn bfd_changed(&mut self, u: &super::bfd::BfdUpdate) {
         let t = now();
         debug!(bfd = %u.name, neighbor = %u.neighbor, from = %u.from, to = %u.to, diag = %u.diag, "BFD change reached the loop");
-        if u.from == crate::bfd::State::Up {
+        if u.path_failed() {
             for r in &mut self.runtimes {
                 let extension = self
                     .cfg
