@@ -17,7 +17,7 @@ use std::{
 };
 
 use havip_tests::{
-    agents::{InstanceSpec, Vrrp, havip_status, spawn_havip_file, spawn_havip_toml},
+    agents::{InstanceSpec, Vrrp, havip_status, spawn_havip_file, spawn_havip_toml, transitions},
     netns::{Node, wait_for},
     pair::{NODE_A, NODE_B, PairLab},
     proc::Proc,
@@ -72,19 +72,23 @@ fn is_up(s: &serde_json::Value) -> bool {
     s["state"] == "up"
 }
 
-/// Starts the havip pair with BFD at `ms` x 3; b has `master_down_on_bfd`. a exports metrics.
-fn havip_pair(lab: &PairLab, ms: u32) -> (Proc, Proc) {
-    let a_toml = format!(
+/// a's configuration: priority 150, BFD to b at `ms` x 3, metrics on 192.0.2.11:9828.
+fn a_toml(ms: u32) -> String {
+    format!(
         "[global]\nmetrics_addr = \"{A}:9828\"\n\n{}track_bfds = [{{ name = \"to_b\", weight = -1 }}]\n{}",
         InstanceSpec::new(V2_1S, 150, A, &[B]).to_toml(),
         bfd_toml("to_b", B, ms, 3, ""),
-    );
+    )
+}
+
+/// Starts the havip pair with BFD at `ms` x 3; b has `master_down_on_bfd`. a exports metrics.
+fn havip_pair(lab: &PairLab, ms: u32) -> (Proc, Proc) {
     let b_toml = format!(
         "{}master_down_on_bfd = true\n{}",
         InstanceSpec::new(V2_1S, 100, B, &[A]).to_toml(),
         bfd_toml("to_a", A, ms, 3, ""),
     );
-    let a = spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a", &a_toml).expect("a");
+    let a = spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a", &a_toml(ms)).expect("a");
     let b = spawn_havip_toml(&lab.lan.nodes[NODE_B], &lab.dir, "b", &b_toml).expect("b");
     assert!(
         lab.settles_on(VIP, lab.mac(NODE_A), Duration::from_secs(10)),
@@ -95,6 +99,44 @@ fn havip_pair(lab: &PairLab, ms: u32) -> (Proc, Proc) {
     assert!(up.is_some(), "b's session to a comes up:\n{}", b.log_text());
     assert!(wait_session(lab, "a", "to_b", UP_LIMIT, is_up).is_some());
     (a, b)
+}
+
+#[test]
+fn bfd_admin_down_of_a_restarting_master_moves_nothing() {
+    if !require_root("bfd_admin_down_of_a_restarting_master_moves_nothing") {
+        return;
+    }
+    let lab = PairLab::new("a", "b").expect("lab");
+    let (mut a, b) = havip_pair(&lab, 10);
+    // A planned restart: the old agent says AdminDown (RFC 5880 6.8.16), which b's
+    // master_down_on_bfd must not read as a failed path (RFC 5882 3.2).
+    a.signal(libc::SIGUSR2);
+    assert!(
+        a.wait(Duration::from_secs(5)).is_some(),
+        "a did not stop:\n{}",
+        a.log_text()
+    );
+    let down = wait_session(&lab, "b", "to_a", Duration::from_secs(2), |s| {
+        s["state"] == "down" && s["diag"] == "neighbor_signaled_session_down"
+    });
+    assert!(
+        down.is_some(),
+        "b saw a's AdminDown: {:?}",
+        sessions(&lab, "b")
+    );
+    let a1 = spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a1", &a_toml(10)).expect("a1");
+    assert!(
+        wait_session(&lab, "b", "to_a", UP_LIMIT, is_up).is_some(),
+        "the session comes back with the new agent:\n{}",
+        a1.log_text()
+    );
+    let b_log = b.log_text();
+    assert_eq!(
+        transitions(&b_log).len(),
+        1,
+        "b moved (only its start to BACKUP expected):\n{b_log}"
+    );
+    assert!(lab.settles_on(VIP, lab.mac(NODE_A), Duration::from_secs(2)));
 }
 
 #[test]
