@@ -40,3 +40,22 @@ fn bfd_failover_bench_measures_every_setup() {
     }
     eprintln!("{md}");
 }
+
+#[test]
+fn bfd_stress_row_counts_downs_and_transitions() {
+    if !require_root("bfd_stress_row_counts_downs_and_transitions") {
+        return;
+    }
+    let r = bfd::stress(std::time::Duration::from_secs(3), 4, false).expect("stress run");
+    assert!(r.load_secs >= 2.5, "{r:?}");
+    // Not a timing target (the machine is shared): the row renders what was counted.
+    let md = bfd::stress_markdown(std::slice::from_ref(&r));
+    assert!(md.contains("| under load | normal | 3 | 4 |"), "{md}");
+    eprintln!("{md}{:#?}", r.which);
+    assert_eq!(r.which.len(), r.transitions.0 + r.transitions.1);
+    // The same with SCHED_FIFO (`vrrp_rt_priority`), which havip gives its BFD thread too.
+    let rt = bfd::stress(std::time::Duration::from_secs(3), 4, true).expect("stress run");
+    let md = bfd::stress_markdown(std::slice::from_ref(&rt));
+    assert!(md.contains("| under load | SCHED_FIFO |"), "{md}");
+    eprintln!("{md}{:#?}", rt.which);
+}

@@ -313,3 +313,107 @@ pub fn json(results: &[BfdMeasured]) -> Value {
         })).collect::<Vec<_>>()
     })
 }
+
+/// One `--bfd` stress run: false BFD downs under full CPU load.
+#[derive(Clone, Debug)]
+pub struct BfdStress {
+    /// `SCHED_FIFO` (`vrrp_rt_priority` in `global_defs`, which havip also applies to its BFD
+    /// thread) or normal scheduling.
+    pub realtime: bool,
+    /// Seconds the CPUs were saturated.
+    pub load_secs: f64,
+    /// Busy threads.
+    pub workers: usize,
+    /// Sessions that left Up on a and on b while loaded (and in the second after): false downs,
+    /// since nothing failed.
+    pub downs: (usize, usize),
+    /// VRRP transitions on a and b meanwhile (`master_down_on_bfd` turns a false down on b
+    /// into a takeover).
+    pub transitions: (usize, usize),
+    /// Those transitions, `node: from -> to (reason)`.
+    pub which: Vec<String>,
+}
+
+/// havip pair at `advert_int 1` with BFD 10 ms x 3 and `master_down_on_bfd`, settled, then
+/// every CPU saturated by `workers` busy threads for `load_for` (issue #12 target: no false
+/// down in 60 s at 10 ms x 3).
+pub fn stress(load_for: Duration, workers: usize, realtime: bool) -> anyhow::Result<BfdStress> {
+    let mut lan = Lan::new()?;
+    lan.add_node("a", 11)?;
+    lan.add_node("b", 12)?;
+    let dir = Workdir::new()?;
+    let setup = Setup::Havip10ms;
+    let conf = |label, priority, src, peer| {
+        super::stress::with_realtime(&conf(setup, label, priority, src, peer), realtime)
+    };
+    let a = start(setup, &lan.nodes[0], &dir, "a", &conf("a", 150, A_IP, B_IP))?;
+    let b = start(setup, &lan.nodes[1], &dir, "b", &conf("b", 100, B_IP, A_IP))?;
+    let (Daemon::Havip(pa) | Daemon::Keepalived(pa)) = &a;
+    let (Daemon::Havip(pb) | Daemon::Keepalived(pb)) = &b;
+    let up = |p: &Proc| p.log_text().contains("to=up");
+    if wait_for(Duration::from_secs(15), Duration::from_millis(50), || {
+        (up(pa) && up(pb)).then_some(())
+    })
+    .is_none()
+    {
+        bail!("the BFD sessions did not come up");
+    }
+    if crate::agents::wait_havip_state(pa, "MASTER", 0, Duration::from_secs(10)).is_none() {
+        bail!("a never became MASTER");
+    }
+    sleep(Duration::from_secs(1));
+    let downs = |p: &Proc| {
+        p.log_text()
+            .lines()
+            .filter(|l| l.contains("BFD session state changed") && l.contains("from=up"))
+            .count()
+    };
+    let moves = |p: &Proc| crate::agents::transitions(&p.log_text()).len();
+    let before = ((downs(pa), downs(pb)), (moves(pa), moves(pb)));
+    let started = std::time::Instant::now();
+    super::stress::saturate(workers, load_for);
+    let load_secs = started.elapsed().as_secs_f64();
+    sleep(Duration::from_secs(1));
+    let which = [("a", pa, before.1.0), ("b", pb, before.1.1)]
+        .into_iter()
+        .flat_map(|(n, p, skip)| {
+            crate::agents::transitions(&p.log_text())
+                .into_iter()
+                .skip(skip)
+                .map(move |t| format!("{n}: {} -> {} ({})", t.from, t.to, t.reason))
+        })
+        .collect();
+    Ok(BfdStress {
+        realtime,
+        load_secs,
+        workers,
+        downs: (downs(pa) - before.0.0, downs(pb) - before.0.1),
+        transitions: (moves(pa) - before.1.0, moves(pb) - before.1.1),
+        which,
+    })
+}
+
+/// The stress rows as a table.
+#[must_use]
+pub fn stress_markdown(results: &[BfdStress]) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "| havip bfd 10ms x3 | scheduling | load s | busy threads | false downs a / b | transitions a / b |"
+    );
+    let _ = writeln!(t, "|---|---|---:|---:|---:|---:|");
+    for r in results {
+        let _ = writeln!(
+            t,
+            "| under load | {} | {:.0} | {} | {} / {} | {} / {} |",
+            if r.realtime { "SCHED_FIFO" } else { "normal" },
+            r.load_secs,
+            r.workers,
+            r.downs.0,
+            r.downs.1,
+            r.transitions.0,
+            r.transitions.1
+        );
+    }
+    t
+}
