@@ -7,6 +7,7 @@
 //!  signals/cfg ─┘             └──────────────────┘  └─> notify, cloud, metrics
 //! ```
 
+pub mod bfd;
 pub mod cli;
 pub mod clock;
 pub mod cloud;

@@ -26,6 +26,9 @@ const APT_PACKAGES: &[&str] = &[
     // ethtool: tests keep VLAN tags inside frames on the bridge's ports (see hostile_frames_ns).
     "ethtool",
     "keepalived",
+    // frr: bfdd as the BFD interop peer (bfd_ns). Its service is disabled right after the
+    // install (see `apt`); tests start bfdd only inside their namespaces.
+    "frr",
     "systemd",
     // promtool: `check metrics` on a real scrape, `check rules` / `test rules` on the alerts.
     "prometheus",
@@ -65,7 +68,12 @@ fn apt() -> anyhow::Result<()> {
     run(Command::new("apt-get")
         .env("DEBIAN_FRONTEND", "noninteractive")
         .args(["install", "-y", "-q", "--no-install-recommends"])
-        .args(&missing))
+        .args(&missing))?;
+    if missing.contains(&"frr") {
+        // Installing frr enables frr.service; FRR must never run as a host service here.
+        let _ = run(Command::new("systemctl").args(["disable", "--now", "frr.service"]));
+    }
+    Ok(())
 }
 
 fn toolchains() -> anyhow::Result<()> {

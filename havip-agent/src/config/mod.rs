@@ -17,6 +17,7 @@
 //! [`load`] is a plain blocking function (it reads files): call it from a blocking task, never
 //! on an event loop.
 
+mod bfd;
 mod diagnostic;
 mod duration;
 mod keepalived;
@@ -29,6 +30,10 @@ mod values;
 
 use std::path::{Path, PathBuf};
 
+pub use bfd::{
+    BfdInstance, DEFAULT_BFD_IDLE_TX, DEFAULT_BFD_INTERVAL, DEFAULT_BFD_MULTIPLIER,
+    MAX_BFD_INTERVAL,
+};
 pub use diagnostic::{Diagnostic, Severity};
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use model::{

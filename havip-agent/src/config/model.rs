@@ -74,6 +74,9 @@ pub struct Config {
     /// `[[sync_group]]`: keepalived's `vrrp_sync_group`, in file order.
     #[serde(rename = "sync_group", skip_serializing_if = "Vec::is_empty")]
     pub sync_groups: Vec<SyncGroup>,
+    /// `[bfd.NAME]`: keepalived's `bfd_instance NAME { ... }`, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub bfd: BTreeMap<String, super::bfd::BfdInstance>,
     /// `[cloud]`: provider settings, see the cloud section of the documentation. Kept as a raw
     /// table here; the cloud module gives it its types.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -403,6 +406,16 @@ pub struct Instance {
     /// (`INSTANCE`, name, state, priority).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<Command>,
+    /// BFD sessions whose state is tracked (keepalived `track_bfd`), by `[bfd.NAME]`; the
+    /// weight and reverse default to the session's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_bfds: Vec<TrackScript>,
+    /// havip extension (not in RFC 9568 nor keepalived): a backup whose BFD session to the
+    /// current master goes Down takes over at once instead of waiting out
+    /// `Master_Down_Interval`, as router "VRRP with BFD" does. Unicast peers without a
+    /// `[bfd.NAME]` get a session with keepalived's BFD defaults. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub master_down_on_bfd: bool,
 }
 
 /// The address family of an instance: of its adverts, its peers and its virtual addresses.
@@ -467,6 +480,8 @@ impl Instance {
             notify_fault: None,
             notify_stop: None,
             notify: None,
+            track_bfds: Vec::new(),
+            master_down_on_bfd: false,
         }
     }
 

@@ -17,6 +17,7 @@
 //!
 //! [instance.VI_1]                  # per vrrp_instance, by name
 //! manage_addresses = false
+//! master_down_on_bfd = true        # take over when the BFD session to the master goes Down
 //!
 //! [cloud]                          # provider settings, see the cloud section
 //! ```
@@ -156,6 +157,9 @@ impl Config {
         for (name, script) in &self.scripts {
             write_section(&mut out, &format!("[scripts.{}]", toml_key(name)), script)?;
         }
+        for (name, bfd) in &self.bfd {
+            write_section(&mut out, &format!("[bfd.{}]", toml_key(name)), bfd)?;
+        }
         for instance in &self.instances {
             write_section(&mut out, "[[instance]]", instance)?;
         }
@@ -248,6 +252,7 @@ struct SidecarGlobal {
 #[serde(default, deny_unknown_fields)]
 struct SidecarInstance {
     manage_addresses: Option<bool>,
+    master_down_on_bfd: Option<bool>,
 }
 
 /// Merges the sidecar `text` (from `file`) into `config`; returns what went wrong, each at
@@ -292,6 +297,9 @@ pub(crate) fn merge_sidecar(config: &mut Config, text: &str, file: &Path) -> Vec
         if let Some(instance) = config.instances.iter_mut().find(|i| i.name == name) {
             if let Some(manage) = settings.manage_addresses {
                 instance.manage_addresses = manage;
+            }
+            if let Some(on) = settings.master_down_on_bfd {
+                instance.master_down_on_bfd = on;
             }
         } else {
             let offset = root

@@ -162,6 +162,7 @@ impl Config {
             }
             v.sync_group(&path, group, self, &mut member_of);
         }
+        v.errors.extend(super::bfd::validate(self));
         if v.errors.is_empty() {
             Ok(())
         } else {

@@ -15,6 +15,30 @@ pub struct Status {
     pub instances: Vec<InstanceStatus>,
     /// Kernel counters summed over CPUs (non-zero ones).
     pub kernel_counters: BTreeMap<String, u64>,
+    /// BFD sessions (RFC 5880), in configuration order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bfd: Vec<BfdStatus>,
+}
+
+/// One BFD session.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BfdStatus {
+    /// `bfd_instance` name.
+    pub name: String,
+    /// Neighbor address.
+    pub neighbor: Ipv4Addr,
+    /// `admin_down`, `down`, `init` or `up`.
+    pub state: String,
+    /// Local diagnostic of the last change (RFC 5880 4.1 names in snake case).
+    pub diag: String,
+    /// Local and remote discriminators.
+    pub discriminators: (u32, u32),
+    /// Agreed transmit interval, microseconds.
+    pub tx_interval_us: u64,
+    /// Agreed receive interval, microseconds.
+    pub rx_interval_us: u64,
+    /// Detection time, microseconds (none before the neighbor is heard).
+    pub detection_time_us: Option<u64>,
 }
 
 /// One instance.
@@ -128,6 +152,23 @@ impl Status {
                 i.adverts_sent, i.garps_sent
             );
         }
+        for b in &self.bfd {
+            let detect = b
+                .detection_time_us
+                .map_or_else(|| "-".to_owned(), |d| format!("{:.3} ms", ms(d)));
+            let _ = writeln!(
+                out,
+                "\nbfd {} ({}): {}  diag {}  tx {:.3} ms  rx {:.3} ms  detection {detect}  discr {}/{}",
+                b.name,
+                b.neighbor,
+                b.state,
+                b.diag,
+                ms(b.tx_interval_us),
+                ms(b.rx_interval_us),
+                b.discriminators.0,
+                b.discriminators.1,
+            );
+        }
         if !self.kernel_counters.is_empty() {
             let line: Vec<String> = self
                 .kernel_counters
@@ -138,6 +179,15 @@ impl Status {
         }
         out
     }
+}
+
+/// Microseconds as fractional milliseconds, for display.
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "display only; intervals are far below 2^52 us"
+)]
+fn ms(us: u64) -> f64 {
+    us as f64 / 1000.0
 }
 
 #[cfg(test)]
@@ -174,8 +224,22 @@ mod tests {
                 garps_sent: 5,
             }],
             kernel_counters: BTreeMap::from([("arp_replied".into(), 3)]),
+            bfd: vec![BfdStatus {
+                name: "to_b".into(),
+                neighbor: Ipv4Addr::new(192, 0, 2, 12),
+                state: "up".into(),
+                diag: "none".into(),
+                discriminators: (7, 9),
+                tx_interval_us: 10_000,
+                rx_interval_us: 1_000,
+                detection_time_us: Some(3_000),
+            }],
         };
         let text = s.render();
+        assert!(
+            text.contains("bfd to_b (192.0.2.12): up  diag none  tx 10.000 ms  rx 1.000 ms  detection 3.000 ms"),
+            "{text}"
+        );
         assert!(text.contains("VI_1 (eth0 vrid 51): MASTER  priority 120 (configured 150)"));
         assert!(text.contains("tracks script chk: DOWN (weight -30)"));
         assert!(text.contains("1.5 s ago"));

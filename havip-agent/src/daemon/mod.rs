@@ -19,6 +19,7 @@
 //! ```
 
 mod addr_worker;
+mod bfd;
 mod effect;
 mod groups;
 pub mod instance;
@@ -196,12 +197,12 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let mut runtimes: Vec<Runtime> = Vec::new();
     let mut next_id: InstanceId = 0;
     for inst in &cfg.instances {
-        let tracker = Tracker::new(inst, &cfg.scripts, &cfg.sync_groups).map_err(|e| {
-            DaemonError::Invalid {
+        let tracker = Tracker::new(inst, &cfg.scripts, &cfg.sync_groups)
+            .map_err(|e| DaemonError::Invalid {
                 instance: inst.name.clone(),
                 what: e.to_string(),
-            }
-        })?;
+            })?
+            .with_bfds(inst, &cfg.bfd);
         let mut r = Runtime::new(next_id, inst, &cfg.global, tracker, &mut dp)?;
         if let Some(n) = r.notifier.take() {
             notify.add_instance(next_id, n);
@@ -285,6 +286,15 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     };
     let tracking = Tracking::start(&cfg, &runtimes)?;
     let (inputs_tx, mut inputs_rx) = mpsc::channel::<Input>(INPUT_CAPACITY);
+    // BFD runs on its own thread (bfd.rs says why); only state changes come to the loop.
+    let (bfd_tx, mut bfd_rx) = mpsc::unbounded_channel();
+    let bfd = bfd::BfdService::start(&cfg, bfd_tx.clone()).map_err(|source| DaemonError::Io {
+        what: "starting BFD (UDP port 3784)",
+        source,
+    })?;
+    if let Some(b) = &bfd {
+        metrics.attach_bfd(std::sync::Arc::clone(&b.stats));
+    }
     let groups = Groups::new(&cfg);
     let mut shell = Shell {
         opts,
@@ -304,6 +314,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         reloading: false,
         next_id,
         pending: vec![events::Event::DataplaneAttached(true)],
+        bfd,
     };
     let start = now();
     for r in &mut shell.runtimes {
@@ -384,6 +395,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
             Some(reply) = ctl_rx.recv() => vec![Input::Control(reply)],
             _ = hup.recv() => vec![Input::Reload],
             Some(input) = inputs_rx.recv() => vec![input],
+            Some(update) = bfd_rx.recv() => vec![Input::Bfd(update)],
             Some(id) = shell.reannounce_rx.recv() => vec![Input::Reannounce(id)],
             _ = term.recv() => vec![Input::Stop],
             _ = int.recv() => vec![Input::Stop],

@@ -56,7 +56,7 @@ fn lock_memory() -> Result<(), Errno> {
 
 /// Switches the calling thread to `SCHED_FIFO` at `priority`; threads and processes it creates
 /// afterwards start under normal scheduling (`SCHED_RESET_ON_FORK`, Linux 2.6.32).
-fn set_fifo(priority: RtPriority) -> Result<(), Errno> {
+pub(super) fn set_fifo(priority: RtPriority) -> Result<(), Errno> {
     let param = libc::sched_param {
         sched_priority: i32::from(priority.get()),
     };

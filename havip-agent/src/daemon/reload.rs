@@ -62,6 +62,20 @@ pub enum ReloadError {
 /// A configuration read and checked off the loop.
 pub(super) type Prepared = Result<config::Loaded, ReloadError>;
 
+/// The BFD thread keeps the sessions of the start; a tracker naming a session it does not run
+/// would hold its instance down for good, so a reload that changes them is refused.
+fn same_bfd_sessions(new: &Config, old: &Config) -> Result<(), ReloadError> {
+    if super::bfd::wanted(new) == super::bfd::wanted(old) {
+        Ok(())
+    } else {
+        Err(ReloadError::Problem(
+            "the BFD sessions changed (bfd_instance, or master_down_on_bfd peers); restart to \
+             apply them"
+                .to_owned(),
+        ))
+    }
+}
+
 /// Reads and checks the file (blocking; runs on the blocking pool).
 fn prepare(path: &std::path::Path, format: config::Format) -> Prepared {
     let loaded = config::load(path, format)?;
@@ -203,6 +217,7 @@ pub(super) fn apply(
     }
     let new = loaded.config;
     precheck(&new, run.runtimes, run.cfg).map_err(ReloadError::Problem)?;
+    same_bfd_sessions(&new, run.cfg)?;
     fits(run.dp, &new)?;
 
     let mut retired = Vec::new();
@@ -241,7 +256,10 @@ pub(super) fn apply(
                 instance: inst.name.clone(),
                 what: e.to_string(),
             })
-            .and_then(|tracker| Runtime::new(id, inst, &new.global, tracker, run.dp));
+            .and_then(|tracker| {
+                let tracker = tracker.with_bfds(inst, &new.bfd);
+                Runtime::new(id, inst, &new.global, tracker, run.dp)
+            });
         match built {
             Ok(mut r) => {
                 *run.next_id += 1;

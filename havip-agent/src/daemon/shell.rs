@@ -42,6 +42,8 @@ pub(crate) enum Input {
     Control(control::Request),
     /// A cloud reporter asks for one more round of gratuitous ARP for an instance.
     Reannounce(InstanceId),
+    /// A BFD session changed state (from the BFD thread, `super::bfd`).
+    Bfd(super::bfd::BfdUpdate),
 }
 
 /// A ring buffer as a tokio-readable source.
@@ -76,6 +78,8 @@ pub(super) struct Shell {
     pub(super) next_id: InstanceId,
     /// Events of the loop itself (tracking), published with the instances'.
     pub(super) pending: Vec<events::Event>,
+    /// BFD sessions and their counters (none without sessions).
+    pub(super) bfd: Option<super::bfd::BfdService>,
 }
 
 pub(super) fn index_of(runtimes: &[Runtime]) -> HashMap<(u32, u8), usize> {
@@ -122,6 +126,11 @@ impl Shell {
                     &self.runtimes,
                     &self.tracking.states,
                     &mut self.dp,
+                    &self
+                        .bfd
+                        .as_ref()
+                        .map(|b| b.stats.sessions())
+                        .unwrap_or_default(),
                 ));
             }
             Input::Reload => {
@@ -141,6 +150,7 @@ impl Shell {
                     r.reannounce();
                 }
             }
+            Input::Bfd(u) => self.bfd_changed(&u),
             Input::Stop => return false,
         }
         self.groups
@@ -167,6 +177,35 @@ impl Shell {
         }
     }
 
+    /// A BFD session changed: `track_bfd` follows whether it is Up; with `master_down_on_bfd`
+    /// (havip extension, not RFC 9568) a backup whose master's session left Up takes over now.
+    fn bfd_changed(&mut self, u: &super::bfd::BfdUpdate) {
+        let t = now();
+        debug!(bfd = %u.name, neighbor = %u.neighbor, from = %u.from, to = %u.to, diag = %u.diag, "BFD change reached the loop");
+        if u.path_failed() {
+            for r in &mut self.runtimes {
+                let extension = self
+                    .cfg
+                    .instance(r.name())
+                    .is_some_and(|i| i.master_down_on_bfd);
+                if extension {
+                    r.handle(t, Event::PeerDown(u.neighbor), &mut self.dp, &self.addr_tx);
+                }
+            }
+        }
+        let ev = TrackEvent::Bfd {
+            name: u.name.clone(),
+            up: u.to == crate::bfd::State::Up,
+        };
+        if self.tracking.states.apply(&ev) {
+            for r in &mut self.runtimes {
+                r.retrack(t, &self.tracking.states, &mut self.dp, &self.addr_tx);
+            }
+            self.groups
+                .sync_faults(&mut self.runtimes, t, &mut self.dp, &self.addr_tx);
+        }
+    }
+
     /// Publishes a tracked object's new state (interfaces only if some instance tracks them).
     fn track_event(&mut self, ev: &TrackEvent) {
         match ev {
@@ -174,6 +213,8 @@ impl Shell {
                 name: name.clone(),
                 up: *ok,
             }),
+            // BFD changes reach the loop as `Input::Bfd`, never through the tracking channel.
+            TrackEvent::Bfd { .. } => {}
             TrackEvent::Link { name, up, .. } => {
                 let object = Object::Interface(name.clone());
                 if self

@@ -17,6 +17,7 @@ pub(super) fn snapshot(
     runtimes: &[Runtime],
     states: &States,
     dp: &mut Dataplane,
+    bfd: &[crate::bfd::Snapshot],
 ) -> Status {
     let now = monotonic_ns();
     let instances = runtimes
@@ -72,5 +73,20 @@ pub(super) fn snapshot(
         version: env!("CARGO_PKG_VERSION").to_owned(),
         instances,
         kernel_counters,
+        bfd: bfd.iter().map(bfd_status).collect(),
+    }
+}
+
+fn bfd_status(b: &crate::bfd::Snapshot) -> crate::control::status::BfdStatus {
+    let us = |d: std::time::Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    crate::control::status::BfdStatus {
+        name: b.name.clone(),
+        neighbor: b.neighbor,
+        state: b.state.name().to_owned(),
+        diag: b.diag.name().to_owned(),
+        discriminators: (b.local_discr, b.remote_discr),
+        tx_interval_us: us(b.tx_interval),
+        rx_interval_us: us(b.rx_interval),
+        detection_time_us: b.detection_time.map(us),
     }
 }

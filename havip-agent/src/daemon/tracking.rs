@@ -55,6 +55,8 @@ impl Tracking {
                         });
                     }
                     Object::Interface(_) => {}
+                    // Sessions run on the BFD thread (super::bfd); down until first Up.
+                    Object::Bfd(name) => states.seed_bfd(name),
                 }
             }
         }

@@ -24,7 +24,7 @@ use super::{
 use crate::clock::monotonic_ns;
 
 /// Label set of one series.
-type Labels = Vec<(&'static str, String)>;
+pub(super) type Labels = Vec<(&'static str, String)>;
 
 /// The name of the label that carries the VRRP instance's name. Not `instance`: Prometheus sets
 /// `instance` on every scraped series to the target's address, and would rename ours to
@@ -53,7 +53,7 @@ fn secs(d: std::time::Duration) -> f64 {
 }
 
 /// One family of gauges; nothing (not even HELP) when `series` is empty.
-fn gauges<V: EncodeGaugeValue>(
+pub(super) fn gauges<V: EncodeGaugeValue>(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -76,7 +76,7 @@ fn gauges<V: EncodeGaugeValue>(
 }
 
 /// One family of counters (`name` without `_total`); nothing when `series` is empty.
-fn counters(
+pub(super) fn counters(
     enc: &mut DescriptorEncoder,
     name: &str,
     help: &str,
@@ -164,6 +164,9 @@ impl Collector for Collect {
             kernel_state(&mut enc, shared, reader, &snaps)?;
         }
         hooks(&mut enc, &shared.hooks)?;
+        if let Some(stats) = shared.bfd.get() {
+            super::bfd::encode(&mut enc, stats)?;
+        }
         process_metrics(&mut enc)
     }
 }

@@ -33,7 +33,7 @@ pub const STATES: [State; 4] = [
 ];
 
 /// Number of [`Reason`] variants (labels of [`REASONS`]).
-pub const REASON_COUNT: usize = 12;
+pub const REASON_COUNT: usize = 13;
 
 /// The `reason` label of every [`Reason`] variant, in the order of [`reason_index`].
 pub const REASONS: [&str; REASON_COUNT] = [
@@ -49,6 +49,7 @@ pub const REASONS: [&str; REASON_COUNT] = [
     "fault",
     "fault_cleared",
     "sync_group",
+    "bfd_down",
 ];
 
 /// Position of `state` in [`STATES`].
@@ -78,13 +79,14 @@ pub const fn reason_index(reason: Reason) -> usize {
         Reason::Fault => 9,
         Reason::FaultCleared => 10,
         Reason::SyncGroup => 11,
+        Reason::BfdDown { .. } => 12,
     }
 }
 
 /// The transitions the state machine can make, as `(from, to, reason)`. Their counters are
 /// exported from the start at zero, so that `increase()` sees the first one; any other
 /// combination is still counted and exported once it happened.
-pub const KNOWN_TRANSITIONS: [(State, State, usize); 16] = [
+pub const KNOWN_TRANSITIONS: [(State, State, usize); 17] = [
     (State::Initialize, State::Backup, 0),
     (State::Initialize, State::Master, 1),
     (State::Initialize, State::Fault, 9),
@@ -101,10 +103,11 @@ pub const KNOWN_TRANSITIONS: [(State, State, usize); 16] = [
     (State::Master, State::Initialize, 8),
     (State::Backup, State::Initialize, 8),
     (State::Fault, State::Initialize, 8),
+    (State::Backup, State::Master, 12),
 ];
 
 /// The reasons whose takeover histograms are exported from the start (at zero).
-pub const TAKEOVER_REASONS: [usize; 2] = [2, 6];
+pub const TAKEOVER_REASONS: [usize; 3] = [2, 6, 12];
 
 /// The stages of a takeover that are timed from its trigger.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

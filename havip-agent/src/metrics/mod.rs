@@ -32,6 +32,7 @@
 //! The VRRP instance's name is the label `vrrp_instance` (see [`INSTANCE_LABEL`]); `vrid` and
 //! `interface` label instance series. The README's metrics section lists every metric.
 
+mod bfd;
 mod collect;
 mod exposition;
 mod health;
@@ -100,6 +101,8 @@ pub(crate) struct Shared {
     build: BuildInfo,
     /// How late the event loop woke for its instances' deadlines.
     timer_lateness: histogram::AtomicHistogram,
+    /// BFD sessions and counters, once the BFD thread runs.
+    bfd: OnceLock<Arc<crate::bfd::Stats>>,
 }
 
 impl Shared {
@@ -149,6 +152,7 @@ impl Metrics {
             shared: Arc::new(Shared {
                 instances: RwLock::new(Vec::new()),
                 kernel: OnceLock::new(),
+                bfd: OnceLock::new(),
                 kernel_read_errors: AtomicU64::new(0),
                 event_drops: RwLock::new(Vec::new()),
                 health: Health::default(),
@@ -186,6 +190,11 @@ impl Metrics {
     /// [`crate::dataplane::Dataplane::reader`]). Only the first call counts.
     pub fn attach_kernel(&self, reader: MapReader) {
         let _ = self.shared.kernel.set(reader);
+    }
+
+    /// Exports the BFD sessions and counters of `stats` (`havip_bfd_*`) from now on.
+    pub fn attach_bfd(&self, stats: Arc<crate::bfd::Stats>) {
+        let _ = self.shared.bfd.set(stats);
     }
 
     /// Exports `dropped`, the count of events subscriber `name` dropped

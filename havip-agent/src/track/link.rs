@@ -89,7 +89,7 @@ mod tests {
     fn up_of(ev: Option<TrackEvent>) -> Option<bool> {
         match ev? {
             TrackEvent::Link { up, .. } => Some(up),
-            TrackEvent::Script { .. } => None,
+            TrackEvent::Script { .. } | TrackEvent::Bfd { .. } => None,
         }
     }
 

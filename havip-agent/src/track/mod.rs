@@ -35,6 +35,13 @@ pub enum TrackEvent {
         /// Up (healthy).
         ok: bool,
     },
+    /// A BFD session went Up, or left Up (keepalived `track_bfd`).
+    Bfd {
+        /// The `bfd_instance` name.
+        name: String,
+        /// The session is Up.
+        up: bool,
+    },
 }
 
 /// What is tracked.
@@ -44,6 +51,8 @@ pub enum Object {
     Interface(String),
     /// A `vrrp_script`, by name.
     Script(String),
+    /// A `bfd_instance`, by name.
+    Bfd(String),
 }
 
 impl std::fmt::Display for Object {
@@ -51,6 +60,7 @@ impl std::fmt::Display for Object {
         match self {
             Self::Interface(n) => write!(f, "interface {n}"),
             Self::Script(n) => write!(f, "script {n}"),
+            Self::Bfd(n) => write!(f, "bfd {n}"),
         }
     }
 }
@@ -90,6 +100,7 @@ impl Tracked {
 pub struct States {
     links: HashMap<String, bool>,
     scripts: HashMap<String, bool>,
+    bfds: HashMap<String, bool>,
 }
 
 impl States {
@@ -98,6 +109,7 @@ impl States {
         let (map, name, up) = match ev {
             TrackEvent::Link { name, up, .. } => (&mut self.links, name, *up),
             TrackEvent::Script { name, ok } => (&mut self.scripts, name, *ok),
+            TrackEvent::Bfd { name, up } => (&mut self.bfds, name, *up),
         };
         map.insert(name.clone(), up) != Some(up)
     }
@@ -107,12 +119,19 @@ impl States {
         self.scripts.entry(name.to_owned()).or_insert(ok);
     }
 
+    /// Seeds a BFD session's state before it is first heard: down, as in keepalived, where
+    /// an instance tracking a session with weight 0 stays in FAULT until the session is Up.
+    pub fn seed_bfd(&mut self, name: &str) {
+        self.bfds.entry(name.to_owned()).or_insert(false);
+    }
+
     /// Whether `object` is up; an object not heard of yet counts as up.
     #[must_use]
     pub fn up(&self, object: &Object) -> bool {
         match object {
             Object::Interface(n) => self.links.get(n).copied().unwrap_or(true),
             Object::Script(n) => self.scripts.get(n).copied().unwrap_or(true),
+            Object::Bfd(n) => self.bfds.get(n).copied().unwrap_or(true),
         }
     }
 }
@@ -198,6 +217,28 @@ impl Tracker {
         })
     }
 
+    /// Adds the instance's `track_bfd` entries; a weight or reverse left out comes from the
+    /// `bfd_instance` (keepalived `track_bfd`). Entries naming no session are left out (the
+    /// configuration's validation refuses them).
+    #[must_use]
+    pub fn with_bfds(
+        mut self,
+        inst: &config::Instance,
+        bfd: &BTreeMap<String, config::BfdInstance>,
+    ) -> Self {
+        for t in &inst.track_bfds {
+            if let Some(b) = bfd.get(&t.name) {
+                self.objects.push(Tracked {
+                    object: Object::Bfd(t.name.clone()),
+                    weight: t.weight.unwrap_or(b.weight),
+                    reverse: t.reverse.unwrap_or(b.reverse),
+                });
+            }
+        }
+        self.objects.dedup();
+        self
+    }
+
     /// The tracked objects.
     #[must_use]
     pub fn objects(&self) -> &[Tracked] {
@@ -208,7 +249,7 @@ impl Tracker {
     pub fn scripts(&self) -> impl Iterator<Item = &str> {
         self.objects.iter().filter_map(|t| match &t.object {
             Object::Script(n) => Some(n.as_str()),
-            Object::Interface(_) => None,
+            Object::Interface(_) | Object::Bfd(_) => None,
         })
     }
 
@@ -335,6 +376,64 @@ mod tests {
         );
         s.apply(&script(true));
         assert_eq!(t.verdict(&s).priority, 100);
+    }
+
+    #[test]
+    fn bfd_sessions_start_down_and_weight_0_means_fault() {
+        let mut i = instance();
+        i.dont_track_primary = true;
+        i.track_bfds = vec![
+            TrackScript {
+                name: "to_b".into(),
+                weight: None,
+                reverse: None,
+            },
+            TrackScript {
+                name: "to_c".into(),
+                weight: Some(-20),
+                reverse: None,
+            },
+        ];
+        let bfd = BTreeMap::from([
+            (
+                "to_b".to_owned(),
+                config::BfdInstance::new([192, 0, 2, 12].into()),
+            ),
+            ("to_c".to_owned(), {
+                let mut b = config::BfdInstance::new([192, 0, 2, 13].into());
+                b.weight = 10;
+                b
+            }),
+        ]);
+        let t = Tracker::new(&i, &BTreeMap::new(), &[])
+            .expect("ok")
+            .with_bfds(&i, &bfd);
+        let mut s = States::default();
+        s.seed_bfd("to_b");
+        s.seed_bfd("to_c");
+        assert_eq!(
+            t.verdict(&s),
+            Verdict {
+                fault: true,
+                priority: 80
+            },
+            "down until first Up: FAULT (weight 0) and -20 (the track_bfd's weight)"
+        );
+        s.apply(&TrackEvent::Bfd {
+            name: "to_b".into(),
+            up: true,
+        });
+        s.apply(&TrackEvent::Bfd {
+            name: "to_c".into(),
+            up: true,
+        });
+        assert_eq!(
+            t.verdict(&s),
+            Verdict {
+                fault: false,
+                priority: 100
+            }
+        );
     }
 
     #[test]

@@ -208,6 +208,7 @@ impl Instance {
                     self.leave_master(now, State::Backup, Reason::SyncGroup, None, &mut out);
                 }
             }
+            Event::PeerDown(peer) => self.on_peer_down(now, peer, &mut out),
             Event::Shutdown => self.on_shutdown(&mut out),
             Event::Resume(resume) => self.on_resume(now, resume, &mut out),
         }
@@ -480,6 +481,25 @@ impl Instance {
                 m.garp.on_timer(now, &self.params.garp, out);
             }
             Phase::Backup(_) | Phase::Initialize | Phase::Fault => {}
+        }
+    }
+
+    /// havip's `master_down_on_bfd` (an extension: RFC 9568 knows only `Master_Down_Timer`):
+    /// BFD saw the master's path fail, so waiting out `Master_Down_Interval` would only add
+    /// the time VRRP needs to notice the same. The takeover is the timer's, brought forward.
+    fn on_peer_down(&mut self, now: Instant, peer: Ipv4Addr, out: &mut Vec<Action>) {
+        let gate_open = self.gate_open;
+        if let Phase::Backup(b) = &mut self.phase
+            && b.master.is_some_and(|(m, _)| m == peer)
+            && !b.wants_master
+        {
+            b.master = None;
+            if gate_open {
+                self.become_master(now, State::Backup, Reason::BfdDown { src: peer }, out);
+            } else {
+                b.wants_master = true;
+                b.takeover = Reason::BfdDown { src: peer };
+            }
         }
     }
 

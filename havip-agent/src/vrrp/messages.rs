@@ -72,6 +72,10 @@ pub enum Event {
     /// Sync group: another member left MASTER, leave it too (with a priority-0 advert, so
     /// that the peer takes over after its skew time).
     GroupResign,
+    /// havip extension `master_down_on_bfd` (not RFC 9568, not keepalived): the BFD session
+    /// (RFC 5880) to `0` went Down. A backup whose master is `0` takes over at once, as if its
+    /// `Master_Down_Timer` had fired; any other state ignores it.
+    PeerDown(Ipv4Addr),
     /// Stop the instance (RFC 9568 6.4.2, 6.4.3).
     Shutdown,
     /// Start the instance where a previous agent left it (a planned restart or an upgrade),
@@ -197,12 +201,17 @@ pub enum Reason {
     FaultCleared,
     /// Another member of the sync group left MASTER ([`Event::GroupResign`]).
     SyncGroup,
+    /// The BFD session to the master went Down ([`Event::PeerDown`], `master_down_on_bfd`).
+    BfdDown {
+        /// The master.
+        src: Ipv4Addr,
+    },
 }
 
 impl Reason {
     /// Every label [`Self::as_label`] can return, for metrics that register their series up
     /// front (the one list; a test checks it against every variant).
-    pub const LABELS: [&'static str; 12] = [
+    pub const LABELS: [&'static str; 13] = [
         "startup",
         "address_owner",
         "master_down",
@@ -215,6 +224,7 @@ impl Reason {
         "fault",
         "fault_cleared",
         "sync_group",
+        "bfd_down",
     ];
 
     /// A stable `snake_case` label for metrics.
@@ -232,6 +242,7 @@ impl Reason {
             Self::Fault => "fault",
             Self::FaultCleared => "fault_cleared",
             Self::SyncGroup => "sync_group",
+            Self::BfdDown { .. } => "bfd_down",
         }
     }
 }
@@ -262,6 +273,7 @@ impl fmt::Display for Reason {
             Self::Fault => f.write_str("fault"),
             Self::FaultCleared => f.write_str("fault cleared"),
             Self::SyncGroup => f.write_str("another member of the sync group left MASTER"),
+            Self::BfdDown { src } => write!(f, "BFD session to master {src} went down"),
         }
     }
 }
@@ -476,6 +488,7 @@ mod tests {
             Reason::Fault,
             Reason::FaultCleared,
             Reason::SyncGroup,
+            Reason::BfdDown { src: a },
         ];
         let labels: Vec<&str> = reasons.iter().map(Reason::as_label).collect();
         assert_eq!(labels, Reason::LABELS);

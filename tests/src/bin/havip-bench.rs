@@ -152,6 +152,12 @@ struct FailoverArgs {
     /// Seconds of saturation per `--stress` run.
     #[arg(long, default_value_t = 60)]
     stress_secs: u64,
+    /// Instead of the failover matrix: the BFD rows, link cut at `advert_int 1` with havip's
+    /// BFD at 1 ms x 3 and 10 ms x 3 (`master_down_on_bfd`) and keepalived's at 10 ms x 5
+    /// (writes failover-bfd.md and failover-bfd.json; `--runs` applies), then false BFD downs
+    /// with every CPU saturated for `--stress-secs`, without and with real-time settings.
+    #[arg(long)]
+    bfd: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -290,6 +296,9 @@ fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
     if args.stress {
         return stress(args);
     }
+    if args.bfd {
+        return bfd_rows(args);
+    }
     let plan = plan(args)?;
     let estimate = plan.estimate();
     println!(
@@ -330,6 +339,56 @@ fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         results.len() == expected,
         "{} of {expected} measurements failed (see FAILED lines above)",
+        expected - results.len()
+    );
+    Ok(())
+}
+
+fn bfd_rows(args: &FailoverArgs) -> anyhow::Result<()> {
+    use havip_tests::failover::bfd::{self, BfdPlan, Setup};
+    let plan = BfdPlan {
+        runs: args.runs,
+        setups: Setup::ALL.to_vec(),
+        probe_every: Duration::from_micros(args.probe_us),
+    };
+    println!(
+        "failover bench, BFD rows: {} run(s) x {} setups",
+        plan.runs,
+        plan.setups.len()
+    );
+    if args.dry_run {
+        return Ok(());
+    }
+    let results = plan.run(|line| println!("{line}"));
+    let mut table = bfd::markdown(&results);
+    // False downs under load (issue #12: none in 60 s at 10 ms x 3).
+    let mut loaded = Vec::new();
+    for realtime in [false, true] {
+        match bfd::stress(
+            Duration::from_secs(args.stress_secs),
+            StressPlan::default_workers(),
+            realtime,
+        ) {
+            Ok(r) => loaded.push(r),
+            Err(e) => println!("bfd stress (realtime {realtime}): FAILED: {e:#}"),
+        }
+    }
+    table.push('\n');
+    table.push_str(&bfd::stress_markdown(&loaded));
+    println!("\n{table}");
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let md = dir.join("failover-bfd.md");
+        std::fs::write(&md, &table).with_context(|| format!("writing {}", md.display()))?;
+        let js = dir.join("failover-bfd.json");
+        std::fs::write(&js, serde_json::to_string_pretty(&bfd::json(&results))?)
+            .with_context(|| format!("writing {}", js.display()))?;
+        println!("written: {} and {}", md.display(), js.display());
+    }
+    let expected = plan.runs * plan.setups.len();
+    anyhow::ensure!(
+        results.len() == expected,
+        "{} of {expected} BFD runs failed (see FAILED lines above)",
         expected - results.len()
     );
     Ok(())

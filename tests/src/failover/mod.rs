@@ -6,8 +6,10 @@
 //!
 //! [`timeline`] computes the numbers from captured frames (pure, unit-tested), [`wire`] captures
 //! and probes, [`run`] drives the lab, [`report`] prints the tables and the JSON. [`stress`] is
-//! `--stress`: transitions counted while every CPU is saturated.
+//! `--stress`: transitions counted while every CPU is saturated. [`bfd`] is `--bfd`: the BFD
+//! rows (issue #12).
 
+pub mod bfd;
 pub mod report;
 pub mod run;
 pub mod stress;

@@ -167,7 +167,7 @@ pub fn with_realtime(conf: &str, realtime: bool) -> String {
 }
 
 /// Spins `workers` threads for `load_for` (bounded: each checks the clock), then joins them.
-fn saturate(workers: usize, load_for: Duration) {
+pub(crate) fn saturate(workers: usize, load_for: Duration) {
     let stop = Arc::new(AtomicBool::new(false));
     let threads: Vec<_> = (0..workers)
         .map(|_| {

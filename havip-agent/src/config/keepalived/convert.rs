@@ -34,6 +34,10 @@ pub(crate) fn convert(nodes: &[Node], findings: &mut Findings) -> Converted {
         cx.span(FieldPath::root().key("global"), node.pos);
         global_defs(&mut cx, node, &mut config.global, &mut global);
     }
+    // BFD instances first: a track_bfd may name one defined further down the file.
+    for node in nodes.iter().filter(|n| n.keyword == "bfd_instance") {
+        super::bfd::bfd_instance(&mut cx, node, &mut config);
+    }
     let dynamic_interfaces = nodes
         .iter()
         .filter(|n| n.keyword == "global_defs")
@@ -41,7 +45,7 @@ pub(crate) fn convert(nodes: &[Node], findings: &mut Findings) -> Converted {
         .any(|b| b.nodes.iter().any(|n| n.keyword == "dynamic_interfaces"));
     for node in nodes {
         match node.keyword.as_str() {
-            "global_defs" => {}
+            "global_defs" | "bfd_instance" => {}
             "vrrp_script" => vrrp_script(&mut cx, node, &mut config),
             "vrrp_instance" => {
                 if let Some(name) = node.args.first()
@@ -100,6 +104,7 @@ pub(crate) fn convert(nodes: &[Node], findings: &mut Findings) -> Converted {
         }
     }
     unused_scripts(&mut cx, &config);
+    unknown_bfds(&mut cx, &mut config);
     Converted {
         config,
         spans: cx.spans,
@@ -122,6 +127,34 @@ fn unused_scripts(cx: &mut Cx<'_>, config: &Config) {
                 format!("vrrp_script `{name}` is not used by any instance or sync group"),
             );
         }
+    }
+}
+
+/// keepalived drops a `track_bfd` entry that names no `bfd_instance` with a warning.
+fn unknown_bfds(cx: &mut Cx<'_>, config: &mut Config) {
+    for (i, instance) in config.instances.iter_mut().enumerate() {
+        let path = FieldPath::instance(i).key("track_bfds");
+        let mut kept = Vec::new();
+        for (j, t) in std::mem::take(&mut instance.track_bfds)
+            .into_iter()
+            .enumerate()
+        {
+            if config.bfd.contains_key(&t.name) {
+                if let Some(pos) = cx.spans.remove(&path.index(j)) {
+                    cx.span(path.index(kept.len()), pos);
+                }
+                kept.push(t);
+            } else if let Some(&pos) = cx.spans.get(&path.index(j)) {
+                cx.warn(
+                    pos,
+                    format!(
+                        "track_bfd `{}` names no bfd_instance; not tracked (as keepalived does)",
+                        t.name
+                    ),
+                );
+            }
+        }
+        instance.track_bfds = kept;
     }
 }
 
@@ -560,7 +593,12 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
                 cx.track_scripts(item, &path.key("track_scripts"), &mut group.track_scripts);
             }
             "smtp_alert" => cx.note(item.pos, "`smtp_alert` ignored: havip sends no email"),
-            "track_file" | "track_process" | "track_bfd" => cx.error(
+            "track_bfd" => cx.error(
+                item.pos,
+                "`track_bfd` in a vrrp_sync_group is not supported: track the bfd_instance in \
+                 each member vrrp_instance",
+            ),
+            "track_file" | "track_process" => cx.error(
                 item.pos,
                 format!(
                     "`{key}` is not supported: havip tracks interfaces and scripts only (a \
@@ -585,14 +623,13 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
 }
 
 /// keepalived top-level blocks outside havip's scope (LVS, BFD, static addresses...).
-const IGNORED_TOP_LEVEL: [&str; 17] = [
+const IGNORED_TOP_LEVEL: [&str; 16] = [
     "virtual_server",
     "virtual_server_group",
     "static_ipaddress",
     "static_routes",
     "static_rules",
     "linkbeat_interfaces",
-    "bfd_instance",
     "garp_group",
     "vrrp_track_file",
     "track_file",

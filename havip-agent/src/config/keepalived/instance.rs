@@ -329,6 +329,11 @@ impl<'n> Builder<'n> {
                 &self.path.key("track_scripts"),
                 &mut instance.track_scripts,
             ),
+            // Same shape as track_script: `NAME [weight N [reverse|noreverse]]`, the weight
+            // defaulting to the bfd_instance's own.
+            "track_bfd" => {
+                cx.track_scripts(item, &self.path.key("track_bfds"), &mut instance.track_bfds);
+            }
             "notify_master" | "notify_backup" | "notify_fault" | "notify_stop" | "notify" => {
                 if let Some((command, pos)) = cx.command(item) {
                     cx.span(field, pos);

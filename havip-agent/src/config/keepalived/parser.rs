@@ -31,11 +31,12 @@ use crate::config::read::{Executable, ReadError, read_bounded};
 
 /// The top-level blocks whose contents the conversion reads; the contents of any other
 /// top-level block are skipped unread.
-const TOP_LEVEL_READ: [&str; 4] = [
+const TOP_LEVEL_READ: [&str; 5] = [
     "global_defs",
     "vrrp_script",
     "vrrp_instance",
     "vrrp_sync_group",
+    "bfd_instance",
 ];
 
 /// A directive: `keyword args... [{ block }]`.

@@ -45,11 +45,6 @@ pub(super) const UNSUPPORTED: &[(&str, Severity, &str)] = &[
         "only interfaces and scripts can be tracked (a vrrp_script can check a process)",
     ),
     (
-        "track_bfd",
-        Severity::Error,
-        "BFD tracking is not supported",
-    ),
-    (
         "virtual_routes",
         Severity::Error,
         "havip moves addresses, not routes",

@@ -1644,5 +1644,6 @@ fn group_resign_releases_with_a_priority_zero_advert() {
     );
 }
 
+mod bfd;
 mod bounds;
 mod resume;
