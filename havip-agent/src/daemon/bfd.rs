@@ -93,10 +93,18 @@ pub(super) fn wanted(cfg: &config::Config) -> Vec<(String, config::BfdInstance)>
         .map(|(n, b)| (n.clone(), b.clone()))
         .collect();
     for inst in cfg.instances.iter().filter(|i| i.master_down_on_bfd) {
-        for peer in &inst.unicast_peers {
-            if v.iter().all(|(_, b)| b.neighbor_ip != *peer) {
-                let mut b = config::BfdInstance::new(*peer);
-                b.source_ip = inst.unicast_src_ip;
+        // BFD runs over IPv4 only (RFC 5881 4); an IPv6 instance has no automatic session.
+        let peers = inst.unicast_peers.iter().filter_map(|p| match p {
+            std::net::IpAddr::V4(a) => Some(*a),
+            std::net::IpAddr::V6(_) => None,
+        });
+        for peer in peers {
+            if v.iter().all(|(_, b)| b.neighbor_ip != peer) {
+                let mut b = config::BfdInstance::new(peer);
+                b.source_ip = match inst.unicast_src_ip {
+                    Some(std::net::IpAddr::V4(a)) => Some(a),
+                    _ => None,
+                };
                 v.push((format!("{}/{peer}", inst.name), b));
             }
         }
@@ -364,8 +372,8 @@ mod tests {
         cfg.bfd
             .insert("to_b".into(), config::BfdInstance::new(covered));
         let mut inst = config::Instance::new("VI_1", "eth0", 51);
-        inst.unicast_src_ip = Some(Ipv4Addr::new(192, 0, 2, 11));
-        inst.unicast_peers = vec![covered, bare];
+        inst.unicast_src_ip = Some(Ipv4Addr::new(192, 0, 2, 11).into());
+        inst.unicast_peers = vec![covered.into(), bare.into()];
         cfg.instances.push(inst.clone());
         let names = |cfg: &config::Config| -> Vec<String> {
             wanted(cfg).into_iter().map(|(n, _)| n).collect()
@@ -379,7 +387,7 @@ mod tests {
         let w = wanted(&cfg);
         assert_eq!(names(&cfg), ["to_b", "VI_1/192.0.2.13"]);
         let mut expected = config::BfdInstance::new(bare);
-        expected.source_ip = inst.unicast_src_ip;
+        expected.source_ip = Some(Ipv4Addr::new(192, 0, 2, 11));
         assert_eq!(
             w[1].1, expected,
             "keepalived's defaults, from the instance's source"

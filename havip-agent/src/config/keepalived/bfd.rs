@@ -37,8 +37,14 @@ pub(super) fn bfd_instance(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
         match key {
             "neighbor_ip" | "neighbour_ip" | "source_ip" => {
                 let Some(arg) = cx.value(item) else { continue };
-                let Some(addr) = cx.ipv4(key, arg) else {
-                    continue;
+                let addr = match cx.ip(key, arg) {
+                    Some(std::net::IpAddr::V4(a)) => a,
+                    Some(std::net::IpAddr::V6(_)) => {
+                        // RFC 5881 over IPv6 is not implemented: say so instead of guessing.
+                        cx.error(arg.pos, format!("`{key}`: BFD over IPv6 is not supported"));
+                        continue;
+                    }
+                    None => continue,
                 };
                 let field = if key == "source_ip" {
                     b.source_ip = Some(addr);
