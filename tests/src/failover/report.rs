@@ -48,7 +48,7 @@ impl Stats {
 type Read = fn(&Outcome) -> Option<i64>;
 
 /// The measures summarised, with how to read each from an outcome.
-const MEASURES: [(&str, Read); 9] = [
+const MEASURES: [(&str, Read); 10] = [
     ("overhead", |o| o.overhead_ns),
     ("answer_window", |o| o.answer_window_ns),
     ("failover", |o| o.failover_ns),
@@ -58,6 +58,7 @@ const MEASURES: [(&str, Read); 9] = [
     ("advert_after_bound", |o| o.advert_after_bound_ns),
     ("garp_after_bound", |o| o.garp_after_bound_ns),
     ("phase", |o| o.phase_ns),
+    ("answer_latency", |o| o.answer_latency_ns),
 ];
 
 fn measure(name: &str) -> Read {
@@ -203,13 +204,13 @@ fn stage_table(t: &mut String, all: &[Measured], rows: &[(Scenario, Vrrp)]) {
     let (k, h) = (Implementation::Keepalived, Implementation::Havip);
     let _ = writeln!(
         t,
-        "\n**Stages seen on the wire, after the protocol bound** (medians: the new master's first advert, first gratuitous ARP, first answer to the client)\n"
+        "\n**Stages seen on the wire, after the protocol bound** (medians: the new master's first advert, first gratuitous ARP, first answer to the client; latency: probe to answer of the old master before the fault, which every first answer carries too)\n"
     );
     let _ = writeln!(
         t,
-        "| scenario | adverts | keepalived advert / GARP / answer | havip advert / GARP / answer |"
+        "| scenario | adverts | keepalived advert / GARP / answer | havip advert / GARP / answer | answer latency k / h |"
     );
-    let _ = writeln!(t, "|---|---|---|---|");
+    let _ = writeln!(t, "|---|---|---|---|---|");
     for &(s, v) in rows {
         let stages = |imp| {
             ["advert_after_bound", "garp_after_bound", "overhead"]
@@ -218,11 +219,13 @@ fn stage_table(t: &mut String, all: &[Measured], rows: &[(Scenario, Vrrp)]) {
         };
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} / {} |",
             s.name(),
             label(v),
             stages(k),
-            stages(h)
+            stages(h),
+            fmt1(stats(all, s, v, k, "answer_latency")),
+            fmt1(stats(all, s, v, h, "answer_latency")),
         );
     }
 }

@@ -115,6 +115,10 @@ pub struct Outcome {
     pub advert_after_bound_ns: Option<i64>,
     /// The new master's first gratuitous ARP minus the bound.
     pub garp_after_bound_ns: Option<i64>,
+    /// Median time from a probe to the old master's answer to it, over the answers before the
+    /// fault: how long the master's answer path itself takes on the wire (XDP_TX for havip, the
+    /// kernel's ARP for keepalived), which every first answer after a takeover also carries.
+    pub answer_latency_ns: Option<i64>,
     /// Longest time without any answer at the client, from the last answer before the fault to
     /// the end of the observation.
     pub longest_gap_ns: i64,
@@ -177,6 +181,7 @@ pub fn analyse(frames: &[Frame], fault: &Fault) -> Outcome {
         failover_ns: answer.map(|t| t - fault.at),
         overhead_ns: minus(answer, bound_at),
         answer_window_ns,
+        answer_latency_ns: answer_latency(frames, fault.old, fault.at),
         advert_after_bound_ns: minus(advert, bound_at),
         garp_after_bound_ns: minus(garp, bound_at),
         longest_gap_ns,
@@ -196,6 +201,26 @@ fn answer_window(frames: &[Frame], answer: Stamp) -> Option<i64> {
         .rev();
     let (answered, before) = (probes.next()?, probes.next()?);
     Some(answered - before)
+}
+
+/// Median of (answer - the last probe sent before it) over the answers `port` sent before
+/// `until`.
+fn answer_latency(frames: &[Frame], port: Port, until: Stamp) -> Option<i64> {
+    let mut last_probe = None;
+    let mut v = Vec::new();
+    for f in frames.iter().take_while(|f| f.at < until) {
+        match (f.seen, f.port) {
+            (Seen::Probe, _) => last_probe = Some(f.at),
+            (Seen::Answer, p) if p == port => {
+                if let Some(t) = last_probe.take() {
+                    v.push(f.at - t);
+                }
+            }
+            _ => {}
+        }
+    }
+    v.sort_unstable();
+    rank(&v, 50)
 }
 
 /// Longest interval between two answers (from any node) at the client, starting at the last
@@ -396,6 +421,8 @@ mod tests {
         assert_eq!(o.failover_ns, Some(1362 * MS + MS / 20 - 1030 * MS));
         assert_eq!(o.overhead_ns, Some(1362 * MS + MS / 20 - bound));
         assert_eq!(o.answer_window_ns, Some(MS), "probes every millisecond");
+        // a answered each probe 0.05 ms after it until the fault.
+        assert_eq!(o.answer_latency_ns, Some(MS / 20));
         assert_eq!(o.advert_after_bound_ns, Some(1361 * MS - bound));
         assert_eq!(o.garp_after_bound_ns, Some(1361 * MS + MS / 2 - bound));
         // Last answer of a at 1030.05, first of b at 1362.05.
