@@ -116,7 +116,7 @@ pub struct Outcome {
     /// The new master's first gratuitous ARP minus the bound.
     pub garp_after_bound_ns: Option<i64>,
     /// Median time from a probe to the old master's answer to it, over the answers before the
-    /// fault: how long the master's answer path itself takes on the wire (XDP_TX for havip, the
+    /// fault: how long the master's answer path itself takes on the wire (`XDP_TX` for havip, the
     /// kernel's ARP for keepalived), which every first answer after a takeover also carries.
     pub answer_latency_ns: Option<i64>,
     /// Longest time without any answer at the client, from the last answer before the fault to
