@@ -143,9 +143,20 @@ pub const fn is_multicast(addr: [u8; 4]) -> bool {
 }
 
 /// The checks that need only the fixed header and the IP facts, in order: TTL, version, type,
-/// length, own address, peer list, destination. The kernel runs them before it copies the
-/// message; [`check_advert`] runs them first too.
+/// length, own address, peer list, destination ([`check_fixed`] then [`check_source`]).
+/// [`check_advert`] runs them first.
 pub const fn check_header(local: &VridState, rx: &Received) -> Result<(), Reject> {
+    match check_fixed(local, rx) {
+        Ok(()) => check_source(local, rx),
+        Err(e) => Err(e),
+    }
+}
+
+/// The first header checks, on fields of the frame alone: TTL, version, type, length, own
+/// address. The kernel runs them before anything that costs a map lookup or a checksum, so a
+/// stray advert (wrong TTL, version, length) is dropped for the price of a few comparisons.
+/// [`Received::peer_allowed`] is not read.
+pub const fn check_fixed(local: &VridState, rx: &Received) -> Result<(), Reject> {
     // RFC 9568 7.1 / RFC 3768 7.1: the IPv4 TTL MUST be 255.
     if rx.ttl != 255 {
         return Err(Reject::Ttl);
@@ -165,6 +176,13 @@ pub const fn check_header(local: &VridState, rx: &Received) -> Result<(), Reject
     if eq4(rx.src, local.primary_addr) {
         return Err(Reject::Own);
     }
+    Ok(())
+}
+
+/// The header checks on who sent the advert and to where: peer list, multicast on a unicast
+/// instance, destination. They follow [`check_fixed`]; the kernel looks the source up in its
+/// peer table only between the two, when the fixed fields already passed.
+pub const fn check_source(local: &VridState, rx: &Received) -> Result<(), Reject> {
     let unicast = local.flags & vrid_flags::UNICAST_PEERS != 0;
     // keepalived `unicast_peer`: with a peer list, adverts from anyone else are ignored.
     if unicast && !rx.peer_allowed {
@@ -186,7 +204,9 @@ pub const fn check_header(local: &VridState, rx: &Received) -> Result<(), Reject
 }
 
 /// The checks that need the whole message, in order: v2 authentication, v2 interval, address
-/// list. The kernel runs them after the VRRP checksum.
+/// list. The kernel runs them before the checksums, which it computes only for an advert that
+/// every rule accepts (a frame with a bad checksum and another fault is counted under the
+/// other fault).
 pub const fn check_content(local: &VridState, rx: &Received) -> Result<(), Reject> {
     if local.version == 2 {
         // RFC 3768 7.1: MUST perform the authentication of the configured Auth Type
@@ -435,6 +455,63 @@ mod tests {
             ),
             Err(Reject::Destination)
         );
+    }
+
+    #[test]
+    fn header_checks_split_in_two_without_changing_a_verdict() {
+        // The kernel runs `check_fixed` before it looks the source up in the peer table: the
+        // fixed checks must not depend on that lookup, and the two halves in sequence must
+        // give exactly `check_header`'s verdict.
+        let l = local(3, true);
+        let stray = Received {
+            ttl: 254,
+            peer_allowed: false,
+            ..rx(3, 90)
+        };
+        assert_eq!(check_fixed(&l, &stray), Err(Reject::Ttl));
+        assert_eq!(check_header(&l, &stray), Err(Reject::Ttl));
+        let unknown = Received {
+            peer_allowed: false,
+            ..rx(3, 90)
+        };
+        assert_eq!(check_fixed(&l, &unknown), Ok(()));
+        assert_eq!(check_source(&l, &unknown), Err(Reject::UnknownPeer));
+        for r in [
+            rx(3, 90),
+            stray,
+            unknown,
+            Received {
+                kind: 2,
+                ..rx(3, 90)
+            },
+            Received {
+                src: OURS,
+                ..rx(3, 90)
+            },
+            Received {
+                dst: VRRP_GROUP,
+                ..rx(3, 90)
+            },
+            Received {
+                dst: PEER,
+                ..rx(3, 90)
+            },
+            Received {
+                version: 2,
+                ..rx(3, 90)
+            },
+        ] {
+            let split = match check_fixed(&l, &r) {
+                Ok(()) => check_source(&l, &r),
+                Err(e) => Err(e),
+            };
+            assert_eq!(split, check_header(&l, &r), "{r:?}");
+            let fixed_only = Received {
+                peer_allowed: !r.peer_allowed,
+                ..r
+            };
+            assert_eq!(check_fixed(&l, &r), check_fixed(&l, &fixed_only));
+        }
     }
 
     #[test]

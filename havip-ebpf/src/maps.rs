@@ -108,3 +108,14 @@ pub(crate) fn vrid_key(ifindex: u32, vrid: u8) -> VridKey {
     // and on the little-endian BPF target these bytes are ifindex, vrid, then zeros.
     unsafe { core::mem::transmute::<u64, VridKey>(raw) }
 }
+
+/// The [`PeerKey`] of `addr` for `vrid` on `ifindex`, built from three `u32`s like
+/// [`vrid_key`]: a literal `pad: [0; 3]` becomes a call to a byte-wise `memset` subprogram.
+#[inline(always)]
+pub(crate) fn peer_key(ifindex: u32, vrid: u8, addr: [u8; 4]) -> PeerKey {
+    let raw = [ifindex, u32::from(vrid), u32::from_ne_bytes(addr)];
+    // SAFETY: `PeerKey` is `repr(C)`, 12 bytes, all integer fields: every bit pattern is valid,
+    // and on the little-endian BPF target these bytes are ifindex, vrid and three zero bytes of
+    // padding, then the address as it was.
+    unsafe { core::mem::transmute::<[u32; 3], PeerKey>(raw) }
+}

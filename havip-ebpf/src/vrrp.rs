@@ -26,7 +26,7 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use havip_common::{
-    Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerKey, PeerRecord, auth_type, counter, event_flags,
+    Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerRecord, auth_type, counter, event_flags,
     rule::{self, Received},
     vrid_flags,
 };
@@ -63,6 +63,13 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
 /// `Ok(action)` for an accepted advert (already counted), `Err(counter)` for every other path.
 /// The acceptance rule itself is `havip_common::rule` (shared with the agent); what is here is
 /// the parsing it needs and the checks only the wire can answer (IP header, checksums).
+///
+/// Order, cheapest rejection first: the IP header's own fields, the VRID lookup, the rule's
+/// fixed-field checks (TTL, version, type, length, own address), the peer lookup and the rule's
+/// source checks, the copy and the rule's content checks, and only then the two checksums, which
+/// are the costliest part and would only confirm a frame already known to be rejected. Every
+/// accepted advert has passed both checksums; a frame with two faults is counted under the one
+/// checked first.
 #[inline(always)]
 #[expect(
     clippy::too_many_lines,
@@ -93,12 +100,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     let vrrp_off = EthHdr::LEN as u32 + ihl;
     let vrrp_len = tot_len - ihl;
 
-    let mut hdr = [0u8; VRRP_HDR_LEN as usize];
-    // SAFETY: `hdr` is 8 bytes of stack; the helper bounds-checks the frame itself.
-    let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, vrrp_off, hdr.as_mut_ptr().cast(), VRRP_HDR_LEN) };
-    if r != 0 {
-        return Err(counter::VRRP_DROP_TRUNCATED);
-    }
+    let hdr = vrrp_header(ctx, vrrp_off)?;
     let ifindex = ctx.ingress_ifindex() as u32;
     let vrid = hdr[1];
     let vkey = crate::maps::vrid_key(ifindex, vrid);
@@ -108,33 +110,8 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         return Err(counter::VRRP_PASS_UNKNOWN_VRID);
     };
 
-    // RFC 791 3.1: the header checksum; the stack (and so keepalived) never sees a bad one.
-    // `ihl` is a multiple of 4 in 20..=60: restated as arithmetic the verifier tracks.
-    let ip_len = ((ihl - 4) & 0x3c) + 4;
-    let mut iph = [0u8; IP_MAX_HDR];
-    // SAFETY: `iph` has 60 bytes of stack and `ip_len` is at most that.
-    let r =
-        unsafe { bpf_xdp_load_bytes(ctx.ctx, EthHdr::LEN as u32, iph.as_mut_ptr().cast(), ip_len) };
-    if r != 0 {
-        return Err(counter::VRRP_DROP_TRUNCATED);
-    }
-    let ip_sum = csum::partial(iph.as_ptr(), ip_len, 0).ok_or(counter::VRRP_DROP_IP_CHECKSUM)?;
-    if csum::fold(u64::from(ip_sum)) != 0xffff {
-        return Err(counter::VRRP_DROP_IP_CHECKSUM);
-    }
-
     let version = hdr[0] >> 4;
     let src = ip.src_addr;
-    let pkey = PeerKey {
-        ifindex,
-        vrid,
-        pad: [0; 3],
-        addr: src,
-    };
-    // keepalived `unicast_peer`: only looked up when the instance has a peer list.
-    let peer_allowed = state.flags & vrid_flags::UNICAST_PEERS != 0
-        // SAFETY: existence check only.
-        && unsafe { ALLOWED_PEERS.get(&pkey) }.is_some();
     let mut rx = Received {
         src,
         dst: ip.dst_addr,
@@ -152,10 +129,18 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         len: vrrp_len,
         auth_data: [0; 8],
         addr_digest: 0,
-        peer_allowed,
+        // Looked up below, once the fixed fields have passed.
+        peer_allowed: false,
     };
-    // The shared rule, part 1: TTL, version, type, length, own address, peers, destination.
-    rule::check_header(&state, &rx).map_err(rule::Reject::counter)?;
+    // The shared rule, part 1: TTL, version, type, length, own address (no lookup needed).
+    rule::check_fixed(&state, &rx).map_err(rule::Reject::counter)?;
+    let pkey = crate::maps::peer_key(ifindex, vrid, src);
+    // keepalived `unicast_peer`: only looked up when the instance has a peer list.
+    rx.peer_allowed = state.flags & vrid_flags::UNICAST_PEERS != 0
+        // SAFETY: existence check only.
+        && unsafe { ALLOWED_PEERS.get(&pkey) }.is_some();
+    // The shared rule, part 2: peer list, destination.
+    rule::check_source(&state, &rx).map_err(rule::Reject::counter)?;
     // The kernel's own limit: the event carries at most MAX_VRRP_LEN bytes.
     if vrrp_len > MAX_VRRP_LEN as u32 {
         return Err(counter::VRRP_DROP_LENGTH);
@@ -175,41 +160,16 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         return Err(counter::VRRP_DROP_TRUNCATED);
     }
 
-    // RFC 9568 5.2.8: v3 checksum over the pseudo-header and the message (unless configured
-    // `v3_checksum_as_v2`); RFC 3768 5.3.8: v2 over the message only.
-    let mut seed = 0u32;
-    if version == 3 && state.flags & vrid_flags::V3_CHECKSUM_AS_V2 == 0 {
-        let l = (len as u16).to_be_bytes();
-        let dst = ip.dst_addr;
-        let pseudo: [u8; 12] = [
-            src[0],
-            src[1],
-            src[2],
-            src[3],
-            dst[0],
-            dst[1],
-            dst[2],
-            dst[3],
-            0,
-            IPPROTO_VRRP,
-            l[0],
-            l[1],
-        ];
-        seed = csum::partial(pseudo.as_ptr(), 12, 0).ok_or(counter::VRRP_DROP_CHECKSUM)?;
-    }
-    let sum = csum::partial(ev.vrrp.as_ptr(), len, seed).ok_or(counter::VRRP_DROP_CHECKSUM)?;
-    if csum::fold(u64::from(sum)) != 0xffff {
-        return Err(counter::VRRP_DROP_CHECKSUM);
-    }
-
-    // The facts the rule's second part needs: the v2 password and the address digest. Loaded
-    // from the frame by the helper (runtime bounds check), not indexed in the scratch copy: a
-    // variable index there is more than the verifier can follow.
-    let naddr = u32::from(hdr[3]);
+    // The facts the rule's last part needs: the v2 password and the address digest, read from
+    // the copy. The length check above (`len` == 8 + 4 * naddr [+ 8]) keeps every read inside
+    // it; the constant loop bound keeps each index below MAX_VRRP_LEN for the verifier.
+    let naddr = usize::from(hdr[3]);
     if version == 2 && state.auth_type == auth_type::SIMPLE {
         let mut pass = [0u8; 8];
-        let off = vrrp_off + VRRP_HDR_LEN + naddr * 4;
-        // SAFETY: `pass` is 8 bytes of stack.
+        let off = vrrp_off + VRRP_HDR_LEN + naddr as u32 * 4;
+        // SAFETY: `pass` is 8 bytes of stack. Loaded from the frame by the helper (runtime
+        // bounds check): an index into the copy that depends on `naddr` is more than the
+        // verifier can follow.
         let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, off, pass.as_mut_ptr().cast(), 8) };
         if r != 0 {
             return Err(counter::VRRP_DROP_TRUNCATED);
@@ -217,44 +177,66 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         rx.auth_data = pass;
     }
     let mut i = 0;
-    while i < rule::MAX_ADDRESSES {
+    while i < rule::MAX_ADDRESSES as usize {
         if i >= naddr {
             break;
         }
-        let mut addr = [0u8; 4];
-        // SAFETY: `addr` is 4 bytes of stack.
-        let r = unsafe {
-            bpf_xdp_load_bytes(
-                ctx.ctx,
-                vrrp_off + VRRP_HDR_LEN + i * 4,
-                addr.as_mut_ptr().cast(),
-                4,
-            )
-        };
-        if r != 0 {
-            return Err(counter::VRRP_DROP_TRUNCATED);
-        }
+        // At most 8 + 29 * 4 = 124; the mask (a no-op on that range) is what lets the compiler
+        // drop the bounds checks and the verifier see the offset below MAX_VRRP_LEN - 3.
+        let o = (VRRP_HDR_LEN as usize + i * 4) & 0x7c;
+        let addr = [ev.vrrp[o], ev.vrrp[o + 1], ev.vrrp[o + 2], ev.vrrp[o + 3]];
         rx.addr_digest = rx.addr_digest.wrapping_add(rule::addr_mix(addr));
         i += 1;
     }
-    // The shared rule, part 2: v2 authentication and interval, address list.
+    // The shared rule, part 3: v2 authentication and interval, address list.
     rule::check_content(&state, &rx).map_err(rule::Reject::counter)?;
+
+    // RFC 791 3.1: the header checksum; the stack (and so keepalived) never sees a bad one.
+    ip_checksum(ctx, ip, ihl)?;
+    // RFC 9568 5.2.8: v3 checksum over the pseudo-header and the message (unless configured
+    // `v3_checksum_as_v2`); RFC 3768 5.3.8: v2 over the message only.
+    let mut seed = 0u32;
+    if version == 3 && state.flags & vrid_flags::V3_CHECKSUM_AS_V2 == 0 {
+        // The pseudo-header (RFC 9568 5.2.8, as for TCP/UDP: source, destination, zero,
+        // protocol, length) as three 32-bit words summed here rather than by the helper.
+        let l = (len as u16).to_be_bytes();
+        let words = u64::from(u32::from_ne_bytes(src))
+            + u64::from(u32::from_ne_bytes(ip.dst_addr))
+            + u64::from(u32::from_ne_bytes([0, IPPROTO_VRRP, l[0], l[1]]));
+        seed = u32::from(csum::fold(words));
+    }
+    let sum = csum::partial(ev.vrrp.as_ptr(), len, seed).ok_or(counter::VRRP_DROP_CHECKSUM)?;
+    if csum::fold(u64::from(sum)) != 0xffff {
+        return Err(counter::VRRP_DROP_CHECKSUM);
+    }
 
     let priority = rx.priority;
     // SAFETY: same clock as userspace CLOCK_MONOTONIC.
     let now = unsafe { bpf_ktime_get_ns() };
-    // SAFETY: read-only copy.
-    let seen = unsafe { PEERS.get(&pkey) }.map_or(0, |p| p.adverts);
-    let record = PeerRecord {
-        last_seen_ns: now,
-        adverts: seen + 1,
-        adver_int: rx.adver_int,
-        priority,
-        version,
-        pad: [0; 4],
-    };
-    // A full LRU evicts; a failure here only loses a diagnostic record.
-    let _ = PEERS.insert(&pkey, &record, 0);
+    // The peer's record is updated in place when it exists (one lookup; an LRU insert costs
+    // as much again and this runs for every advert), inserted otherwise. A reader may see a
+    // record half updated and two CPUs may lose an increment: it is a diagnostic record.
+    if let Some(p) = PEERS.get_ptr_mut(&pkey) {
+        // SAFETY: a live value of the map, valid for this invocation.
+        unsafe {
+            (*p).last_seen_ns = now;
+            (*p).adverts += 1;
+            (*p).adver_int = rx.adver_int;
+            (*p).priority = priority;
+            (*p).version = version;
+        }
+    } else {
+        let record = PeerRecord {
+            last_seen_ns: now,
+            adverts: 1,
+            adver_int: rx.adver_int,
+            priority,
+            version,
+            pad: [0; 4],
+        };
+        // A full LRU evicts; a failure here only loses a diagnostic record.
+        let _ = PEERS.insert(&pkey, &record, 0);
+    }
 
     // Fast switch: the advert passed every check the state machine applies, so whether it ends
     // mastership is the shared RFC 9568 6.4.3 rule (`rule::fences` without re-running checks).
@@ -293,4 +275,54 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         .map_err(|_| counter::VRRP_RINGBUF_FULL)?;
     count(counter::VRRP_ACCEPTED);
     Ok(xdp_action::XDP_DROP)
+}
+
+/// RFC 791 3.1: the IPv4 header checksum of the header at `ip` (`ihl` bytes, 20..=60, a
+/// multiple of 4). The usual 20-byte header is summed in place from the bounds-checked
+/// [`Ipv4Hdr`]; a header with options is copied first (its length is only known at run time).
+#[inline(always)]
+fn ip_checksum(ctx: &XdpContext, ip: &Ipv4Hdr, ihl: u32) -> Result<(), u32> {
+    let sum = if ihl == 20 {
+        {
+            // SAFETY: `ip` is a bounds-checked 20-byte header of byte fields (alignment 1).
+            csum::sum_words(unsafe { &*core::ptr::from_ref(ip).cast::<[u8; 20]>() })
+        }
+    } else {
+        // `ihl` is a multiple of 4 in 24..=60: restated as arithmetic the verifier tracks.
+        let ip_len = ((ihl - 4) & 0x3c) + 4;
+        let mut iph = [0u8; IP_MAX_HDR];
+        // SAFETY: `iph` has 60 bytes of stack and `ip_len` is at most that.
+        let r = unsafe {
+            bpf_xdp_load_bytes(ctx.ctx, EthHdr::LEN as u32, iph.as_mut_ptr().cast(), ip_len)
+        };
+        if r != 0 {
+            return Err(counter::VRRP_DROP_TRUNCATED);
+        }
+        u64::from(csum::partial(iph.as_ptr(), ip_len, 0).ok_or(counter::VRRP_DROP_IP_CHECKSUM)?)
+    };
+    if csum::fold(sum) == 0xffff {
+        Ok(())
+    } else {
+        Err(counter::VRRP_DROP_IP_CHECKSUM)
+    }
+}
+
+/// The fixed VRRP header at `vrrp_off`: read in place when the IPv4 header has no options (a
+/// constant offset the verifier checks once), else copied by the helper.
+#[inline(always)]
+fn vrrp_header(ctx: &XdpContext, vrrp_off: u32) -> Result<[u8; VRRP_HDR_LEN as usize], u32> {
+    const PLAIN: usize = EthHdr::LEN + 20;
+    if vrrp_off as usize == PLAIN {
+        let p = ptr_at::<[u8; VRRP_HDR_LEN as usize]>(ctx, PLAIN)
+            .map_err(|()| counter::VRRP_DROP_TRUNCATED)?;
+        // SAFETY: bounds-checked by `ptr_at`.
+        return Ok(unsafe { *p });
+    }
+    let mut hdr = [0u8; VRRP_HDR_LEN as usize];
+    // SAFETY: `hdr` is 8 bytes of stack; the helper bounds-checks the frame itself.
+    let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, vrrp_off, hdr.as_mut_ptr().cast(), VRRP_HDR_LEN) };
+    if r != 0 {
+        return Err(counter::VRRP_DROP_TRUNCATED);
+    }
+    Ok(hdr)
 }

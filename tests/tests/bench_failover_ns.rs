@@ -80,6 +80,19 @@ fn smallest_failover_bench_measures_both_implementations() {
             imp.name()
         );
         assert!(m.jitter.is_some(), "{}: no probes captured", imp.name());
+        // From the fault on the client probes every 0.1 ms: the first answer is placed
+        // within a window of that order (generous: the machine may be busy).
+        assert!(
+            m.fast_jitter.is_some(),
+            "{}: no fast probes captured",
+            imp.name()
+        );
+        let window = o.answer_window_ns.unwrap_or(i64::MAX);
+        assert!(
+            (0..50_000_000).contains(&window),
+            "{}: first answer window {window} ns",
+            imp.name()
+        );
     }
     let md = report::markdown(&plan, &results, Duration::from_secs(1));
     assert!(md.contains("| cut | 100ms |"), "{md}");

@@ -15,9 +15,10 @@ pub struct Args {
     which: String,
     /// Options of the benchmark, passed on (failover: `--runs N`, `--intervals 10ms,100ms,1s`,
     /// `--scenarios cut,kill,term,stop,preempt`, `--implementations keepalived,havip`,
-    /// `--probe-us 1000`, `--stop-ms 3000`, `--dry-run`; `--stress [--stress-secs 60]`: every
-    /// CPU saturated at 10 ms adverts, transitions counted, without and with real-time settings;
-    /// `--bfd`: link cut at `advert_int 1` with BFD, havip 1 ms x 3 and 10 ms x 3, keepalived;
+    /// `--probe-us 1000`, `--fast-probe-us 100`, `--stop-ms 3000`, `--dry-run`; `--stress
+    /// [--stress-secs 60]`: every CPU saturated at 10 ms adverts, transitions counted, without
+    /// and with real-time settings; `--bfd`: link cut at `advert_int 1` with BFD, havip 1 ms x 3
+    /// and 10 ms x 3, keepalived;
     /// scale: `--instances 1,50,255`, `--vips 16`, `--interval 100ms`, `--idle-s 10`,
     /// `--implementations keepalived,havip`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

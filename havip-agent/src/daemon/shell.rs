@@ -159,8 +159,13 @@ impl Shell {
         true
     }
 
-    /// Hands every queued event to the subscribers, in the order they happened per instance.
+    /// Sends the gratuitous ARPs this step queued (after every instance's grant and advert),
+    /// then hands every queued event to the subscribers, in the order they happened per
+    /// instance.
     pub(super) fn publish(&mut self) {
+        for r in &mut self.runtimes {
+            r.flush_garps();
+        }
         let mut out = std::mem::take(&mut self.pending);
         for r in &mut self.runtimes {
             out.extend(r.drain_events());

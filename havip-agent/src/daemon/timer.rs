@@ -124,7 +124,12 @@ impl Deadline {
                 nix::unistd::read(fd.get_ref().0.as_fd(), &mut count).map_err(io::Error::from)
             }) {
                 // Read 8 bytes: the number of expiries since the last read (one for a one-shot).
+                // A one-shot timerfd read is not readable again until it is re-armed and
+                // expires, which the next epoll edge reports: clearing the readiness now spares
+                // every later wait a read that could only fail with EAGAIN (one system call
+                // per advert, seen in a profile of the master at 10 ms adverts).
                 Ok(Ok(_)) => {
+                    guard.clear_ready();
                     let now = monotonic_ns();
                     let at = self.armed.take().unwrap_or(now);
                     return Ok(Duration::from_nanos(now.saturating_sub(at)));

@@ -132,9 +132,13 @@ struct FailoverArgs {
     /// Only these implementations, comma-separated: keepalived, havip.
     #[arg(long, value_delimiter = ',', default_value = "keepalived,havip")]
     implementations: Vec<String>,
-    /// The client's ARP probe interval in microseconds.
+    /// The client's ARP probe interval over the steady state, in microseconds.
     #[arg(long, default_value_t = 1000)]
     probe_us: u64,
+    /// The client's ARP probe interval from the fault on, in microseconds: the resolution of
+    /// the new master's first answer.
+    #[arg(long, default_value_t = 100)]
+    fast_probe_us: u64,
     /// How long SIGSTOP holds the master's daemon, in milliseconds.
     #[arg(long, default_value_t = 3000)]
     stop_ms: u64,
@@ -279,8 +283,8 @@ fn plan(args: &FailoverArgs) -> anyhow::Result<Plan> {
     let implementations = implementations_of(&args.implementations)?;
     anyhow::ensure!(args.runs > 0, "--runs must be at least 1");
     anyhow::ensure!(
-        args.probe_us >= 100,
-        "--probe-us below 100 would flood the lab"
+        args.probe_us >= 100 && args.fast_probe_us >= 50,
+        "--probe-us below 100 or --fast-probe-us below 50 would flood the lab"
     );
     Ok(Plan {
         runs: args.runs,
@@ -288,6 +292,7 @@ fn plan(args: &FailoverArgs) -> anyhow::Result<Plan> {
         scenarios,
         implementations,
         probe_every: Duration::from_micros(args.probe_us),
+        fast_probe_every: Duration::from_micros(args.fast_probe_us),
         stop_for: Duration::from_millis(args.stop_ms),
     })
 }

@@ -48,8 +48,9 @@ impl Stats {
 type Read = fn(&Outcome) -> Option<i64>;
 
 /// The measures summarised, with how to read each from an outcome.
-const MEASURES: [(&str, Read); 8] = [
+const MEASURES: [(&str, Read); 10] = [
     ("overhead", |o| o.overhead_ns),
+    ("answer_window", |o| o.answer_window_ns),
     ("failover", |o| o.failover_ns),
     ("longest_gap", |o| Some(o.longest_gap_ns)),
     ("split_brain", |o| Some(o.split_brain_ns)),
@@ -57,6 +58,7 @@ const MEASURES: [(&str, Read); 8] = [
     ("advert_after_bound", |o| o.advert_after_bound_ns),
     ("garp_after_bound", |o| o.garp_after_bound_ns),
     ("phase", |o| o.phase_ns),
+    ("answer_latency", |o| o.answer_latency_ns),
 ];
 
 fn measure(name: &str) -> Read {
@@ -114,9 +116,10 @@ pub fn markdown(plan: &Plan, all: &[Measured], took: std::time::Duration) -> Str
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "Failover, keepalived and havip alternating in one run: {} run(s) per cell, client probe every {:?}, {:.0} s in all. Times in ms, median / p95 / max.\n",
+        "Failover, keepalived and havip alternating in one run: {} run(s) per cell, client probe every {:?} over the steady state and every {:?} from the fault on, {:.0} s in all. Times in ms, median / p95 / max.\n",
         plan.runs,
         plan.probe_every,
+        plan.fast_probe_every,
         took.as_secs_f64()
     );
     overhead_table(&mut t, all, &rows);
@@ -132,13 +135,13 @@ fn overhead_table(t: &mut String, all: &[Measured], rows: &[(Scenario, Vrrp)]) {
     let (k, h) = (Implementation::Keepalived, Implementation::Havip);
     let _ = writeln!(
         t,
-        "**Overhead over the protocol bound** (first answer of the new master minus last advert + Master_Down_Interval; SIGTERM: priority-0 advert + Skew_Time; preempt: link restore + the returning node's Master_Down_Interval)\n"
+        "**Overhead over the protocol bound** (first answer of the new master minus last advert + Master_Down_Interval; SIGTERM: priority-0 advert + Skew_Time; preempt: link restore + the returning node's Master_Down_Interval; window: median gap between the probe first answered and the probe before it, within which the new master became able to answer)\n"
     );
     let _ = writeln!(
         t,
-        "| scenario | adverts | keepalived | havip | havip/keepalived |"
+        "| scenario | adverts | keepalived | havip | havip/keepalived | window k / h |"
     );
-    let _ = writeln!(t, "|---|---|---|---|---|");
+    let _ = writeln!(t, "|---|---|---|---|---|---|");
     for &(s, v) in rows {
         let (ks, hs) = (
             stats(all, s, v, k, "overhead"),
@@ -146,12 +149,14 @@ fn overhead_table(t: &mut String, all: &[Measured], rows: &[(Scenario, Vrrp)]) {
         );
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} / {} |",
             s.name(),
             label(v),
             fmt3(ks),
             fmt3(hs),
-            ratio(ks, hs)
+            ratio(ks, hs),
+            fmt1(stats(all, s, v, k, "answer_window")),
+            fmt1(stats(all, s, v, h, "answer_window")),
         );
     }
 }
@@ -199,13 +204,13 @@ fn stage_table(t: &mut String, all: &[Measured], rows: &[(Scenario, Vrrp)]) {
     let (k, h) = (Implementation::Keepalived, Implementation::Havip);
     let _ = writeln!(
         t,
-        "\n**Stages seen on the wire, after the protocol bound** (medians: the new master's first advert, first gratuitous ARP, first answer to the client)\n"
+        "\n**Stages seen on the wire, after the protocol bound** (medians: the new master's first advert, first gratuitous ARP, first answer to the client; latency: probe to answer of the old master before the fault, which every first answer carries too)\n"
     );
     let _ = writeln!(
         t,
-        "| scenario | adverts | keepalived advert / GARP / answer | havip advert / GARP / answer |"
+        "| scenario | adverts | keepalived advert / GARP / answer | havip advert / GARP / answer | answer latency k / h |"
     );
-    let _ = writeln!(t, "|---|---|---|---|");
+    let _ = writeln!(t, "|---|---|---|---|---|");
     for &(s, v) in rows {
         let stages = |imp| {
             ["advert_after_bound", "garp_after_bound", "overhead"]
@@ -214,11 +219,13 @@ fn stage_table(t: &mut String, all: &[Measured], rows: &[(Scenario, Vrrp)]) {
         };
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} / {} |",
             s.name(),
             label(v),
             stages(k),
-            stages(h)
+            stages(h),
+            fmt1(stats(all, s, v, k, "answer_latency")),
+            fmt1(stats(all, s, v, h, "answer_latency")),
         );
     }
 }
@@ -279,6 +286,10 @@ fn footer(t: &mut String, plan: &Plan, all: &[Measured]) {
     let worst = all.iter().filter_map(|m| m.jitter.map(|j| j.2)).max();
     let p50 = Stats::of(all.iter().map(|m| m.jitter.map(|j| j.0)));
     let drops: u64 = all.iter().map(|m| u64::from(m.capture_drops)).sum();
+    let fast_p50 = Stats::of(all.iter().map(|m| m.fast_jitter.map(|j| j.0)));
+    let fast_p99 = all.iter().filter_map(|m| m.fast_jitter.map(|j| j.1)).max();
+    let fast_worst = all.iter().filter_map(|m| m.fast_jitter.map(|j| j.2)).max();
+    let opt = |v: Option<i64>| v.map_or_else(|| "-".to_owned(), |v| format!("{:.3}", ms(v)));
     // Per interval: a phase is only meaningful against its own interval.
     let phases: Vec<String> = plan
         .intervals
@@ -294,11 +305,15 @@ fn footer(t: &mut String, plan: &Plan, all: &[Measured]) {
         .collect();
     let _ = writeln!(
         t,
-        "\nClient probe send jitter (deviation of the gap between probes from {:?}): median {} ms, worst p99 {} ms, max {} ms. Frames lost by the capture: {drops}. Fault phase after the master's last advert (median over runs): {}.",
+        "\nClient probe send jitter (deviation of the gap between probes from {:?}): median {} ms, worst p99 {} ms, max {} ms; from the fault on (from {:?}): median {} ms, worst p99 {} ms, max {} ms. Frames lost by the capture: {drops}. Fault phase after the master's last advert (median over runs): {}.",
         plan.probe_every,
-        p50.map_or_else(|| "-".to_owned(), |s| format!("{:.3}", ms(s.median))),
-        p99.map_or_else(|| "-".to_owned(), |v| format!("{:.3}", ms(v))),
-        worst.map_or_else(|| "-".to_owned(), |v| format!("{:.3}", ms(v))),
+        opt(p50.map(|s| s.median)),
+        opt(p99),
+        opt(worst),
+        plan.fast_probe_every,
+        opt(fast_p50.map(|s| s.median)),
+        opt(fast_p99),
+        opt(fast_worst),
         phases.join(", "),
     );
 }
@@ -331,6 +346,12 @@ pub fn json(plan: &Plan, all: &[Measured]) -> Value {
                     .map(|(a, b, c)| json!({"median": a, "p99": b, "max": c}))
                     .into(),
             );
+            o.insert(
+                "fast_probe_jitter_ns".into(),
+                m.fast_jitter
+                    .map(|(a, b, c)| json!({"median": a, "p99": b, "max": c}))
+                    .into(),
+            );
             o.insert("capture_drops".into(), m.capture_drops.into());
             Value::Object(o)
         })
@@ -359,6 +380,7 @@ pub fn json(plan: &Plan, all: &[Measured]) -> Value {
             "adverts": plan.intervals.iter().map(|&v| label(v)).collect::<Vec<_>>(),
             "scenarios": plan.scenarios.iter().map(|s| s.name()).collect::<Vec<_>>(),
             "probe_every_ns": u64::try_from(plan.probe_every.as_nanos()).unwrap_or(u64::MAX),
+            "fast_probe_every_ns": u64::try_from(plan.fast_probe_every.as_nanos()).unwrap_or(u64::MAX),
             "stop_for_ns": u64::try_from(plan.stop_for.as_nanos()).unwrap_or(u64::MAX),
         },
         "runs": runs,

@@ -104,12 +104,21 @@ pub struct Outcome {
     pub bound_at: Option<Stamp>,
     /// First answer of the new master minus the fault.
     pub failover_ns: Option<i64>,
-    /// First answer of the new master minus the bound: the implementation's own delay.
+    /// First answer of the new master minus the bound: the implementation's own delay. An
+    /// upper bound of it: the new master could answer at any time after the probe before the
+    /// one it answered (see [`Self::answer_window_ns`]).
     pub overhead_ns: Option<i64>,
+    /// The probe the new master first answered minus the probe before it: how precisely the
+    /// first answer is placed (the client's probe interval at that moment, plus its jitter).
+    pub answer_window_ns: Option<i64>,
     /// The new master's first advert minus the bound.
     pub advert_after_bound_ns: Option<i64>,
     /// The new master's first gratuitous ARP minus the bound.
     pub garp_after_bound_ns: Option<i64>,
+    /// Median time from a probe to the old master's answer to it, over the answers before the
+    /// fault: how long the master's answer path itself takes on the wire (`XDP_TX` for havip, the
+    /// kernel's ARP for keepalived), which every first answer after a takeover also carries.
+    pub answer_latency_ns: Option<i64>,
     /// Longest time without any answer at the client, from the last answer before the fault to
     /// the end of the observation.
     pub longest_gap_ns: i64,
@@ -159,6 +168,7 @@ pub fn analyse(frames: &[Frame], fault: &Fault) -> Outcome {
         Bound::Return(d) => Some(fault.at + nanos(d)),
     };
     let answer = from(fault.new, fault.at, |s| s == Seen::Answer);
+    let answer_window_ns = answer.and_then(|t| answer_window(frames, t));
     let advert = from(fault.new, fault.at, is_live_advert);
     let garp = from(fault.new, fault.at, |s| s == Seen::Garp);
     let minus = |a: Option<Stamp>, b: Option<Stamp>| Some(a? - b?);
@@ -170,12 +180,47 @@ pub fn analyse(frames: &[Frame], fault: &Fault) -> Outcome {
         bound_at,
         failover_ns: answer.map(|t| t - fault.at),
         overhead_ns: minus(answer, bound_at),
+        answer_window_ns,
+        answer_latency_ns: answer_latency(frames, fault.old, fault.at),
         advert_after_bound_ns: minus(advert, bound_at),
         garp_after_bound_ns: minus(garp, bound_at),
         longest_gap_ns,
         split_brain_ns,
         split_ongoing,
     }
+}
+
+/// The gap between the client's probe that `answer` (at its time) replied to, i.e. the last
+/// probe sent before it, and the probe before that one: the window in which the node became able
+/// to answer.
+fn answer_window(frames: &[Frame], answer: Stamp) -> Option<i64> {
+    let mut probes = frames
+        .iter()
+        .filter(|f| f.seen == Seen::Probe && f.at <= answer)
+        .map(|f| f.at)
+        .rev();
+    let (answered, before) = (probes.next()?, probes.next()?);
+    Some(answered - before)
+}
+
+/// Median of (answer - the last probe sent before it) over the answers `port` sent before
+/// `until`.
+fn answer_latency(frames: &[Frame], port: Port, until: Stamp) -> Option<i64> {
+    let mut last_probe = None;
+    let mut v = Vec::new();
+    for f in frames.iter().take_while(|f| f.at < until) {
+        match (f.seen, f.port) {
+            (Seen::Probe, _) => last_probe = Some(f.at),
+            (Seen::Answer, p) if p == port => {
+                if let Some(t) = last_probe.take() {
+                    v.push(f.at - t);
+                }
+            }
+            _ => {}
+        }
+    }
+    v.sort_unstable();
+    rank(&v, 50)
 }
 
 /// Longest interval between two answers (from any node) at the client, starting at the last
@@ -251,9 +296,21 @@ fn split(frames: &[Frame], fault: &Fault) -> (i64, bool) {
 /// as (median, 99th percentile, max) in nanoseconds.
 #[must_use]
 pub fn probe_jitter(frames: &[Frame], every: Duration) -> Option<(i64, i64, i64)> {
+    probe_jitter_between(frames, every, Stamp::MIN, Stamp::MAX)
+}
+
+/// [`probe_jitter`] of the probes sent in `from..to` only (the client probes at different
+/// intervals before and after the fault).
+#[must_use]
+pub fn probe_jitter_between(
+    frames: &[Frame],
+    every: Duration,
+    from: Stamp,
+    to: Stamp,
+) -> Option<(i64, i64, i64)> {
     let sends: Vec<Stamp> = frames
         .iter()
-        .filter(|f| f.seen == Seen::Probe)
+        .filter(|f| f.seen == Seen::Probe && f.at >= from && f.at < to)
         .map(|f| f.at)
         .collect();
     let mut dev: Vec<i64> = sends
@@ -363,6 +420,9 @@ mod tests {
         assert_eq!(o.bound_at, Some(bound));
         assert_eq!(o.failover_ns, Some(1362 * MS + MS / 20 - 1030 * MS));
         assert_eq!(o.overhead_ns, Some(1362 * MS + MS / 20 - bound));
+        assert_eq!(o.answer_window_ns, Some(MS), "probes every millisecond");
+        // a answered each probe 0.05 ms after it until the fault.
+        assert_eq!(o.answer_latency_ns, Some(MS / 20));
         assert_eq!(o.advert_after_bound_ns, Some(1361 * MS - bound));
         assert_eq!(o.garp_after_bound_ns, Some(1361 * MS + MS / 2 - bound));
         // Last answer of a at 1030.05, first of b at 1362.05.
@@ -448,6 +508,55 @@ mod tests {
         fault.end = 1015 * MS + MS / 2;
         let o = analyse(&frames, &fault);
         assert_eq!((o.split_brain_ns, o.split_ongoing), (5 * MS + MS / 2, true));
+    }
+
+    #[test]
+    fn fast_probes_after_the_fault_place_the_first_answer_precisely() {
+        // Probes every ms until the fault at 1000 ms, every 0.1 ms after it; b becomes able
+        // to answer at 1300.23 and answers the probe of 1300.3 at 1300.31. Overhead over a
+        // bound at 1300: 0.31 ms, within a window of 0.1 ms (the probe of 1300.2 went
+        // unanswered).
+        let mut v: Vec<Frame> = (900..1000)
+            .map(|ms| f(f64::from(ms), Port::Client, Seen::Probe))
+            .collect();
+        for k in 0..5000 {
+            let t = 1000.0 + f64::from(k) * 0.1;
+            v.push(f(t, Port::Client, Seen::Probe));
+            if t > 1300.23 {
+                v.push(f(t + 0.01, Port::B, Seen::Answer));
+            }
+        }
+        v.push(adv(999.0, Port::A, 150));
+        let frames = sorted(v);
+        let fault = Fault {
+            at: 1000 * MS,
+            old: Port::A,
+            new: Port::B,
+            bound: Bound::MasterDown(Duration::from_millis(301)),
+            interval: Duration::from_millis(100),
+            end: 1500 * MS,
+        };
+        let o = analyse(&frames, &fault);
+        let overhead = o.overhead_ns.expect("answered");
+        assert!((overhead - 310_000).abs() < 1_000, "{overhead}");
+        let window = o.answer_window_ns.expect("window");
+        assert!((window - 100_000).abs() < 1_000, "{window}");
+        // Jitter of each phase against its own interval: none in this synthetic run.
+        let (slow, _, _) =
+            probe_jitter_between(&frames, Duration::from_millis(1), Stamp::MIN, fault.at)
+                .expect("slow");
+        let (fast, _, max) =
+            probe_jitter_between(&frames, Duration::from_micros(100), fault.at, Stamp::MAX)
+                .expect("fast");
+        assert!(
+            slow < 1_000 && fast < 1_000 && max < 1_000,
+            "{slow} {fast} {max}"
+        );
+        // Against the wrong interval the deviation is the difference of the intervals.
+        let (wrong, _, _) =
+            probe_jitter_between(&frames, Duration::from_millis(1), fault.at, Stamp::MAX)
+                .expect("fast vs 1 ms");
+        assert!((wrong - 900_000).abs() < 1_000, "{wrong}");
     }
 
     #[test]
