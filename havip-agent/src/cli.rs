@@ -33,6 +33,12 @@ pub enum Command {
     /// Show the running agent's instances (state, priorities, master, ownership in the kernel,
     /// last transition, tracked objects, kernel counters), through its control socket.
     Status(StatusArgs),
+    /// Stop the running agent (found through its control socket) and wait for it to exit.
+    /// Plainly: a clean resignation (priority-0 advert, addresses removed, program detached).
+    /// With `--keep-ownership`: a planned restart, the VIPs kept for the next start under a
+    /// lease shorter than the peers' `Master_Down_Interval`. Exit status 0 once the agent is
+    /// gone, 3 if no agent runs, 1 on any other error.
+    Stop(StopArgs),
     /// Diagnostic: attach the XDP program to an interface and own the given VIPs statically,
     /// renewing the lease while running and printing the kernel counters. After `kill -9` the
     /// kernel stops answering within the lease.
@@ -66,6 +72,23 @@ pub struct StatusArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `havip-agent stop`.
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    /// Keep the VIPs for the next start instead of resigning (the agent gets `SIGUSR2`; plain
+    /// `stop` sends `SIGTERM`). Start the new agent within 3 advert intervals, or the peers
+    /// take over normally.
+    #[arg(long)]
+    pub keep_ownership: bool,
+    /// The agent's control socket.
+    #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
+    pub control_socket: std::path::PathBuf,
+    /// How long to wait for the agent to exit (a clean stop waits for notify scripts, up to
+    /// 10 s, and cloud reports, up to 2 s).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// Arguments of `havip-agent import-keepalived`.

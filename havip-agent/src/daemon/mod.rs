@@ -146,6 +146,8 @@ pub struct Options {
 /// Runs the daemon until SIGTERM or SIGINT; then every master sends a priority-0 advert and
 /// resigns, addresses are removed, and the program is detached.
 pub async fn run(opts: Options) -> Result<(), DaemonError> {
+    // Where a restart's time goes (issue #14): logged with the first advert and at `running`.
+    let t0 = std::time::Instant::now();
     let loaded = config::load(&opts.config, opts.format).map_err(|source| DaemonError::Config {
         path: opts.config.clone(),
         source,
@@ -165,16 +167,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         &configured_interfaces(&cfg),
         crate::dataplane::sizing::for_config(&cfg),
     )?;
-    match &origin {
-        Origin::Adopted { prog_id, tag } => {
-            info!(
-                prog_id,
-                tag = format_args!("{tag:016x}"),
-                "adopted the running XDP program and its maps"
-            );
-        }
-        Origin::Loaded { reason } => info!(%reason, "loaded a fresh XDP program"),
-    }
+    let adopted_at = t0.elapsed();
+    let handover = log_origin(&origin);
     // metrics: scrapes read the kernel's counters through their own map handles.
     match dp.reader() {
         Ok(reader) => metrics.attach_kernel(reader),
@@ -225,9 +219,25 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     // Cloud reporting (issue #6), set up before anything is attached so a bad `[cloud]` stops
     // the start cleanly: reporters run in their own tasks and subscribe to state changes
     // (never blocking the loop); the loop serves their re-announce requests.
-    if matches!(origin, Origin::Adopted { .. }) {
+    if matches!(origin, Origin::Adopted { .. } | Origin::Upgraded { .. }) {
         let (vrids, vips) = resume::configured_keys(&runtimes);
         dp.forget_unconfigured(&vrids, &vips);
+    }
+    // Instances that resume do so before the slower rest of the start-up (cloud reporters,
+    // script checks, sockets): their first advert is what a planned restart waits for, and it
+    // must come within the lease the previous agent left (3 advert intervals).
+    let (addr_tx, addr_rx) = mpsc::unbounded_channel();
+    let early = now();
+    let mut started: Vec<Option<resume::Start>> = Vec::with_capacity(runtimes.len());
+    for r in &mut runtimes {
+        started.push(r.resumes(early).then(|| r.start(early, &mut dp, &addr_tx)));
+    }
+    if started.iter().any(Option::is_some) {
+        info!(
+            config_and_adopt = ?adopted_at,
+            first_advert = ?t0.elapsed(),
+            "resumed before the rest of the start-up"
+        );
     }
     let infos: Vec<events::InstanceInfo> = runtimes.iter().map(Runtime::info).collect();
     let (cloud, reannounce_rx) = Reporters::start(&cfg, &infos)?;
@@ -252,7 +262,6 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let index = index_of(&runtimes);
 
     let addresses = Addresses::new()?;
-    let (addr_tx, addr_rx) = mpsc::unbounded_channel();
     let worker = tokio::spawn(addr_worker::run(addresses, addr_rx));
 
     let mut term = signal(SignalKind::terminate()).map_err(|source| DaemonError::Io {
@@ -306,8 +315,17 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         pending: vec![events::Event::DataplaneAttached(true)],
     };
     let start = now();
-    for r in &mut shell.runtimes {
-        if r.start(start, &mut shell.dp, &shell.addr_tx) == resume::Start::ResumedMaster {
+    for (r, early) in shell.runtimes.iter_mut().zip(started) {
+        let how = match early {
+            Some(how) => how,
+            None => {
+                if handover {
+                    r.hand_over_unadopted();
+                }
+                r.start(start, &mut shell.dp, &shell.addr_tx)
+            }
+        };
+        if how == resume::Start::ResumedMaster {
             // No transition is published for a resumed master, but its cloud reporters start
             // from nothing: they must check (and keep checking) that the cloud agrees, as after
             // a takeover (a previous agent may have stopped in the middle of a report).
@@ -330,6 +348,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     info!(
         instances = shell.runtimes.len(),
         interfaces = ?shell.ifaces,
+        startup = ?t0.elapsed(),
         fd = events.0.as_raw_fd(),
         "havip running"
     );
@@ -470,6 +489,45 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     server.stop();
     info!("stopped");
     Ok(())
+}
+
+/// Logs where the data plane came from; true when the instances must hand over cleanly (a
+/// havip program ran that this agent could not take over).
+fn log_origin(origin: &Origin) -> bool {
+    match origin {
+        Origin::Adopted { prog_id, tag } => {
+            info!(
+                prog_id,
+                tag = format_args!("{tag:016x}"),
+                "adopted the running XDP program and its maps"
+            );
+            false
+        }
+        Origin::Upgraded {
+            old_prog_id,
+            old_tag,
+            tag,
+        } => {
+            info!(
+                old_prog_id,
+                old_tag = format_args!("{old_tag:016x}"),
+                tag = format_args!("{tag:016x}"),
+                "adopted the running maps and replaced the XDP program with this binary's"
+            );
+            false
+        }
+        Origin::Loaded {
+            reason,
+            handover: true,
+        } => {
+            warn!(%reason, "loaded a fresh XDP program: the running one cannot be taken over, so its instances hand over cleanly (priority 0)");
+            true
+        }
+        Origin::Loaded { reason, .. } => {
+            info!(%reason, "loaded a fresh XDP program");
+            false
+        }
+    }
 }
 
 /// Every interface the configuration puts the program on: instances' and their VIPs'.

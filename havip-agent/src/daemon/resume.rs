@@ -155,6 +155,26 @@ impl Runtime {
         }
     }
 
+    /// Whether [`Self::start`] at `now` resumes the instance (the previous agent left it live).
+    #[must_use]
+    pub fn resumes(&self, now: vrrp::Instant) -> bool {
+        decide(self.inherited.as_ref(), now.as_nanos()).0.is_some()
+    }
+
+    /// Tells the peers that whatever the previous agent held is given up (RFC 9568 6.4.3: a
+    /// priority-0 advert makes a backup take over after `Skew_Time`), when its data plane could
+    /// not be taken over (another ABI): the fresh program already replaced the old one, so the
+    /// VIP is not answered here any more, and waiting for the peers' `Master_Down_Interval`
+    /// would only lengthen the gap. A peer that is master answers with an advert at once.
+    pub fn hand_over_unadopted(&mut self) {
+        let advert = self.fsm.advert(0);
+        self.send_advert(&advert);
+        info!(
+            instance = self.name(),
+            "sent a priority-0 advert for the previous agent"
+        );
+    }
+
     /// Leaves the instance for the next agent (planned restart): a master sends one more
     /// advert and sets its lease to 3 advert intervals, which ends before any peer's
     /// `Master_Down_Interval` (3 intervals + `Skew_Time`, counted from that advert's arrival)

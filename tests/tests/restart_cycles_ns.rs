@@ -1,0 +1,356 @@
+//! Planned restarts through `havip-agent stop --keep-ownership` (issue #14), 10 in a row, at
+//! 1 s, 100 ms and 10 ms adverts, of the master and of the backup, between two havip agents in
+//! network namespaces: node a (192.0.2.11, priority 150) and node b (192.0.2.12, priority 100),
+//! unicast, VIP 192.0.2.200; a client (192.0.2.1) probes the VIP with ARP throughout.
+//!
+//! What must hold (functional bounds, the machine may be loaded): no transition on either node,
+//! no probe answered by another MAC (or by two), and no run of unanswered probes longer than 3
+//! probe windows. What a restart took (the old agent's hand-over to the new one's first advert,
+//! from their logs) is printed, not asserted: timing belongs to `cargo xtask bench failover`.
+//!
+//! Also: `stop` without an agent exits with status 3, and plain `stop` resigns cleanly.
+
+use std::{
+    net::Ipv4Addr,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use havip_tests::{
+    agent_bin,
+    agents::{
+        InstanceSpec, Vrrp, control_socket, line_with, log_elapsed, log_time, spawn_havip,
+        transitions, wait_havip_state,
+    },
+    pair::{NODE_A, NODE_B, PairLab},
+    prober::Sample,
+    proc::Proc,
+    require_root,
+};
+
+const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
+const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
+const SETTLE: Duration = Duration::from_secs(3);
+/// Probe window: one probe interval.
+const WINDOW: Duration = Duration::from_millis(20);
+/// Restarts per run.
+const RESTARTS: usize = 10;
+/// What the agent logs when it resumed an instance instead of starting it.
+const RESUMED: &str = "resumed where the previous agent left it";
+
+fn spec(node: usize, vrrp: Vrrp, priority: u8) -> InstanceSpec {
+    if node == NODE_A {
+        InstanceSpec::new(vrrp, priority, A, &[B])
+    } else {
+        InstanceSpec::new(vrrp, priority, B, &[A])
+    }
+}
+
+/// `havip-agent stop` against the agent started as `label`.
+fn stop_cmd(lab: &PairLab, label: &str, keep: bool) -> std::process::Output {
+    let mut cmd = Command::new("timeout");
+    cmd.arg("30")
+        .arg(agent_bin().expect("agent binary"))
+        .arg("stop")
+        .arg("--control-socket")
+        .arg(control_socket(&lab.dir, label));
+    if keep {
+        cmd.arg("--keep-ownership");
+    }
+    cmd.output().expect("run havip-agent stop")
+}
+
+/// Starts a (150) and waits for MASTER, then b (100) and waits for BACKUP.
+fn a_master_b_backup(lab: &PairLab, vrrp: Vrrp) -> (Proc, Proc) {
+    let a = spawn_havip(
+        &lab.lan.nodes[NODE_A],
+        &lab.dir,
+        "a0",
+        &spec(NODE_A, vrrp, 150),
+    )
+    .expect("start a");
+    let settle = vrrp.master_down(150) + SETTLE;
+    assert!(
+        wait_havip_state(&a, "MASTER", 0, settle).is_some(),
+        "a never became MASTER:\n{}",
+        a.log_text()
+    );
+    let b = spawn_havip(
+        &lab.lan.nodes[NODE_B],
+        &lab.dir,
+        "b0",
+        &spec(NODE_B, vrrp, 100),
+    )
+    .expect("start b");
+    assert!(
+        wait_havip_state(&b, "BACKUP", 0, SETTLE).is_some(),
+        "b never became BACKUP:\n{}",
+        b.log_text()
+    );
+    assert!(
+        lab.settles_on(VIP, lab.mac(NODE_A), settle),
+        "a does not answer for the VIP alone"
+    );
+    (a, b)
+}
+
+/// Probes on its own thread while `work` runs.
+fn probing<T>(lab: &PairLab, work: impl FnOnce() -> T) -> (Vec<Sample>, T) {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let prober = s.spawn(|| {
+            let mut out = Vec::new();
+            let end = Instant::now() + Duration::from_secs(180);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < end {
+                out.push(lab.prober.probe(VIP, WINDOW).expect("probe"));
+            }
+            out
+        });
+        let r = work();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        (prober.join().expect("prober thread"), r)
+    })
+}
+
+/// The longest run of unanswered probes.
+fn longest_gap(samples: &[Sample]) -> usize {
+    let mut longest = 0;
+    let mut run = 0;
+    for s in samples {
+        if s.macs.is_empty() {
+            run += 1;
+            longest = longest.max(run);
+        } else {
+            run = 0;
+        }
+    }
+    longest
+}
+
+/// From the old agent's hand-over to the new agent's resume, as their logs time them.
+fn restart_time(old: &str, new: &str) -> Option<Duration> {
+    let from = line_with(old, "stopped for a restart").and_then(log_time)?;
+    let to = line_with(new, RESUMED).and_then(log_time)?;
+    Some(log_elapsed(from, to))
+}
+
+/// Restarts the agent of `node` `RESTARTS` times with `stop --keep-ownership` and a new start
+/// at once; returns every agent's log, first to last, and the last agent.
+fn restarts(
+    lab: &PairLab,
+    node: usize,
+    first: Proc,
+    vrrp: Vrrp,
+    priority: u8,
+) -> (Vec<String>, Proc) {
+    let name = if node == NODE_A { "a" } else { "b" };
+    let mut logs = Vec::new();
+    let mut cur = first;
+    for i in 1..=RESTARTS {
+        let out = stop_cmd(lab, &format!("{name}{}", i - 1), true);
+        assert!(
+            out.status.success(),
+            "stop --keep-ownership of {name}{} failed ({:?}): {}\n{}",
+            i - 1,
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr),
+            cur.log_text()
+        );
+        logs.push(cur.log_text());
+        cur = spawn_havip(
+            &lab.lan.nodes[node],
+            &lab.dir,
+            &format!("{name}{i}"),
+            &spec(node, vrrp, priority),
+        )
+        .expect("restart");
+        // Several advert intervals between restarts, and at least a few probes.
+        std::thread::sleep((vrrp.interval() * 5).max(Duration::from_millis(300)));
+    }
+    logs.push(cur.log_text());
+    (logs, cur)
+}
+
+/// Checks one run: the restarted node resumed every time without a transition, the other node
+/// did not move, the client saw only a's MAC and no gap over 3 probe windows.
+fn check(
+    what: &str,
+    logs: &[String],
+    other_log: &str,
+    other_transitions: usize,
+    samples: &[Sample],
+    a_mac: [u8; 6],
+) {
+    let mut times = Vec::new();
+    for (i, log) in logs.iter().enumerate() {
+        if i > 0 {
+            assert!(
+                log.contains(RESUMED),
+                "{what}: restart {i} did not resume:\n{log}"
+            );
+            assert!(
+                transitions(log).is_empty(),
+                "{what}: restart {i} made a transition:\n{log}"
+            );
+            if let Some(t) = restart_time(&logs[i - 1], log) {
+                times.push(t);
+            }
+        }
+        if i + 1 < logs.len() {
+            assert!(
+                log.contains("stopped for a restart"),
+                "{what}: agent {i} did not stop for a restart:\n{log}"
+            );
+        }
+    }
+    assert_eq!(
+        transitions(other_log).len(),
+        other_transitions,
+        "{what}: the other node moved:\n{other_log}"
+    );
+    let foreign = samples
+        .iter()
+        .filter(|s| s.macs != [a_mac] && !s.macs.is_empty())
+        .count();
+    assert_eq!(
+        foreign, 0,
+        "{what}: probes answered by another MAC or by two"
+    );
+    let answered = samples.iter().filter(|s| s.macs == [a_mac]).count();
+    assert!(answered > 20, "{what}: too few answered probes: {answered}");
+    let gap = longest_gap(samples);
+    times.sort();
+    eprintln!(
+        "{what}: {answered} probes answered by a, longest gap {gap} probes; hand-over to resume: {times:?}"
+    );
+    assert!(gap <= 3, "{what}: {gap} probes in a row unanswered");
+}
+
+fn master_restarts(centis: u16) {
+    let lab = PairLab::new("a", "b").expect("lab");
+    let vrrp = Vrrp::V3 { centis };
+    let (a0, b) = a_master_b_backup(&lab, vrrp);
+    let a_mac = lab.mac(NODE_A);
+    let (samples, (logs, _a)) = probing(&lab, || restarts(&lab, NODE_A, a0, vrrp, 150));
+    // b's only transition is its start to BACKUP.
+    check(
+        &format!("master restarts at {centis} cs"),
+        &logs,
+        &b.log_text(),
+        1,
+        &samples,
+        a_mac,
+    );
+}
+
+fn backup_restarts(centis: u16) {
+    let lab = PairLab::new("a", "b").expect("lab");
+    let vrrp = Vrrp::V3 { centis };
+    let (a, b0) = a_master_b_backup(&lab, vrrp);
+    let a_mac = lab.mac(NODE_A);
+    let (samples, (logs, _b)) = probing(&lab, || restarts(&lab, NODE_B, b0, vrrp, 100));
+    // a's transitions: its start (INIT -> BACKUP -> MASTER).
+    check(
+        &format!("backup restarts at {centis} cs"),
+        &logs,
+        &a.log_text(),
+        2,
+        &samples,
+        a_mac,
+    );
+}
+
+#[test]
+fn planned_restarts_of_the_master_at_1s() {
+    if require_root("planned_restarts_of_the_master_at_1s") {
+        master_restarts(100);
+    }
+}
+
+#[test]
+fn planned_restarts_of_the_master_at_100ms() {
+    if require_root("planned_restarts_of_the_master_at_100ms") {
+        master_restarts(10);
+    }
+}
+
+#[test]
+fn planned_restarts_of_the_master_at_10ms() {
+    if require_root("planned_restarts_of_the_master_at_10ms") {
+        master_restarts(1);
+    }
+}
+
+#[test]
+fn planned_restarts_of_the_backup_at_1s() {
+    if require_root("planned_restarts_of_the_backup_at_1s") {
+        backup_restarts(100);
+    }
+}
+
+#[test]
+fn planned_restarts_of_the_backup_at_100ms() {
+    if require_root("planned_restarts_of_the_backup_at_100ms") {
+        backup_restarts(10);
+    }
+}
+
+#[test]
+fn planned_restarts_of_the_backup_at_10ms() {
+    if require_root("planned_restarts_of_the_backup_at_10ms") {
+        backup_restarts(1);
+    }
+}
+
+/// Plain `stop` resigns: b takes over, a's log shows the clean shutdown, the CLI exits 0 once
+/// a is gone; a second `stop` finds no agent and exits 3.
+#[test]
+fn plain_stop_resigns_and_a_second_stop_finds_no_agent() {
+    if !require_root("plain_stop_resigns_and_a_second_stop_finds_no_agent") {
+        return;
+    }
+    let lab = PairLab::new("a", "b").expect("lab");
+    let vrrp = Vrrp::V3 { centis: 10 };
+    let (mut a, b) = a_master_b_backup(&lab, vrrp);
+    let out = stop_cmd(&lab, "a0", false);
+    assert!(
+        out.status.success(),
+        "stop failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!a.alive(), "stop returned before the agent exited");
+    let log = a.log_text();
+    assert!(log.contains("shutting down"), "no clean shutdown:\n{log}");
+    assert!(!log.contains("stopped for a restart"), "{log}");
+    assert!(
+        wait_havip_state(&b, "MASTER", 0, SETTLE).is_some(),
+        "b did not take over:\n{}",
+        b.log_text()
+    );
+    let again = stop_cmd(&lab, "a0", false);
+    assert_eq!(
+        again.status.code(),
+        Some(3),
+        "a second stop must find no agent"
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("no agent is running"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+}
+
+/// No root needed: with nothing listening on the socket, `stop` says so and exits 3.
+#[test]
+fn stop_without_an_agent_exits_3() {
+    let dir = std::env::temp_dir().join(format!("havip-stop-none-{}", std::process::id()));
+    let out = Command::new(agent_bin().expect("agent binary"))
+        .args(["stop", "--keep-ownership", "--control-socket"])
+        .arg(dir.join("missing.sock"))
+        .output()
+        .expect("run havip-agent stop");
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: no agent is running"), "{err}");
+}
