@@ -125,6 +125,15 @@ pub struct RunArgs {
     /// Path of the control socket that `havip-agent status` talks to.
     #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
     pub control_socket: std::path::PathBuf,
+    /// Prepared start (planned restart or upgrade with the least gap): do the slow part of the
+    /// start-up (process start, configuration) while the running agent still serves, then stop
+    /// it keeping its VIPs (as `stop --keep-ownership`), and adopt and resume at once. The
+    /// running agent is found through `--takeover-socket`; when none runs, a normal start.
+    #[arg(long)]
+    pub takeover: bool,
+    /// The control socket of the agent `--takeover` replaces (default: `--control-socket`).
+    #[arg(long, requires = "takeover")]
+    pub takeover_socket: Option<std::path::PathBuf>,
     /// Listen address of the Prometheus endpoint (`/metrics`, `/healthz`, `/readyz`); overrides
     /// `metrics_addr` of the configuration, whose default is 127.0.0.1:9828.
     #[arg(long, value_name = "ADDR:PORT")]

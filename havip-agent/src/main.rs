@@ -79,6 +79,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
             Command::Run(args) => havip_agent::daemon::run(havip_agent::daemon::Options {
+                takeover: args.takeover.then(|| {
+                    args.takeover_socket
+                        .unwrap_or_else(|| args.control_socket.clone())
+                }),
                 config: args.config,
                 format: args.format,
                 xdp_mode: args.xdp_mode,

@@ -120,16 +120,62 @@ pub async fn stop(path: &Path, keep_ownership: bool, wait: Duration) -> Result<i
             source: std::io::Error::last_os_error(),
         });
     }
+    match wait_exit(pid, wait).await {
+        Ok(()) => Ok(pid),
+        Err(_) => Err(StopError::StillRunning {
+            pid,
+            signal,
+            waited: wait,
+        }),
+    }
+}
+
+/// The prepared start of `run --takeover`: asks the agent listening on `path` to stop for a
+/// restart (it keeps its VIPs) and waits, up to `wait`, until it has handed over: it closes its
+/// control socket right after its last advert, before the slower rest of its exit. Returns its
+/// pid (wait for its exit with [`wait_exit`] before taking the ports it holds), or `None` when
+/// no agent runs there.
+pub async fn take_over(path: &Path, wait: Duration) -> Result<Option<i32>, StopError> {
+    let pid = match agent_pid(path).await {
+        Ok(pid) => pid,
+        Err(StopError::NotRunning { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let (sig, signal) = signal_for(true);
+    // SAFETY: kill(2) has no memory effects; the pid is the socket's listener, just read.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        return Err(StopError::Signal {
+            pid,
+            signal,
+            source: std::io::Error::last_os_error(),
+        });
+    }
     let start = Instant::now();
     while start.elapsed() < wait {
-        if !alive(pid) {
-            return Ok(pid);
+        if std::os::unix::net::UnixStream::connect(path).is_err() || !alive(pid) {
+            return Ok(Some(pid));
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     Err(StopError::StillRunning {
         pid,
         signal,
+        waited: wait,
+    })
+}
+
+/// Waits up to `wait` for `pid` to exit.
+pub async fn wait_exit(pid: i32, wait: Duration) -> Result<(), StopError> {
+    let start = Instant::now();
+    while start.elapsed() < wait {
+        if !alive(pid) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    Err(StopError::StillRunning {
+        pid,
+        signal: "SIGUSR2",
         waited: wait,
     })
 }

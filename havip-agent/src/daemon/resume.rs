@@ -135,7 +135,11 @@ impl Runtime {
             } else {
                 Start::ResumedBackup
             };
-            info!(instance = self.name(), state = %self.fsm.state(), "resumed where the previous agent left it");
+            // What was left of the previous agent's lease: a planned restart's margin.
+            let lease_left = self.inherited.as_ref().map(|i| {
+                Duration::from_nanos(i.state.lease_until_ns.saturating_sub(now.as_nanos()))
+            });
+            info!(instance = self.name(), state = %self.fsm.state(), lease_left = ?lease_left, "resumed where the previous agent left it");
             started
         } else {
             if self

@@ -680,6 +680,21 @@ impl Dataplane {
         Ok((dp, origin))
     }
 
+    /// Reads the VRID and VIP tables again into the agent's copies: after a prepared start
+    /// adopted the maps while the previous agent still ran and wrote them (`run --takeover`).
+    pub fn reread(&mut self) {
+        let Shadow {
+            states,
+            slots,
+            free_slots,
+            next_epoch,
+        } = Shadow::of(&self.vips, &self.vrids, self.sizes.vips);
+        self.states = states;
+        self.slots = slots;
+        self.free_slots = free_slots;
+        self.next_epoch = next_epoch;
+    }
+
     fn write_header(&mut self) -> Result<(), DataplaneError> {
         let header = AgentRecord {
             abi_version: ABI_VERSION,
