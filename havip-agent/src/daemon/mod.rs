@@ -357,14 +357,13 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     };
     let start = now();
     for (r, early) in shell.runtimes.iter_mut().zip(started) {
-        let how = match early {
-            Some(how) => how,
-            None => {
-                if handover {
-                    r.hand_over_unadopted();
-                }
-                r.start(start, &mut shell.dp, &shell.addr_tx)
+        let how = if let Some(how) = early {
+            how
+        } else {
+            if handover {
+                r.hand_over_unadopted();
             }
+            r.start(start, &mut shell.dp, &shell.addr_tx)
         };
         if how == resume::Start::ResumedMaster {
             // No transition is published for a resumed master, but its cloud reporters start

@@ -608,7 +608,7 @@ impl Dataplane {
                         want: sizes,
                     });
                 }
-                Self::upgrade(found, have)
+                Self::upgrade(&found, have)
             }
         });
         let (mut dp, origin) = match adopted {

@@ -122,7 +122,10 @@ impl Drop for Bpffs {
 impl Dataplane {
     /// Loads this binary's program onto the maps of the running one `found` and swaps it in on
     /// every interface `found` runs on. A refusal leaves the running program untouched.
-    pub(super) fn upgrade(found: Found, sizes: super::MapSizes) -> Result<(Self, Origin), Refusal> {
+    pub(super) fn upgrade(
+        found: &Found,
+        sizes: super::MapSizes,
+    ) -> Result<(Self, Origin), Refusal> {
         let prog_id = found.prog_id;
         let incompatible = |what: String| Refusal::Incompatible { prog_id, what };
         let fs = Bpffs::mount(prog_id)?;
@@ -157,7 +160,7 @@ impl Dataplane {
             .try_clone()
             .map_err(|e| load_err(&e))?;
         for (ifname, ifindex, mode) in found.attached.clone() {
-            swap(&found, &new_fd, &ifname, ifindex, mode)?;
+            swap(found, &new_fd, &ifname, ifindex, mode)?;
             dp.attached.push(Attached {
                 ifname,
                 ifindex,
