@@ -10,123 +10,25 @@
 //!
 //! Also: `stop` without an agent exits with status 3, and plain `stop` resigns cleanly.
 
-use std::{
-    net::Ipv4Addr,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{process::Command, time::Duration};
 
 use havip_tests::{
     agent_bin,
     agents::{
-        InstanceSpec, Vrrp, control_socket, line_with, log_elapsed, log_time, spawn_havip,
-        spawn_havip_args, transitions, wait_havip_state,
+        Vrrp, control_socket, line_with, log_elapsed, log_time, spawn_havip, spawn_havip_args,
+        transitions, wait_havip_state,
     },
     pair::{NODE_A, NODE_B, PairLab},
     prober::Sample,
     proc::Proc,
     require_root,
+    restart::{SETTLE, a_master_b_backup, longest_gap, probing, spec, stop_cmd},
 };
 
-const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
-const A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
-const B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
-const SETTLE: Duration = Duration::from_secs(3);
-/// Probe window: one probe interval.
-const WINDOW: Duration = Duration::from_millis(20);
 /// Restarts per run.
 const RESTARTS: usize = 10;
 /// What the agent logs when it resumed an instance instead of starting it.
 const RESUMED: &str = "resumed where the previous agent left it";
-
-fn spec(node: usize, vrrp: Vrrp, priority: u8) -> InstanceSpec {
-    if node == NODE_A {
-        InstanceSpec::new(vrrp, priority, A, &[B])
-    } else {
-        InstanceSpec::new(vrrp, priority, B, &[A])
-    }
-}
-
-/// `havip-agent stop` against the agent started as `label`.
-fn stop_cmd(lab: &PairLab, label: &str, keep: bool) -> std::process::Output {
-    let mut cmd = Command::new("timeout");
-    cmd.arg("30")
-        .arg(agent_bin().expect("agent binary"))
-        .arg("stop")
-        .arg("--control-socket")
-        .arg(control_socket(&lab.dir, label));
-    if keep {
-        cmd.arg("--keep-ownership");
-    }
-    cmd.output().expect("run havip-agent stop")
-}
-
-/// Starts a (150) and waits for MASTER, then b (100) and waits for BACKUP.
-fn a_master_b_backup(lab: &PairLab, vrrp: Vrrp) -> (Proc, Proc) {
-    let a = spawn_havip(
-        &lab.lan.nodes[NODE_A],
-        &lab.dir,
-        "a0",
-        &spec(NODE_A, vrrp, 150),
-    )
-    .expect("start a");
-    let settle = vrrp.master_down(150) + SETTLE;
-    assert!(
-        wait_havip_state(&a, "MASTER", 0, settle).is_some(),
-        "a never became MASTER:\n{}",
-        a.log_text()
-    );
-    let b = spawn_havip(
-        &lab.lan.nodes[NODE_B],
-        &lab.dir,
-        "b0",
-        &spec(NODE_B, vrrp, 100),
-    )
-    .expect("start b");
-    assert!(
-        wait_havip_state(&b, "BACKUP", 0, SETTLE).is_some(),
-        "b never became BACKUP:\n{}",
-        b.log_text()
-    );
-    assert!(
-        lab.settles_on(VIP, lab.mac(NODE_A), settle),
-        "a does not answer for the VIP alone"
-    );
-    (a, b)
-}
-
-/// Probes on its own thread while `work` runs.
-fn probing<T>(lab: &PairLab, work: impl FnOnce() -> T) -> (Vec<Sample>, T) {
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    std::thread::scope(|s| {
-        let prober = s.spawn(|| {
-            let mut out = Vec::new();
-            let end = Instant::now() + Duration::from_secs(180);
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < end {
-                out.push(lab.prober.probe(VIP, WINDOW).expect("probe"));
-            }
-            out
-        });
-        let r = work();
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        (prober.join().expect("prober thread"), r)
-    })
-}
-
-/// The longest run of unanswered probes.
-fn longest_gap(samples: &[Sample]) -> usize {
-    let mut longest = 0;
-    let mut run = 0;
-    for s in samples {
-        if s.macs.is_empty() {
-            run += 1;
-            longest = longest.max(run);
-        } else {
-            run = 0;
-        }
-    }
-    longest
-}
 
 /// From the old agent's hand-over to the new agent's resume, as their logs time them.
 fn restart_time(old: &str, new: &str) -> Option<Duration> {
