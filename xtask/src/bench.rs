@@ -17,6 +17,8 @@ pub struct Args {
     /// `--scenarios cut,kill,term,stop,preempt`, `--implementations keepalived,havip`,
     /// `--probe-us 1000`, `--stop-ms 3000`, `--dry-run`; `--stress [--stress-secs 60]`: every
     /// CPU saturated at 10 ms adverts, transitions counted, without and with real-time settings;
+    /// `--restart [--restarts 20]`: planned restarts of the master, keepalived's stop+start
+    /// beside havip's stop --keep-ownership + start and run --takeover;
     /// scale: `--instances 1,50,255`, `--vips 16`, `--interval 100ms`, `--idle-s 10`,
     /// `--implementations keepalived,havip`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

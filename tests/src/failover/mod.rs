@@ -6,9 +6,11 @@
 //!
 //! [`timeline`] computes the numbers from captured frames (pure, unit-tested), [`wire`] captures
 //! and probes, [`run`] drives the lab, [`report`] prints the tables and the JSON. [`stress`] is
-//! `--stress`: transitions counted while every CPU is saturated.
+//! `--stress`: transitions counted while every CPU is saturated; [`restart`] is `--restart`:
+//! planned restarts of the master, havip beside keepalived.
 
 pub mod report;
+pub mod restart;
 pub mod run;
 pub mod stress;
 pub mod timeline;
