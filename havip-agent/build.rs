@@ -17,10 +17,17 @@ fn main() -> anyhow::Result<()> {
         .to_str()
         .ok_or_else(|| anyhow::anyhow!("non-UTF-8 path {}", ebpf_dir.display()))?;
     println!("cargo:rerun-if-changed=../havip-common/src");
+    // The upgrade tests' "new binary" carries a program that differs (test only).
+    let features: &[&str] = if std::env::var_os("CARGO_FEATURE_UPGRADE_TEST").is_some() {
+        &["upgrade-test"]
+    } else {
+        &[]
+    };
     aya_build::build_ebpf(
         [aya_build::Package {
             name: "havip-ebpf",
             root_dir,
+            features,
             ..Default::default()
         }],
         aya_build::Toolchain::Custom(EBPF_TOOLCHAIN),

@@ -31,6 +31,12 @@ pub enum Command {
     /// Show the running agent's instances (state, priorities, master, ownership in the kernel,
     /// last transition, tracked objects, kernel counters), through its control socket.
     Status(StatusArgs),
+    /// Stop the running agent (found through its control socket) and wait for it to exit.
+    /// Plainly: a clean resignation (priority-0 advert, addresses removed, program detached).
+    /// With `--keep-ownership`: a planned restart, the VIPs kept for the next start under a
+    /// lease shorter than the peers' `Master_Down_Interval`. Exit status 0 once the agent is
+    /// gone, 3 if no agent runs, 1 on any other error.
+    Stop(StopArgs),
     /// Diagnostic: attach the XDP program to an interface and own the given VIPs statically,
     /// renewing the lease while running and printing the kernel counters. After `kill -9` the
     /// kernel stops answering within the lease.
@@ -64,6 +70,23 @@ pub struct StatusArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// Arguments of `havip-agent stop`.
+#[derive(Debug, clap::Args)]
+pub struct StopArgs {
+    /// Keep the VIPs for the next start instead of resigning (the agent gets `SIGUSR2`; plain
+    /// `stop` sends `SIGTERM`). Start the new agent within 3 advert intervals, or the peers
+    /// take over normally.
+    #[arg(long)]
+    pub keep_ownership: bool,
+    /// The agent's control socket.
+    #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
+    pub control_socket: std::path::PathBuf,
+    /// How long to wait for the agent to exit (a clean stop waits for notify scripts, up to
+    /// 10 s, and cloud reports, up to 2 s).
+    #[arg(long, default_value = "20s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// Arguments of `havip-agent import-keepalived`.
@@ -100,6 +123,15 @@ pub struct RunArgs {
     /// Path of the control socket that `havip-agent status` talks to.
     #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
     pub control_socket: std::path::PathBuf,
+    /// Prepared start (planned restart or upgrade with the least gap): do the slow part of the
+    /// start-up (process start, configuration) while the running agent still serves, then stop
+    /// it keeping its VIPs (as `stop --keep-ownership`), and adopt and resume at once. The
+    /// running agent is found through `--takeover-socket`; when none runs, a normal start.
+    #[arg(long)]
+    pub takeover: bool,
+    /// The control socket of the agent `--takeover` replaces (default: `--control-socket`).
+    #[arg(long, requires = "takeover")]
+    pub takeover_socket: Option<std::path::PathBuf>,
     /// Listen address of the Prometheus endpoint (`/metrics`, `/healthz`, `/readyz`); overrides
     /// `metrics_addr` of the configuration, whose default is 127.0.0.1:9828.
     #[arg(long, value_name = "ADDR:PORT")]

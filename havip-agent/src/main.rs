@@ -49,7 +49,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         .context("starting the tokio runtime")?;
     rt.block_on(async move {
         match cli.command {
-            Command::CheckConfig(_) | Command::ImportKeepalived(_) => Ok(()),
+            Command::CheckConfig(_) | Command::ImportKeepalived(_) => Ok(ExitCode::SUCCESS),
             Command::Status(args) => {
                 let status = havip_agent::control::query(&args.control_socket).await?;
                 if args.json {
@@ -57,9 +57,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 } else {
                     print!("{}", status.render());
                 }
-                Ok(())
+                Ok(ExitCode::SUCCESS)
+            }
+            Command::Stop(args) => {
+                use havip_agent::control::stop::{StopError, stop};
+                match stop(&args.control_socket, args.keep_ownership, args.timeout).await {
+                    Ok(pid) => {
+                        let how = if args.keep_ownership {
+                            "keeping its VIPs for the next start"
+                        } else {
+                            "resigned"
+                        };
+                        eprintln!("havip-agent (pid {pid}) stopped, {how}");
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(e @ StopError::NotRunning { .. }) => {
+                        eprintln!("error: {e}");
+                        Ok(ExitCode::from(NOT_RUNNING))
+                    }
+                    Err(e) => Err(e.into()),
+                }
             }
             Command::Run(args) => havip_agent::daemon::run(havip_agent::daemon::Options {
+                takeover: args.takeover.then(|| {
+                    args.takeover_socket
+                        .unwrap_or_else(|| args.control_socket.clone())
+                }),
                 config: args.config,
                 format: args.format,
                 xdp_mode: args.xdp_mode,
@@ -67,13 +90,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 metrics_addr: args.metrics_addr,
             })
             .await
+            .map(|()| ExitCode::SUCCESS)
             .map_err(anyhow::Error::from),
-            Command::Dataplane(args) => havip_agent::diag::run(args).await,
-            Command::PassThrough(args) => havip_agent::diag::pass_through(args).await,
+            Command::Dataplane(args) => havip_agent::diag::run(args)
+                .await
+                .map(|()| ExitCode::SUCCESS),
+            Command::PassThrough(args) => havip_agent::diag::pass_through(args)
+                .await
+                .map(|()| ExitCode::SUCCESS),
         }
-    })?;
-    Ok(ExitCode::SUCCESS)
+    })
 }
+
+/// Exit status of `stop` when no agent runs (LSB's "program is not running").
+const NOT_RUNNING: u8 = 3;
 
 /// `e` and its causes as `{:#}` joins them, without a cause whose text an outer message already
 /// shows (`#[error("{path}: {source}")]` with `#[source]` would otherwise print it twice), and

@@ -341,6 +341,8 @@ pub const IPPROTO_VRRP: u8 = 112;
 pub const ABI_VERSION: u32 = 2;
 
 /// Key of the header record in [`map_names::AGENT`]: interface 0 and VRID 0 name no instance.
+/// In the header, `learned_interval_ns` holds a digest of the XDP object the running program
+/// was built from (0: not recorded), so that a new binary knows whether its program differs.
 pub const AGENT_HEADER_KEY: VridKey = VridKey::new(0, 0);
 
 /// Declared entries of [`map_names::AGENT`]: one per instance plus the header (the agent sizes it

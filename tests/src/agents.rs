@@ -333,8 +333,32 @@ fn spawn_havip_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> anyhow::Result<Proc> {
+    spawn_binary(&agent_bin()?, node, dir, label, (file, text), args, env)
+}
+
+/// [`spawn_havip_args`] with another agent binary `bin` (the upgrade tests' new build).
+pub fn spawn_havip_bin(
+    bin: &Path,
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    spec: &InstanceSpec,
+    args: &[&str],
+) -> anyhow::Result<Proc> {
+    let file = format!("{label}.toml");
+    spawn_binary(bin, node, dir, label, (&file, &spec.to_toml()), args, &[])
+}
+
+fn spawn_binary(
+    bin: &Path,
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    (file, text): (&str, &str),
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> anyhow::Result<Proc> {
     let conf = dir.write(file, text)?;
-    let bin = agent_bin()?;
     let mut cmd: Command = node
         .ns
         .command(bin.to_str().context("agent path is not UTF-8")?);

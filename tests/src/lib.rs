@@ -16,6 +16,7 @@ pub mod netns;
 pub mod pair;
 pub mod prober;
 pub mod proc;
+pub mod restart;
 pub mod scale;
 pub mod scrape;
 

@@ -18,7 +18,8 @@ pub struct Args {
     /// `--probe-us 1000`, `--fast-probe-us 100`, `--stop-ms 3000`, `--dry-run`; `--stress
     /// [--stress-secs 60]`: every CPU saturated at 10 ms adverts, transitions counted, without
     /// and with real-time settings; `--bfd`: link cut at `advert_int 1` with BFD, havip 1 ms x 3
-    /// and 10 ms x 3, keepalived;
+    /// and 10 ms x 3, keepalived; `--restart [--restarts 20]`: planned restarts of the master,
+    /// keepalived's stop+start beside havip's stop --keep-ownership + start and run --takeover;
     /// scale: `--instances 1,50,255`, `--vips 16`, `--interval 100ms`, `--idle-s 10`,
     /// `--implementations keepalived,havip`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

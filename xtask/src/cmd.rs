@@ -62,6 +62,27 @@ fn show(cmd: &Command) -> String {
     s
 }
 
+/// Builds the upgrade tests' "new binary" (debug, feature `upgrade-test`: same ABI, another
+/// XDP program) as `target/debug/havip-agent-upgrade-test`. Build it before the normal agent:
+/// both are built as `target/debug/havip-agent`.
+pub fn build_upgrade_test_agent() -> anyhow::Result<PathBuf> {
+    let mut c = cargo();
+    c.args([
+        "build",
+        "-p",
+        "havip-agent",
+        "--bins",
+        "--features",
+        "upgrade-test",
+    ]);
+    run(&mut c)?;
+    let dir = root().join("target").join("debug");
+    let to = dir.join("havip-agent-upgrade-test");
+    std::fs::copy(dir.join("havip-agent"), &to)
+        .with_context(|| format!("copying the upgrade-test agent to {}", to.display()))?;
+    Ok(to)
+}
+
 /// Builds the agent (debug or release) with its embedded eBPF object; returns the binary path.
 pub fn build_agent(release: bool) -> anyhow::Result<PathBuf> {
     let mut c = cargo();

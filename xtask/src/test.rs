@@ -60,7 +60,9 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         }
         println!("warning: not root: namespace and BPF tests will SKIP (they fail under CI=true)");
     }
-    // The namespace tests run the agent binary; build it first.
+    // The namespace tests run the agent binary; build it first (after the upgrade tests' one,
+    // which is built under the same name).
+    cmd::build_upgrade_test_agent()?;
     cmd::build_agent(false)?;
     let mut c = cmd::cargo();
     // The eBPF crate only builds for the BPF target (havip-agent's build.rs builds it).

@@ -6,6 +6,7 @@
 //! it, with a time limit, so a stuck client never holds the loop.
 
 pub mod status;
+pub mod stop;
 
 use std::{path::Path, time::Duration};
 

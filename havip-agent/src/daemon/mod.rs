@@ -138,6 +138,9 @@ pub struct Options {
     pub control_socket: PathBuf,
     /// Address of the metrics endpoint; `None`: the configuration's `metrics_addr`.
     pub metrics_addr: Option<SocketAddr>,
+    /// Prepared start: the control socket of a running agent to stop for a restart (keeping
+    /// its VIPs) once this one is ready to adopt, instead of being started after it.
+    pub takeover: Option<PathBuf>,
 }
 
 #[expect(
@@ -147,6 +150,8 @@ pub struct Options {
 /// Runs the daemon until SIGTERM or SIGINT; then every master sends a priority-0 advert and
 /// resigns, addresses are removed, and the program is detached.
 pub async fn run(opts: Options) -> Result<(), DaemonError> {
+    // Where a restart's time goes (issue #14): logged with the first advert and at `running`.
+    let t0 = std::time::Instant::now();
     let loaded = config::load(&opts.config, opts.format).map_err(|source| DaemonError::Config {
         path: opts.config.clone(),
         source,
@@ -155,10 +160,16 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         warn!(diagnostic = %d, "configuration");
     }
     let cfg = loaded.config;
-    // metrics: listen first, so a taken port fails the start before the data plane changes.
+    let configured = t0.elapsed();
+    // metrics: listen first, so a taken port fails the start before the data plane changes;
+    // after a takeover only, as the previous agent held the port until it exited.
     let metrics = Metrics::new();
     let metrics_addr = opts.metrics_addr.unwrap_or(cfg.global.metrics_addr);
-    let server = metrics::serve(metrics_addr, metrics.clone())?;
+    let server = if opts.takeover.is_none() {
+        Some(metrics::serve(metrics_addr, metrics.clone())?)
+    } else {
+        None
+    };
     let (metrics_sub, recorder) = metrics::subscribe(&metrics);
     // Issue #14: the program and maps a previous agent left attached are adopted when they
     // speak this ABI, so that its instances resume without a transition.
@@ -166,16 +177,18 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         &configured_interfaces(&cfg),
         crate::dataplane::sizing::for_config(&cfg),
     )?;
-    match &origin {
-        Origin::Adopted { prog_id, tag } => {
-            info!(
-                prog_id,
-                tag = format_args!("{tag:016x}"),
-                "adopted the running XDP program and its maps"
-            );
+    // A prepared start opens the running maps first (the slow part), then stops the previous
+    // agent and reads the tables it left.
+    let previous = match &opts.takeover {
+        Some(path) => {
+            let pid = take_over(path, t0).await?;
+            dp.reread();
+            pid
         }
-        Origin::Loaded { reason } => info!(%reason, "loaded a fresh XDP program"),
-    }
+        None => None,
+    };
+    let adopted_at = t0.elapsed();
+    let handover = log_origin(&origin);
     // metrics: scrapes read the kernel's counters through their own map handles.
     match dp.reader() {
         Ok(reader) => metrics.attach_kernel(reader),
@@ -226,9 +239,47 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     // Cloud reporting (issue #6), set up before anything is attached so a bad `[cloud]` stops
     // the start cleanly: reporters run in their own tasks and subscribe to state changes
     // (never blocking the loop); the loop serves their re-announce requests.
-    if matches!(origin, Origin::Adopted { .. }) {
+    if matches!(origin, Origin::Adopted { .. } | Origin::Upgraded { .. }) {
         let (vrids, vips) = resume::configured_keys(&runtimes);
         dp.forget_unconfigured(&vrids, &vips);
+    }
+    // Instances that resume do so before the slower rest of the start-up (cloud reporters,
+    // script checks, sockets): their first advert is what a planned restart waits for, and it
+    // must come within the lease the previous agent left (3 advert intervals).
+    let (addr_tx, addr_rx) = mpsc::unbounded_channel();
+    let early = now();
+    let mut started: Vec<Option<resume::Start>> = Vec::with_capacity(runtimes.len());
+    for r in &mut runtimes {
+        started.push(r.resumes(early).then(|| r.start(early, &mut dp, &addr_tx)));
+    }
+    if started.iter().any(Option::is_some) {
+        info!(
+            config = ?configured,
+            adopted = ?adopted_at,
+            first_advert = ?t0.elapsed(),
+            "resumed before the rest of the start-up"
+        );
+    }
+    // After a takeover the previous agent holds the metrics port until it exits: the endpoint
+    // starts once it has, beside the running election.
+    let server = std::sync::Arc::new(std::sync::Mutex::new(server));
+    if opts.takeover.is_some() {
+        let (slot, metrics) = (std::sync::Arc::clone(&server), metrics.clone());
+        tokio::spawn(async move {
+            if let Some(pid) = previous
+                && let Err(e) = control::stop::wait_exit(pid, Duration::from_secs(20)).await
+            {
+                warn!(error = %e, "the previous agent has not exited");
+            }
+            match metrics::serve(metrics_addr, metrics) {
+                Ok(s) => {
+                    if let Ok(mut slot) = slot.lock() {
+                        *slot = Some(s);
+                    }
+                }
+                Err(e) => error!(error = %e, "the metrics endpoint did not start"),
+            }
+        });
     }
     let infos: Vec<events::InstanceInfo> = runtimes.iter().map(Runtime::info).collect();
     let (cloud, reannounce_rx) = Reporters::start(&cfg, &infos)?;
@@ -253,7 +304,6 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let index = index_of(&runtimes);
 
     let addresses = Addresses::new()?;
-    let (addr_tx, addr_rx) = mpsc::unbounded_channel();
     let worker = tokio::spawn(addr_worker::run(addresses, addr_rx));
 
     let mut term = signal(SignalKind::terminate()).map_err(|source| DaemonError::Io {
@@ -277,7 +327,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
 
     let (ctl_tx, mut ctl_rx) = mpsc::channel::<control::Request>(8);
     // Status is for operators; an agent that cannot offer it still runs the election.
-    let _control = match control::Server::start(&opts.control_socket, ctl_tx) {
+    let control_server = match control::Server::start(&opts.control_socket, ctl_tx) {
         Ok(server) => Some(server),
         Err(e) => {
             warn!(path = %opts.control_socket.display(), error = %e, "control socket unavailable: `havip-agent status` will not answer");
@@ -317,8 +367,16 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         bfd,
     };
     let start = now();
-    for r in &mut shell.runtimes {
-        if r.start(start, &mut shell.dp, &shell.addr_tx) == resume::Start::ResumedMaster {
+    for (r, early) in shell.runtimes.iter_mut().zip(started) {
+        let how = if let Some(how) = early {
+            how
+        } else {
+            if handover {
+                r.hand_over_unadopted();
+            }
+            r.start(start, &mut shell.dp, &shell.addr_tx)
+        };
+        if how == resume::Start::ResumedMaster {
             // No transition is published for a resumed master, but its cloud reporters start
             // from nothing: they must check (and keep checking) that the cloud agrees, as after
             // a takeover (a previous agent may have stopped in the middle of a report).
@@ -341,6 +399,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     info!(
         instances = shell.runtimes.len(),
         interfaces = ?shell.ifaces,
+        startup = ?t0.elapsed(),
         fd = events.0.as_raw_fd(),
         "havip running"
     );
@@ -432,10 +491,12 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 info!(instance = r.name(), lease = ?lease, "kept ownership for the restart");
             }
         }
+        // Handed over: a prepared successor (`run --takeover`) waits for this socket to close.
+        drop(control_server);
+        info!("stopped for a restart; the XDP program stays attached");
         drop(addr_tx);
         let _ = tokio::time::timeout(Duration::from_secs(1), worker).await;
-        server.stop();
-        info!("stopped for a restart; the XDP program stays attached");
+        stop_metrics(&server);
         return Ok(());
     }
     info!("shutting down");
@@ -479,9 +540,77 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     metrics_sub.publish(&events::Event::DataplaneAttached(false));
     drop(metrics_sub);
     let _ = tokio::time::timeout(Duration::from_secs(1), recorder).await;
-    server.stop();
+    stop_metrics(&server);
     info!("stopped");
     Ok(())
+}
+
+/// Stops the metrics endpoint, if it started.
+fn stop_metrics(slot: &std::sync::Mutex<Option<metrics::Server>>) {
+    if let Some(s) = slot.lock().ok().and_then(|mut s| s.take()) {
+        s.stop();
+    }
+}
+
+/// Stops the agent listening on `path` for a restart and waits until it has handed over;
+/// returns its pid.
+async fn take_over(
+    path: &std::path::Path,
+    t0: std::time::Instant,
+) -> Result<Option<i32>, DaemonError> {
+    match control::stop::take_over(path, Duration::from_secs(20)).await {
+        Ok(Some(pid)) => {
+            info!(pid, after = ?t0.elapsed(), "took over from the running agent");
+            Ok(Some(pid))
+        }
+        Ok(None) => {
+            info!(path = %path.display(), "no agent to take over from: a normal start");
+            Ok(None)
+        }
+        Err(e) => Err(DaemonError::Io {
+            what: "taking over from the running agent",
+            source: std::io::Error::other(e.to_string()),
+        }),
+    }
+}
+
+/// Logs where the data plane came from; true when the instances must hand over cleanly (a
+/// havip program ran that this agent could not take over).
+fn log_origin(origin: &Origin) -> bool {
+    match origin {
+        Origin::Adopted { prog_id, tag } => {
+            info!(
+                prog_id,
+                tag = format_args!("{tag:016x}"),
+                "adopted the running XDP program and its maps"
+            );
+            false
+        }
+        Origin::Upgraded {
+            old_prog_id,
+            old_tag,
+            tag,
+        } => {
+            info!(
+                old_prog_id,
+                old_tag = format_args!("{old_tag:016x}"),
+                tag = format_args!("{tag:016x}"),
+                "adopted the running maps and replaced the XDP program with this binary's"
+            );
+            false
+        }
+        Origin::Loaded {
+            reason,
+            handover: true,
+        } => {
+            warn!(%reason, "loaded a fresh XDP program: the running one cannot be taken over, so its instances hand over cleanly (priority 0)");
+            true
+        }
+        Origin::Loaded { reason, .. } => {
+            info!(%reason, "loaded a fresh XDP program");
+            false
+        }
+    }
 }
 
 /// Every interface the configuration puts the program on: instances' and their VIPs'.

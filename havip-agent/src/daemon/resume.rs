@@ -135,7 +135,11 @@ impl Runtime {
             } else {
                 Start::ResumedBackup
             };
-            info!(instance = self.name(), state = %self.fsm.state(), "resumed where the previous agent left it");
+            // What was left of the previous agent's lease: a planned restart's margin.
+            let lease_left = self.inherited.as_ref().map(|i| {
+                Duration::from_nanos(i.state.lease_until_ns.saturating_sub(now.as_nanos()))
+            });
+            info!(instance = self.name(), state = %self.fsm.state(), lease_left = ?lease_left, "resumed where the previous agent left it");
             started
         } else {
             if self
@@ -153,6 +157,26 @@ impl Runtime {
             self.handle(now, Event::Startup, dp, addr_tx);
             Start::Fresh { why }
         }
+    }
+
+    /// Whether [`Self::start`] at `now` resumes the instance (the previous agent left it live).
+    #[must_use]
+    pub fn resumes(&self, now: vrrp::Instant) -> bool {
+        decide(self.inherited.as_ref(), now.as_nanos()).0.is_some()
+    }
+
+    /// Tells the peers that whatever the previous agent held is given up (RFC 9568 6.4.3: a
+    /// priority-0 advert makes a backup take over after `Skew_Time`), when its data plane could
+    /// not be taken over (another ABI): the fresh program already replaced the old one, so the
+    /// VIP is not answered here any more, and waiting for the peers' `Master_Down_Interval`
+    /// would only lengthen the gap. A peer that is master answers with an advert at once.
+    pub fn hand_over_unadopted(&mut self) {
+        let advert = self.fsm.advert(0);
+        self.send_advert(&advert);
+        info!(
+            instance = self.name(),
+            "sent a priority-0 advert for the previous agent"
+        );
     }
 
     /// Leaves the instance for the next agent (planned restart): a master sends one more

@@ -81,6 +81,15 @@ pub enum Refusal {
         /// The sizes this configuration gets.
         want: MapSizes,
     },
+    /// This binary's program cannot take over the running program's maps (their layout
+    /// differs), or the swap failed.
+    #[error("program {prog_id}: this binary's program cannot replace it: {what}")]
+    Incompatible {
+        /// The program id.
+        prog_id: u32,
+        /// What did not fit, with its cause.
+        what: String,
+    },
     /// The maps were written by an agent speaking another ABI.
     #[error("program {prog_id} speaks ABI {found:?}, this agent ABI {ABI_VERSION}")]
     Abi {
@@ -105,12 +114,41 @@ pub struct Found {
     pub attached: Vec<(String, u32, AttachMode)>,
 }
 
+impl Refusal {
+    /// Whether a havip program runs that this agent did not take over: its instances then
+    /// hand over cleanly (priority 0) instead of letting the peers wait for the old lease.
+    #[must_use]
+    pub fn found_ours(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreadable { .. }
+                | Self::MissingMap { .. }
+                | Self::TooSmall { .. }
+                | Self::Incompatible { .. }
+                | Self::Abi { .. }
+        )
+    }
+}
+
 impl Found {
     /// Opens map `name` of the adopted program as `T`.
     pub(crate) fn open<T>(&self, name: &'static str) -> Result<T, Refusal>
     where
         T: TryFrom<Map, Error = aya::maps::MapError>,
     {
+        let prog_id = self.prog_id;
+        let map = Map::from_map_data(self.open_data(name)?).map_err(|e| Refusal::Unreadable {
+            prog_id,
+            what: format!("map {name}: {e}"),
+        })?;
+        T::try_from(map).map_err(|e| Refusal::Unreadable {
+            prog_id,
+            what: format!("map {name}: {e}"),
+        })
+    }
+
+    /// Opens map `name` of the adopted program by id.
+    pub(crate) fn open_data(&self, name: &'static str) -> Result<MapData, Refusal> {
         let prog_id = self.prog_id;
         let id = *self
             .maps
@@ -120,9 +158,7 @@ impl Found {
             prog_id,
             what: format!("map {name} (id {id}): {e}"),
         };
-        let data = MapData::from_id(id).map_err(unreadable)?;
-        let map = Map::from_map_data(data).map_err(unreadable)?;
-        T::try_from(map).map_err(unreadable)
+        MapData::from_id(id).map_err(unreadable)
     }
 }
 

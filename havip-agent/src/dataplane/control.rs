@@ -31,7 +31,9 @@ use super::{
 };
 use crate::clock::monotonic_ns;
 
+mod upgrade;
 mod vip6;
+pub use upgrade::object_digest;
 
 /// Global counters summed over CPUs, indexed like `havip_common::counter`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,12 +127,16 @@ impl Dataplane {
                     .into(),
             });
         }
-        let mut ebpf =
-            sized_loader(&sizes)
-                .load(EBPF_OBJECT)
-                .map_err(|e| DataplaneError::Load {
-                    source: Box::new(e),
-                })?;
+        let ebpf = sized_loader(&sizes)
+            .load(EBPF_OBJECT)
+            .map_err(|e| DataplaneError::Load {
+                source: Box::new(e),
+            })?;
+        Self::from_loaded(ebpf, sizes)
+    }
+
+    /// Loads the programs of `ebpf` into the kernel and takes its maps (created at `sizes`).
+    fn from_loaded(mut ebpf: Ebpf, sizes: MapSizes) -> Result<Self, DataplaneError> {
         for name in [XDP_PROGRAM, PASS_PROGRAM, TX_PROGRAM] {
             xdp_program(Some(&mut ebpf), name)?
                 .load()
@@ -508,10 +514,23 @@ pub enum Origin {
         /// Its tag; differs from a fresh load's when this binary's program differs.
         tag: u64,
     },
+    /// This binary's program, swapped in for a previous agent's different one on the same
+    /// maps (an upgrade that kept everything).
+    Upgraded {
+        /// Kernel id of the program replaced.
+        old_prog_id: u32,
+        /// Its tag.
+        old_tag: u64,
+        /// The tag of this binary's program.
+        tag: u64,
+    },
     /// This agent's own program and fresh maps; `reason` says why nothing was adopted.
     Loaded {
         /// Why nothing was adopted.
         reason: String,
+        /// A havip program ran that could not be taken over: its instances must hand over
+        /// cleanly (priority 0) rather than start as if nothing ran.
+        handover: bool,
     },
 }
 
@@ -538,21 +557,86 @@ impl Inherited {
     }
 }
 
+/// The agent's copies of what inherited VIP and VRID tables hold.
+struct Shadow {
+    states: StdHashMap<VridKey, VridState>,
+    slots: StdHashMap<VipKey, u32>,
+    slots6: StdHashMap<Vip6Key, u32>,
+    free_slots: Vec<u32>,
+    next_epoch: u64,
+}
+
+impl Shadow {
+    fn of(
+        vips: &HashMap<MapData, VipKey, VipEntry>,
+        vips6: &HashMap<MapData, Vip6Key, VipEntry>,
+        vrids: &HashMap<MapData, VridKey, VridState>,
+        vip_capacity: u32,
+    ) -> Self {
+        let states: StdHashMap<VridKey, VridState> = vrids.iter().filter_map(Result::ok).collect();
+        let slots: StdHashMap<VipKey, u32> = vips
+            .iter()
+            .filter_map(Result::ok)
+            .map(|(k, v)| (k, v.stat_slot))
+            .collect();
+        let slots6: StdHashMap<Vip6Key, u32> = vips6
+            .iter()
+            .filter_map(Result::ok)
+            .map(|(k, v)| (k, v.stat_slot))
+            .collect();
+        // Counter slots still used by inherited VIPs (of both families) are not free.
+        let used: std::collections::HashSet<u32> =
+            slots.values().chain(slots6.values()).copied().collect();
+        let free_slots = (0..vip_capacity)
+            .rev()
+            .filter(|s| !used.contains(s))
+            .collect();
+        // Epochs must never repeat one the kernel may have fenced.
+        let newest = states.values().map(|s| s.grant_epoch).max().unwrap_or(0);
+        Self {
+            states,
+            slots,
+            slots6,
+            free_slots,
+            next_epoch: monotonic_ns().max(newest).max(1),
+        }
+    }
+}
+
 // Restart and adoption (issue #14): kept apart from `load` and the map API above.
 impl Dataplane {
     /// Adopts the havip program attached to `ifnames` with its maps when a previous agent left
-    /// one that speaks this agent's ABI; otherwise loads this binary's program with fresh maps.
-    /// Either way the ABI header is (re)written.
+    /// one that speaks this agent's ABI (swapping in this binary's program on the same maps
+    /// when the running one was built from another object, see [`upgrade`]); otherwise loads
+    /// this binary's program with fresh maps. Either way the ABI header is (re)written.
     pub fn adopt_or_load(
         ifnames: &[String],
         sizes: MapSizes,
     ) -> Result<(Self, Origin), DataplaneError> {
-        let adopted = adopt::find(ifnames).and_then(|found| Self::adopt(found, &sizes));
+        let adopted = adopt::find(ifnames).and_then(|found| {
+            if upgrade::running_digest(&found)? == object_digest() {
+                Self::adopt(found, &sizes)
+            } else {
+                let have = found.sizes()?;
+                if !have.holds(&sizes) {
+                    return Err(Refusal::TooSmall {
+                        prog_id: found.prog_id,
+                        have,
+                        want: sizes,
+                    });
+                }
+                Self::upgrade(&found, have)
+            }
+        });
         let (mut dp, origin) = match adopted {
             Ok((dp, origin)) => (dp, origin),
             Err(refusal) => {
                 let reason = refusal.to_string();
-                (Self::load_sized(sizes)?, Origin::Loaded { reason })
+                let handover = refusal.found_ours();
+                (
+                    Self::load_sized(sizes)?,
+                    Origin::Loaded { reason, handover },
+                )
             }
         };
         dp.write_header()?;
@@ -572,27 +656,14 @@ impl Dataplane {
         }
         let vips: HashMap<MapData, VipKey, VipEntry> = found.open(map_names::VIPS)?;
         let vrids: HashMap<MapData, VridKey, VridState> = found.open(map_names::VRIDS)?;
-        let states: StdHashMap<VridKey, VridState> = vrids.iter().filter_map(Result::ok).collect();
-        let slots: StdHashMap<VipKey, u32> = vips
-            .iter()
-            .filter_map(Result::ok)
-            .map(|(k, v)| (k, v.stat_slot))
-            .collect();
         let vips6: HashMap<MapData, Vip6Key, VipEntry> = found.open(map_names::VIPS6)?;
-        let slots6: StdHashMap<Vip6Key, u32> = vips6
-            .iter()
-            .filter_map(Result::ok)
-            .map(|(k, v)| (k, v.stat_slot))
-            .collect();
-        // Counter slots still used by inherited VIPs (of both families) are not free.
-        let used: std::collections::HashSet<u32> =
-            slots.values().chain(slots6.values()).copied().collect();
-        let free_slots = (0..sizes.vips)
-            .rev()
-            .filter(|s| !used.contains(s))
-            .collect();
-        // Epochs must never repeat one the kernel may have fenced.
-        let newest = states.values().map(|s| s.grant_epoch).max().unwrap_or(0);
+        let Shadow {
+            states,
+            slots,
+            slots6,
+            free_slots,
+            next_epoch,
+        } = Shadow::of(&vips, &vips6, &vrids, sizes.vips);
         let origin = Origin::Adopted {
             prog_id: found.prog_id,
             tag: found.tag,
@@ -613,7 +684,7 @@ impl Dataplane {
             slots6,
             free_slots,
             sizes,
-            next_epoch: monotonic_ns().max(newest).max(1),
+            next_epoch,
             attached: found
                 .attached
                 .into_iter()
@@ -630,10 +701,29 @@ impl Dataplane {
         Ok((dp, origin))
     }
 
+    /// Reads the VRID and VIP tables again into the agent's copies: after a prepared start
+    /// adopted the maps while the previous agent still ran and wrote them (`run --takeover`).
+    pub fn reread(&mut self) {
+        let Shadow {
+            states,
+            slots,
+            slots6,
+            free_slots,
+            next_epoch,
+        } = Shadow::of(&self.vips, &self.vips6, &self.vrids, self.sizes.vips);
+        self.states = states;
+        self.slots = slots;
+        self.slots6 = slots6;
+        self.free_slots = free_slots;
+        self.next_epoch = next_epoch;
+    }
+
     fn write_header(&mut self) -> Result<(), DataplaneError> {
         let header = AgentRecord {
             abi_version: ABI_VERSION,
             updated_ns: monotonic_ns(),
+            // The header names the object the running program was built from.
+            learned_interval_ns: object_digest(),
             ..AgentRecord::default()
         };
         self.agent

@@ -8,9 +8,9 @@
 //! `<instance-tag>` separates agents that share a bpffs (one per network namespace in tests).
 //!
 //! Not used: restarts adopt the running program and its maps by id (see `adopt`), which works
-//! where no bpffs is mounted (many hosts, containers among them). This layout is kept for an
-//! agent that could mount its own bpffs instance; pinning would let a new binary load a changed
-//! program onto the same maps (aya 0.16 reuses maps only through pin paths).
+//! where no bpffs is mounted (many hosts, containers among them), and an upgrade hands the maps
+//! to a changed program through a private bpffs instance it mounts only for the load (see
+//! `control/upgrade.rs`). This layout is kept for a deployment that wants persistent pins.
 
 use std::path::PathBuf;
 

@@ -162,6 +162,14 @@ struct FailoverArgs {
     /// with every CPU saturated for `--stress-secs`, without and with real-time settings.
     #[arg(long)]
     bfd: bool,
+    /// Instead of the failover matrix: `--restarts` planned restarts of the master at each
+    /// interval, keepalived (stop+start) beside havip (stop --keep-ownership + start, and
+    /// run --takeover) (writes restart.md and restart.json).
+    #[arg(long)]
+    restart: bool,
+    /// Restarts per way and interval with `--restart`.
+    #[arg(long, default_value_t = 20)]
+    restarts: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -304,6 +312,9 @@ fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
     if args.bfd {
         return bfd_rows(args);
     }
+    if args.restart {
+        return restart(args);
+    }
     let plan = plan(args)?;
     let estimate = plan.estimate();
     println!(
@@ -394,6 +405,39 @@ fn bfd_rows(args: &FailoverArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         results.len() == expected,
         "{} of {expected} BFD runs failed (see FAILED lines above)",
+        expected - results.len()
+    );
+    Ok(())
+}
+
+fn restart(args: &FailoverArgs) -> anyhow::Result<()> {
+    use havip_tests::failover::restart::{self, RestartPlan, Way};
+    let mut ways = Vec::new();
+    for imp in implementations_of(&args.implementations)? {
+        match imp {
+            Implementation::Keepalived => ways.push(Way::Keepalived),
+            Implementation::Havip => ways.extend([Way::HavipStopStart, Way::HavipTakeover]),
+        }
+    }
+    let plan = RestartPlan {
+        intervals: plan(args)?.intervals,
+        restarts: args.restarts,
+        ways,
+        probe_every: Duration::from_micros(args.probe_us),
+    };
+    let results = plan.run(|line| println!("{line}"));
+    let table = restart::markdown(&results, plan.probe_every);
+    println!("\n{table}");
+    if let Some(dir) = &args.out_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        std::fs::write(dir.join("restart.md"), &table).context("writing restart.md")?;
+        let text = serde_json::to_string_pretty(&restart::json(&results))?;
+        std::fs::write(dir.join("restart.json"), text).context("writing restart.json")?;
+    }
+    let expected = plan.intervals.len() * plan.ways.len();
+    anyhow::ensure!(
+        results.len() == expected,
+        "{} of {expected} restart runs failed",
         expected - results.len()
     );
     Ok(())

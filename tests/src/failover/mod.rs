@@ -7,10 +7,12 @@
 //! [`timeline`] computes the numbers from captured frames (pure, unit-tested), [`wire`] captures
 //! and probes, [`run`] drives the lab, [`report`] prints the tables and the JSON. [`stress`] is
 //! `--stress`: transitions counted while every CPU is saturated. [`bfd`] is `--bfd`: the BFD
-//! rows (issue #12).
+//! rows (issue #12). [`restart`] is `--restart`: planned restarts of the master, havip beside
+//! keepalived.
 
 pub mod bfd;
 pub mod report;
+pub mod restart;
 pub mod run;
 pub mod stress;
 pub mod timeline;
