@@ -115,6 +115,10 @@ struct ScaleArgs {
 
 /// Arguments of `havip-bench failover`.
 #[derive(Debug, clap::Args)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "clap switches: --dry-run plus the mutually exclusive --stress, --bfd and --restart"
+)]
 struct FailoverArgs {
     /// Runs per implementation, advert interval and scenario.
     #[arg(long, default_value_t = 5)]
@@ -160,12 +164,12 @@ struct FailoverArgs {
     /// BFD at 1 ms x 3 and 10 ms x 3 (`master_down_on_bfd`) and keepalived's at 10 ms x 5
     /// (writes failover-bfd.md and failover-bfd.json; `--runs` applies), then false BFD downs
     /// with every CPU saturated for `--stress-secs`, without and with real-time settings.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "stress")]
     bfd: bool,
     /// Instead of the failover matrix: `--restarts` planned restarts of the master at each
     /// interval, keepalived (stop+start) beside havip (stop --keep-ownership + start, and
     /// run --takeover) (writes restart.md and restart.json).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["stress", "bfd"])]
     restart: bool,
     /// Restarts per way and interval with `--restart`.
     #[arg(long, default_value_t = 20)]
