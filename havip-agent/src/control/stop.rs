@@ -181,7 +181,8 @@ pub async fn wait_exit(pid: i32, wait: Duration) -> Result<(), StopError> {
 }
 
 /// Whether `pid` is a running process (a zombie has finished: its parent only has not reaped
-/// it yet).
+/// it yet). A zombie leader whose other threads are still exiting counts as running: the
+/// process still holds its sockets and maps, and its parent cannot reap it yet.
 #[must_use]
 pub fn alive(pid: i32) -> bool {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
@@ -192,7 +193,15 @@ pub fn alive(pid: i32) -> bool {
         .rfind(')')
         .and_then(|i| stat.get(i + 1..))
         .and_then(|rest| rest.split_whitespace().next());
-    !matches!(state, Some("Z" | "X") | None)
+    if !matches!(state, Some("Z" | "X") | None) {
+        return true;
+    }
+    let leader = pid.to_string();
+    std::fs::read_dir(format!("/proc/{pid}/task")).is_ok_and(|tasks| {
+        tasks
+            .filter_map(Result::ok)
+            .any(|t| t.file_name().to_str() != Some(leader.as_str()))
+    })
 }
 
 #[cfg(test)]
