@@ -7,7 +7,10 @@
 #![no_main]
 
 #[path = "../../src/vrrp/auth_hmac/trailer.rs"]
-#[allow(dead_code, reason = "the target exercises the decoder and signer, not every helper")]
+#[allow(
+    dead_code,
+    reason = "the target exercises the decoder and signer, not every helper"
+)]
 mod trailer;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -36,8 +39,17 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(pdu.len() + raw.len(), payload.len());
     let sent = Trailer::parse(raw);
     assert_eq!(&sent.to_bytes(), raw);
-    let binding = Binding { src, version: pdu[0] >> 4, vrid: pdu[1] };
+    let binding = Binding {
+        src,
+        version: pdu[0] >> 4,
+        vrid: pdu[1],
+    };
     let _ = trailer::hmac_matches(&KEY, &binding, pdu, &sent);
     let signed = trailer::sign(&KEY, sent.key_id, &binding, pdu, sent.seq).expect("32-byte key");
-    assert!(trailer::hmac_matches(&KEY, &binding, pdu, &Trailer::parse(&signed)));
+    assert!(trailer::hmac_matches(
+        &KEY,
+        &binding,
+        pdu,
+        &Trailer::parse(&signed)
+    ));
 });
