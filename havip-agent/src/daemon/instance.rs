@@ -130,6 +130,17 @@ impl Runtime {
         tracker: Tracker,
         dp: &mut Dataplane,
     ) -> Result<Self, DaemonError> {
+        // The codec, keys, anti-replay and config exist (vrrp::auth_hmac), but the XDP length
+        // check drops signed adverts and fences on unauthenticated ones, so running with
+        // auth_hmac would look protected while it is not: refuse instead (issue #16, step 4).
+        if cfg.auth_hmac.is_some() {
+            return Err(DaemonError::Invalid {
+                instance: cfg.name.clone(),
+                what: "auth_hmac is read and checked but not yet applied to adverts (the XDP \
+                       path does not pass or hold signed adverts); remove auth_hmac to run"
+                    .to_owned(),
+            });
+        }
         let iface = Interface::by_name(&cfg.interface)?;
         let notifier = Notifier::new(cfg, global).map_err(|e| DaemonError::Invalid {
             instance: cfg.name.clone(),
