@@ -117,6 +117,10 @@ fn version(v: config::Version) -> Version {
     }
 }
 
+/// Why an instance with `auth_hmac` does not start (at start) or is not taken (by a reload).
+pub(super) const AUTH_HMAC_NOT_APPLIED: &str = "auth_hmac is read and checked but not yet \
+    applied to adverts (the XDP path does not pass or hold signed adverts); remove auth_hmac to run";
+
 impl Runtime {
     /// Builds the instance from its configuration and registers it with the data plane.
     #[expect(
@@ -136,9 +140,7 @@ impl Runtime {
         if cfg.auth_hmac.is_some() {
             return Err(DaemonError::Invalid {
                 instance: cfg.name.clone(),
-                what: "auth_hmac is read and checked but not yet applied to adverts (the XDP \
-                       path does not pass or hold signed adverts); remove auth_hmac to run"
-                    .to_owned(),
+                what: AUTH_HMAC_NOT_APPLIED.to_owned(),
             });
         }
         let iface = Interface::by_name(&cfg.interface)?;
