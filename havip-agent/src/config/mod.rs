@@ -17,6 +17,7 @@
 //! [`load`] is a plain blocking function (it reads files): call it from a blocking task, never
 //! on an event loop.
 
+pub mod auth_hmac;
 mod bfd;
 mod diagnostic;
 mod duration;

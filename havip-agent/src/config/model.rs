@@ -355,6 +355,9 @@ pub struct Instance {
     /// VRRP v2 simple password authentication (keepalived `authentication`). Default: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth: Option<Auth>,
+    /// keepalived 2.4's HMAC-SHA256 advert trailer (`auth_hmac`). Default: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_hmac: Option<crate::config::auth_hmac::AuthHmacConfig>,
     /// VRRP v3 over IPv4: compute the checksum without the pseudo-header, as VRRP v2 does.
     /// Default: `[global].v3_checksum_as_v2`.
     #[serde(default)]
@@ -465,6 +468,7 @@ impl Instance {
             virtual_ipaddress_excluded: Vec::new(),
             native_ipv6: false,
             auth: None,
+            auth_hmac: None,
             v3_checksum_as_v2: false,
             manage_addresses: true,
             garp_master_delay: DEFAULT_GARP_MASTER_DELAY,

@@ -291,6 +291,18 @@ impl Validator {
                 );
             }
         }
+        if let Some(hmac) = &instance.auth_hmac {
+            if instance.auth.is_some() {
+                self.push(
+                    path.key("auth"),
+                    "auth and auth_hmac together: keepalived drops the legacy authentication; \
+                     remove it",
+                );
+            }
+            if let Err(e) = hmac.key_ring() {
+                self.push(path.key("auth_hmac"), e.to_string());
+            }
+        }
         self.addresses(path, instance);
         self.family_rules(path, instance);
         if instance.garp_master_repeat == 0 {

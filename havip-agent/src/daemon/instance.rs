@@ -120,6 +120,10 @@ fn version(v: config::Version) -> Version {
     }
 }
 
+/// Why an instance with `auth_hmac` does not start (at start) or is not taken (by a reload).
+pub(super) const AUTH_HMAC_NOT_APPLIED: &str = "auth_hmac is read and checked but not yet \
+    applied to adverts (the XDP path does not pass or hold signed adverts); remove auth_hmac to run";
+
 impl Runtime {
     /// Builds the instance from its configuration and registers it with the data plane.
     #[expect(
@@ -133,6 +137,15 @@ impl Runtime {
         tracker: Tracker,
         dp: &mut Dataplane,
     ) -> Result<Self, DaemonError> {
+        // The codec, keys, anti-replay and config exist (vrrp::auth_hmac), but the XDP length
+        // check drops signed adverts and fences on unauthenticated ones, so running with
+        // auth_hmac would look protected while it is not: refuse instead (issue #16, step 4).
+        if cfg.auth_hmac.is_some() {
+            return Err(DaemonError::Invalid {
+                instance: cfg.name.clone(),
+                what: AUTH_HMAC_NOT_APPLIED.to_owned(),
+            });
+        }
         let iface = Interface::by_name(&cfg.interface)?;
         let notifier = Notifier::new(cfg, global).map_err(|e| DaemonError::Invalid {
             instance: cfg.name.clone(),

@@ -157,6 +157,14 @@ pub(super) struct Running<'a> {
 /// interfaces, without touching anything (cheap lookups; the rest was checked off the loop).
 fn precheck(cfg: &Config, running: &[Runtime], old: &Config) -> Result<(), String> {
     for inst in &cfg.instances {
+        // Refused here, before anything changes, so a running instance is not retired for it.
+        if inst.auth_hmac.is_some() {
+            return Err(format!(
+                "instance {}: {}",
+                inst.name,
+                super::instance::AUTH_HMAC_NOT_APPLIED
+            ));
+        }
         if old.instances.contains(inst) && running.iter().any(|r| r.name() == inst.name) {
             continue;
         }

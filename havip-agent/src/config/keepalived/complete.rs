@@ -40,6 +40,7 @@ pub(super) fn complete(
             ),
         );
     }
+    super::auth_hmac::complete(cx, node.pos, auth_at, i);
     if i.version == Version::V3 && i.auth.take().is_some() {
         cx.warn(
             auth_at,

@@ -231,6 +231,7 @@ impl<'n> Builder<'n> {
             }
             "preempt_delay" => preempt_delay(cx, item, &self.path, instance),
             "authentication" => authentication(cx, item, &self.path, instance),
+            "auth_hmac" => super::auth_hmac::block(cx, item, &self.path, instance),
             "unicast_src_ip" | "mcast_src_ip" => {
                 if let Some(arg) = cx.value(item)
                     && let Some(ip) = cx.ip(&item.keyword, arg)

@@ -5,6 +5,7 @@
 //! are applied where keepalived applies them, so a file that keepalived reads the same way on a
 //! peer node yields the same election behaviour here.
 
+mod auth_hmac;
 mod bfd;
 mod complete;
 mod context;

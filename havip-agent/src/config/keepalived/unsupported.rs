@@ -65,11 +65,6 @@ pub(super) const UNSUPPORTED: &[(&str, Severity, &str)] = &[
         "an address owner always processes adverts in havip",
     ),
     (
-        "auth_hmac",
-        Severity::Error,
-        "HMAC authentication is not supported",
-    ),
-    (
         "accept",
         Severity::Warning,
         "havip never filters traffic to the VIP (accept mode is always on)",
