@@ -33,6 +33,7 @@ use crate::clock::monotonic_ns;
 
 mod upgrade;
 mod vip6;
+mod vip_table;
 pub use upgrade::object_digest;
 
 /// Global counters summed over CPUs, indexed like `havip_common::counter`.
@@ -255,30 +256,14 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        let (stat_slot, fresh) = match self.slots.get(&key) {
-            Some(&s) => (s, false),
-            None => (
-                *self.free_slots.last().ok_or(DataplaneError::VipTableFull {
-                    capacity: self.sizes.vips,
-                })?,
-                true,
-            ),
-        };
         let entry = VipEntry {
             mac,
             vrid,
             flags: 0,
-            stat_slot,
+            stat_slot: 0,
             vrid_ifindex,
         };
-        self.vips
-            .insert(&key, &entry, 0)
-            .map_err(|e| DataplaneError::map(map_names::VIPS, "insert", e))?;
-        if fresh {
-            self.free_slots.pop();
-        }
-        self.slots.insert(key, stat_slot);
-        Ok(())
+        self.vip_table().upsert(key, entry)
     }
 
     /// Removes VIP `addr` from `ifindex`.
@@ -287,13 +272,7 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        if let Some(slot) = self.slots.remove(&key) {
-            self.free_slots.push(slot);
-            self.vips
-                .remove(&key)
-                .map_err(|e| DataplaneError::map(map_names::VIPS, "remove", e))?;
-        }
-        Ok(())
+        self.vip_table().remove(key)
     }
 
     /// Per-VIP counters of `addr` on `ifindex`, summed over CPUs.
@@ -306,10 +285,18 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        let Some(&slot) = self.slots.get(&key) else {
-            return Ok(None);
-        };
-        reader::sum_vip_counters(&self.vip_counters, slot).map(Some)
+        vip_table::counters(&self.slots, &self.vip_counters, &key)
+    }
+
+    /// The IPv4 VIP table with its counter slots.
+    fn vip_table(&mut self) -> vip_table::VipTable<'_, VipKey> {
+        vip_table::VipTable {
+            map: &mut self.vips,
+            slots: &mut self.slots,
+            free_slots: &mut self.free_slots,
+            capacity: self.sizes.vips,
+            name: map_names::VIPS,
+        }
     }
 
     /// Configures (or reconfigures) VRRP instance `vrid` on `ifindex`. Ownership is kept as is.

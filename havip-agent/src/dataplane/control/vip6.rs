@@ -6,7 +6,7 @@ use std::net::Ipv6Addr;
 
 use havip_common::{Vip6Key, VipCounters, VipEntry, map_names};
 
-use super::{Dataplane, DataplaneError, reader};
+use super::{Dataplane, DataplaneError};
 
 impl Dataplane {
     /// Adds or updates IPv6 VIP `addr` on `ifindex`, answered with `mac` while instance `vrid`
@@ -23,30 +23,14 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        let (stat_slot, fresh) = match self.slots6.get(&key) {
-            Some(&s) => (s, false),
-            None => (
-                *self.free_slots.last().ok_or(DataplaneError::VipTableFull {
-                    capacity: self.sizes.vips,
-                })?,
-                true,
-            ),
-        };
         let entry = VipEntry {
             mac,
             vrid,
             flags: 0,
-            stat_slot,
+            stat_slot: 0,
             vrid_ifindex,
         };
-        self.vips6
-            .insert(&key, &entry, 0)
-            .map_err(|e| DataplaneError::map(map_names::VIPS6, "insert", e))?;
-        if fresh {
-            self.free_slots.pop();
-        }
-        self.slots6.insert(key, stat_slot);
-        Ok(())
+        self.vip6_table().upsert(key, entry)
     }
 
     /// Removes IPv6 VIP `addr` from `ifindex`; its counter slot becomes free.
@@ -55,13 +39,7 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        if let Some(slot) = self.slots6.remove(&key) {
-            self.free_slots.push(slot);
-            self.vips6
-                .remove(&key)
-                .map_err(|e| DataplaneError::map(map_names::VIPS6, "remove", e))?;
-        }
-        Ok(())
+        self.vip6_table().remove(key)
     }
 
     /// Per-VIP counters of IPv6 VIP `addr` on `ifindex`, summed over CPUs (`replied` counts
@@ -75,9 +53,17 @@ impl Dataplane {
             ifindex,
             addr: addr.octets(),
         };
-        let Some(&slot) = self.slots6.get(&key) else {
-            return Ok(None);
-        };
-        reader::sum_vip_counters(&self.vip_counters, slot).map(Some)
+        super::vip_table::counters(&self.slots6, &self.vip_counters, &key)
+    }
+
+    /// The IPv6 VIP table with its counter slots.
+    fn vip6_table(&mut self) -> super::vip_table::VipTable<'_, Vip6Key> {
+        super::vip_table::VipTable {
+            map: &mut self.vips6,
+            slots: &mut self.slots6,
+            free_slots: &mut self.free_slots,
+            capacity: self.sizes.vips,
+            name: map_names::VIPS6,
+        }
     }
 }
