@@ -1,9 +1,12 @@
 //! What the Alibaba Cloud and AWS clients share: their error type (classified with the cloud's
 //! row of [`super::errors`]), a bounded body reader, and the retry loop (backoff by class,
 //! new role credentials after an expired-token answer, every try counted and logged without
-//! secrets).
+//! secrets); and, with the Tencent client, how the HTTP client of an endpoint is built.
 
-use std::{future::Future, time::Instant};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use tracing::{debug, warn};
 
@@ -13,6 +16,7 @@ use super::{
     retry::{Backoff, Disposition},
     role::KeySource,
     stats::CloudStats,
+    tencent::ClientError,
 };
 
 /// The largest answer read.
@@ -117,6 +121,32 @@ impl RpcError {
             source,
         }
     }
+}
+
+/// The HTTP client, URL and `host` header of `endpoint`; requests and connections time out
+/// after `timeout`.
+pub fn http_client(
+    endpoint: &str,
+    timeout: Duration,
+) -> Result<(reqwest::Client, reqwest::Url, String), ClientError> {
+    let bad = || ClientError::Endpoint {
+        endpoint: endpoint.to_owned(),
+    };
+    let url = reqwest::Url::parse(endpoint).map_err(|_| bad())?;
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return Err(bad()),
+    };
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("havip/", env!("CARGO_PKG_VERSION")))
+        // A signed request goes to the configured endpoint or nowhere.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|source| ClientError::Http { source })?;
+    Ok((http, url, host))
 }
 
 /// Status and body of `response`, at most [`MAX_BODY`] bytes.

@@ -21,6 +21,7 @@ use super::{
     metadata::MetadataError,
     retry::{Backoff, Disposition},
     role::KeySource,
+    rpc,
     stats::CloudStats,
     tc3,
 };
@@ -180,26 +181,12 @@ impl Client {
         keys: KeySource,
         stats: CloudStats,
     ) -> Result<Self, ClientError> {
-        let bad = || ClientError::Endpoint {
-            endpoint: cfg.endpoint().to_owned(),
-        };
-        let url = reqwest::Url::parse(cfg.endpoint()).map_err(|_| bad())?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => return Err(bad()),
-        };
+        let (http, url, host) = rpc::http_client(cfg.endpoint(), cfg.request_timeout)?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(bad());
+            return Err(ClientError::Endpoint {
+                endpoint: cfg.endpoint().to_owned(),
+            });
         }
-        let http = reqwest::Client::builder()
-            .timeout(cfg.request_timeout)
-            .connect_timeout(cfg.request_timeout)
-            .user_agent(concat!("havip/", env!("CARGO_PKG_VERSION")))
-            // A signed request goes to the configured endpoint or nowhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|source| ClientError::Http { source })?;
         Ok(Self {
             http,
             url,
