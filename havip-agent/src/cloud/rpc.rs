@@ -85,11 +85,7 @@ impl RpcError {
             Self::Transport { .. } | Self::Decode { .. } | Self::Credentials { .. } => {
                 Disposition::Retry
             }
-            Self::Http { status, .. } => match status {
-                429 => Disposition::BackOff,
-                408 | 500..=599 => Disposition::Retry,
-                _ => Disposition::GiveUp,
-            },
+            Self::Http { status, .. } => Disposition::of_http_status(*status),
             Self::Api { class, .. } => class.disposition(),
         }
     }
@@ -152,20 +148,31 @@ pub fn http_client(
 /// Status and body of `response`, at most [`MAX_BODY`] bytes.
 pub async fn read_body(
     action: &str,
-    mut response: reqwest::Response,
+    response: reqwest::Response,
 ) -> Result<(u16, Vec<u8>), RpcError> {
+    read_body_with(
+        response,
+        |e| RpcError::transport(action, e),
+        |what| RpcError::Decode {
+            action: action.to_owned(),
+            what,
+        },
+    )
+    .await
+}
+
+/// Status and body of `response`, at most [`MAX_BODY`] bytes, with the caller's errors: `transport`
+/// when the body breaks off, `decode` (given what is wrong) when it is too large.
+pub async fn read_body_with<E>(
+    mut response: reqwest::Response,
+    transport: impl Fn(reqwest::Error) -> E,
+    decode: impl FnOnce(String) -> E,
+) -> Result<(u16, Vec<u8>), E> {
     let status = response.status().as_u16();
     let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| RpcError::transport(action, e))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(&transport)? {
         if bytes.len() + chunk.len() > MAX_BODY {
-            return Err(RpcError::Decode {
-                action: action.to_owned(),
-                what: format!("answer larger than {MAX_BODY} bytes"),
-            });
+            return Err(decode(format!("answer larger than {MAX_BODY} bytes")));
         }
         bytes.extend_from_slice(&chunk);
     }
