@@ -18,12 +18,10 @@
 //! whole is covered; and it has the same shape as TC3 and `SigV4`, so one kind of code and test
 //! serves all three clouds. Pure functions: no clock, no randomness, no I/O.
 
-use std::fmt::Write as _;
-
 use super::{
     secret::Secret,
     sigv4::canonical_query,
-    tc3::{hmac_sha256, sha256_hex},
+    tc3::{canonical_headers_with, canonical_request, hmac_sha256, sha256_hex, utc_civil},
 };
 
 /// The algorithm name.
@@ -63,28 +61,15 @@ pub struct Signed {
 /// Signs `req` with `access_key_id` / `secret`.
 #[must_use]
 pub fn sign(access_key_id: &str, secret: &Secret, req: &Request<'_>) -> Signed {
-    let mut lines: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    lines.sort();
-    let canonical_headers = lines.iter().fold(String::new(), |mut acc, (k, v)| {
-        let _ = writeln!(acc, "{k}:{v}");
-        acc
-    });
-    let signed_headers = lines
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    let canonical_request = format!(
-        "{}\n{}\n{}\n{canonical_headers}\n{signed_headers}\n{}",
+    let headers = canonical_headers_with(req.headers, |v| v.trim().to_owned());
+    let canonical_request = canonical_request(
         req.method,
         req.canonical_uri,
-        canonical_query(req.query),
-        sha256_hex(req.payload)
+        &canonical_query(req.query),
+        &headers,
+        req.payload,
     );
+    let (_, signed_headers) = headers;
     let string_to_sign = format!("{ALGORITHM}\n{}", sha256_hex(canonical_request.as_bytes()));
     let signature = hex::encode(hmac_sha256(
         secret.expose().as_bytes(),
@@ -106,14 +91,8 @@ pub fn sign(access_key_id: &str, secret: &Secret, req: &Request<'_>) -> Signed {
 /// `YYYY-MM-DDTHH:MM:SSZ` of a Unix time (`x-acs-date`).
 #[must_use]
 pub fn acs_date(timestamp: u64) -> String {
-    let (y, m, d) = super::tc3::civil_from_days(timestamp / 86_400);
-    let secs = timestamp % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let ((year, month, day), (hour, min, sec)) = utc_civil(timestamp);
+    format!("{year:04}-{month:02}-{day:02}T{hour:02}:{min:02}:{sec:02}Z")
 }
 
 #[cfg(test)]

@@ -15,10 +15,9 @@ use super::{
     alibaba::{self, Client, HaVip},
     config::providers::AlibabaHavipConfig,
     identity::Identity,
-    reporter::Reporter,
+    reporter::{self, Confirm, Reporter, Step},
     retry::{Backoff, Disposition},
     stats::CloudStats,
-    tencent::pause,
 };
 use crate::vrrp::State;
 
@@ -38,16 +37,6 @@ pub struct AlibabaHavipReporter {
     /// When this node last asked for its association: the change is asynchronous, so it is not
     /// asked again while it may still be under way.
     associating_since: Option<Instant>,
-}
-
-/// One look at the `HaVip`.
-enum Step {
-    /// This instance is associated and the master (and alone, with `exclusive`).
-    Agreed,
-    /// Not yet: look again.
-    Wait,
-    /// Retrying cannot help.
-    Stop,
 }
 
 impl AlibabaHavipReporter {
@@ -103,18 +92,38 @@ impl AlibabaHavipReporter {
         {
             // Already (un)associated, maybe by an earlier call that looked lost: the next look
             // decides.
-            Err(e) if e.code().is_some_and(|c| c.contains("Associated")) => Step::Wait,
+            Err(e) if e.code().is_some_and(|c| c.contains("Associated")) => Step::Retry,
             Err(e) if e.disposition() == Disposition::GiveUp => {
                 error!(provider = NAME, instance = %self.info.name, havip_id = %self.cfg.havip_id,
                     action, code = e.code().unwrap_or("none"), error = %e, "HaVip change refused");
                 Step::Stop
             }
             // Asynchronous: the next look says whether it took effect.
-            Ok(_) | Err(_) => Step::Wait,
+            Ok(_) | Err(_) => Step::Retry,
         }
     }
 
-    async fn step(&mut self, deadline: Instant) -> Step {
+    async fn confirm(&mut self, takeover: Instant, since: Instant, deadline: Instant) {
+        reporter::confirm(self, (), takeover, since, deadline).await;
+    }
+}
+
+impl Confirm for AlibabaHavipReporter {
+    type Target = ();
+
+    fn stats(&self) -> &CloudStats {
+        &self.stats
+    }
+
+    fn recheck_interval(&self) -> Duration {
+        self.cfg.recheck_interval
+    }
+
+    fn set_agreed(&mut self, takeover: Instant) {
+        self.agreed = Some(takeover);
+    }
+
+    async fn step(&mut self, (): (), deadline: Instant) -> Step {
         let me = match self.identity.instance_id().await {
             Ok(me) => me,
             Err(e) => {
@@ -139,7 +148,7 @@ impl AlibabaHavipReporter {
                     code = e.code().unwrap_or("none"), error = %e, "cannot read the HaVip");
                 return Step::Stop;
             }
-            Err(_) => return Step::Wait,
+            Err(_) => return Step::Retry,
         };
         let associated = havip.associated().contains(&me);
         if !associated {
@@ -147,7 +156,7 @@ impl AlibabaHavipReporter {
                 .associating_since
                 .is_some_and(|t| t.elapsed() < self.association_wait())
             {
-                return Step::Wait;
+                return Step::Retry;
             }
             info!(provider = NAME, instance = %self.info.name, havip_id = %self.cfg.havip_id,
                 "associating the HaVip with this instance");
@@ -174,7 +183,7 @@ impl AlibabaHavipReporter {
                 }
             }
             if havip.associated().len() > 1 {
-                return Step::Wait;
+                return Step::Retry;
             }
         }
         if havip.master() == Some(me.as_str()) {
@@ -184,37 +193,19 @@ impl AlibabaHavipReporter {
                 master = havip.master().unwrap_or("nothing"),
                 "HaVip not on this node yet; re-announcing");
             self.reannounce.request();
-            Step::Wait
+            Step::Retry
         }
     }
 
-    async fn confirm(&mut self, takeover: Instant, since: Instant, deadline: Instant) {
-        loop {
-            match self.step(deadline).await {
-                Step::Agreed => {
-                    let took = since.elapsed();
-                    self.agreed = Some(takeover);
-                    self.stats.agreed(NAME, &self.info.name, took);
-                    self.stats.report(NAME, &self.info.name, "agreed");
-                    info!(provider = NAME, instance = %self.info.name, havip_id = %self.cfg.havip_id,
-                        took_ms = took.as_millis(), "cloud agrees: the HaVip answers on this node");
-                    return;
-                }
-                Step::Stop => {
-                    self.stats.report(NAME, &self.info.name, "failed");
-                    return;
-                }
-                Step::Wait => {}
-            }
-            if Instant::now() + self.cfg.recheck_interval > deadline {
-                self.stats.report(NAME, &self.info.name, "timeout");
-                error!(provider = NAME, instance = %self.info.name, havip_id = %self.cfg.havip_id,
-                    waited_ms = since.elapsed().as_millis(),
-                    "the HaVip is not on this node yet; reconciliation keeps trying");
-                return;
-            }
-            pause(self.cfg.recheck_interval).await;
-        }
+    fn log_agreed(&self, (): (), took: Duration) {
+        info!(provider = NAME, instance = %self.info.name, havip_id = %self.cfg.havip_id,
+            took_ms = took.as_millis(), "cloud agrees: the HaVip answers on this node");
+    }
+
+    fn log_timeout(&self, (): (), waited: Duration) {
+        error!(provider = NAME, instance = %self.info.name, havip_id = %self.cfg.havip_id,
+            waited_ms = waited.as_millis(),
+            "the HaVip is not on this node yet; reconciliation keeps trying");
     }
 }
 
@@ -246,7 +237,7 @@ impl Reporter for AlibabaHavipReporter {
                 .await;
             return;
         }
-        if let Step::Agreed = self.step(now + self.cfg.confirm_timeout).await {
+        if let Step::Agreed = self.step((), now + self.cfg.confirm_timeout).await {
             return;
         }
         self.stats.report(NAME, &self.info.name, "disagreed");

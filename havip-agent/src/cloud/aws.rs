@@ -10,13 +10,12 @@ use std::{
 
 use super::{
     config::providers::{AwsConfig, INSTANCE_ROLE},
-    credentials::Credentials,
+    credentials::{self, KeySettings},
     errors,
-    metadata::{Flavor, Metadata},
+    metadata::Flavor,
     retry::Backoff,
-    role::{KeySource, RoleCache, RoleKind},
+    role::{KeySource, RoleKind},
     rpc::{self, RpcError},
-    secret::Secret,
     sigv4,
     stats::CloudStats,
     tencent::ClientError,
@@ -42,35 +41,24 @@ pub fn key_source(
     cfg: &AwsConfig,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<KeySource, String> {
-    if cfg.credentials.as_deref() == Some(INSTANCE_ROLE) {
-        let m = Metadata::new(cfg.metadata_url(), Flavor::Aws).map_err(|e| e.to_string())?;
-        return Ok(KeySource::Role(RoleCache::new(
-            RoleKind::AwsInstanceProfile,
-            m,
-            cfg.role_name.clone(),
-        )));
-    }
-    let creds = match (&cfg.access_key_id, &cfg.secret_access_key) {
-        (Some(id), Some(key)) => Credentials {
-            secret_id: id.clone(),
-            secret_key: key.clone(),
-            token: cfg.session_token.clone(),
+    credentials::role_pair_or_env(
+        &KeySettings {
+            use_role: cfg.credentials.as_deref() == Some(INSTANCE_ROLE),
+            metadata_url: cfg.metadata_url(),
+            role: (Flavor::Aws, RoleKind::AwsInstanceProfile),
+            role_name: cfg.role_name.as_ref(),
+            pair: (
+                cfg.access_key_id.as_ref(),
+                cfg.secret_access_key.as_ref(),
+                cfg.session_token.as_ref(),
+            ),
+            env: ENV,
+            missing: "no credentials: set credentials = \"instance-role\", \
+                      access_key_id/secret_access_key, or AWS_ACCESS_KEY_ID/\
+                      AWS_SECRET_ACCESS_KEY",
         },
-        _ => match (env(ENV[0]), env(ENV[1])) {
-            (Some(id), Some(key)) => Credentials {
-                secret_id: id,
-                secret_key: Secret::new(key),
-                token: env(ENV[2]).filter(|t| !t.is_empty()).map(Secret::new),
-            },
-            _ => {
-                return Err("no credentials: set credentials = \"instance-role\", \
-                            access_key_id/secret_access_key, or AWS_ACCESS_KEY_ID/\
-                            AWS_SECRET_ACCESS_KEY"
-                    .to_owned());
-            }
-        },
-    };
-    Ok(KeySource::Static(creds))
+        env,
+    )
 }
 
 /// One ENI of `DescribeNetworkInterfaces`: its id and private IPs.
@@ -177,23 +165,7 @@ pub struct Client {
 impl Client {
     /// A client for `cfg` signing with `keys`.
     pub fn new(cfg: &AwsConfig, keys: KeySource, stats: CloudStats) -> Result<Self, ClientError> {
-        let endpoint = cfg.endpoint();
-        let bad = || ClientError::Endpoint {
-            endpoint: endpoint.clone(),
-        };
-        let url = reqwest::Url::parse(&endpoint).map_err(|_| bad())?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => return Err(bad()),
-        };
-        let http = reqwest::Client::builder()
-            .timeout(cfg.request_timeout)
-            .connect_timeout(cfg.request_timeout)
-            .user_agent(concat!("havip/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|source| ClientError::Http { source })?;
+        let (http, url, host) = rpc::http_client(&cfg.endpoint(), cfg.request_timeout)?;
         Ok(Self {
             http,
             url,

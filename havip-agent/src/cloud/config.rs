@@ -376,6 +376,43 @@ fn check_timing(
     }
 }
 
+/// Checks the entries of the provider list `table` (`cloud.tencent_havip`): each names a
+/// configured VRRP instance not named before, passes the provider's own checks (`own`, given
+/// the entry's path), and has sane timings. `fields` gives an entry's instance and its
+/// `confirm_timeout`, `recheck_interval` and `reconcile_interval`: serde cannot flatten a
+/// shared timing table into a `deny_unknown_fields` struct, so each entry keeps its own fields
+/// and this one function checks them all alike.
+fn check_entries<T>(
+    table: &str,
+    entries: &[T],
+    instances: &[&str],
+    errors: &mut Vec<FieldError>,
+    fields: impl Fn(&T) -> (&str, [Duration; 3]),
+    own: impl Fn(&T, &str, &mut Vec<FieldError>),
+) {
+    let mut seen = Vec::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let path = format!("{table}[{i}]");
+        let (instance, [confirm, recheck, reconcile]) = fields(entry);
+        check_instance(
+            instance,
+            format!("{path}.instance"),
+            instances,
+            &mut seen,
+            errors,
+        );
+        own(entry, &path, errors);
+        check_timing(&path, confirm, recheck, reconcile, errors);
+    }
+}
+
+/// `havip_id` of the entry at `path` is not empty.
+fn check_havip_id(havip_id: &str, path: &str, errors: &mut Vec<FieldError>) {
+    if havip_id.trim().is_empty() {
+        errors.push(field_error(format!("{path}.havip_id"), "must not be empty"));
+    }
+}
+
 /// `[cloud.tencent]` and `[cloud.node]`.
 fn check_account_and_node(settings: &Settings, errors: &mut Vec<FieldError>) {
     let uses_tencent =
@@ -445,45 +482,32 @@ fn check_account_and_node(settings: &Settings, errors: &mut Vec<FieldError>) {
 fn check(settings: &Settings, instances: &[&str], errors: &mut Vec<FieldError>) {
     check_account_and_node(settings, errors);
     providers::check(settings, instances, errors);
-    let mut seen = Vec::new();
-    for (i, h) in settings.tencent_havip.iter().enumerate() {
-        let path = format!("cloud.tencent_havip[{i}]");
-        check_instance(
-            &h.instance,
-            format!("{path}.instance"),
-            instances,
-            &mut seen,
-            errors,
-        );
-        if h.havip_id.trim().is_empty() {
-            errors.push(field_error(format!("{path}.havip_id"), "must not be empty"));
-        }
-        check_timing(
-            &path,
-            h.confirm_timeout,
-            h.recheck_interval,
-            h.reconcile_interval,
-            errors,
-        );
-    }
-    let mut seen = Vec::new();
-    for (i, m) in settings.tencent_migrate_ip.iter().enumerate() {
-        let path = format!("cloud.tencent_migrate_ip[{i}]");
-        check_instance(
-            &m.instance,
-            format!("{path}.instance"),
-            instances,
-            &mut seen,
-            errors,
-        );
-        check_timing(
-            &path,
-            m.confirm_timeout,
-            m.recheck_interval,
-            m.reconcile_interval,
-            errors,
-        );
-    }
+    check_entries(
+        "cloud.tencent_havip",
+        &settings.tencent_havip,
+        instances,
+        errors,
+        |h| {
+            (
+                &h.instance,
+                [h.confirm_timeout, h.recheck_interval, h.reconcile_interval],
+            )
+        },
+        |h, path, errors| check_havip_id(&h.havip_id, path, errors),
+    );
+    check_entries(
+        "cloud.tencent_migrate_ip",
+        &settings.tencent_migrate_ip,
+        instances,
+        errors,
+        |m| {
+            (
+                &m.instance,
+                [m.confirm_timeout, m.recheck_interval, m.reconcile_interval],
+            )
+        },
+        |_, _, _| {},
+    );
     for (i, w) in settings.webhook.iter().enumerate() {
         let path = format!("cloud.webhook[{i}]");
         check_url(&w.url, format!("{path}.url"), errors);

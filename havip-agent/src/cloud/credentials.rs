@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{
     config::TencentConfig,
-    metadata::{Flavor, Metadata},
+    metadata::{Flavor, Metadata, MetadataError},
     role::{KeySource, RoleCache, RoleKind},
     secret::Secret,
 };
@@ -200,16 +200,86 @@ pub fn key_source(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<(KeySource, Source), CredentialsError> {
     if cfg.credentials.as_deref() == Some(super::config::CAM_ROLE) {
-        let metadata = Metadata::new(cfg.metadata_url(), Flavor::Tencent).map_err(|e| {
-            CredentialsError::Metadata {
-                message: e.to_string(),
-            }
+        let keys = role_keys(
+            cfg.metadata_url(),
+            Flavor::Tencent,
+            RoleKind::TencentCam,
+            cfg.role_name.clone(),
+        )
+        .map_err(|e| CredentialsError::Metadata {
+            message: e.to_string(),
         })?;
-        let cache = RoleCache::new(RoleKind::TencentCam, metadata, cfg.role_name.clone());
-        return Ok((KeySource::Role(cache), Source::CamRole));
+        return Ok((keys, Source::CamRole));
     }
     let (creds, source) = resolve(cfg, env)?;
     Ok((KeySource::Static(creds), source))
+}
+
+/// The instance role's keys, fetched from the metadata service at `metadata_url` (`role`:
+/// the configured role name, else the one the service lists).
+pub fn role_keys(
+    metadata_url: &str,
+    flavor: Flavor,
+    kind: RoleKind,
+    role: Option<String>,
+) -> Result<KeySource, MetadataError> {
+    let metadata = Metadata::new(metadata_url, flavor)?;
+    Ok(KeySource::Role(RoleCache::new(kind, metadata, role)))
+}
+
+/// A provider's key settings in its own names, for [`role_pair_or_env`].
+pub struct KeySettings<'a> {
+    /// `credentials` names the instance role (`"ram-role"`, `"instance-role"`).
+    pub use_role: bool,
+    /// The metadata service to ask for the role's keys.
+    pub metadata_url: &'a str,
+    /// The metadata flavor and role kind of the provider.
+    pub role: (Flavor, RoleKind),
+    /// The configured role name, if any.
+    pub role_name: Option<&'a String>,
+    /// The configured key id, key and STS token.
+    pub pair: (Option<&'a String>, Option<&'a Secret>, Option<&'a Secret>),
+    /// The environment variables of the key id, key and token, as the provider's tools read
+    /// them.
+    pub env: [&'a str; 3],
+    /// The error when nothing is configured: what to set (never a key).
+    pub missing: &'a str,
+}
+
+/// The key source of `settings`: the instance role, the configured pair, else the pair in
+/// the environment (read through `env`; an empty token there counts as none).
+pub fn role_pair_or_env(
+    settings: &KeySettings<'_>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<KeySource, String> {
+    if settings.use_role {
+        let (flavor, kind) = settings.role;
+        return role_keys(
+            settings.metadata_url,
+            flavor,
+            kind,
+            settings.role_name.cloned(),
+        )
+        .map_err(|e| e.to_string());
+    }
+    let creds = match settings.pair {
+        (Some(id), Some(key), token) => Credentials {
+            secret_id: id.clone(),
+            secret_key: key.clone(),
+            token: token.cloned(),
+        },
+        _ => match (env(settings.env[0]), env(settings.env[1])) {
+            (Some(id), Some(key)) => Credentials {
+                secret_id: id,
+                secret_key: Secret::new(key),
+                token: env(settings.env[2])
+                    .filter(|t| !t.is_empty())
+                    .map(Secret::new),
+            },
+            _ => return Err(settings.missing.to_owned()),
+        },
+    };
+    Ok(KeySource::Static(creds))
 }
 
 #[cfg(test)]

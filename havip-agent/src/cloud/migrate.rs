@@ -16,13 +16,12 @@ use super::{
     InstanceInfo, Ownership,
     config::MigrateConfig,
     identity::Identity,
-    reporter::Reporter,
+    reporter::{self, Confirm, Reporter, Step},
     retry::{Backoff, Disposition},
     stats::CloudStats,
     tencent::{
         ApiError, Client,
         api::{self, NetworkInterfaces},
-        pause,
     },
 };
 use crate::vrrp::State;
@@ -40,12 +39,6 @@ pub struct MigrateReporter {
     stats: CloudStats,
     my_eni: Option<String>,
     agreed: Option<Instant>,
-}
-
-enum Step {
-    Agreed,
-    Retry,
-    Stop,
 }
 
 impl MigrateReporter {
@@ -135,6 +128,31 @@ impl MigrateReporter {
         found
     }
 
+    async fn confirm(&mut self, takeover: Instant, since: Instant, deadline: Instant) {
+        let Some(ip) = self.ip() else {
+            error!(provider = NAME, instance = %self.info.name, "no private IP to move");
+            self.stats.report(NAME, &self.info.name, "failed");
+            return;
+        };
+        reporter::confirm(self, ip, takeover, since, deadline).await;
+    }
+}
+
+impl Confirm for MigrateReporter {
+    type Target = Ipv4Addr;
+
+    fn stats(&self) -> &CloudStats {
+        &self.stats
+    }
+
+    fn recheck_interval(&self) -> Duration {
+        self.cfg.recheck_interval
+    }
+
+    fn set_agreed(&mut self, takeover: Instant) {
+        self.agreed = Some(takeover);
+    }
+
     /// One look and, if needed, one move.
     async fn step(&mut self, ip: Ipv4Addr, deadline: Instant) -> Step {
         let Some(mine) = self.my_eni(deadline).await else {
@@ -195,38 +213,15 @@ impl MigrateReporter {
         }
     }
 
-    async fn confirm(&mut self, takeover: Instant, since: Instant, deadline: Instant) {
-        let Some(ip) = self.ip() else {
-            error!(provider = NAME, instance = %self.info.name, "no private IP to move");
-            self.stats.report(NAME, &self.info.name, "failed");
-            return;
-        };
-        loop {
-            match self.step(ip, deadline).await {
-                Step::Agreed => {
-                    let took = since.elapsed();
-                    self.agreed = Some(takeover);
-                    self.stats.agreed(NAME, &self.info.name, took);
-                    self.stats.report(NAME, &self.info.name, "agreed");
-                    info!(provider = NAME, instance = %self.info.name, %ip, took_ms = took.as_millis(),
-                        "cloud agrees: the private IP is on this node's ENI");
-                    return;
-                }
-                Step::Stop => {
-                    self.stats.report(NAME, &self.info.name, "failed");
-                    return;
-                }
-                Step::Retry => {}
-            }
-            if Instant::now() + self.cfg.recheck_interval > deadline {
-                self.stats.report(NAME, &self.info.name, "timeout");
-                error!(provider = NAME, instance = %self.info.name, %ip,
-                    waited_ms = since.elapsed().as_millis(),
-                    "the private IP is not on this node yet; reconciliation keeps trying");
-                return;
-            }
-            pause(self.cfg.recheck_interval).await;
-        }
+    fn log_agreed(&self, ip: Ipv4Addr, took: Duration) {
+        info!(provider = NAME, instance = %self.info.name, %ip, took_ms = took.as_millis(),
+            "cloud agrees: the private IP is on this node's ENI");
+    }
+
+    fn log_timeout(&self, ip: Ipv4Addr, waited: Duration) {
+        error!(provider = NAME, instance = %self.info.name, %ip,
+            waited_ms = waited.as_millis(),
+            "the private IP is not on this node yet; reconciliation keeps trying");
     }
 }
 

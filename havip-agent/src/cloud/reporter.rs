@@ -1,14 +1,18 @@
 //! The [`Reporter`] abstraction and the task that drives one: it waits for the instance's
 //! latest [`Ownership`], carries it out ([`Reporter::apply`]), then checks it periodically
 //! ([`Reporter::reconcile`]) for as long as the state holds. A newer state cancels whatever the
-//! reporter is doing for an older one: only the latest state matters to the cloud.
+//! reporter is doing for an older one: only the latest state matters to the cloud. The
+//! providers that move a VIP themselves share the loop that confirms a takeover ([`confirm`]).
 
-use std::{future::Future, time::Duration};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use tokio::sync::watch;
 use tracing::debug;
 
-use super::Ownership;
+use super::{Ownership, stats::CloudStats, tencent::pause};
 
 /// Something that tells the cloud (or anyone) who owns an instance's VIPs.
 pub trait Reporter: Send + 'static {
@@ -30,6 +34,80 @@ pub trait Reporter: Send + 'static {
 
     /// Called when `change` was cancelled by a newer one before `apply` finished.
     fn superseded(&mut self, change: &Ownership);
+}
+
+/// One look at the cloud while confirming a takeover ([`confirm`]).
+pub enum Step {
+    /// The cloud agrees: the VIP is on this node.
+    Agreed,
+    /// Not yet: look again.
+    Retry,
+    /// Retrying cannot help.
+    Stop,
+}
+
+/// A reporter that confirms a takeover by looking at the cloud until it agrees; each provider
+/// says how to look and what to log, [`confirm`] does the rest.
+pub trait Confirm: Reporter {
+    /// What every look is about (the private IP moved; `()` when the configuration names it).
+    type Target: Copy + Send + Sync;
+
+    /// The counters of reports.
+    fn stats(&self) -> &CloudStats;
+
+    /// The pause between two looks.
+    fn recheck_interval(&self) -> Duration;
+
+    /// Remembers that the cloud agreed with the takeover made at `takeover`.
+    fn set_agreed(&mut self, takeover: Instant);
+
+    /// One look at the cloud and, if needed, one request to change it, within `deadline`.
+    fn step(
+        &mut self,
+        target: Self::Target,
+        deadline: Instant,
+    ) -> impl Future<Output = Step> + Send;
+
+    /// Logs that the cloud agreed, `took` after the start of the confirmation.
+    fn log_agreed(&self, target: Self::Target, took: Duration);
+
+    /// Logs that the deadline passed before the cloud agreed, after `waited`.
+    fn log_timeout(&self, target: Self::Target, waited: Duration);
+}
+
+/// Looks through `c` every `recheck_interval` until the cloud agrees, a look says retrying
+/// cannot help, or the next look would pass `deadline`; counts the outcome (with the time
+/// since `since` when the cloud agrees, then remembered as agreeing with `takeover`).
+pub async fn confirm<C: Confirm>(
+    c: &mut C,
+    target: C::Target,
+    takeover: Instant,
+    since: Instant,
+    deadline: Instant,
+) {
+    loop {
+        match c.step(target, deadline).await {
+            Step::Agreed => {
+                let took = since.elapsed();
+                c.set_agreed(takeover);
+                c.stats().agreed(c.provider(), c.instance(), took);
+                c.stats().report(c.provider(), c.instance(), "agreed");
+                c.log_agreed(target, took);
+                return;
+            }
+            Step::Stop => {
+                c.stats().report(c.provider(), c.instance(), "failed");
+                return;
+            }
+            Step::Retry => {}
+        }
+        if Instant::now() + c.recheck_interval() > deadline {
+            c.stats().report(c.provider(), c.instance(), "timeout");
+            c.log_timeout(target, since.elapsed());
+            return;
+        }
+        pause(c.recheck_interval()).await;
+    }
 }
 
 /// What ended a wait.
@@ -125,10 +203,7 @@ pub async fn run<R: Reporter>(mut r: R, mut rx: watch::Receiver<Option<Ownership
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        sync::{Arc, Mutex},
-        time::{Instant, SystemTime},
-    };
+    use std::{sync::Arc, sync::Mutex, time::SystemTime};
 
     use super::*;
     use crate::vrrp::State;

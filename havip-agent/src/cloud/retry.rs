@@ -28,6 +28,19 @@ impl Disposition {
     }
 }
 
+impl Disposition {
+    /// What to do about an HTTP `status` that came without the API's error document:
+    /// throttled on 429, a transient fault on 408 and 5xx, anything else final.
+    #[must_use]
+    pub const fn of_http_status(status: u16) -> Self {
+        match status {
+            429 => Self::BackOff,
+            408 | 500..=599 => Self::Retry,
+            _ => Self::GiveUp,
+        }
+    }
+}
+
 /// Exponential backoff with "equal jitter": attempt `n` waits a random time in
 /// `[d/2, d]` where `d = min(max, base * 2^n)`. Throttling starts four steps up the ladder.
 #[derive(Clone, Debug)]

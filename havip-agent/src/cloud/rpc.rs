@@ -1,9 +1,12 @@
 //! What the Alibaba Cloud and AWS clients share: their error type (classified with the cloud's
 //! row of [`super::errors`]), a bounded body reader, and the retry loop (backoff by class,
 //! new role credentials after an expired-token answer, every try counted and logged without
-//! secrets).
+//! secrets); and, with the Tencent client, how the HTTP client of an endpoint is built.
 
-use std::{future::Future, time::Instant};
+use std::{
+    future::Future,
+    time::{Duration, Instant},
+};
 
 use tracing::{debug, warn};
 
@@ -13,6 +16,7 @@ use super::{
     retry::{Backoff, Disposition},
     role::KeySource,
     stats::CloudStats,
+    tencent::ClientError,
 };
 
 /// The largest answer read.
@@ -81,11 +85,7 @@ impl RpcError {
             Self::Transport { .. } | Self::Decode { .. } | Self::Credentials { .. } => {
                 Disposition::Retry
             }
-            Self::Http { status, .. } => match status {
-                429 => Disposition::BackOff,
-                408 | 500..=599 => Disposition::Retry,
-                _ => Disposition::GiveUp,
-            },
+            Self::Http { status, .. } => Disposition::of_http_status(*status),
             Self::Api { class, .. } => class.disposition(),
         }
     }
@@ -119,23 +119,60 @@ impl RpcError {
     }
 }
 
+/// The HTTP client, URL and `host` header of `endpoint`; requests and connections time out
+/// after `timeout`.
+pub fn http_client(
+    endpoint: &str,
+    timeout: Duration,
+) -> Result<(reqwest::Client, reqwest::Url, String), ClientError> {
+    let bad = || ClientError::Endpoint {
+        endpoint: endpoint.to_owned(),
+    };
+    let url = reqwest::Url::parse(endpoint).map_err(|_| bad())?;
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => return Err(bad()),
+    };
+    let http = reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("havip/", env!("CARGO_PKG_VERSION")))
+        // A signed request goes to the configured endpoint or nowhere.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|source| ClientError::Http { source })?;
+    Ok((http, url, host))
+}
+
 /// Status and body of `response`, at most [`MAX_BODY`] bytes.
 pub async fn read_body(
     action: &str,
-    mut response: reqwest::Response,
+    response: reqwest::Response,
 ) -> Result<(u16, Vec<u8>), RpcError> {
+    read_body_with(
+        response,
+        |e| RpcError::transport(action, e),
+        |what| RpcError::Decode {
+            action: action.to_owned(),
+            what,
+        },
+    )
+    .await
+}
+
+/// Status and body of `response`, at most [`MAX_BODY`] bytes, with the caller's errors: `transport`
+/// when the body breaks off, `decode` (given what is wrong) when it is too large.
+pub async fn read_body_with<E>(
+    mut response: reqwest::Response,
+    transport: impl Fn(reqwest::Error) -> E,
+    decode: impl FnOnce(String) -> E,
+) -> Result<(u16, Vec<u8>), E> {
     let status = response.status().as_u16();
     let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| RpcError::transport(action, e))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(&transport)? {
         if bytes.len() + chunk.len() > MAX_BODY {
-            return Err(RpcError::Decode {
-                action: action.to_owned(),
-                what: format!("answer larger than {MAX_BODY} bytes"),
-            });
+            return Err(decode(format!("answer larger than {MAX_BODY} bytes")));
         }
         bytes.extend_from_slice(&chunk);
     }

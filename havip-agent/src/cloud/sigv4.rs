@@ -18,7 +18,7 @@ use std::fmt::Write as _;
 
 use super::{
     secret::Secret,
-    tc3::{hmac_sha256, sha256_hex},
+    tc3::{canonical_headers_with, canonical_request, hmac_sha256, sha256_hex, utc_civil},
 };
 
 /// The algorithm name.
@@ -90,39 +90,21 @@ pub fn canonical_query(params: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-/// `CanonicalHeaders` (each line ends with `\n`) and `SignedHeaders`.
-fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
-    let mut lines: Vec<(String, String)> = headers
-        .iter()
-        .map(|(k, v)| {
-            let value = v.split_whitespace().collect::<Vec<_>>().join(" ");
-            (k.trim().to_ascii_lowercase(), value)
-        })
-        .collect();
-    lines.sort();
-    let canonical = lines.iter().fold(String::new(), |mut acc, (k, v)| {
-        let _ = writeln!(acc, "{k}:{v}");
-        acc
-    });
-    let signed = lines
-        .iter()
-        .map(|(k, _)| k.as_str())
-        .collect::<Vec<_>>()
-        .join(";");
-    (canonical, signed)
-}
-
 /// Signs `req` with `access_key_id` / `secret`.
 #[must_use]
 pub fn sign(access_key_id: &str, secret: &Secret, req: &Request<'_>) -> Signed {
-    let (canonical_headers, signed_headers) = canonical_headers(req.headers);
-    let canonical_request = format!(
-        "{}\n{}\n{}\n{canonical_headers}\n{signed_headers}\n{}",
+    // Inner runs of spaces count as one.
+    let headers = canonical_headers_with(req.headers, |v| {
+        v.split_whitespace().collect::<Vec<_>>().join(" ")
+    });
+    let canonical_request = canonical_request(
         req.method,
         req.canonical_uri,
-        canonical_query(req.query),
-        sha256_hex(req.payload)
+        &canonical_query(req.query),
+        &headers,
+        req.payload,
     );
+    let (_, signed_headers) = headers;
     let date = req.amz_date.get(..8).unwrap_or_default();
     let scope = format!("{date}/{}/{}/aws4_request", req.region, req.service);
     let string_to_sign = format!(
@@ -154,14 +136,8 @@ pub fn sign(access_key_id: &str, secret: &Secret, req: &Request<'_>) -> Signed {
 /// `YYYYMMDDTHHMMSSZ` of a Unix time.
 #[must_use]
 pub fn amz_date(timestamp: u64) -> String {
-    let (y, m, d) = super::tc3::civil_from_days(timestamp / 86_400);
-    let secs = timestamp % 86_400;
-    format!(
-        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let ((year, month, day), (hour, min, sec)) = utc_civil(timestamp);
+    format!("{year:04}{month:02}{day:02}T{hour:02}{min:02}{sec:02}Z")
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@
 //! Pure functions: no clock, no I/O. The caller passes the timestamp it also sends as
 //! `X-TC-Timestamp`.
 
+use std::fmt::Write as _;
+
 use hmac::{Hmac, Mac as _};
 use sha2::{Digest as _, Sha256};
 
@@ -68,16 +70,15 @@ pub struct Signed {
 /// Signs `req` with the key pair `secret_id` / `secret_key`.
 #[must_use]
 pub fn sign(secret_id: &str, secret_key: &Secret, req: &Request<'_>) -> Signed {
-    let (canonical_headers, signed_headers) = canonical_headers(req.headers);
-    let canonical_request = format!(
-        "{}\n{}\n{}\n{}\n{}\n{}",
+    let headers = canonical_headers(req.headers);
+    let canonical_request = canonical_request(
         req.method,
         req.canonical_uri,
         req.query,
-        canonical_headers,
-        signed_headers,
-        sha256_hex(req.payload)
+        &headers,
+        req.payload,
     );
+    let (_, signed_headers) = headers;
     let date = utc_date(req.timestamp);
     let credential_scope = format!("{date}/{}/{TERMINATOR}", req.service);
     let string_to_sign = format!(
@@ -109,24 +110,48 @@ pub fn sign(secret_id: &str, secret_key: &Secret, req: &Request<'_>) -> Signed {
 /// `CanonicalHeaders` (each line ends with `\n`) and `SignedHeaders` of `headers`.
 #[must_use]
 pub fn canonical_headers(headers: &[(&str, &str)]) -> (String, String) {
+    canonical_headers_with(headers, |v| v.trim().to_ascii_lowercase())
+}
+
+/// `CanonicalHeaders` (each line ends with `\n`) and `SignedHeaders` of `headers`, as TC3,
+/// `SigV4` and ACS3 all build them: names trimmed and lowercased, lines sorted; each value
+/// normalized by `value`, the one step in which the three clouds differ.
+#[must_use]
+pub fn canonical_headers_with(
+    headers: &[(&str, &str)],
+    value: impl Fn(&str) -> String,
+) -> (String, String) {
     let mut lines: Vec<(String, String)> = headers
         .iter()
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase()))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), value(v)))
         .collect();
     lines.sort();
-    let mut canonical = String::new();
-    for (k, v) in &lines {
-        canonical.push_str(k);
-        canonical.push(':');
-        canonical.push_str(v);
-        canonical.push('\n');
-    }
+    let canonical = lines.iter().fold(String::new(), |mut acc, (k, v)| {
+        let _ = writeln!(acc, "{k}:{v}");
+        acc
+    });
     let signed = lines
         .iter()
         .map(|(k, _)| k.as_str())
         .collect::<Vec<_>>()
         .join(";");
     (canonical, signed)
+}
+
+/// The canonical request of the three signatures: method, URI, encoded query, the
+/// [`canonical_headers_with`] pair and the payload's hash, one per line.
+#[must_use]
+pub fn canonical_request(
+    method: &str,
+    canonical_uri: &str,
+    query: &str,
+    (canonical_headers, signed_headers): &(String, String),
+    payload: &[u8],
+) -> String {
+    format!(
+        "{method}\n{canonical_uri}\n{query}\n{canonical_headers}\n{signed_headers}\n{}",
+        sha256_hex(payload)
+    )
 }
 
 /// Lowercase hex SHA-256 of `data`.
@@ -152,6 +177,16 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
 pub fn utc_date(timestamp: u64) -> String {
     let (y, m, d) = civil_from_days(timestamp / 86_400);
     format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// The UTC date `(year, month, day)` and time of day `(hour, minute, second)` of a Unix
+/// timestamp.
+pub(crate) fn utc_civil(timestamp: u64) -> ((u64, u64, u64), (u64, u64, u64)) {
+    let secs = timestamp % 86_400;
+    (
+        civil_from_days(timestamp / 86_400),
+        (secs / 3600, secs / 60 % 60, secs % 60),
+    )
 }
 
 /// Proleptic Gregorian date of day `days` since 1970-01-01 (the usual era arithmetic: 400-year

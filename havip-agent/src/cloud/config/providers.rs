@@ -24,7 +24,7 @@ use std::{net::Ipv4Addr, time::Duration};
 use serde::Deserialize;
 
 use super::{
-    FieldError, check_instance, check_timing, check_url, default_confirm_timeout,
+    FieldError, check_entries, check_havip_id, check_url, default_confirm_timeout,
     default_recheck_interval, default_reconcile_interval, default_request_timeout, duration,
     field_error,
 };
@@ -281,43 +281,30 @@ pub(super) fn check(settings: &super::Settings, instances: &[&str], errors: &mut
             );
         }
     }
-    let mut seen = Vec::new();
-    for (i, h) in settings.alibaba_havip.iter().enumerate() {
-        let path = format!("cloud.alibaba_havip[{i}]");
-        check_instance(
-            &h.instance,
-            format!("{path}.instance"),
-            instances,
-            &mut seen,
-            errors,
-        );
-        if h.havip_id.trim().is_empty() {
-            errors.push(field_error(format!("{path}.havip_id"), "must not be empty"));
-        }
-        check_timing(
-            &path,
-            h.confirm_timeout,
-            h.recheck_interval,
-            h.reconcile_interval,
-            errors,
-        );
-    }
-    let mut seen = Vec::new();
-    for (i, p) in settings.aws_private_ip.iter().enumerate() {
-        let path = format!("cloud.aws_private_ip[{i}]");
-        check_instance(
-            &p.instance,
-            format!("{path}.instance"),
-            instances,
-            &mut seen,
-            errors,
-        );
-        check_timing(
-            &path,
-            p.confirm_timeout,
-            p.recheck_interval,
-            p.reconcile_interval,
-            errors,
-        );
-    }
+    check_entries(
+        "cloud.alibaba_havip",
+        &settings.alibaba_havip,
+        instances,
+        errors,
+        |h| {
+            (
+                &h.instance,
+                [h.confirm_timeout, h.recheck_interval, h.reconcile_interval],
+            )
+        },
+        |h, path, errors| check_havip_id(&h.havip_id, path, errors),
+    );
+    check_entries(
+        "cloud.aws_private_ip",
+        &settings.aws_private_ip,
+        instances,
+        errors,
+        |p| {
+            (
+                &p.instance,
+                [p.confirm_timeout, p.recheck_interval, p.reconcile_interval],
+            )
+        },
+        |_, _, _| {},
+    );
 }

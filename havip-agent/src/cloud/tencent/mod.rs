@@ -21,6 +21,7 @@ use super::{
     metadata::MetadataError,
     retry::{Backoff, Disposition},
     role::KeySource,
+    rpc,
     stats::CloudStats,
     tc3,
 };
@@ -29,8 +30,6 @@ use super::{
 pub const SERVICE: &str = "vpc";
 /// The API version of every VPC action used here.
 pub const VERSION: &str = "2017-03-12";
-/// The largest answer read.
-const MAX_BODY: usize = 1 << 20;
 const CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 /// Why a client could not be built.
@@ -112,11 +111,7 @@ impl ApiError {
             Self::Transport { .. } | Self::Decode { .. } | Self::Credentials { .. } => {
                 Disposition::Retry
             }
-            Self::Http { status, .. } => match status {
-                429 => Disposition::BackOff,
-                408 | 500..=599 => Disposition::Retry,
-                _ => Disposition::GiveUp,
-            },
+            Self::Http { status, .. } => Disposition::of_http_status(*status),
             Self::Api { code, .. } => classify(code),
         }
     }
@@ -180,26 +175,12 @@ impl Client {
         keys: KeySource,
         stats: CloudStats,
     ) -> Result<Self, ClientError> {
-        let bad = || ClientError::Endpoint {
-            endpoint: cfg.endpoint().to_owned(),
-        };
-        let url = reqwest::Url::parse(cfg.endpoint()).map_err(|_| bad())?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => return Err(bad()),
-        };
+        let (http, url, host) = rpc::http_client(cfg.endpoint(), cfg.request_timeout)?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(bad());
+            return Err(ClientError::Endpoint {
+                endpoint: cfg.endpoint().to_owned(),
+            });
         }
-        let http = reqwest::Client::builder()
-            .timeout(cfg.request_timeout)
-            .connect_timeout(cfg.request_timeout)
-            .user_agent(concat!("havip/", env!("CARGO_PKG_VERSION")))
-            // A signed request goes to the configured endpoint or nowhere.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|source| ClientError::Http { source })?;
         Ok(Self {
             http,
             url,
@@ -266,18 +247,12 @@ impl Client {
             // Tencent's signing rules only cover the headers listed in SignedHeaders).
             request = request.header("X-TC-Token", token.expose());
         }
-        let mut response = request.body(body).send().await.map_err(transport)?;
-        let status = response.status().as_u16();
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if bytes.len() + chunk.len() > MAX_BODY {
-                return Err(ApiError::Decode {
-                    action: action.to_owned(),
-                    what: format!("answer larger than {MAX_BODY} bytes"),
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let response = request.body(body).send().await.map_err(transport)?;
+        let (status, bytes) = rpc::read_body_with(response, transport, |what| ApiError::Decode {
+            action: action.to_owned(),
+            what,
+        })
+        .await?;
         parse_answer(action, status, &bytes)
     }
 
