@@ -415,24 +415,24 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         let next = shell.runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
         let cap = now().saturating_add(metrics::HEARTBEAT_INTERVAL);
         let at = next.map_or(cap, |t| t.min(cap));
-        if let Err(e) = deadline.arm(at.as_nanos()) {
+        // A backup's deadline (its Master_Down_Timer) is met by waking early and spinning to it
+        // (timer.rs, `precise_wait`); every other deadline takes the timer's own wake-up.
+        let precise = next.filter(|&t| t == at && shell.runtimes.iter().any(|r| backup_due(r, t)));
+        let wake = precise.map_or(at, |t| {
+            t.checked_sub(timer::PRECISE_LEAD)
+                .unwrap_or(vrrp::Instant::ZERO)
+        });
+        if let Err(e) = deadline.arm(wake.as_nanos()) {
             // A loop that cannot keep time must not hold a VIP: resign cleanly.
             error!(error = %e, "stopping");
             break 'run;
         }
         let inputs: Vec<Input> = tokio::select! {
-            late = deadline.wait() => match late {
-                Ok(late) => {
-                    if next == Some(at) {
-                        metrics.timer_lateness(late);
-                    }
-                    vec![Input::Timer]
-                }
-                Err(e) => {
-                    error!(error = %e, "stopping");
-                    vec![Input::Stop]
-                }
-            },
+            // Adverts first: when an advert and the Master_Down deadline are ready together,
+            // the advert (its arrival time is the kernel's, see `shell::received_at`) decides
+            // whether the deadline still holds; a random pick could take over from a master
+            // whose advert is already waiting.
+            biased;
             ready = events.0.readable_mut() => {
                 let Ok(mut guard) = ready else { continue };
                 // Clear readiness *before* draining: the kernel only signals a ring buffer when
@@ -450,6 +450,18 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 }
                 adverts
             }
+            late = deadline.wait() => match late {
+                Ok(late) => {
+                    if next == Some(at) && precise.is_none() {
+                        metrics.timer_lateness(late);
+                    }
+                    vec![Input::Timer]
+                }
+                Err(e) => {
+                    error!(error = %e, "stopping");
+                    vec![Input::Stop]
+                }
+            },
             Some(ev) = shell.tracking.next() => vec![Input::Track(ev)],
             Some(reply) = ctl_rx.recv() => vec![Input::Control(reply)],
             _ = hup.recv() => vec![Input::Reload],
@@ -462,6 +474,16 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 keep_ownership = true;
                 vec![Input::Stop]
             }
+        };
+        let inputs = match (precise, inputs.as_slice()) {
+            (Some(t), [Input::Timer]) => {
+                let (inputs, late) = precise_wait(t, events.0.get_mut());
+                if let Some(late) = late {
+                    metrics.timer_lateness(late);
+                }
+                inputs
+            }
+            _ => inputs,
         };
         for input in inputs {
             if !shell.step(input) {
@@ -628,6 +650,43 @@ fn configured_interfaces(cfg: &config::Config) -> Vec<String> {
         }
     }
     v
+}
+
+/// Whether `r` is a backup whose next deadline is `t`: its `Master_Down_Timer` (RFC 9568 6.4.2),
+/// the one deadline whose lateness delays a takeover past the protocol's bound.
+fn backup_due(r: &Runtime, t: vrrp::Instant) -> bool {
+    r.fsm.state() == vrrp::State::Backup && r.fsm.poll_at() == Some(t)
+}
+
+/// The rest of an early wake-up for a backup's deadline `at`: spins until `at` while watching
+/// the ring buffer, so the takeover starts on the deadline's nanosecond instead of after the
+/// kernel's and the reactor's wake-up (tens to hundreds of microseconds). An advert that arrives
+/// meanwhile ends the spin: the adverts come first and the timer step after them decides with
+/// the deadline they moved. The spin is bounded by [`timer::PRECISE_LEAD`] (the wake-up was
+/// armed that much before `at`) and happens only when a master has gone quiet, never in the
+/// steady state. Returns the inputs to step and, when the deadline was reached, how late.
+fn precise_wait(
+    at: vrrp::Instant,
+    ring: &mut aya::maps::RingBuf<aya::maps::MapData>,
+) -> (Vec<Input>, Option<Duration>) {
+    let mut inputs = Vec::new();
+    loop {
+        while let Some(item) = ring.next() {
+            if let Some(ev) = read_event(&item) {
+                inputs.push(Input::Advert(ev));
+            }
+        }
+        let t = now();
+        if !inputs.is_empty() {
+            inputs.push(Input::Timer);
+            return (inputs, None);
+        }
+        if t >= at {
+            inputs.push(Input::Timer);
+            return (inputs, Some(t.saturating_duration_since(at)));
+        }
+        std::hint::spin_loop();
+    }
 }
 
 fn now() -> vrrp::Instant {

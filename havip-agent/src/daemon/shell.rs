@@ -296,6 +296,28 @@ pub(super) fn read_event(bytes: &[u8]) -> Option<AdvertEvent> {
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<AdvertEvent>()) })
 }
 
+/// When an advert arrived, for the state machine: the XDP program's receive timestamp
+/// (`bpf_ktime_get_ns`, the state machine's own `CLOCK_MONOTONIC`), so the `Master_Down_Timer` a
+/// backup resets (RFC 9568 6.4.2) runs from the advert's arrival and not from whenever the loop
+/// got to it; the ring buffer wake-up and a busy loop then no longer push a takeover past the
+/// protocol's bound.
+///
+/// Only while the advert is fresh (at most `fresh_for`, one advert interval, old): an older
+/// record means the loop was stalled, and if the ring buffer overflowed meanwhile the newer
+/// adverts were lost, so the records still queued could let a running master's
+/// `Master_Down_Interval` appear to have passed. The arrival time then falls back to `now`,
+/// which can only delay a takeover. With a timestamp of one interval or less the backup's
+/// deadline stays at least two intervals ahead, time enough for the next advert. Never later
+/// than `now`; `now` for an event without a timestamp.
+fn received_at(ts_ns: u64, now: vrrp::Instant, fresh_for: Duration) -> vrrp::Instant {
+    let ts = vrrp::Instant::from_nanos(ts_ns);
+    if ts_ns == 0 || ts > now || ts.saturating_add(fresh_for) < now {
+        now
+    } else {
+        ts
+    }
+}
+
 fn deliver(
     ev: &AdvertEvent,
     index: &HashMap<(u32, u8), usize>,
@@ -335,8 +357,9 @@ fn deliver(
         priority: advert.priority,
         interval: advert.interval.to_duration(),
     });
+    let at = received_at(ev.ts_ns, now(), advert.interval.to_duration());
     r.handle(
-        now(),
+        at,
         Event::Advert {
             src,
             dst,
@@ -347,4 +370,35 @@ fn deliver(
         dp,
         addr_tx,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::received_at;
+    use crate::vrrp::Instant;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn a_fresh_advert_counts_from_its_kernel_timestamp() {
+        let now = Instant::from_nanos(1_000 * MS);
+        let got = received_at(1_000 * MS - 300_000, now, Duration::from_millis(10));
+        assert_eq!(got, Instant::from_nanos(1_000 * MS - 300_000));
+    }
+
+    #[test]
+    fn a_stale_missing_or_future_timestamp_counts_from_now() {
+        let now = Instant::from_nanos(1_000 * MS);
+        let interval = Duration::from_millis(10);
+        // Older than one interval: the loop was stalled, newer adverts may have been lost.
+        assert_eq!(received_at(989 * MS, now, interval), now);
+        assert_eq!(
+            received_at(990 * MS, now, interval),
+            Instant::from_nanos(990 * MS)
+        );
+        assert_eq!(received_at(0, now, interval), now);
+        assert_eq!(received_at(1_001 * MS, now, interval), now);
+    }
 }

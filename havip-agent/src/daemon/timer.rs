@@ -48,6 +48,13 @@ pub enum TimerError {
     Read(#[source] io::Error),
 }
 
+/// How long before a backup's `Master_Down_Timer` the loop wakes, to spin the rest of the way
+/// (`precise_wait` in `daemon/mod.rs`). It covers this timer's wake-up plus the reactor's on an
+/// idle or virtualised machine (typically 50 to 150 us); a wake-up later than this is simply
+/// late. It costs at most this much busy CPU per takeover (or per master that went quiet), and
+/// nothing in the steady state, where adverts keep moving the deadline.
+pub(super) const PRECISE_LEAD: Duration = Duration::from_micros(250);
+
 /// A timerfd as tokio's reactor takes it (nix's `TimerFd` offers `AsFd` only).
 #[derive(Debug)]
 struct Fd(TimerFd);

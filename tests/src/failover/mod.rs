@@ -6,7 +6,7 @@
 //!
 //! [`timeline`] computes the numbers from captured frames (pure, unit-tested), [`wire`] captures
 //! and probes, [`run`] drives the lab, [`report`] prints the tables and the JSON. [`stress`] is
-//! `--stress`: transitions counted while every CPU is saturated. [`bfd`] is `--bfd`: the BFD
+//! `--stress`: transitions counted while every CPU is saturated ([`steal`]: the hypervisor's share of the load). [`bfd`] is `--bfd`: the BFD
 //! rows (issue #12). [`restart`] is `--restart`: planned restarts of the master, havip beside
 //! keepalived.
 
@@ -14,6 +14,7 @@ pub mod bfd;
 pub mod report;
 pub mod restart;
 pub mod run;
+pub mod steal;
 pub mod stress;
 pub mod timeline;
 pub mod wire;
