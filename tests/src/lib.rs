@@ -18,6 +18,7 @@ pub mod prober;
 pub mod proc;
 pub mod restart;
 pub mod scale;
+pub mod scale_wire;
 pub mod scrape;
 
 /// Whether the tests run in CI (`CI=true`), where a test that cannot run must fail.

@@ -17,9 +17,13 @@ use anyhow::{Context as _, bail};
 
 use crate::{
     agents::{Vrrp, Workdir},
-    failover::run::{Daemon, Implementation, cpu_ns, peak_rss_kib, percent},
-    netns::Lan,
+    failover::{
+        run::{Daemon, Implementation, cpu_ns, peak_rss_kib, percent},
+        wire::LinkSwitch,
+    },
+    netns::{Lan, wait_for},
     prober::ArpProber,
+    scale_wire::{Moved, TakeoverCapture, moved},
 };
 
 /// The client on the lab.
@@ -51,6 +55,21 @@ impl Layout {
     pub fn vip(vrid: u8, n: u8) -> Ipv4Addr {
         let base = u32::from(Ipv4Addr::new(198, 18, 0, 0));
         Ipv4Addr::from(base + u32::from(vrid) * 32 + u32::from(n % 32))
+    }
+
+    /// Every instance's VRID with its VIPs.
+    #[must_use]
+    pub fn vips_by_vrid(&self) -> Vec<(u8, Vec<Ipv4Addr>)> {
+        (1..=self.instances)
+            .map(|v| {
+                (
+                    v,
+                    (0..self.vips_per_instance)
+                        .map(|n| Self::vip(v, n))
+                        .collect(),
+                )
+            })
+            .collect()
     }
 
     /// Every VIP, instance by instance.
@@ -237,6 +256,11 @@ pub struct ScaleMeasured {
     /// How long one sweep of every VIP took (the bound of `moved_after`'s resolution; the
     /// last sweeps ask only for the VIPs not yet moved, and are shorter).
     pub sweep: Duration,
+    /// The same takeover read on the wire ([`crate::scale_wire`]): from the cut to b's first
+    /// gratuitous ARP of the last VIP, and each instance's overhead over its own bound.
+    pub wire: Option<Moved>,
+    /// Frames the wire capture lost (should be 0).
+    pub wire_lost: u32,
 }
 
 impl ScaleMeasured {
@@ -253,8 +277,19 @@ impl ScaleMeasured {
             })
         };
         let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+        let wire = self.wire.map_or_else(
+            || "- | -".to_owned(),
+            |w| {
+                format!(
+                    "{} | {:.2} / {:.2} ms",
+                    ms(w.all_moved),
+                    w.over_bound_median_ms,
+                    w.over_bound_max_ms
+                )
+            },
+        );
         format!(
-            "| {} | {} x {} | {} / {} | {} / {} | {} | {} | {} |",
+            "| {} | {} x {} | {} / {} | {} / {} | {} | {} | {} | {} |",
             self.implementation.name(),
             self.layout.instances,
             self.layout.vips_per_instance,
@@ -265,13 +300,14 @@ impl ScaleMeasured {
             self.moved_after.map_or("not moved".to_owned(), ms),
             ms(self.bound),
             ms(self.sweep),
+            wire,
         )
     }
 
     /// The table header matching [`Self::line`].
     #[must_use]
     pub fn header() -> &'static str {
-        "| implementation | instances x VIPs | CPU idle a / b | peak RSS a / b | all VIPs moved after cut | Master_Down_Interval | sweep (resolution) |\n|---|---|---|---|---|---|---|"
+        "| implementation | instances x VIPs | CPU idle a / b | peak RSS a / b | all VIPs moved after cut | Master_Down_Interval | sweep (resolution) | wire: last VIP's first GARP after cut | wire: over each instance's bound, median / max |\n|---|---|---|---|---|---|---|---|---|"
     }
 }
 
@@ -301,10 +337,22 @@ pub fn measure(
     let peak = [peak_rss_kib(&pa), peak_rss_kib(&pb)];
     let sweep = lab.sweep_time()?;
     let bound = vrrp.master_down(B_PRIORITY);
+    let (port_a, port_b) = (&lab.lan.nodes[1].bridge_port, &lab.lan.nodes[2].bridge_port);
+    let capture = TakeoverCapture::start(&lab.lan.bridge, port_a, port_b)?;
+    let switch = LinkSwitch::open(&lab.lan.bridge)?;
+    // Adverts of every instance before the cut, so each has its own bound.
+    sleep(vrrp.interval() * 2);
     let cut = Instant::now();
-    lab.lan.cut(1)?;
-    let moved = lab.wait_owned_by(2, bound + Duration::from_secs(30))?;
-    let moved_after = moved.map(|_| cut.elapsed());
+    let cut_stamp = switch.set(port_a, false)?;
+    let moved_sweep = lab.wait_owned_by(2, bound + Duration::from_secs(30))?;
+    let moved_after = moved_sweep.map(|_| cut.elapsed());
+    // The sweep can end before the last GARP of a VIP it saw answered: wait for them (bounded).
+    let all = layout.vips();
+    let _ = wait_for(Duration::from_secs(5), Duration::from_millis(10), || {
+        capture.all_garped(&all).then_some(())
+    });
+    let seen = capture.stop()?;
+    let wire = moved(&seen, &layout.vips_by_vrid(), cut_stamp, bound);
     Ok(ScaleMeasured {
         implementation: imp,
         layout,
@@ -314,6 +362,8 @@ pub fn measure(
         moved_after,
         bound,
         sweep,
+        wire,
+        wire_lost: seen.lost,
     })
 }
 

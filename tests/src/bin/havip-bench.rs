@@ -256,7 +256,10 @@ fn scale(args: &ScaleArgs) -> anyhow::Result<()> {
          the backup had answered every VIP alone (each sweep asks only for the VIPs not moved \
          yet; the resolution is at most one full sweep, shown, and usually far less); the cut \
          falls at any phase of the advert interval, so 'moved' may be below the \
-         Master_Down_Interval by up to one interval.\n",
+         Master_Down_Interval by up to one interval. The wire columns read the same takeover \
+         from frames stamped by the kernel at the bridge ports: b's first gratuitous ARP of \
+         each VIP (sent once the VIP is b's), and per instance its last VIP's first GARP minus \
+         its own bound (a's last advert for the VRID + Master_Down_Interval).\n",
         args.interval, args.idle_s
     );
     let _ = writeln!(table, "{}", ScaleMeasured::header());

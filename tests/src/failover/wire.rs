@@ -157,7 +157,7 @@ impl Drop for Capture {
 
 /// An `AF_PACKET` socket for every protocol, with kernel timestamps, a large buffer and a
 /// receive timeout (so the thread sees its stop flag).
-fn open_capture() -> anyhow::Result<OwnedFd> {
+pub(crate) fn open_capture() -> anyhow::Result<OwnedFd> {
     // SAFETY: plain socket(2).
     let raw = unsafe {
         libc::socket(
@@ -202,7 +202,10 @@ fn setsockopt<T>(fd: &OwnedFd, opt: libc::c_int, value: &T) -> anyhow::Result<()
 }
 
 /// One frame: (length copied, ifindex, packet type, kernel timestamp), or `None` on timeout.
-fn recv_stamped(fd: &OwnedFd, buf: &mut [u8]) -> anyhow::Result<Option<(usize, i32, u8, Stamp)>> {
+pub(crate) fn recv_stamped(
+    fd: &OwnedFd,
+    buf: &mut [u8],
+) -> anyhow::Result<Option<(usize, i32, u8, Stamp)>> {
     // SAFETY: zeroed sockaddr_ll and msghdr are valid out-parameters.
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     let mut control = [0u64; 16];
@@ -249,7 +252,7 @@ fn recv_stamped(fd: &OwnedFd, buf: &mut [u8]) -> anyhow::Result<Option<(usize, i
 }
 
 /// Frames the kernel dropped on this socket (`PACKET_STATISTICS`, reset by reading).
-fn drops(fd: &OwnedFd) -> anyhow::Result<u32> {
+pub(crate) fn drops(fd: &OwnedFd) -> anyhow::Result<u32> {
     let mut stats = libc::tpacket_stats {
         tp_packets: 0,
         tp_drops: 0,
