@@ -453,9 +453,20 @@ fn keepalived_without_auth_hmac_drops_signed_adverts_as_too_long() {
         "keepalived stayed backup:\n{}",
         k.log_text()
     );
+    // keepalived 2.2.7's words, as seen on the wire here: the IPv4 datagram is 20 + 12 + 28.
     let log = k.log_text();
     assert!(
-        log.contains("ip payload too long") || log.contains("length"),
+        log.contains("(VI_1) vrrp packet too long, length 60 and expect 32"),
         "keepalived does not say why:\n{log}"
     );
+    // And the other way: havip in enforce refuses keepalived's unsigned adverts as `missing`.
+    let missing = wait_for(SETTLE, STEP, || {
+        let r = http_get(&pair.lan.nodes[NODE_A].ns, METRICS, "/metrics", None).ok()?;
+        let n = Scrape::parse(&r.body)
+            .ok()?
+            .sum("havip_auth_hmac_total", &[("outcome", "missing")]);
+        (n >= 3.0).then_some(n)
+    });
+    assert!(missing.is_some(), "{}", a.log_text());
+    assert!(a.log_text().contains("cause=\"unsigned\""), "{}", a.log_text());
 }
