@@ -468,5 +468,9 @@ fn keepalived_without_auth_hmac_drops_signed_adverts_as_too_long() {
         (n >= 3.0).then_some(n)
     });
     assert!(missing.is_some(), "{}", a.log_text());
-    assert!(a.log_text().contains("cause=\"unsigned\""), "{}", a.log_text());
+    assert!(
+        a.log_text().contains("cause=\"unsigned\""),
+        "{}",
+        a.log_text()
+    );
 }
