@@ -213,7 +213,13 @@ fn reauthentications(
         let Some(before) = old.instances.iter().find(|i| i.name == inst.name) else {
             continue;
         };
-        if before == inst
+        // `file:` keys are read again by every reload, as keepalived does, even when the
+        // configuration text did not change (the key file may have).
+        let reads_files = inst
+            .auth_hmac
+            .as_ref()
+            .is_some_and(|a| a.keys.iter().any(|k| k.key.0.starts_with("file:")));
+        if (before == inst && !reads_files)
             || !same_but_auth(before, inst)
             || !running.iter().any(|r| r.name() == inst.name)
         {
@@ -278,12 +284,13 @@ pub(super) fn apply(
             .iter()
             .find(|i| i.name == r.name())
             .is_some_and(|old| new.instances.contains(old));
-        if same {
-            kept.push(Some(r));
-        } else if let Some(at) = reauth.iter().position(|(name, _)| name == r.name()) {
-            // Only the authentication changed (a rollout step, a key rotation): no transition.
+        if let Some(at) = reauth.iter().position(|(name, _)| name == r.name()) {
+            // Only the authentication changed (a rollout step, a key rotation, a key file
+            // rewritten): no transition.
             let (_, (hmac, legacy)) = reauth.swap_remove(at);
             r.reauthenticate(hmac, legacy, run.dp);
+            kept.push(Some(r));
+        } else if same {
             kept.push(Some(r));
         } else {
             retire(&mut r, run.dp, addr_tx);
@@ -408,6 +415,40 @@ mod tests {
         assert_eq!(loaded.config.instances.len(), 0);
         let _ = std::fs::remove_file(empty);
         let _ = std::fs::remove_file(allowed);
+    }
+
+    #[test]
+    fn only_an_authentication_change_is_taken_in_place() {
+        use crate::config::auth_hmac::{AuthHmacConfig, HmacKeyConfig, KeyValue, ModeConfig};
+        let old = config::Instance::new("VI_1", "eth0", 51);
+        let hmac = |mode, active| AuthHmacConfig {
+            keys: vec![HmacKeyConfig {
+                id: active,
+                key: KeyValue("hex:00".to_owned()),
+            }],
+            active_key: active,
+            anti_replay: config::auth_hmac::AntiReplayKind::Time,
+            time_window: None,
+            mode,
+        };
+        let added = config::Instance {
+            auth_hmac: Some(hmac(ModeConfig::ReceiveOnly, 1)),
+            ..old.clone()
+        };
+        assert!(same_but_auth(&old, &added), "adding auth_hmac");
+        let rotated = config::Instance {
+            auth_hmac: Some(hmac(ModeConfig::Enforce, 2)),
+            ..added.clone()
+        };
+        assert!(same_but_auth(&added, &rotated), "mode and active key");
+        let moved = config::Instance {
+            priority: 200,
+            ..rotated.clone()
+        };
+        assert!(
+            !same_but_auth(&rotated, &moved),
+            "another field restarts it"
+        );
     }
 
     #[tokio::test]
