@@ -33,6 +33,8 @@ const SETTLE: Duration = Duration::from_secs(5);
 const STEP: Duration = Duration::from_millis(50);
 /// The metrics endpoint of each node, on the namespace's own loopback.
 const METRICS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 9829);
+/// Longest wait for a captured advert (tcpdump's start-up included; it stops at the first).
+const CAPTURE: Duration = Duration::from_secs(10);
 /// Frames of each forged kind sent by the attacker.
 const FORGED: u32 = 5;
 
@@ -184,7 +186,7 @@ fn enforce_pair_elects_signs_and_fails_over_on_link_cut() {
         &lab.pair.lan.nodes[NODE_B].bridge_port,
         A,
         &lab.pair.dir,
-        Duration::from_secs(3),
+        CAPTURE,
     )
     .expect("capture a's advert");
     assert_eq!(frame.len(), 14 + 20 + 12 + 28, "{frame:02x?}");
@@ -216,7 +218,7 @@ fn spoofed_and_replayed_adverts_change_nothing_and_are_counted() {
         &lab.pair.lan.nodes[NODE_B].bridge_port,
         A,
         &lab.pair.dir,
-        Duration::from_secs(3),
+        CAPTURE,
     )
     .expect("capture a's advert");
     lab.wait_outcome(NODE_B, "ok", 0.0, 3.0);
