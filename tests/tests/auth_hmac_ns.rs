@@ -476,3 +476,39 @@ fn keepalived_without_auth_hmac_drops_signed_adverts_as_too_long() {
         a.log_text()
     );
 }
+
+#[test]
+fn a_restarted_signer_continues_its_sequence() {
+    if !require_root("a_restarted_signer_continues_its_sequence") {
+        return;
+    }
+    let mut lab = Lab::new(&enforce);
+    lab.wait_outcome(NODE_B, "ok", 0.0, 5.0);
+    // kill -9: nothing is persisted, the new agent derives its sequence from the clock again.
+    lab.a.signal(libc::SIGKILL);
+    assert!(
+        lab.a.wait(Duration::from_secs(2)).is_some(),
+        "kill -9 failed"
+    );
+    let addr = METRICS.to_string();
+    lab.a = spawn_havip_args(
+        &lab.pair.lan.nodes[NODE_A],
+        &lab.pair.dir,
+        "a1",
+        &enforce(NODE_A),
+        &["--metrics-addr", &addr],
+    )
+    .expect("restart a");
+    // b keeps accepting a's adverts: a sequence below the last one b accepted would be a
+    // `replay`, and one from a wrong clock `stale`.
+    let ok = lab.outcome(NODE_B, "ok");
+    lab.wait_outcome(NODE_B, "ok", ok, 10.0);
+    for bad in ["replay", "stale", "invalid_hmac"] {
+        assert_eq!(
+            lab.outcome(NODE_B, bad),
+            0.0,
+            "{bad}:\n{}",
+            lab.b.log_text()
+        );
+    }
+}
