@@ -52,6 +52,7 @@ pub async fn run(args: DataplaneArgs) -> anyhow::Result<()> {
                     IpAddr::V6(_) => None,
                 })
                 .collect(),
+            auth_hmac: false,
         },
     )?;
     // Both families gate on the one VRID's grant.

@@ -143,6 +143,14 @@ pub enum Event {
         /// Why.
         reason: &'static str,
     },
+    /// The `auth_hmac` check of a received advert (keepalived 2.4 extension); `outcome` is
+    /// `ok`, `unsigned` (accepted without trailer) or a refusal's `Rejection::label`.
+    AuthHmac {
+        /// Which instance.
+        id: InstanceId,
+        /// What came of it.
+        outcome: &'static str,
+    },
     /// The interval learned from a master's advert was clamped to the configured bound.
     IntervalClamped {
         /// Which instance.

@@ -175,6 +175,11 @@ pub mod vrid_flags {
     pub const UNICAST_PEERS: u8 = 1 << 0;
     /// v3 checksum is computed without the pseudo-header (keepalived `v3_checksum_as_v2`).
     pub const V3_CHECKSUM_AS_V2: u8 = 1 << 1;
+    /// The instance has keepalived's `auth_hmac`: an advert may carry the 28-byte trailer
+    /// ([`crate::AUTH_TRAILER_LEN`]) after the PDU, and the kernel, which cannot compute
+    /// HMAC-SHA256, never fences on it. The agent verifies the trailer and ends ownership
+    /// through [`crate::VridState`] like on any transition.
+    pub const AUTH_HMAC: u8 = 1 << 2;
 }
 
 /// Authentication types (RFC 3768 5.3.6; v3 has none).
@@ -298,12 +303,22 @@ pub mod event_flags {
     pub const FENCED: u16 = 1 << 0;
 }
 
-/// Largest VRRP message the kernel copies into an event: 8-byte header, 8-byte v2 auth, and up to
-/// 28 IPv4 addresses (30 for v3). Longer adverts are dropped as [`counter::VRRP_DROP_LENGTH`].
+/// Largest VRRP message (the PDU, without an `auth_hmac` trailer) the kernel accepts and copies
+/// into an event: 8-byte header, 8-byte v2 auth, and up to 28 IPv4 addresses (30 for v3). Longer
+/// adverts are dropped as [`counter::VRRP_DROP_LENGTH`]; it bounds the VIPs of an instance.
 pub const MAX_VRRP_LEN: usize = 128;
 
+/// Size of keepalived 2.4's `auth_hmac` trailer after the PDU (key id, sequence, HMAC-SHA256/128;
+/// keepalived extension, not RFC 9568). Accepted only with [`vrid_flags::AUTH_HMAC`].
+pub const AUTH_TRAILER_LEN: usize = 28;
+
+/// Bytes of an event's [`AdvertEvent::vrrp`]: the largest PDU and its `auth_hmac` trailer, so the
+/// agent gets the whole signed advert through the ring buffer.
+pub const MAX_ADVERT_LEN: usize = MAX_VRRP_LEN + AUTH_TRAILER_LEN;
+
 /// A valid advert delivered to the agent through the ring buffer. `vrrp[..vrrp_len]` is the VRRP
-/// message exactly as received (the agent decodes it again with the full codec).
+/// message exactly as received, with its `auth_hmac` trailer if it has one (the agent verifies
+/// that and decodes the PDU again with the full codec).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AdvertEvent {
@@ -325,10 +340,12 @@ pub struct AdvertEvent {
     pub src_mac: [u8; 6],
     /// Explicit padding.
     pub pad: [u8; 1],
-    /// The VRRP message.
-    pub vrrp: [u8; MAX_VRRP_LEN],
+    /// The VRRP message, then the trailer if any.
+    pub vrrp: [u8; MAX_ADVERT_LEN],
+    /// Explicit padding to the struct's 8-byte alignment.
+    pub tail: [u8; 4],
 }
-const _: () = assert!(size_of::<AdvertEvent>() == 32 + MAX_VRRP_LEN);
+const _: () = assert!(size_of::<AdvertEvent>() == 32 + MAX_ADVERT_LEN + 4);
 
 /// IP protocol number of VRRP (RFC 9568 5.1.1.4).
 pub const IPPROTO_VRRP: u8 = 112;
@@ -338,7 +355,8 @@ pub const IPPROTO_VRRP: u8 = 112;
 /// same number; bump it with any change a running program and a new agent could disagree on.
 ///
 /// 2: the IPv6 VIP table ([`map_names::VIPS6`]) and the NDP counters.
-pub const ABI_VERSION: u32 = 2;
+/// 3: [`vrid_flags::AUTH_HMAC`] and the trailer in [`AdvertEvent::vrrp`] ([`MAX_ADVERT_LEN`]).
+pub const ABI_VERSION: u32 = 3;
 
 /// Key of the header record in [`map_names::AGENT`]: interface 0 and VRID 0 name no instance.
 /// In the header, `learned_interval_ns` holds a digest of the XDP object the running program

@@ -10,7 +10,7 @@
 //!
 //! Plain `const fn`s on integers and byte arrays: `no_std`, no allocation, verifier friendly.
 
-use crate::{VridState, auth_type, counter, vrid_flags};
+use crate::{AUTH_TRAILER_LEN, VridState, auth_type, counter, vrid_flags};
 
 /// The VRRP IPv4 multicast group, 224.0.0.18 (RFC 9568 5.1.1.2).
 pub const VRRP_GROUP: [u8; 4] = [224, 0, 0, 18];
@@ -137,6 +137,15 @@ pub const fn expected_len(version: u8, naddr: u8) -> u32 {
     HEADER_LEN + naddr as u32 * 4 + auth
 }
 
+/// [`AUTH_TRAILER_LEN`] as the rule's length type.
+#[expect(clippy::cast_possible_truncation, reason = "28 fits any integer")]
+const TRAILER: u32 = AUTH_TRAILER_LEN as u32;
+
+/// Whether the instance takes adverts with an `auth_hmac` trailer ([`vrid_flags::AUTH_HMAC`]).
+pub const fn has_trailer_room(local: &VridState) -> bool {
+    local.flags & vrid_flags::AUTH_HMAC != 0
+}
+
 /// Whether `addr` is IPv4 multicast (224.0.0.0/4).
 pub const fn is_multicast(addr: [u8; 4]) -> bool {
     addr[0] & 0xf0 == 0xe0
@@ -169,8 +178,11 @@ pub const fn check_fixed(local: &VridState, rx: &Received) -> Result<(), Reject>
     if rx.kind != TYPE_ADVERTISEMENT {
         return Err(Reject::Type);
     }
-    // RFC 9568 7.1: the packet MUST contain the complete message, fixed fields and addresses.
-    if rx.len != expected_len(rx.version, rx.naddr) {
+    // RFC 9568 7.1: the packet MUST contain the complete message, fixed fields and addresses;
+    // with `auth_hmac` (keepalived extension) it may be followed by the 28-byte trailer, which
+    // keepalived assumes exactly when the length is the announced one plus 28.
+    let expected = expected_len(rx.version, rx.naddr);
+    if rx.len != expected && !(has_trailer_room(local) && rx.len == expected + TRAILER) {
         return Err(Reject::Length);
     }
     if eq4(rx.src, local.primary_addr) {
@@ -264,9 +276,12 @@ pub const fn preempts(local_priority: u8, local_addr: [u8; 4], priority: u8, src
 }
 
 /// The kernel's fast switch: a granted instance is fenced by an advert that passes every check
-/// and preempts it. The state machine leaves MASTER on exactly these adverts.
+/// and preempts it. The state machine leaves MASTER on exactly these adverts, except on an
+/// `auth_hmac` instance ([`vrid_flags::AUTH_HMAC`]): there the kernel never fences, since it
+/// cannot check the HMAC, and the agent ends ownership once the advert has verified.
 pub const fn fences(local: &VridState, rx: &Received) -> bool {
     local.grant_epoch != 0
+        && !has_trailer_room(local)
         && check_advert(local, rx).is_ok()
         && preempts(local.priority, local.primary_addr, rx.priority, rx.src)
 }
@@ -622,6 +637,43 @@ mod tests {
         assert!(fences(&l, &rx(3, 150)));
         l.grant_epoch = 0;
         assert!(!fences(&l, &rx(3, 150)));
+    }
+
+    #[test]
+    fn auth_hmac_takes_the_trailer_length_and_never_fences() {
+        let plain = local(3, true);
+        let auth = VridState {
+            flags: plain.flags | vrid_flags::AUTH_HMAC,
+            ..plain
+        };
+        let signed = Received {
+            len: expected_len(3, 1) + TRAILER,
+            ..rx(3, PRIORITY_OWNER)
+        };
+        // keepalived without auth_hmac drops a signed advert as too long.
+        assert_eq!(check_advert(&plain, &signed), Err(Reject::Length));
+        assert_eq!(check_advert(&auth, &signed), Ok(()));
+        // Unsigned adverts stay acceptable (permissive, receive-only); other lengths do not.
+        assert_eq!(check_advert(&auth, &rx(3, PRIORITY_OWNER)), Ok(()));
+        let odd = Received {
+            len: expected_len(3, 1) + 4,
+            ..rx(3, PRIORITY_OWNER)
+        };
+        assert_eq!(check_advert(&auth, &odd), Err(Reject::Length));
+        // The fast switch is the agent's once it verified the HMAC.
+        assert!(fences(&plain, &rx(3, PRIORITY_OWNER)));
+        assert!(!fences(&auth, &rx(3, PRIORITY_OWNER)));
+        assert!(!fences(&auth, &signed));
+        let l2 = VridState {
+            flags: vrid_flags::AUTH_HMAC,
+            ..local(2, false)
+        };
+        let s2 = Received {
+            len: expected_len(2, 1) + TRAILER,
+            dst: VRRP_GROUP,
+            ..rx(2, 150)
+        };
+        assert_eq!(check_advert(&l2, &s2), Ok(()), "v2: after the 8 auth bytes");
     }
 
     #[test]

@@ -26,7 +26,8 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use havip_common::{
-    Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerRecord, auth_type, counter, event_flags,
+    AUTH_TRAILER_LEN, Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerRecord, auth_type, counter,
+    event_flags,
     rule::{self, Received},
     vrid_flags,
 };
@@ -141,23 +142,42 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         && unsafe { ALLOWED_PEERS.get(&pkey) }.is_some();
     // The shared rule, part 2: peer list, destination.
     rule::check_source(&state, &rx).map_err(rule::Reject::counter)?;
-    // The kernel's own limit: the event carries at most MAX_VRRP_LEN bytes.
-    if vrrp_len > MAX_VRRP_LEN as u32 {
+    // The PDU (without an `auth_hmac` trailer, which the rule accepted only for an instance
+    // with that flag) and the kernel's own limit: the event carries at most MAX_VRRP_LEN bytes
+    // of it, and the trailer after them.
+    let pdu_len = rule::expected_len(version, hdr[3]);
+    if pdu_len > MAX_VRRP_LEN as u32 {
         return Err(counter::VRRP_DROP_LENGTH);
     }
+    let signed = vrrp_len != pdu_len;
 
     let Some(ev) = SCRATCH.get_ptr_mut(0) else {
         return Err(counter::VRRP_DROP_SCRATCH);
     };
     // SAFETY: per-CPU scratch value, exclusively ours for this invocation.
     let ev = unsafe { &mut *ev };
-    // `vrrp_len` is a multiple of 4 in 8..=128 (checked above); restate that as arithmetic the
+    // `pdu_len` is a multiple of 4 in 8..=128 (checked above); restate that as arithmetic the
     // verifier tracks, so it sees 4 <= len <= 128 (a plain comparison loses the lower bound).
-    let len = ((vrrp_len - 4) & 0x7c) + 4;
-    // SAFETY: `ev.vrrp` has MAX_VRRP_LEN bytes and `len` is at most that.
+    let len = ((pdu_len - 4) & 0x7c) + 4;
+    // SAFETY: `ev.vrrp` has MAX_ADVERT_LEN bytes and `len` is at most MAX_VRRP_LEN.
     let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, vrrp_off, ev.vrrp.as_mut_ptr().cast(), len) };
     if r != 0 {
         return Err(counter::VRRP_DROP_TRUNCATED);
+    }
+    if signed {
+        // keepalived `auth_hmac`: the trailer goes to the agent, which verifies it.
+        // SAFETY: `len` <= MAX_VRRP_LEN, so the 28 bytes end within MAX_ADVERT_LEN.
+        let r = unsafe {
+            bpf_xdp_load_bytes(
+                ctx.ctx,
+                vrrp_off + len,
+                ev.vrrp.as_mut_ptr().add(len as usize).cast(),
+                AUTH_TRAILER_LEN as u32,
+            )
+        };
+        if r != 0 {
+            return Err(counter::VRRP_DROP_TRUNCATED);
+        }
     }
 
     // The facts the rule's last part needs: the v2 password and the address digest, read from
@@ -240,8 +260,12 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
 
     // Fast switch: the advert passed every check the state machine applies, so whether it ends
     // mastership is the shared RFC 9568 6.4.3 rule (`rule::fences` without re-running checks).
+    // Not with `auth_hmac`: the HMAC is beyond the program, so the agent verifies and revokes.
     let mut flags = 0u16;
-    if state.grant_epoch != 0 && rule::preempts(state.priority, state.primary_addr, priority, src) {
+    if state.grant_epoch != 0
+        && !rule::has_trailer_room(&state)
+        && rule::preempts(state.priority, state.primary_addr, priority, src)
+    {
         let fence = Fence {
             epoch: state.grant_epoch,
             at_ns: now,
@@ -260,7 +284,11 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     ev.ifindex = ifindex;
     ev.src = src;
     ev.dst = ip.dst_addr;
-    ev.vrrp_len = len as u16;
+    ev.vrrp_len = if signed {
+        (len + AUTH_TRAILER_LEN as u32) as u16
+    } else {
+        len as u16
+    };
     ev.flags = flags;
     ev.ttl = ip.ttl;
     ev.src_mac = match ptr_at::<EthHdr>(ctx, 0) {
@@ -269,6 +297,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         Err(()) => [0; 6],
     };
     ev.pad = [0; 1];
+    ev.tail = [0; 4];
     // Valid but undeliverable: consumed and counted as lost, not as accepted.
     EVENTS
         .output(ev, 0)

@@ -118,6 +118,8 @@ pub struct InstanceSpec {
     pub vips: Vec<String>,
     /// `VRRPv2` simple password.
     pub auth_pass: Option<String>,
+    /// keepalived 2.4's `auth_hmac` block.
+    pub auth_hmac: Option<crate::auth_hmac::AuthHmacSpec>,
 }
 
 impl InstanceSpec {
@@ -137,6 +139,7 @@ impl InstanceSpec {
             peers: peers.to_vec(),
             vips: vec!["192.0.2.200/24".to_owned()],
             auth_pass: None,
+            auth_hmac: None,
         }
     }
 
@@ -169,6 +172,10 @@ impl InstanceSpec {
         let _ = writeln!(t, "virtual_ipaddresses = [{}]", quoted(&self.vips));
         if let Some(pass) = &self.auth_pass {
             let _ = writeln!(t, "auth = {{ type = \"PASS\", pass = {pass:?} }}");
+        }
+        // A sub-table: last, so the keys above stay the instance's.
+        if let Some(a) = &self.auth_hmac {
+            t.push_str(&a.to_toml());
         }
         t
     }
@@ -205,6 +212,9 @@ impl InstanceSpec {
             let _ = writeln!(t, "        auth_type PASS");
             let _ = writeln!(t, "        auth_pass {pass}");
             let _ = writeln!(t, "    }}");
+        }
+        if let Some(a) = &self.auth_hmac {
+            t.push_str(&a.to_keepalived());
         }
         let _ = writeln!(t, "    virtual_ipaddress {{");
         for v in &self.vips {

@@ -75,6 +75,7 @@ fn alert_rules_pass_promtool_and_their_unit_tests() {
         "HavipFlapping",
         "HavipLeaseExpired",
         "HavipCloudReportFailures",
+        "HavipAuthHmacFailures",
     ] {
         assert!(
             read("contrib/prometheus/havip-alerts.yml").contains(&format!("alert: {alert}\n")),

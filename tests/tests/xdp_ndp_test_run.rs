@@ -55,6 +55,7 @@ fn setup() -> Dataplane {
             auth_pass: None,
             advert_interval: 100,
             vips: vec![VIP4],
+            auth_hmac: false,
         },
     )
     .expect("configure VRID");

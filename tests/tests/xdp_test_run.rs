@@ -39,6 +39,11 @@ struct Outcome {
 }
 
 fn setup(version: u8, auth: Option<[u8; 8]>) -> Dataplane {
+    setup_with(version, auth, false)
+}
+
+/// [`setup`], and `auth_hmac` sets `vrid_flags::AUTH_HMAC`.
+fn setup_with(version: u8, auth: Option<[u8; 8]>, auth_hmac: bool) -> Dataplane {
     let mut dp = Dataplane::load().expect("load the XDP object");
     dp.configure_vrid(
         LO,
@@ -52,6 +57,7 @@ fn setup(version: u8, auth: Option<[u8; 8]>) -> Dataplane {
             auth_pass: auth,
             advert_interval: if version == 2 { 1 } else { 100 },
             vips: vec![VIP],
+            auth_hmac,
         },
     )
     .expect("configure VRID");
@@ -554,6 +560,93 @@ fn stronger_advert_fences_ownership_in_the_same_packet() {
     );
 }
 
+/// keepalived `auth_hmac` (`vrid_flags::AUTH_HMAC`): the 28-byte trailer is taken and handed
+/// to the agent, every other check still applies, and an advert never fences in the kernel;
+/// the same instance without the flag fences on priority 255 and drops the trailer as `length`.
+#[test]
+fn auth_hmac_adverts_reach_the_agent_and_never_fence() {
+    if !require_root("auth_hmac_adverts_reach_the_agent_and_never_fence") {
+        return;
+    }
+    let req = frames::arp_request(VIP);
+    let plain = frames::vrrp(3, VRID, 255, 100, &[VIP], None, PEER, OURS);
+    // The kernel cannot check the HMAC: any trailer bytes do here.
+    let mut signed = plain.clone();
+    signed.extend_from_slice(&[1, 1, 0, 0]);
+    signed.extend_from_slice(&[0x5a; 24]);
+
+    let mut dp = setup_with(3, None, true);
+    let mut rb = dp.take_events().expect("ring buffer");
+    dp.grant(LO, VRID, Duration::from_secs(30)).expect("grant");
+    for (case, msg) in [("signed", &signed), ("unsigned", &plain)] {
+        let o = run(&mut dp, &frames::ipv4(PEER, OURS, 112, 255, msg));
+        assert_eq!(o.verdict, XDP_DROP, "{case}: consumed");
+        assert_eq!(
+            o.counters,
+            vec![(counter::VRRP_ACCEPTED as usize, 1)],
+            "{case}"
+        );
+        let ev = read_event(&mut dp, &mut rb).expect("event");
+        assert_eq!(ev.flags, 0, "{case}: not fenced");
+        assert_eq!(
+            &ev.vrrp[..usize::from(ev.vrrp_len)],
+            &msg[..],
+            "{case}: whole advert"
+        );
+        assert_eq!(run(&mut dp, &req).verdict, XDP_TX, "{case}: still owner");
+    }
+    // Everything else is still checked: TTL, peer, checksum (over the PDU only), length.
+    assert_dropped(
+        &mut dp,
+        &frames::ipv4(PEER, OURS, 112, 254, &signed),
+        counter::VRRP_DROP_TTL,
+        "signed, TTL 254",
+    );
+    let stranger = Ipv4Addr::new(192, 0, 2, 77);
+    let mut foreign = frames::vrrp(3, VRID, 255, 100, &[VIP], None, stranger, OURS);
+    foreign.extend_from_slice(&signed[plain.len()..]);
+    assert_dropped(
+        &mut dp,
+        &frames::ipv4(stranger, OURS, 112, 255, &foreign),
+        counter::VRRP_DROP_UNKNOWN_PEER,
+        "signed, not a peer",
+    );
+    let mut bad = signed.clone();
+    bad[6] ^= 0xff;
+    assert_dropped(
+        &mut dp,
+        &frames::ipv4(PEER, OURS, 112, 255, &bad),
+        counter::VRRP_DROP_CHECKSUM,
+        "signed, bad checksum",
+    );
+    let mut long = signed.clone();
+    long.extend_from_slice(&[0; 4]);
+    assert_dropped(
+        &mut dp,
+        &frames::ipv4(PEER, OURS, 112, 255, &long),
+        counter::VRRP_DROP_LENGTH,
+        "trailer + 4",
+    );
+    assert!(dp.owned_now(LO, VRID).expect("owned"));
+
+    // The same instance without the flag: a signed advert is too long (as in keepalived
+    // without auth_hmac), and the unsigned priority-255 advert fences at once.
+    let mut dp = setup_with(3, None, false);
+    let mut rb = dp.take_events().expect("ring buffer");
+    dp.grant(LO, VRID, Duration::from_secs(30)).expect("grant");
+    assert_dropped(
+        &mut dp,
+        &frames::ipv4(PEER, OURS, 112, 255, &signed),
+        counter::VRRP_DROP_LENGTH,
+        "signed without auth_hmac",
+    );
+    let o = run(&mut dp, &frames::ipv4(PEER, OURS, 112, 255, &plain));
+    assert!(o.counters.contains(&(counter::VRRP_FENCED as usize, 1)));
+    let ev = read_event(&mut dp, &mut rb).expect("event");
+    assert_eq!(ev.flags & event_flags::FENCED, event_flags::FENCED);
+    assert_eq!(run(&mut dp, &req).verdict, XDP_DROP, "fenced");
+}
+
 /// Asserts a drop with the frame unchanged and exactly one increment of `counter`.
 fn assert_dropped(dp: &mut Dataplane, frame: &[u8], counter: u32, case: &str) {
     let o = run(dp, frame);
@@ -705,6 +798,7 @@ fn vip_on_another_dev_is_owned_by_the_instance_interface() {
             auth_pass: None,
             advert_interval: 100,
             vips: vec![other_vip],
+            auth_hmac: false,
         },
     )
     .expect("configure");
@@ -835,6 +929,7 @@ fn adverts_keepalived_drops_are_dropped() {
             auth_pass: None,
             advert_interval: 100,
             vips: vec![VIP],
+            auth_hmac: false,
         },
     )
     .expect("configure");

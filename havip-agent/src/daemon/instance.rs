@@ -14,6 +14,8 @@ use super::{
     effect::{Effect, plan},
     log_limit::LogLimit,
 };
+
+pub(super) mod auth;
 use crate::{
     clock::monotonic_ns,
     config,
@@ -28,7 +30,7 @@ use crate::{
     track::{States, Tracker, Verdict},
     vrrp::{
         self, AdvertRepr, Auth, ChecksumMode, Event, GarpParams, InitialState, Instance,
-        InstanceParams, Reason, State, Version, packet::ipv4_header,
+        InstanceParams, Reason, State, Version, auth_hmac::AuthHmac, packet::ipv4_header,
     },
 };
 
@@ -111,6 +113,8 @@ pub struct Runtime {
     pub(super) inherited: Option<Inherited>,
     /// The record last written for the next agent.
     pub(super) record: Option<havip_common::AgentRecord>,
+    /// keepalived `auth_hmac`: keys, mode, replay marks and send sequence ([`auth`]).
+    auth_hmac: Option<AuthHmac>,
 }
 
 fn version(v: config::Version) -> Version {
@@ -119,10 +123,6 @@ fn version(v: config::Version) -> Version {
         config::Version::V3 => Version::V3,
     }
 }
-
-/// Why an instance with `auth_hmac` does not start (at start) or is not taken (by a reload).
-pub(super) const AUTH_HMAC_NOT_APPLIED: &str = "auth_hmac is read and checked but not yet \
-    applied to adverts (the XDP path does not pass or hold signed adverts); remove auth_hmac to run";
 
 impl Runtime {
     /// Builds the instance from its configuration and registers it with the data plane.
@@ -137,15 +137,6 @@ impl Runtime {
         tracker: Tracker,
         dp: &mut Dataplane,
     ) -> Result<Self, DaemonError> {
-        // The codec, keys, anti-replay and config exist (vrrp::auth_hmac), but the XDP length
-        // check drops signed adverts and fences on unauthenticated ones, so running with
-        // auth_hmac would look protected while it is not: refuse instead (issue #16, step 4).
-        if cfg.auth_hmac.is_some() {
-            return Err(DaemonError::Invalid {
-                instance: cfg.name.clone(),
-                what: AUTH_HMAC_NOT_APPLIED.to_owned(),
-            });
-        }
         let iface = Interface::by_name(&cfg.interface)?;
         let notifier = Notifier::new(cfg, global).map_err(|e| DaemonError::Invalid {
             instance: cfg.name.clone(),
@@ -170,13 +161,7 @@ impl Runtime {
                     ifname: iface.name.clone(),
                 })?,
         };
-        let auth = match &cfg.auth {
-            Some(a) => Auth::simple(a.pass.as_bytes()).ok_or_else(|| DaemonError::Invalid {
-                instance: cfg.name.clone(),
-                what: "auth_pass longer than 8 bytes".to_owned(),
-            })?,
-            None => Auth::None,
-        };
+        let auth = legacy_auth(cfg)?;
         let checksum_mode = if cfg.v3_checksum_as_v2 {
             ChecksumMode::V3AsV2
         } else {
@@ -258,11 +243,15 @@ impl Runtime {
             })?;
             garp.push((sender, vec![v.addr]));
         }
+        let auth_hmac = auth::build(cfg)?;
         let inherited = dp.inherited(iface.index, cfg.vrid);
         dp.configure_vrid(
             iface.index,
             cfg.vrid,
-            &VridConfig::from_params(fsm.params(), cfg.priority),
+            &VridConfig {
+                auth_hmac: auth_hmac.is_some(),
+                ..VridConfig::from_params(fsm.params(), cfg.priority)
+            },
         )?;
         for peer in &unicast_peers {
             dp.allow_peer(iface.index, cfg.vrid, *peer)?;
@@ -303,6 +292,7 @@ impl Runtime {
             log_limit: LogLimit::default(),
             inherited,
             record: None,
+            auth_hmac,
         })
     }
 
@@ -673,13 +663,22 @@ impl Runtime {
 
     pub(super) fn send_advert(&mut self, advert: &AdvertRepr) {
         let mode = self.fsm.params().checksum_mode;
+        // One trailer for every destination: the HMAC covers neither the destination nor the
+        // checksum (keepalived `e6f8b2cf`), so it is signed once per advert.
+        let Ok(trailer) = self.trailer(advert) else {
+            return;
+        };
         for i in 0..self.dests.len() {
             let dst = self.dests[i];
             // The v3 checksum covers the pseudo-header, so each destination gets its own bytes.
-            let Ok(body) = advert.to_bytes(self.src, dst, mode) else {
+            // The trailer follows the checksummed message, outside the checksum.
+            let Ok(mut body) = advert.to_bytes(self.src, dst, mode) else {
                 warn!(instance = self.name(), "advert does not encode");
                 return;
             };
+            if let Some(t) = &trailer {
+                body.extend_from_slice(t);
+            }
             self.ident = self.ident.wrapping_add(1);
             let Ok(header) = ipv4_header(self.src, dst, body.len(), self.ident) else {
                 return;
@@ -695,6 +694,18 @@ impl Runtime {
                 Err(e) => debug!(instance = self.name(), %dst, error = %e, "advert not sent"),
             }
         }
+    }
+}
+
+/// The legacy v2 authentication of `cfg` (keepalived `authentication { auth_type PASS }`,
+/// RFC 3768 5.3.6).
+pub(super) fn legacy_auth(cfg: &config::Instance) -> Result<Auth, DaemonError> {
+    match &cfg.auth {
+        Some(a) => Auth::simple(a.pass.as_bytes()).ok_or_else(|| DaemonError::Invalid {
+            instance: cfg.name.clone(),
+            what: "auth_pass longer than 8 bytes".to_owned(),
+        }),
+        None => Ok(Auth::None),
     }
 }
 

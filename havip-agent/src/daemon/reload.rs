@@ -8,7 +8,10 @@
 //! `allow_no_instances` says so (an emptied or truncated file must not resign every instance).
 //!
 //! Applying: an instance whose configuration is unchanged keeps its runtime (state, ownership,
-//! timers): no transition and no gap for the clients. A removed or changed instance resigns like
+//! timers): no transition and no gap for the clients. So does one whose configuration changed
+//! only in its authentication (`auth_hmac` keys, `active_key`, mode, anti-replay, the legacy
+//! password: a key rotation or a rollout step), which takes the new one in place. A removed or
+//! otherwise changed instance resigns like
 //! at shutdown (priority-0 advert, revoke, addresses removed) and a changed or new one starts. A
 //! configuration whose new instances could not run (unknown interface, script user, ...) is
 //! rejected as a whole and the running one stays.
@@ -157,14 +160,6 @@ pub(super) struct Running<'a> {
 /// interfaces, without touching anything (cheap lookups; the rest was checked off the loop).
 fn precheck(cfg: &Config, running: &[Runtime], old: &Config) -> Result<(), String> {
     for inst in &cfg.instances {
-        // Refused here, before anything changes, so a running instance is not retired for it.
-        if inst.auth_hmac.is_some() {
-            return Err(format!(
-                "instance {}: {}",
-                inst.name,
-                super::instance::AUTH_HMAC_NOT_APPLIED
-            ));
-        }
         if old.instances.contains(inst) && running.iter().any(|r| r.name() == inst.name) {
             continue;
         }
@@ -195,6 +190,52 @@ fn fits(dp: &Dataplane, cfg: &Config) -> Result<(), ReloadError> {
     }
 }
 
+/// Whether `a` and `b` differ at most in their authentication (legacy `auth`, `auth_hmac`),
+/// which a running instance takes in place ([`Runtime::reauthenticate`]).
+fn same_but_auth(a: &config::Instance, b: &config::Instance) -> bool {
+    let strip = |i: &config::Instance| config::Instance {
+        auth: None,
+        auth_hmac: None,
+        ..i.clone()
+    };
+    strip(a) == strip(b)
+}
+
+/// The new authentication of every running instance whose configuration changed only there,
+/// built before anything changes (reading `file:` keys can fail): name, `auth_hmac`, legacy.
+fn reauthentications(
+    new: &Config,
+    old: &Config,
+    running: &[Runtime],
+) -> Result<Vec<(String, Reauth)>, ReloadError> {
+    let mut out = Vec::new();
+    for inst in &new.instances {
+        let Some(before) = old.instances.iter().find(|i| i.name == inst.name) else {
+            continue;
+        };
+        // `file:` keys are read again by every reload, as keepalived does, even when the
+        // configuration text did not change (the key file may have).
+        let reads_files = inst
+            .auth_hmac
+            .as_ref()
+            .is_some_and(|a| a.keys.iter().any(|k| k.key.0.starts_with("file:")));
+        if (before == inst && !reads_files)
+            || !same_but_auth(before, inst)
+            || !running.iter().any(|r| r.name() == inst.name)
+        {
+            continue;
+        }
+        let problem = |e: DaemonError| ReloadError::Problem(e.to_string());
+        let hmac = super::instance::auth::build(inst).map_err(problem)?;
+        let legacy = super::instance::legacy_auth(inst).map_err(problem)?;
+        out.push((inst.name.clone(), (hmac, legacy)));
+    }
+    Ok(out)
+}
+
+/// A running instance's new `auth_hmac` state and legacy authentication.
+type Reauth = (Option<crate::vrrp::auth_hmac::AuthHmac>, crate::vrrp::Auth);
+
 /// Resigns `r` as at shutdown, then forgets its VIPs and VRID in the kernel.
 fn retire(r: &mut Runtime, dp: &mut Dataplane, addr_tx: &mpsc::UnboundedSender<AddrOp>) {
     r.handle(now(), FsmEvent::Shutdown, dp, addr_tx);
@@ -213,6 +254,10 @@ fn retire(r: &mut Runtime, dp: &mut Dataplane, addr_tx: &mpsc::UnboundedSender<A
 
 /// Applies a prepared configuration; errors leave everything as it was. Returns the events of
 /// retired instances (their last ones), which the caller publishes with the others.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one pass over the instances in order: keep, re-authenticate, retire, start"
+)]
 pub(super) fn apply(
     opts: &Options,
     run: &mut Running<'_>,
@@ -227,6 +272,7 @@ pub(super) fn apply(
     precheck(&new, run.runtimes, run.cfg).map_err(ReloadError::Problem)?;
     same_bfd_sessions(&new, run.cfg)?;
     fits(run.dp, &new)?;
+    let mut reauth = reauthentications(&new, run.cfg, run.runtimes)?;
 
     let mut retired = Vec::new();
     let mut kept: Vec<Option<Runtime>> = Vec::new();
@@ -238,7 +284,13 @@ pub(super) fn apply(
             .iter()
             .find(|i| i.name == r.name())
             .is_some_and(|old| new.instances.contains(old));
-        if same {
+        if let Some(at) = reauth.iter().position(|(name, _)| name == r.name()) {
+            // Only the authentication changed (a rollout step, a key rotation, a key file
+            // rewritten): no transition.
+            let (_, (hmac, legacy)) = reauth.swap_remove(at);
+            r.reauthenticate(hmac, legacy, run.dp);
+            kept.push(Some(r));
+        } else if same {
             kept.push(Some(r));
         } else {
             retire(&mut r, run.dp, addr_tx);
@@ -363,6 +415,40 @@ mod tests {
         assert_eq!(loaded.config.instances.len(), 0);
         let _ = std::fs::remove_file(empty);
         let _ = std::fs::remove_file(allowed);
+    }
+
+    #[test]
+    fn only_an_authentication_change_is_taken_in_place() {
+        use crate::config::auth_hmac::{AuthHmacConfig, HmacKeyConfig, KeyValue, ModeConfig};
+        let old = config::Instance::new("VI_1", "eth0", 51);
+        let hmac = |mode, active| AuthHmacConfig {
+            keys: vec![HmacKeyConfig {
+                id: active,
+                key: KeyValue("hex:00".to_owned()),
+            }],
+            active_key: active,
+            anti_replay: config::auth_hmac::AntiReplayKind::Time,
+            time_window: None,
+            mode,
+        };
+        let added = config::Instance {
+            auth_hmac: Some(hmac(ModeConfig::ReceiveOnly, 1)),
+            ..old.clone()
+        };
+        assert!(same_but_auth(&old, &added), "adding auth_hmac");
+        let rotated = config::Instance {
+            auth_hmac: Some(hmac(ModeConfig::Enforce, 2)),
+            ..added.clone()
+        };
+        assert!(same_but_auth(&added, &rotated), "mode and active key");
+        let moved = config::Instance {
+            priority: 200,
+            ..rotated.clone()
+        };
+        assert!(
+            !same_but_auth(&rotated, &moved),
+            "another field restarts it"
+        );
     }
 
     #[tokio::test]

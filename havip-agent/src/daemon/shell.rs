@@ -6,7 +6,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use aya::maps::{MapData, RingBuf};
-use havip_common::{AdvertEvent, MAX_VRRP_LEN, event_flags};
+use havip_common::{AdvertEvent, MAX_ADVERT_LEN, event_flags};
 use tokio::{io::unix::AsyncFd, sync::mpsc};
 use tracing::{debug, error, warn};
 
@@ -336,11 +336,16 @@ fn deliver(
         );
         return;
     };
-    let len = usize::from(ev.vrrp_len).min(MAX_VRRP_LEN);
+    let len = usize::from(ev.vrrp_len).min(MAX_ADVERT_LEN);
     let src = std::net::Ipv4Addr::from(ev.src);
     let dst = std::net::Ipv4Addr::from(ev.dst);
     let mode = r.fsm.params().checksum_mode;
-    let advert = match AdvertRepr::parse(&ev.vrrp[..len], src, dst, mode) {
+    // keepalived `auth_hmac`: verified before anything else looks at the advert; the kernel
+    // delivered the trailer with it and did not fence on it.
+    let Some(pdu) = r.authenticate(&ev.vrrp[..len], src, now()) else {
+        return;
+    };
+    let advert = match AdvertRepr::parse(pdu, src, dst, mode) {
         Ok(a) => a,
         Err(e) => {
             warn!(instance = r.name(), %src, error = %e, "advert accepted by XDP but not decodable");

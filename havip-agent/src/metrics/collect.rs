@@ -409,6 +409,21 @@ fn history(
         None,
         &rejected,
     )?;
+    let mut auth = Vec::new();
+    for (i, _, l) in snaps {
+        for (outcome, n) in i.auth_hmac() {
+            auth.push((with(l.clone(), &[("outcome", outcome)]), n));
+        }
+    }
+    counters(
+        enc,
+        "havip_auth_hmac",
+        "Adverts checked by keepalived's auth_hmac, by outcome: ok, unsigned (accepted without \
+         trailer in permissive or receive-only mode), or why refused (missing, malformed, stale, \
+         unknown_key, invalid_hmac, replay, not_peer)",
+        None,
+        &auth,
+    )?;
     let mut takeover = Vec::new();
     for (i, _, l) in snaps {
         for stage in Stage::ALL {

@@ -160,6 +160,8 @@ pub struct InstanceShared {
     intervals_clamped: AtomicU64,
     /// `AdvertRejected::as_label` -> adverts the state machine rejected for that reason.
     rejected: Mutex<BTreeMap<&'static str, u64>>,
+    /// `auth_hmac` outcome -> adverts checked with that outcome.
+    auth_hmac: Mutex<BTreeMap<&'static str, u64>>,
     /// `[stage][reason]`, flattened.
     takeover: Box<[AtomicHistogram]>,
     jitter: AtomicHistogram,
@@ -223,6 +225,7 @@ impl InstanceShared {
             garps_suppressed: AtomicU64::new(0),
             intervals_clamped: AtomicU64::new(0),
             rejected: Mutex::new(BTreeMap::new()),
+            auth_hmac: Mutex::new(BTreeMap::new()),
             takeover: (0..Stage::ALL.len() * REASON_COUNT)
                 .map(|_| AtomicHistogram::new(TAKEOVER_BOUNDS))
                 .collect(),
@@ -263,6 +266,15 @@ impl InstanceShared {
     #[must_use]
     pub fn rejected(&self) -> BTreeMap<&'static str, u64> {
         self.rejected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// `auth_hmac` outcomes counted (only outcomes seen so far).
+    #[must_use]
+    pub fn auth_hmac(&self) -> BTreeMap<&'static str, u64> {
+        self.auth_hmac
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -361,6 +373,17 @@ impl InstanceMetrics {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .entry(reason)
+            .or_default() += 1;
+    }
+
+    /// An advert went through the `auth_hmac` check with `outcome`.
+    pub fn auth_hmac(&self, outcome: &'static str) {
+        *self
+            .shared
+            .auth_hmac
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(outcome)
             .or_default() += 1;
     }
 

@@ -89,6 +89,11 @@ impl Recorder {
                     m.advert_rejected(reason);
                 }
             }
+            Event::AuthHmac { id, outcome } => {
+                if let Some(m) = self.instances.get(id) {
+                    m.auth_hmac(outcome);
+                }
+            }
             Event::IntervalClamped { id, .. } => {
                 if let Some(m) = self.instances.get(id) {
                     m.interval_clamped();

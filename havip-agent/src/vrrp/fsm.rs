@@ -18,7 +18,7 @@ use havip_common::{
 
 use super::garp::GarpSchedule;
 pub use super::messages::{Action, AdvertRejected, Event, Reason, Resume, State};
-use super::packet::{AdvertInterval, AdvertRepr, Version};
+use super::packet::{AdvertInterval, AdvertRepr, Auth, Version};
 pub use super::params::{GarpParams, InitialState, InstanceParams, ParamsError};
 use super::rule::{self, VridConfig};
 pub use super::time::Instant;
@@ -273,6 +273,15 @@ impl Instance {
                 expected: self.params.vips.len(),
             },
         })
+    }
+
+    /// A reload changed only the v2 authentication (RFC 3768 5.3.6; keepalived drops it for
+    /// `auth_hmac`): sent and checked from the next advert, with no transition.
+    pub fn set_auth(&mut self, auth: Auth) {
+        self.params.auth = auth;
+        let fresh = VridConfig::from_params(&self.params, self.effective_priority).state();
+        self.local.auth_type = fresh.auth_type;
+        self.local.auth_data = fresh.auth_data;
     }
 
     /// The local side of the shared rule: what the kernel holds for this instance (without

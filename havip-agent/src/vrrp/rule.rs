@@ -37,6 +37,9 @@ pub struct VridConfig {
     pub advert_interval: u16,
     /// The virtual addresses (adverts must list the same set unless sent by the owner).
     pub vips: Vec<Ipv4Addr>,
+    /// keepalived `auth_hmac`: adverts may carry the trailer, and the kernel never fences
+    /// (the agent verifies, then revokes); `vrid_flags::AUTH_HMAC`.
+    pub auth_hmac: bool,
 }
 
 impl VridConfig {
@@ -56,6 +59,8 @@ impl VridConfig {
             advert_interval: AdvertInterval::from_duration(params.version, params.advert_interval)
                 .map_or(0, wire_interval),
             vips: params.vips.clone(),
+            // Not a state machine parameter: the daemon sets it from the configuration.
+            auth_hmac: false,
         }
     }
 
@@ -69,6 +74,9 @@ impl VridConfig {
         }
         if self.v3_checksum_as_v2 {
             flags |= vrid_flags::V3_CHECKSUM_AS_V2;
+        }
+        if self.auth_hmac {
+            flags |= vrid_flags::AUTH_HMAC;
         }
         let vips: Vec<[u8; 4]> = self.vips.iter().map(Ipv4Addr::octets).collect();
         VridState {

@@ -180,7 +180,11 @@ fn main() -> anyhow::Result<()> {
     match <Cli as clap::Parser>::parse() {
         Cli::Xdp { out } => {
             let ns = NetNs::new(&havip_tests::netns::unique_tag(), "bench")?;
-            let table = ns.enter(|| Ok(bench_xdp()? + &bench_xdp_vip_count()?))?;
+            let table = ns.enter(|| {
+                Ok(bench_xdp()?
+                    + &bench_xdp_vip_count()?
+                    + &havip_tests::auth_hmac::bench_fence_paths()?)
+            })?;
             println!("{table}");
             if let Some(out) = out {
                 std::fs::write(&out, &table)
@@ -556,6 +560,7 @@ fn bench_xdp() -> anyhow::Result<String> {
             auth_pass: None,
             advert_interval: 100,
             vips: vec![VIP],
+            auth_hmac: false,
         },
     )?;
     dp.allow_peer(LO, VRID, PEER)?;
@@ -584,6 +589,7 @@ fn bench_xdp() -> anyhow::Result<String> {
             auth_pass: None,
             advert_interval: 100,
             vips: vec![VIP],
+            auth_hmac: false,
         },
     )?;
     dp.set_vip(
@@ -782,6 +788,7 @@ fn bench_xdp_vip_count() -> anyhow::Result<String> {
                 auth_pass: None,
                 advert_interval: 100,
                 vips: vec![VIP],
+                auth_hmac: false,
             },
         )?;
         for &v in &vips {

@@ -84,8 +84,8 @@ impl AntiReplay {
         (3 * (advert_int_cs / 100)).clamp(5, 300)
     }
 
-    /// The window, in time mode.
-    const fn window(self) -> Option<u32> {
+    /// The window in seconds, in time mode.
+    pub const fn window(self) -> Option<u32> {
         match self {
             Self::Time { window } => Some(window),
             Self::Monotonic => None,

@@ -180,9 +180,25 @@ impl AuthHmac {
         self.keys = keys;
     }
 
+    /// A reload: the mode, keys and anti-replay rule of `new` (built from the new
+    /// configuration), keeping this state's marks and send sequence ([`Self::reconfigure`]).
+    pub fn reconfigure_from(&mut self, new: Self) {
+        self.reconfigure(new.mode, new.anti_replay, new.keys);
+    }
+
     /// The mode in force.
     pub const fn mode(&self) -> Mode {
         self.mode
+    }
+
+    /// The id of the key that signs.
+    pub const fn active_key(&self) -> u8 {
+        self.keys.active_id()
+    }
+
+    /// The anti-replay rule in force.
+    pub const fn anti_replay(&self) -> AntiReplay {
+        self.anti_replay
     }
 
     /// The last sequence sent.
