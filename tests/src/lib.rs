@@ -4,6 +4,7 @@
 //! need root ([`require_root`]).
 
 pub mod agents;
+pub mod entry;
 pub mod failover;
 pub mod fake_clouds;
 pub mod fake_vpc;

@@ -14,6 +14,7 @@
 //!                                  #   garp_lower_prio_holdoff, rt_priority, lock_memory
 //!                                  #   (the last two also from global_defs)
 //! allow_no_instances = false
+//! dataplane = "tc"                 # xdp (default), tc, auto, xdp-multiprog
 //!
 //! [instance.VI_1]                  # per vrrp_instance, by name
 //! manage_addresses = false
@@ -237,6 +238,7 @@ struct Sidecar {
 #[serde(default, deny_unknown_fields)]
 struct SidecarGlobal {
     metrics_addr: Option<SocketAddr>,
+    dataplane: Option<crate::dataplane::DataplaneMode>,
     #[serde(with = "serde_opt_duration")]
     lease: Option<Duration>,
     allow_no_instances: Option<bool>,
@@ -269,6 +271,9 @@ pub(crate) fn merge_sidecar(config: &mut Config, text: &str, file: &Path) -> Vec
     };
     if let Some(addr) = sidecar.global.metrics_addr {
         config.global.metrics_addr = addr;
+    }
+    if let Some(mode) = sidecar.global.dataplane {
+        config.global.dataplane = mode;
     }
     if let Some(lease) = sidecar.global.lease {
         config.global.lease = Some(lease);
