@@ -109,10 +109,14 @@ impl Frame for TcContext {
     }
 
     #[inline(always)]
+    #[expect(
+        clippy::misnamed_getters,
+        reason = "at tc ingress the skb's own device is the ingress interface"
+    )]
     fn ingress_ifindex(&self) -> u32 {
         // `ifindex` is the device the skb is on: at tc ingress, the interface it arrived on
-        // (as XDP's `ingress_ifindex`). `ingress_ifindex` would name the first device of a
-        // redirect chain instead.
+        // (as XDP's `ingress_ifindex`). The `ingress_ifindex` field would do on a live device,
+        // but `BPF_PROG_TEST_RUN` leaves it 0 and sets only the device (loopback).
         // SAFETY: the context is a live `__sk_buff` for this invocation.
         unsafe { (*self.as_ptr().cast::<__sk_buff>()).ifindex }
     }

@@ -40,6 +40,10 @@
     reason = "thin entry point pattern: try_* returns Result for `?`"
 )]
 #![expect(
+    clippy::not_unsafe_ptr_arg_deref,
+    reason = "the #[classifier] macro's generated wrapper takes the raw `__sk_buff` pointer"
+)]
+#![expect(
     clippy::needless_pass_by_value,
     reason = "the #[xdp] and #[classifier] macros hand the context by value"
 )]

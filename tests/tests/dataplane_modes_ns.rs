@@ -292,7 +292,7 @@ fn auto_mode_picks_tc_beside_a_foreign_program_and_xdp_on_a_free_interface() {
     // b's interface is free: exclusive XDP there.
     let b_log = b.log_text();
     assert!(b_log.contains("mode=xdp"), "{b_log}");
-    assert!(tcx_chain(&lab.lan.nodes[NODE_B]).is_empty());
+    assert_eq!(tcx_chain(&lab.lan.nodes[NODE_B]), Vec::<String>::new());
     assert!(xdp_prog_id(&lab.lan.nodes[NODE_B]).is_some());
     assert_eq!(
         havip_status(&lab.dir, "b").expect("status")["dataplane"]["eth0"],
@@ -326,7 +326,7 @@ fn tc_mode_cls_bpf_fallback_answers_and_survives_kill_9() {
         a.log_text()
     );
     assert!(cls_bpf_filters(&lab.lan.nodes[NODE_A]).contains("havip_tc"));
-    assert!(tcx_chain(&lab.lan.nodes[NODE_A]).is_empty());
+    assert_eq!(tcx_chain(&lab.lan.nodes[NODE_A]), Vec::<String>::new());
     let a_mac = lab.mac(NODE_A);
     assert!(lab.settles_on(VIP, a_mac, SETTLE), "a never answered");
     a.signal(libc::SIGKILL);

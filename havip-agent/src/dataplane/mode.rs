@@ -47,10 +47,6 @@ impl fmt::Display for DataplaneMode {
 impl DataplaneMode {
     /// Whether this is the default, exclusive XDP (left out when a configuration is written).
     #[must_use]
-    #[expect(
-        clippy::trivially_copy_pass_by_ref,
-        reason = "serde's skip_serializing_if passes a reference"
-    )]
     pub fn is_xdp(&self) -> bool {
         *self == Self::Xdp
     }

@@ -198,7 +198,7 @@ impl Dataplane {
                             "removed havip's tc program of a previous agent: this agent runs in XDP mode"
                         ),
                         Err(e) => {
-                            warn!(ifname, prog_id = id, error = %e, "removing a previous agent's tc program failed")
+                            warn!(ifname, prog_id = id, error = %e, "removing a previous agent's tc program failed");
                         }
                     }
                 }
