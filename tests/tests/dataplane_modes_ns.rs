@@ -64,12 +64,17 @@ fn xdp_prog_id(node: &Node) -> Option<u32> {
 
 /// The names of the programs in `eth0`'s tcx ingress chain of `node`.
 fn tcx_chain(node: &Node) -> Vec<String> {
+    tcx_ids(node).into_iter().map(|(_, name)| name).collect()
+}
+
+/// The `(id, name)` of the programs in `eth0`'s tcx ingress chain of `node`.
+fn tcx_ids(node: &Node) -> Vec<(u32, String)> {
     node.ns
         .enter(|| {
             let (_, progs) = SchedClassifier::query_tcx(c"eth0", TcAttachType::Ingress)?;
             Ok(progs
                 .iter()
-                .map(|p| p.name_as_str().unwrap_or_default().to_owned())
+                .map(|p| (p.id(), p.name_as_str().unwrap_or_default().to_owned()))
                 .collect())
         })
         .expect("query tcx")
@@ -209,6 +214,7 @@ fn tc_mode_kill_9_keeps_the_program_and_answers_stop_within_the_lease() {
     let a_mac = lab.mac(NODE_A);
     assert!(lab.settles_on(VIP, a_mac, SETTLE), "a never answered");
 
+    let before = tcx_ids(&lab.lan.nodes[NODE_A]);
     a.signal(libc::SIGKILL);
     assert!(
         a.wait(Duration::from_secs(5)).is_some(),
@@ -256,13 +262,15 @@ fn tc_mode_kill_9_keeps_the_program_and_answers_stop_within_the_lease() {
     )
     .expect("restart a");
     assert!(
-        a2.log_text().contains("Adopted") || a2.log_text().contains("adopted"),
+        a2.log_text()
+            .contains("adopted the running XDP program and its maps"),
         "{}",
         a2.log_text()
     );
     assert_eq!(
-        tcx_chain(&lab.lan.nodes[NODE_A]),
-        vec!["havip_tc".to_owned()]
+        tcx_ids(&lab.lan.nodes[NODE_A]),
+        before,
+        "the same program, adopted, not a new one"
     );
     assert!(
         lab.settles_on(VIP, a_mac, SETTLE),
