@@ -372,6 +372,29 @@ mod tests {
     }
 
     #[test]
+    fn dataplane_mode_in_global_and_in_a_sidecar() {
+        use crate::dataplane::DataplaneMode;
+        let (config, _) = parse("[global]\ndataplane = \"tc\"\n", Path::new(FILE)).expect("valid");
+        assert_eq!(config.global.dataplane, DataplaneMode::Tc);
+        // Written back only when it is not the default, and read back the same.
+        let (again, _) = parse(&config.to_toml(), Path::new(FILE)).expect("loads back");
+        assert_eq!(again.global.dataplane, DataplaneMode::Tc);
+        assert!(!Config::default().to_toml().contains("dataplane"));
+        let errors = parse("[global]\ndataplane = \"tcx\"\n", Path::new(FILE))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(errors.len(), 1, "an unknown mode is an error");
+        let mut imported = Config::default();
+        let diags = merge_sidecar(
+            &mut imported,
+            "[global]\ndataplane = \"auto\"\n",
+            Path::new("/etc/keepalived/keepalived.conf.havip.toml"),
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(imported.global.dataplane, DataplaneMode::Auto);
+    }
+
+    #[test]
     fn unknown_key_error_has_position() {
         let text = "[[instance]]\nname = \"a\"\ninterface = \"eth0\"\nvrid = 1\nprio = 3\n";
         let errors = parse(text, Path::new(FILE)).err().unwrap_or_default();
