@@ -352,3 +352,30 @@ fn tc_mode_cls_bpf_fallback_answers_and_survives_kill_9() {
     });
     assert!(silent.is_some(), "answers never stopped after kill -9");
 }
+
+#[test]
+fn xdp_multiprog_is_refused_with_a_clear_error_and_leaves_the_interface_alone() {
+    if !require_root("xdp_multiprog_is_refused_with_a_clear_error_and_leaves_the_interface_alone") {
+        return;
+    }
+    let lab = PairLab::new("a", "b").expect("lab");
+    let _pass_a = foreign_xdp(&lab.lan.nodes[NODE_A]);
+    let foreign_a = xdp_prog_id(&lab.lan.nodes[NODE_A]).expect("foreign program on a");
+    let refused = spawn_havip_args(
+        &lab.lan.nodes[NODE_A],
+        &lab.dir,
+        "a",
+        &spec(NODE_A, 150),
+        &["--dataplane", "xdp-multiprog"],
+    );
+    let Err(e) = refused else {
+        panic!("xdp-multiprog started");
+    };
+    let text = format!("{e:#}");
+    assert!(
+        text.contains("xdp-multiprog") && text.contains("not implemented"),
+        "{text}"
+    );
+    assert_eq!(xdp_prog_id(&lab.lan.nodes[NODE_A]), Some(foreign_a));
+    assert_eq!(tcx_chain(&lab.lan.nodes[NODE_A]), Vec::<String>::new());
+}
