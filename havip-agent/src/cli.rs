@@ -120,6 +120,15 @@ pub struct RunArgs {
     /// XDP attach mode.
     #[arg(long, value_enum, default_value_t = AttachMode::Auto)]
     pub xdp_mode: AttachMode,
+    /// The hook the data plane runs on (overrides the configuration's `dataplane`; default
+    /// xdp): exclusive XDP, a tc classifier beside other XDP programs, or auto (XDP on a free
+    /// interface, tc beside another XDP program). xdp-multiprog is refused (not implemented).
+    #[arg(long, value_enum)]
+    pub dataplane: Option<crate::dataplane::DataplaneMode>,
+    /// In tc mode, attach as a `clsact` + `cls_bpf` filter even where tcx exists (the fallback
+    /// for Linux < 6.6, chosen by itself there).
+    #[arg(long)]
+    pub tc_cls_bpf: bool,
     /// Path of the control socket that `havip-agent status` talks to.
     #[arg(long, default_value = crate::control::DEFAULT_SOCKET)]
     pub control_socket: std::path::PathBuf,

@@ -86,6 +86,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 config: args.config,
                 format: args.format,
                 xdp_mode: args.xdp_mode,
+                dataplane: args.dataplane,
+                force_cls_bpf: args.tc_cls_bpf,
                 control_socket: args.control_socket,
                 metrics_addr: args.metrics_addr,
             })

@@ -64,6 +64,12 @@ pub const PASS_PROGRAM: &str = "havip_pass";
 /// baseline of the reply path in live-frames benchmarks (an `XDP_PASS` baseline would be charged
 /// the trip up the stack).
 pub const TX_PROGRAM: &str = "havip_tx";
+/// The tc classifier's name in the object file: the same logic as [`XDP_PROGRAM`] on tc ingress
+/// (the agent's `tc` data plane mode; attached through tcx, or `cls_bpf` before Linux 6.6).
+pub const TC_PROGRAM: &str = "havip_tc";
+/// A tc classifier that passes everything: never attached, the empty baseline of [`TC_PROGRAM`]
+/// in benchmarks.
+pub const TC_PASS_PROGRAM: &str = "havip_tc_pass";
 
 /// Map capacities.
 ///

@@ -14,14 +14,12 @@
 //!   Ethernet/IPv4 position, is dropped ([`counter::ARP_DROP_UNSUPPORTED`]), never passed.
 //! - VLAN-tagged ARP is judged by [`names_vip`] from `main.rs` (dropped when it names a VIP).
 
-use aya_ebpf::{
-    bindings::xdp_action, helpers::bpf_ktime_get_ns, helpers::generated::bpf_xdp_load_bytes,
-    programs::XdpContext,
-};
+use aya_ebpf::helpers::bpf_ktime_get_ns;
 use havip_common::{VipEntry, VipKey, counter};
 use network_types::{arp::ArpHdr, eth::EthHdr};
 
 use crate::{
+    frame::{Frame, Verdict},
     maps::{FENCES, VIPS, VRIDS, VipStat, count, count_vip},
     ptr_at,
 };
@@ -37,13 +35,13 @@ const ETHER_IPV4_TPA: u32 = 24;
 
 /// Handles an Ethernet frame whose ethertype is ARP.
 #[inline(always)]
-pub(crate) fn handle(ctx: &XdpContext) -> u32 {
-    let ifindex = ctx.ingress_ifindex() as u32;
+pub(crate) fn handle<C: Frame>(ctx: &C) -> Verdict {
+    let ifindex = ctx.ingress_ifindex();
     // Shorter than the fixed part: no target address at all, nothing to protect; the stack
     // drops it too (arp_rcv needs the whole header).
     let Ok(fixed) = ptr_at::<[u8; ARP_FIXED_LEN]>(ctx, EthHdr::LEN) else {
         count(counter::ARP_PASS_TRUNCATED);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     };
     // SAFETY: bounds-checked by `ptr_at`.
     let fixed = unsafe { *fixed };
@@ -54,15 +52,15 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
         // Fail-closed: whatever the layout, a frame that names a VIP is not passed.
         if names_vip(ctx, ifindex, EthHdr::LEN as u32, fixed) {
             count(counter::ARP_DROP_UNSUPPORTED);
-            return xdp_action::XDP_DROP;
+            return Verdict::Drop;
         }
         count(counter::ARP_PASS_UNSUPPORTED);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     }
     // Ethernet/IPv4 layout but cut short: the stack drops it too.
     let Ok(arp) = ptr_at::<ArpHdr>(ctx, EthHdr::LEN) else {
         count(counter::ARP_PASS_TRUNCATED);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     };
     // SAFETY: `ptr_at` bounds-checked the whole ARP header.
     let arp = unsafe { &mut *arp };
@@ -76,13 +74,13 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
         } else {
             count(counter::ARP_PASS_NOT_REQUEST);
         }
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     };
     // A gratuitous ARP (a node announcing the VIP, maybe the new owner): passed so neighbour
     // caches here follow it; the stack cannot answer it (see the module doc).
     if arp.spa == tpa {
         count(counter::ARP_PASS_GRATUITOUS);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     }
 
     // From here the target is a VIP: fail-closed. Whatever is not a valid grant is dropped, so
@@ -90,18 +88,18 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
     if let Err((global, stat)) = owned(&vip) {
         count(global);
         count_vip(vip.stat_slot, stat);
-        return xdp_action::XDP_DROP;
+        return Verdict::Drop;
     }
     if !request {
         // A reply (or another opcode) to the owned VIP: the answer to a request this node sent
         // from the VIP; the stack needs it.
         count(counter::ARP_PASS_NOT_REQUEST);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     }
 
     // Owned: turn the request into the reply in place (RFC 826 "Packet Reception").
     let Ok(eth) = ptr_at::<EthHdr>(ctx, 0) else {
-        return xdp_action::XDP_PASS; // unreachable: the ARP header after it was in bounds
+        return Verdict::Pass; // unreachable: the ARP header after it was in bounds
     };
     // SAFETY: bounds-checked above; no other reference to these bytes is alive.
     let eth = unsafe { &mut *eth };
@@ -121,7 +119,7 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
     arp.spa = tpa;
     count(counter::ARP_REPLIED);
     count_vip(vip.stat_slot, VipStat::Replied);
-    xdp_action::XDP_TX
+    Verdict::Tx
 }
 
 /// Whether this node owns `vip` now, else the counters of the reason it does not. Ownership
@@ -154,8 +152,8 @@ fn owned(vip: &VipEntry) -> Result<(), (u32, VipStat)> {
 /// `ifindex` as its target: at the Ethernet/IPv4 position, or, for an IPv4 protocol type, at the
 /// position its own hardware length gives (RFC 826: sha, spa, tha, tpa follow the fixed part).
 #[inline(always)]
-pub(crate) fn names_vip(
-    ctx: &XdpContext,
+pub(crate) fn names_vip<C: Frame>(
+    ctx: &C,
     ifindex: u32,
     arp_off: u32,
     fixed: [u8; ARP_FIXED_LEN],
@@ -172,10 +170,10 @@ pub(crate) fn names_vip(
 
 /// Whether the 4 bytes at `off` are a VIP of `ifindex` (false if they lie past the frame).
 #[inline(always)]
-fn is_vip(ctx: &XdpContext, ifindex: u32, off: u32) -> bool {
+fn is_vip<C: Frame>(ctx: &C, ifindex: u32, off: u32) -> bool {
     let mut addr = [0u8; 4];
     // SAFETY: `addr` is 4 bytes of stack; the helper bounds-checks the frame itself.
-    let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, off, addr.as_mut_ptr().cast(), 4) };
+    let r = unsafe { ctx.load_bytes(off, addr.as_mut_ptr().cast(), 4) };
     // SAFETY: existence check only.
     r == 0 && unsafe { VIPS.get(&VipKey { ifindex, addr }) }.is_some()
 }

@@ -20,15 +20,12 @@
 //! - The incoming NS's checksum is not verified: answering a corrupted NS for an owned VIP tells
 //!   the truth, and one for a VIP not owned is dropped either way.
 
-use aya_ebpf::{
-    bindings::xdp_action,
-    helpers::{bpf_ktime_get_ns, generated::bpf_xdp_adjust_tail},
-    programs::XdpContext,
-};
+use aya_ebpf::helpers::bpf_ktime_get_ns;
 use havip_common::{Vip6Key, VipEntry, counter};
 use network_types::eth::EthHdr;
 
 use crate::{
+    frame::{Frame, Verdict},
     maps::{FENCES, VIPS6, VRIDS, VipStat, count, count_vip, vrid_key},
     ptr_at,
 };
@@ -57,37 +54,37 @@ const NA_FRAME_LEN: usize = ICMP_OFF + NA_ICMP_LEN;
 
 /// Handles an Ethernet frame whose ethertype is IPv6.
 #[inline(always)]
-pub(crate) fn handle(ctx: &XdpContext) -> u32 {
+pub(crate) fn handle<C: Frame>(ctx: &C) -> Verdict {
     let Ok(ip) = ptr_at::<[u8; IPV6_LEN]>(ctx, EthHdr::LEN) else {
         count(counter::PASS_IPV6);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     };
     // SAFETY: bounds-checked by `ptr_at`; copied so nothing aliases the frame once it is rewritten.
     let ip = unsafe { *ip };
     if ip[6] != NEXTHDR_ICMPV6 {
         // Plain IPv6, or an extension header chain the stack parses (RFC 8200 4).
         count(counter::PASS_IPV6);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     }
     let Ok(icmp_type) = ptr_at::<u8>(ctx, ICMP_OFF) else {
         count(counter::NDP_PASS_TRUNCATED);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     };
     // SAFETY: bounds-checked by `ptr_at`.
     if unsafe { *icmp_type } != NEIGHBOR_SOLICITATION {
         count(counter::NDP_PASS_NOT_SOLICITATION);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     }
     // Without the whole target there is nothing to look up; the stack drops it too (7.1.1).
     let Ok(ns) = ptr_at::<[u8; ND_LEN]>(ctx, ICMP_OFF) else {
         count(counter::NDP_PASS_TRUNCATED);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     };
     // SAFETY: bounds-checked by `ptr_at`.
     let ns = unsafe { *ns };
     let mut target = [0u8; 16];
     target.copy_from_slice(&ns[8..24]);
-    let ifindex = ctx.ingress_ifindex() as u32;
+    let ifindex = ctx.ingress_ifindex();
     // SAFETY: read-only copy of a preallocated hash value.
     let Some(vip) = (unsafe {
         VIPS6.get(&Vip6Key {
@@ -97,28 +94,28 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
     })
     .copied() else {
         count(counter::NDP_PASS_NOT_VIP);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     };
 
     // From here the target is a VIP: fail-closed.
     let payload_len = usize::from(u16::from_be_bytes([ip[4], ip[5]]));
     if ip[7] != ND_HOP_LIMIT || ns[1] != 0 || payload_len < ND_LEN {
         count(counter::NDP_DROP_INVALID);
-        return xdp_action::XDP_DROP;
+        return Verdict::Drop;
     }
     let mut requester_ip = [0u8; 16];
     requester_ip.copy_from_slice(&ip[8..24]);
     if requester_ip == [0; 16] {
         count(counter::NDP_PASS_DAD);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     }
     if let Err((global, stat)) = owned(&vip) {
         count(global);
         count_vip(vip.stat_slot, stat);
-        return xdp_action::XDP_DROP;
+        return Verdict::Drop;
     }
     let Ok(eth) = ptr_at::<EthHdr>(ctx, 0) else {
-        return xdp_action::XDP_PASS; // unreachable: the IPv6 header after it was in bounds
+        return Verdict::Pass; // unreachable: the IPv6 header after it was in bounds
     };
     // SAFETY: bounds-checked by `ptr_at`.
     let requester_mac = unsafe { (*eth).src_addr };
@@ -130,24 +127,24 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
         i32::try_from(ctx.data_end() - ctx.data()),
     ) else {
         count(counter::NDP_PASS_RESIZE);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     };
     let delta = want - len;
-    // SAFETY: the helper checks the new length against the frame's room itself.
-    if delta != 0 && unsafe { bpf_xdp_adjust_tail(ctx.ctx, delta) } != 0 {
+    // The helper checks the new length against the frame's room itself.
+    if delta != 0 && ctx.adjust_tail(delta) != 0 {
         count(counter::NDP_PASS_RESIZE);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     }
     let Ok(frame) = ptr_at::<[u8; NA_FRAME_LEN]>(ctx, 0) else {
         count(counter::NDP_PASS_RESIZE);
-        return xdp_action::XDP_PASS;
+        return Verdict::Pass;
     };
     // SAFETY: bounds-checked by `ptr_at` after the resize; the only reference to these bytes.
     let f = unsafe { &mut *frame };
     write_advertisement(f, requester_mac, requester_ip, target, vip.mac);
     count(counter::NDP_REPLIED);
     count_vip(vip.stat_slot, VipStat::Replied);
-    xdp_action::XDP_TX
+    Verdict::Tx
 }
 
 /// Writes the solicited advertisement for `target` (owned, answered with `mac`) to the node at

@@ -21,10 +21,7 @@
 //! with ICMP protocol-unreachable. Adverts for VRIDs not configured here pass untouched, so a
 //! co-located VRRP daemon for other VRIDs keeps working.
 
-use aya_ebpf::{
-    bindings::xdp_action, helpers::bpf_ktime_get_ns, helpers::generated::bpf_xdp_load_bytes,
-    programs::XdpContext,
-};
+use aya_ebpf::helpers::bpf_ktime_get_ns;
 use havip_common::{
     AUTH_TRAILER_LEN, Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerRecord, auth_type, counter,
     event_flags,
@@ -35,6 +32,7 @@ use network_types::{eth::EthHdr, ip::Ipv4Hdr};
 
 use crate::{
     csum,
+    frame::{Frame, Verdict},
     maps::{ALLOWED_PEERS, EVENTS, FENCES, PEERS, SCRATCH, VRIDS, count},
     ptr_at,
 };
@@ -47,15 +45,15 @@ const IP_MAX_HDR: usize = 60;
 
 /// Handles an Ethernet frame whose ethertype is IPv4.
 #[inline(always)]
-pub(crate) fn handle(ctx: &XdpContext) -> u32 {
+pub(crate) fn handle<C: Frame>(ctx: &C) -> Verdict {
     match try_handle(ctx) {
         Ok(action) => action,
         Err(reason) => {
             count(reason);
             if reason == counter::PASS_IPV4 || reason == counter::VRRP_PASS_UNKNOWN_VRID {
-                xdp_action::XDP_PASS
+                Verdict::Pass
             } else {
-                xdp_action::XDP_DROP
+                Verdict::Drop
             }
         }
     }
@@ -76,7 +74,7 @@ pub(crate) fn handle(ctx: &XdpContext) -> u32 {
     clippy::too_many_lines,
     reason = "the RFC 9568 7.1 checks in order, in one function the verifier follows"
 )]
-fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
+fn try_handle<C: Frame>(ctx: &C) -> Result<Verdict, u32> {
     // Not VRRP, or not even a whole IPv4 header: fail-open, the stack decides.
     let ip = ptr_at::<Ipv4Hdr>(ctx, EthHdr::LEN).map_err(|()| counter::PASS_IPV4)?;
     // SAFETY: bounds-checked by `ptr_at`.
@@ -102,7 +100,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     let vrrp_len = tot_len - ihl;
 
     let hdr = vrrp_header(ctx, vrrp_off)?;
-    let ifindex = ctx.ingress_ifindex() as u32;
+    let ifindex = ctx.ingress_ifindex();
     let vrid = hdr[1];
     let vkey = crate::maps::vrid_key(ifindex, vrid);
     // SAFETY: read-only copy of a preallocated hash value.
@@ -160,7 +158,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
     // verifier tracks, so it sees 4 <= len <= 128 (a plain comparison loses the lower bound).
     let len = ((pdu_len - 4) & 0x7c) + 4;
     // SAFETY: `ev.vrrp` has MAX_ADVERT_LEN bytes and `len` is at most MAX_VRRP_LEN.
-    let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, vrrp_off, ev.vrrp.as_mut_ptr().cast(), len) };
+    let r = unsafe { ctx.load_bytes(vrrp_off, ev.vrrp.as_mut_ptr().cast(), len) };
     if r != 0 {
         return Err(counter::VRRP_DROP_TRUNCATED);
     }
@@ -168,8 +166,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         // keepalived `auth_hmac`: the trailer goes to the agent, which verifies it.
         // SAFETY: `len` <= MAX_VRRP_LEN, so the 28 bytes end within MAX_ADVERT_LEN.
         let r = unsafe {
-            bpf_xdp_load_bytes(
-                ctx.ctx,
+            ctx.load_bytes(
                 vrrp_off + len,
                 ev.vrrp.as_mut_ptr().add(len as usize).cast(),
                 AUTH_TRAILER_LEN as u32,
@@ -190,7 +187,7 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         // SAFETY: `pass` is 8 bytes of stack. Loaded from the frame by the helper (runtime
         // bounds check): an index into the copy that depends on `naddr` is more than the
         // verifier can follow.
-        let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, off, pass.as_mut_ptr().cast(), 8) };
+        let r = unsafe { ctx.load_bytes(off, pass.as_mut_ptr().cast(), 8) };
         if r != 0 {
             return Err(counter::VRRP_DROP_TRUNCATED);
         }
@@ -303,14 +300,14 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         .output(ev, 0)
         .map_err(|_| counter::VRRP_RINGBUF_FULL)?;
     count(counter::VRRP_ACCEPTED);
-    Ok(xdp_action::XDP_DROP)
+    Ok(Verdict::Drop)
 }
 
 /// RFC 791 3.1: the IPv4 header checksum of the header at `ip` (`ihl` bytes, 20..=60, a
 /// multiple of 4). The usual 20-byte header is summed in place from the bounds-checked
 /// [`Ipv4Hdr`]; a header with options is copied first (its length is only known at run time).
 #[inline(always)]
-fn ip_checksum(ctx: &XdpContext, ip: &Ipv4Hdr, ihl: u32) -> Result<(), u32> {
+fn ip_checksum<C: Frame>(ctx: &C, ip: &Ipv4Hdr, ihl: u32) -> Result<(), u32> {
     let sum = if ihl == 20 {
         {
             // SAFETY: `ip` is a bounds-checked 20-byte header of byte fields (alignment 1).
@@ -321,9 +318,7 @@ fn ip_checksum(ctx: &XdpContext, ip: &Ipv4Hdr, ihl: u32) -> Result<(), u32> {
         let ip_len = ((ihl - 4) & 0x3c) + 4;
         let mut iph = [0u8; IP_MAX_HDR];
         // SAFETY: `iph` has 60 bytes of stack and `ip_len` is at most that.
-        let r = unsafe {
-            bpf_xdp_load_bytes(ctx.ctx, EthHdr::LEN as u32, iph.as_mut_ptr().cast(), ip_len)
-        };
+        let r = unsafe { ctx.load_bytes(EthHdr::LEN as u32, iph.as_mut_ptr().cast(), ip_len) };
         if r != 0 {
             return Err(counter::VRRP_DROP_TRUNCATED);
         }
@@ -339,7 +334,7 @@ fn ip_checksum(ctx: &XdpContext, ip: &Ipv4Hdr, ihl: u32) -> Result<(), u32> {
 /// The fixed VRRP header at `vrrp_off`: read in place when the IPv4 header has no options (a
 /// constant offset the verifier checks once), else copied by the helper.
 #[inline(always)]
-fn vrrp_header(ctx: &XdpContext, vrrp_off: u32) -> Result<[u8; VRRP_HDR_LEN as usize], u32> {
+fn vrrp_header<C: Frame>(ctx: &C, vrrp_off: u32) -> Result<[u8; VRRP_HDR_LEN as usize], u32> {
     const PLAIN: usize = EthHdr::LEN + 20;
     if vrrp_off as usize == PLAIN {
         let p = ptr_at::<[u8; VRRP_HDR_LEN as usize]>(ctx, PLAIN)
@@ -349,7 +344,7 @@ fn vrrp_header(ctx: &XdpContext, vrrp_off: u32) -> Result<[u8; VRRP_HDR_LEN as u
     }
     let mut hdr = [0u8; VRRP_HDR_LEN as usize];
     // SAFETY: `hdr` is 8 bytes of stack; the helper bounds-checks the frame itself.
-    let r = unsafe { bpf_xdp_load_bytes(ctx.ctx, vrrp_off, hdr.as_mut_ptr().cast(), VRRP_HDR_LEN) };
+    let r = unsafe { ctx.load_bytes(vrrp_off, hdr.as_mut_ptr().cast(), VRRP_HDR_LEN) };
     if r != 0 {
         return Err(counter::VRRP_DROP_TRUNCATED);
     }

@@ -379,6 +379,13 @@ fn spawn_binary(
         .arg(control_socket(dir, label))
         .args(args)
         .env("HAVIP_LOG", "info");
+    // `HAVIP_TEST_DATAPLANE=tc` (or auto) runs every agent of a namespace test on that hook
+    // (issue #15), unless the test chose one itself.
+    if let Ok(mode) = std::env::var("HAVIP_TEST_DATAPLANE")
+        && !args.contains(&"--dataplane")
+    {
+        cmd.arg("--dataplane").arg(mode);
+    }
     for var in [
         "http_proxy",
         "https_proxy",

@@ -5,6 +5,7 @@
 
 pub mod agents;
 pub mod auth_hmac;
+pub mod entry;
 pub mod failover;
 pub mod fake_clouds;
 pub mod fake_vpc;

@@ -10,10 +10,10 @@ use std::{
     time::Duration,
 };
 
-use aya::programs::{TestRun as _, TestRunOptions};
 use havip_agent::dataplane::{Dataplane, VridConfig};
 use havip_common::counter;
 use havip_tests::{
+    entry::{Entry, XDP_DROP, XDP_PASS, XDP_TX, run_entry},
     frames::{self, CLIENT_MAC},
     frames6::{
         self, CLIENT_IP6, NEXTHDR_ICMPV6, dad_probe, icmpv6_checksum, neighbor_solicitation,
@@ -30,10 +30,6 @@ const VIP_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x02, 0x33];
 const VIP4: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
 const OURS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
-
-const XDP_DROP: u32 = 1;
-const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
 
 struct Outcome {
     verdict: u32,
@@ -66,17 +62,8 @@ fn setup() -> Dataplane {
 
 fn run(dp: &mut Dataplane, frame: &[u8]) -> Outcome {
     let before = dp.counters().expect("counters").0;
-    let mut out = vec![0u8; frame.len() + 64];
-    let result = dp
-        .xdp_program()
-        .expect("program")
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            ..TestRunOptions::default()
-        })
-        .expect("BPF_PROG_TEST_RUN");
-    out.truncate(result.data_size_out as usize);
+    // `HAVIP_TEST_ENTRY=tc`: the same expectations through the tc entry point.
+    let (verdict, out) = run_entry(dp, Entry::from_env(), frame);
     let after = dp.counters().expect("counters").0;
     let counters = before
         .iter()
@@ -86,7 +73,7 @@ fn run(dp: &mut Dataplane, frame: &[u8]) -> Outcome {
         .map(|(i, (b, a))| (i, a - b))
         .collect();
     Outcome {
-        verdict: result.return_value,
+        verdict,
         bytes: out,
         counters,
     }

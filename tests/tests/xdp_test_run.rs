@@ -17,6 +17,7 @@ use havip_agent::{
 };
 use havip_common::{AdvertEvent, counter, event_flags};
 use havip_tests::{
+    entry::{Entry, XDP_DROP, XDP_PASS, XDP_TX, run_entry},
     frames::{self, CLIENT_IP, CLIENT_MAC},
     require_root,
 };
@@ -27,10 +28,6 @@ const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
 const VIP_MAC: [u8; 6] = [0x02, 0x00, 0x5e, 0x00, 0x01, 0x33];
 const OURS: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
 const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
-
-const XDP_DROP: u32 = 1;
-const XDP_PASS: u32 = 2;
-const XDP_TX: u32 = 3;
 
 struct Outcome {
     verdict: u32,
@@ -68,17 +65,8 @@ fn setup_with(version: u8, auth: Option<[u8; 8]>, auth_hmac: bool) -> Dataplane 
 
 fn run(dp: &mut Dataplane, frame: &[u8]) -> Outcome {
     let before = dp.counters().expect("counters").0;
-    let mut out = vec![0u8; frame.len() + 64];
-    let result = dp
-        .xdp_program()
-        .expect("program")
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            data_out: Some(&mut out),
-            ..TestRunOptions::default()
-        })
-        .expect("BPF_PROG_TEST_RUN");
-    out.truncate(result.data_size_out as usize);
+    // `HAVIP_TEST_ENTRY=tc`: the same expectations through the tc entry point.
+    let (verdict, out) = run_entry(dp, Entry::from_env(), frame);
     let after = dp.counters().expect("counters").0;
     let counters = before
         .iter()
@@ -88,7 +76,7 @@ fn run(dp: &mut Dataplane, frame: &[u8]) -> Outcome {
         .map(|(i, (b, a))| (i, a - b))
         .collect();
     Outcome {
-        verdict: result.return_value,
+        verdict,
         bytes: out,
         counters,
     }
@@ -1258,4 +1246,160 @@ fn kernel_and_state_machine_apply_one_rule() {
         assert_eq!(kernel_fenced, c.fence, "{}: kernel fence", c.name);
         assert_eq!(fsm_left, c.fence, "{}: state machine leaves MASTER", c.name);
     }
+}
+
+/// Counter increments between two reads.
+fn delta(before: &[u64], after: &[u64]) -> Vec<(usize, u64)> {
+    before
+        .iter()
+        .zip(after)
+        .enumerate()
+        .filter(|(_, (b, a))| a != b)
+        .map(|(i, (b, a))| (i, a - b))
+        .collect()
+}
+
+/// Issue #15, one logic for two entry points: two data planes with the same tables, each frame
+/// run once through `havip_xdp` of one and once through `havip_tc` of the other, must give the
+/// same verdict (tc's mapped: `TC_ACT_UNSPEC` = pass, `TC_ACT_SHOT` = drop, a redirect to the
+/// interface = `XDP_TX`), the same bytes out and the same counter increments, on every path:
+/// ARP answered, dropped, passed; VLAN; adverts accepted, rejected, fencing; NDP answered
+/// (resized) and dropped; plain traffic.
+#[test]
+#[expect(clippy::too_many_lines, reason = "a table of cases")]
+fn tc_and_xdp_entry_points_agree() {
+    if !require_root("tc_and_xdp_entry_points_agree") {
+        return;
+    }
+    let vip6: std::net::Ipv6Addr = "2001:db8::200".parse().expect("address");
+    let vip6_not_owned: std::net::Ipv6Addr = "2001:db8::201".parse().expect("address");
+    let mut planes: Vec<Dataplane> = (0..2).map(|_| setup(3, None)).collect();
+    for dp in &mut planes {
+        dp.grant(LO, VRID, Duration::from_secs(60)).expect("grant");
+        dp.set_vip6(LO, vip6, VIP_MAC, VRID, LO).expect("VIP6");
+        dp.set_vip6(LO, vip6_not_owned, VIP_MAC, 99, LO)
+            .expect("VIP6 of another VRID");
+        dp.set_vip(LO, Ipv4Addr::new(192, 0, 2, 201), VIP_MAC, 99, LO)
+            .expect("VIP of another VRID");
+    }
+    let good = frames::vrrp(3, VRID, 90, 100, &[VIP], None, PEER, OURS);
+    let mut bad_ttl = frames::ipv4(PEER, OURS, 112, 254, &good);
+    frames::fix_ip_checksum(&mut bad_ttl);
+    let stronger = frames::vrrp(3, VRID, 200, 100, &[VIP], None, PEER, OURS);
+    let mut ns_padded = havip_tests::frames6::neighbor_solicitation(vip6, false);
+    ns_padded.extend_from_slice(&[0; 10]);
+    let cases: Vec<(&str, Vec<u8>, u32)> = vec![
+        ("ARP request, owned VIP", frames::arp_request(VIP), XDP_TX),
+        (
+            "ARP request, VIP not owned",
+            frames::arp_request(Ipv4Addr::new(192, 0, 2, 201)),
+            XDP_DROP,
+        ),
+        (
+            "ARP request, not a VIP",
+            frames::arp_request(Ipv4Addr::new(192, 0, 2, 99)),
+            XDP_PASS,
+        ),
+        (
+            "gratuitous ARP",
+            frames::arp(1, [2, 0, 0, 0, 0, 7], VIP, [0; 6], VIP),
+            XDP_PASS,
+        ),
+        (
+            "ARP request, padded to 60 bytes",
+            {
+                let mut f = frames::arp_request(VIP);
+                f.resize(60, 0);
+                f
+            },
+            XDP_TX,
+        ),
+        (
+            "VLAN-tagged ARP for a VIP",
+            frames::vlan_tagged(&frames::arp_request(VIP), &[(0x8100, 7)]),
+            XDP_DROP,
+        ),
+        (
+            "QinQ ARP, not a VIP",
+            frames::vlan_tagged(
+                &frames::arp_request(Ipv4Addr::new(192, 0, 2, 99)),
+                &[(0x88a8, 1), (0x8100, 2)],
+            ),
+            XDP_PASS,
+        ),
+        (
+            "valid advert",
+            frames::ipv4(PEER, OURS, 112, 255, &good),
+            XDP_DROP,
+        ),
+        ("advert with TTL 254", bad_ttl, XDP_DROP),
+        (
+            "stronger advert (fences)",
+            frames::ipv4(PEER, OURS, 112, 255, &stronger),
+            XDP_DROP,
+        ),
+        (
+            "ARP request after the fence",
+            frames::arp_request(VIP),
+            XDP_DROP,
+        ),
+        (
+            "plain UDP",
+            frames::ipv4(PEER, OURS, 17, 64, &[0; 16]),
+            XDP_PASS,
+        ),
+        (
+            "NS for an IPv6 VIP not owned",
+            havip_tests::frames6::neighbor_solicitation(vip6_not_owned, true),
+            XDP_DROP,
+        ),
+    ];
+    // The NS cases need an owned grant again (the fence above ended it): regrant, then run.
+    let ns_cases: Vec<(&str, Vec<u8>, u32)> = vec![
+        (
+            "NS for an owned IPv6 VIP",
+            havip_tests::frames6::neighbor_solicitation(vip6, true),
+            XDP_TX,
+        ),
+        (
+            "NS without option, padded (resized answer)",
+            ns_padded,
+            XDP_TX,
+        ),
+    ];
+    let check = |planes: &mut Vec<Dataplane>, name: &str, frame: &[u8], want: u32| {
+        let mut results = Vec::new();
+        for (dp, entry) in planes.iter_mut().zip([Entry::Xdp, Entry::Tc]) {
+            let before = dp.counters().expect("counters").0;
+            let (verdict, bytes) = run_entry(dp, entry, frame);
+            let after = dp.counters().expect("counters").0;
+            results.push((verdict, bytes, delta(&before, &after)));
+        }
+        assert_eq!(results[0].0, want, "{name}: XDP verdict");
+        assert_eq!(results[1].0, want, "{name}: tc verdict");
+        assert_eq!(results[0].1, results[1].1, "{name}: bytes out");
+        assert_eq!(results[0].2, results[1].2, "{name}: counters");
+        assert_eq!(
+            results[0].2.len(),
+            if want == XDP_DROP && name.contains("stronger") {
+                2
+            } else {
+                1
+            },
+            "{name}: one counter per path (and the fence)"
+        );
+    };
+    for (name, frame, want) in &cases {
+        check(&mut planes, name, frame, *want);
+    }
+    for dp in &mut planes {
+        dp.grant(LO, VRID, Duration::from_secs(60))
+            .expect("regrant");
+    }
+    for (name, frame, want) in &ns_cases {
+        check(&mut planes, name, frame, *want);
+    }
+    let a = planes[0].vip_counters(LO, VIP).expect("read");
+    let b = planes[1].vip_counters(LO, VIP).expect("read");
+    assert_eq!(a, b, "per-VIP counters");
 }

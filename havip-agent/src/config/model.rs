@@ -104,6 +104,11 @@ pub struct Global {
     pub router_id: Option<String>,
     /// Address of the Prometheus endpoint. Default `127.0.0.1:9828`.
     pub metrics_addr: SocketAddr,
+    /// The hook the data plane runs on: `xdp` (default, exclusive), `tc` (beside other XDP
+    /// programs), `auto` (per interface), `xdp-multiprog` (refused: not implemented). The
+    /// command line's `--dataplane` overrides it.
+    #[serde(skip_serializing_if = "crate::dataplane::DataplaneMode::is_xdp")]
+    pub dataplane: crate::dataplane::DataplaneMode,
     /// How long the XDP program keeps answering ARP for a VIP after this node last renewed its
     /// ownership (every advert it sends as master). Default (none): two advert intervals of
     /// each instance. Must be shorter than three advert intervals of every instance: a peer
@@ -212,6 +217,7 @@ impl Default for Global {
         Self {
             router_id: None,
             metrics_addr: DEFAULT_METRICS_ADDR,
+            dataplane: crate::dataplane::DataplaneMode::Xdp,
             lease: None,
             allow_no_instances: false,
             max_learned_interval: None,

@@ -14,6 +14,7 @@
 //!                                  #   garp_lower_prio_holdoff, rt_priority, lock_memory
 //!                                  #   (the last two also from global_defs)
 //! allow_no_instances = false
+//! dataplane = "tc"                 # xdp (default), tc, auto, xdp-multiprog
 //!
 //! [instance.VI_1]                  # per vrrp_instance, by name
 //! manage_addresses = false
@@ -237,6 +238,7 @@ struct Sidecar {
 #[serde(default, deny_unknown_fields)]
 struct SidecarGlobal {
     metrics_addr: Option<SocketAddr>,
+    dataplane: Option<crate::dataplane::DataplaneMode>,
     #[serde(with = "serde_opt_duration")]
     lease: Option<Duration>,
     allow_no_instances: Option<bool>,
@@ -269,6 +271,9 @@ pub(crate) fn merge_sidecar(config: &mut Config, text: &str, file: &Path) -> Vec
     };
     if let Some(addr) = sidecar.global.metrics_addr {
         config.global.metrics_addr = addr;
+    }
+    if let Some(mode) = sidecar.global.dataplane {
+        config.global.dataplane = mode;
     }
     if let Some(lease) = sidecar.global.lease {
         config.global.lease = Some(lease);
@@ -364,6 +369,29 @@ mod tests {
         assert!(text.contains(r#"[scripts.'chk db."x"']"#), "{text}");
         let (again, _) = parse(&text, Path::new(FILE)).expect("loads back");
         assert_eq!(again, config);
+    }
+
+    #[test]
+    fn dataplane_mode_in_global_and_in_a_sidecar() {
+        use crate::dataplane::DataplaneMode;
+        let (config, _) = parse("[global]\ndataplane = \"tc\"\n", Path::new(FILE)).expect("valid");
+        assert_eq!(config.global.dataplane, DataplaneMode::Tc);
+        // Written back only when it is not the default, and read back the same.
+        let (again, _) = parse(&config.to_toml(), Path::new(FILE)).expect("loads back");
+        assert_eq!(again.global.dataplane, DataplaneMode::Tc);
+        assert!(!Config::default().to_toml().contains("dataplane"));
+        let errors = parse("[global]\ndataplane = \"tcx\"\n", Path::new(FILE))
+            .err()
+            .unwrap_or_default();
+        assert_eq!(errors.len(), 1, "an unknown mode is an error");
+        let mut imported = Config::default();
+        let diags = merge_sidecar(
+            &mut imported,
+            "[global]\ndataplane = \"auto\"\n",
+            Path::new("/etc/keepalived/keepalived.conf.havip.toml"),
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(imported.global.dataplane, DataplaneMode::Auto);
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub struct Status {
     /// BFD sessions (RFC 5880), in configuration order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bfd: Vec<BfdStatus>,
+    /// The data plane's hook per interface: `xdp` or `tc` (issue #15).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dataplane: BTreeMap<String, String>,
 }
 
 /// One BFD session.
@@ -169,6 +172,14 @@ impl Status {
                 b.discriminators.1,
             );
         }
+        if !self.dataplane.is_empty() {
+            let line: Vec<String> = self
+                .dataplane
+                .iter()
+                .map(|(i, m)| format!("{i}={m}"))
+                .collect();
+            let _ = writeln!(out, "\ndata plane: {}", line.join(" "));
+        }
         if !self.kernel_counters.is_empty() {
             let line: Vec<String> = self
                 .kernel_counters
@@ -234,8 +245,10 @@ mod tests {
                 rx_interval_us: 1_000,
                 detection_time_us: Some(3_000),
             }],
+            dataplane: BTreeMap::from([("eth0".into(), "tc".into())]),
         };
         let text = s.render();
+        assert!(text.contains("data plane: eth0=tc"), "{text}");
         assert!(
             text.contains("bfd to_b (192.0.2.12): up  diag none  tx 10.000 ms  rx 1.000 ms  detection 3.000 ms"),
             "{text}"

@@ -134,6 +134,10 @@ pub struct Options {
     pub format: config::Format,
     /// XDP attach mode.
     pub xdp_mode: AttachMode,
+    /// Data plane mode (hook); `None`: the configuration's `dataplane`.
+    pub dataplane: Option<crate::dataplane::DataplaneMode>,
+    /// In tc mode, attach through `clsact` + `cls_bpf` even where tcx exists.
+    pub force_cls_bpf: bool,
     /// Path of the control socket (`havip-agent status`).
     pub control_socket: PathBuf,
     /// Address of the metrics endpoint; `None`: the configuration's `metrics_addr`.
@@ -173,10 +177,14 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let (metrics_sub, recorder) = metrics::subscribe(&metrics);
     // Issue #14: the program and maps a previous agent left attached are adopted when they
     // speak this ABI, so that its instances resume without a transition.
+    // Issue #15: the hook comes from the command line, else the configuration.
+    let dataplane_mode = opts.dataplane.unwrap_or(cfg.global.dataplane);
     let (mut dp, origin) = Dataplane::adopt_or_load(
         &configured_interfaces(&cfg),
         crate::dataplane::sizing::for_config(&cfg),
+        dataplane_mode,
     )?;
+    dp.force_cls_bpf(opts.force_cls_bpf);
     // A prepared start opens the running maps first (the slow part), then stops the previous
     // agent and reads the tables it left.
     let previous = match &opts.takeover {
@@ -290,6 +298,10 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     for ifname in &ifaces {
         dp.attach(ifname, opts.xdp_mode)?;
     }
+    // Issue #15: which hook each interface got (auto decides per interface).
+    let hooks = dp.hooks();
+    info!(asked = %dp.dataplane_mode(), used = ?hooks, "data plane mode");
+    metrics.set_dataplane_modes(hooks);
     let ring = dp.take_events().ok_or(DaemonError::Invalid {
         instance: String::new(),
         what: "ring buffer already taken".to_owned(),

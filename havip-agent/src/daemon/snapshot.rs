@@ -74,6 +74,11 @@ pub(super) fn snapshot(
         instances,
         kernel_counters,
         bfd: bfd.iter().map(bfd_status).collect(),
+        dataplane: dp
+            .hooks()
+            .into_iter()
+            .map(|(i, m)| (i, m.to_owned()))
+            .collect(),
     }
 }
 

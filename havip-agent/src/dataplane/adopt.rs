@@ -1,8 +1,11 @@
 //! Finding the data plane a previous agent left running, without a bpffs: the one place that
 //! knows where the running program and its maps are (STYLE.md item 14).
 //!
-//! The program is attached through rtnetlink, so it outlives its agent. A starting agent asks
-//! each of its interfaces which XDP program is attached (`RTM_GETLINK`), reads that program's
+//! The program is attached through rtnetlink (XDP) or `BPF_PROG_ATTACH` (tcx), so it outlives
+//! its agent. A starting agent asks each of its interfaces which XDP program is attached
+//! (`RTM_GETLINK`) and, when that is not havip's, whether havip's tc program is in the tcx
+//! ingress chain (`BPF_PROG_QUERY`; a `cls_bpf` filter is not looked for: aya has no filter
+//! dump, so a restart in tc mode on a kernel without tcx loads fresh). It reads that program's
 //! info (`BPF_OBJ_GET_INFO_BY_FD`: name, tag, map ids; kernel 4.13+, map ids 4.15+), opens the
 //! maps by id (`BPF_MAP_GET_FD_BY_ID`, which needs `CAP_SYS_ADMIN`) and checks the ABI header
 //! the agent keeps in [`havip_common::map_names::AGENT`]. Anything that does not fit is a
@@ -14,9 +17,11 @@ use aya::{
     maps::{HashMap, Map, MapData, MapInfo},
     programs::{ProgramFd, loaded_programs},
 };
-use havip_common::{ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, VridKey, XDP_PROGRAM, map_names};
+use havip_common::{
+    ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, TC_PROGRAM, VridKey, XDP_PROGRAM, map_names,
+};
 
-use super::{AttachMode, sizing::MapSizes, xdp_netlink};
+use super::{AttachMode, attach::program_name, sizing::MapSizes, tc_attach, xdp_netlink};
 use crate::net::iface;
 
 /// Why the running data plane was not adopted (the agent then loads its own).
@@ -38,7 +43,7 @@ pub enum Refusal {
         source: std::io::Error,
     },
     /// The attached program is not havip's (it is left alone; attaching reports it).
-    #[error("{ifname} runs XDP program {name:?} (id {prog_id}), not {XDP_PROGRAM}")]
+    #[error("{ifname} runs XDP program {name:?} (id {prog_id}), not {XDP_PROGRAM} or {TC_PROGRAM}")]
     NotOurs {
         /// The interface.
         ifname: String,
@@ -106,11 +111,13 @@ pub struct Found {
     pub(crate) prog: ProgramFd,
     /// Its kernel id.
     pub prog_id: u32,
+    /// Its name: `havip_xdp` or `havip_tc`.
+    pub program: &'static str,
     /// Its tag (a hash of its instructions: differs when the binary's program differs).
     pub tag: u64,
     /// Its maps by name.
     pub(crate) maps: StdHashMap<String, u32>,
-    /// The interfaces it is attached to: `(name, index, mode)`.
+    /// The interfaces it is attached to: `(name, index, mode)` (`Tcx` for the tc program).
     pub attached: Vec<(String, u32, AttachMode)>,
 }
 
@@ -205,11 +212,29 @@ pub fn find(ifnames: &[String]) -> Result<Found, Refusal> {
             ifname: ifname.clone(),
             source,
         })?;
-        if let Some(cur) = cur {
-            if !ids.contains(&cur.prog_id) {
-                ids.push(cur.prog_id);
+        // A foreign XDP program beside havip's tc program is the tc mode's normal case: only
+        // an interface without either of havip's programs counts it (as `NotOurs` below).
+        let xdp = cur.filter(|c| program_name(c.prog_id).as_deref() == Some(XDP_PROGRAM));
+        let tc = if xdp.is_none() {
+            tc_attach::tcx_programs(ifindex)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|(_, name)| name == TC_PROGRAM)
+                .map(|(id, _)| id)
+        } else {
+            None
+        };
+        let found = match (xdp, tc, cur) {
+            (Some(x), _, _) => Some((x.prog_id, x.mode)),
+            (None, Some(id), _) => Some((id, AttachMode::Tcx)),
+            (None, None, Some(other)) => Some((other.prog_id, other.mode)),
+            (None, None, None) => None,
+        };
+        if let Some((prog_id, mode)) = found {
+            if !ids.contains(&prog_id) {
+                ids.push(prog_id);
             }
-            attached.push((ifname.clone(), ifindex, cur.mode));
+            attached.push((ifname.clone(), ifindex, mode));
         }
     }
     let prog_id = match ids.as_slice() {
@@ -227,7 +252,12 @@ pub fn find(ifnames: &[String]) -> Result<Found, Refusal> {
         .find(|p| p.id() == prog_id)
         .ok_or_else(|| unreadable("not among the loaded programs".to_owned()))?;
     let name = info.name_as_str().unwrap_or_default().to_owned();
-    if name != XDP_PROGRAM {
+    let program = match name.as_str() {
+        XDP_PROGRAM => XDP_PROGRAM,
+        TC_PROGRAM => TC_PROGRAM,
+        _ => "",
+    };
+    if program.is_empty() {
         let ifname = attached.first().map(|a| a.0.clone()).unwrap_or_default();
         return Err(Refusal::NotOurs {
             ifname,
@@ -252,6 +282,7 @@ pub fn find(ifnames: &[String]) -> Result<Found, Refusal> {
     let found = Found {
         prog,
         prog_id,
+        program,
         tag: info.tag(),
         maps,
         attached,

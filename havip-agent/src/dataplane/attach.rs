@@ -24,6 +24,14 @@ pub enum AttachMode {
     Driver,
     /// Generic (SKB) mode only.
     Skb,
+    /// Not an XDP mode: the tc program, attached through tcx (the `tc` data plane; reported,
+    /// never chosen on the command line).
+    #[value(skip)]
+    Tcx,
+    /// Not an XDP mode: the tc program, attached as a `cls_bpf` filter on `clsact` (the `tc`
+    /// data plane on a kernel without tcx).
+    #[value(skip)]
+    ClsBpf,
 }
 
 impl fmt::Display for AttachMode {
@@ -32,6 +40,8 @@ impl fmt::Display for AttachMode {
             Self::Auto => "auto",
             Self::Driver => "driver",
             Self::Skb => "skb",
+            Self::Tcx => "tcx",
+            Self::ClsBpf => "cls_bpf",
         })
     }
 }
@@ -52,7 +62,7 @@ pub struct Attached {
 const OURS: [&str; 2] = [havip_common::XDP_PROGRAM, havip_common::PASS_PROGRAM];
 
 /// The name of loaded program `id`, if it can be read.
-fn program_name(id: u32) -> Option<String> {
+pub(crate) fn program_name(id: u32) -> Option<String> {
     aya::programs::loaded_programs()
         .filter_map(Result::ok)
         .find(|p| p.id() == id)
@@ -128,7 +138,9 @@ pub(crate) fn attach_fd(
         Ok(m)
     };
     let used = match mode {
-        AttachMode::Skb => try_mode(AttachMode::Skb)?,
+        // Not XDP modes (the tc hook's, never asked of this function): SKB, the mode that
+        // works on every driver.
+        AttachMode::Skb | AttachMode::Tcx | AttachMode::ClsBpf => try_mode(AttachMode::Skb)?,
         AttachMode::Driver => {
             if driver == "veth" {
                 warn!(

@@ -15,15 +15,15 @@ use aya::{
 };
 use havip_common::{
     ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, Fence, PASS_PROGRAM, PeerKey, PeerRecord,
-    TX_PROGRAM, Vip6Key, VipCounters, VipEntry, VipKey, VridKey, VridState, XDP_PROGRAM, counter,
-    map_names,
+    TC_PROGRAM, TX_PROGRAM, Vip6Key, VipCounters, VipEntry, VipKey, VridKey, VridState,
+    XDP_PROGRAM, counter, map_names,
 };
 use tracing::{debug, info, warn};
 
 pub use crate::vrrp::rule::VridConfig;
 
 use super::{
-    AttachMode, Attached, DataplaneError, EBPF_OBJECT,
+    AttachMode, Attached, DataplaneError, DataplaneMode, EBPF_OBJECT,
     adopt::{self, Found, Refusal},
     attach::{attach, attach_fd, detach, detach_fd},
     reader::{self, MapReader},
@@ -31,6 +31,7 @@ use super::{
 };
 use crate::clock::monotonic_ns;
 
+mod hooks;
 mod upgrade;
 mod vip6;
 mod vip_table;
@@ -58,7 +59,11 @@ pub struct Dataplane {
     /// The object this agent loaded; `None` when it adopted a running program instead.
     ebpf: Option<Ebpf>,
     /// The havip program a previous agent left attached, when adopted.
-    adopted: Option<ProgramFd>,
+    adopted: Option<AdoptedProgram>,
+    /// The hook [`Self::attach`] uses (see `hooks`).
+    choice: DataplaneMode,
+    /// tc mode through `cls_bpf` even where tcx exists.
+    force_cls_bpf: bool,
     /// The agent's per-instance records and the ABI header.
     agent: HashMap<MapData, VridKey, AgentRecord>,
     vips: HashMap<MapData, VipKey, VipEntry>,
@@ -84,6 +89,15 @@ pub struct Dataplane {
     sizes: MapSizes,
     next_epoch: u64,
     attached: Vec<Attached>,
+}
+
+/// A program a previous agent left attached, known by descriptor.
+struct AdoptedProgram {
+    fd: ProgramFd,
+    /// `XDP_PROGRAM` or `TC_PROGRAM`.
+    name: &'static str,
+    /// Its kernel id.
+    id: u32,
 }
 
 fn xdp_program<'a>(
@@ -157,6 +171,8 @@ impl Dataplane {
             events: Some(take(&mut ebpf, map_names::EVENTS)?),
             agent: take(&mut ebpf, map_names::AGENT)?,
             adopted: None,
+            choice: DataplaneMode::Xdp,
+            force_cls_bpf: false,
             ebpf: Some(ebpf),
             states: StdHashMap::new(),
             slots: StdHashMap::new(),
@@ -195,9 +211,15 @@ impl Dataplane {
             return Ok(&self.attached[i]);
         }
         let attached = match (&self.adopted, name) {
-            (Some(fd), XDP_PROGRAM) => attach_fd(fd.as_fd(), name, ifname, mode)?,
+            (_, TC_PROGRAM) => self.attach_tc(ifname)?,
+            (Some(p), XDP_PROGRAM) if p.name == XDP_PROGRAM => {
+                attach_fd(p.fd.as_fd(), name, ifname, mode)?
+            }
             _ => attach(self.program(name)?, name, ifname, mode)?,
         };
+        if name == XDP_PROGRAM {
+            Self::remove_stale_tc(ifname, attached.ifindex);
+        }
         self.attached.push(attached);
         self.attached.last().ok_or(DataplaneError::Missing {
             what: "program",
@@ -205,9 +227,12 @@ impl Dataplane {
         })
     }
 
-    /// Attaches the havip program to `ifname`; see [`AttachMode`] for the fallback.
+    /// Attaches the havip program to `ifname` on the hook the data plane mode picks (see
+    /// [`Self::set_dataplane_mode`]; XDP unless set); `mode` is the XDP attach mode, see
+    /// [`AttachMode`] for its fallback.
     pub fn attach(&mut self, ifname: &str, mode: AttachMode) -> Result<&Attached, DataplaneError> {
-        self.attach_program(XDP_PROGRAM, ifname, mode)
+        let program = self.program_for(ifname)?;
+        self.attach_program(program, ifname, mode)
     }
 
     /// Attaches the pass-everything program to `ifname` (e.g. a veth peer for driver mode).
@@ -595,12 +620,28 @@ impl Dataplane {
     /// Adopts the havip program attached to `ifnames` with its maps when a previous agent left
     /// one that speaks this agent's ABI (swapping in this binary's program on the same maps
     /// when the running one was built from another object, see [`upgrade`]); otherwise loads
-    /// this binary's program with fresh maps. Either way the ABI header is (re)written.
+    /// this binary's program with fresh maps. Either way the ABI header is (re)written. A
+    /// program on the other hook than `mode` asks for (XDP vs tc) is not adopted: the fresh
+    /// program replaces it when attached.
     pub fn adopt_or_load(
         ifnames: &[String],
         sizes: MapSizes,
+        mode: DataplaneMode,
     ) -> Result<(Self, Origin), DataplaneError> {
         let adopted = adopt::find(ifnames).and_then(|found| {
+            let hook_of = |m: DataplaneMode| match m {
+                DataplaneMode::Tc => Some(TC_PROGRAM),
+                DataplaneMode::Xdp => Some(XDP_PROGRAM),
+                DataplaneMode::XdpMultiprog | DataplaneMode::Auto => None,
+            };
+            if let Some(want) = hook_of(mode)
+                && want != found.program
+            {
+                return Err(Refusal::Incompatible {
+                    prog_id: found.prog_id,
+                    what: format!("it runs {}, this agent runs in {mode} mode", found.program),
+                });
+            }
             if upgrade::running_digest(&found)? == object_digest() {
                 Self::adopt(found, &sizes)
             } else {
@@ -626,6 +667,7 @@ impl Dataplane {
                 )
             }
         };
+        dp.choice = mode;
         dp.write_header()?;
         Ok((dp, origin))
     }
@@ -679,11 +721,17 @@ impl Dataplane {
                     ifname,
                     ifindex,
                     mode,
-                    program: XDP_PROGRAM,
+                    program: found.program,
                 })
                 .collect(),
             ebpf: None,
-            adopted: Some(found.prog),
+            adopted: Some(AdoptedProgram {
+                fd: found.prog,
+                name: found.program,
+                id: found.prog_id,
+            }),
+            choice: DataplaneMode::Xdp,
+            force_cls_bpf: false,
         };
         Ok((dp, origin))
     }
@@ -787,7 +835,7 @@ impl Dataplane {
     pub fn detach_unused(&mut self, ifnames: &[String]) {
         let (gone, kept): (Vec<Attached>, Vec<Attached>) = std::mem::take(&mut self.attached)
             .into_iter()
-            .partition(|a| a.program == XDP_PROGRAM && !ifnames.contains(&a.ifname));
+            .partition(|a| a.program != PASS_PROGRAM && !ifnames.contains(&a.ifname));
         self.attached = kept;
         for a in gone {
             match self.detach_one(&a) {
@@ -801,7 +849,8 @@ impl Dataplane {
 
     fn detach_one(&mut self, a: &Attached) -> Result<(), DataplaneError> {
         match (&self.adopted, a.program) {
-            (Some(fd), XDP_PROGRAM) => detach_fd(fd.as_fd(), a),
+            (_, TC_PROGRAM) => self.detach_tc(a),
+            (Some(p), XDP_PROGRAM) if p.name == XDP_PROGRAM => detach_fd(p.fd.as_fd(), a),
             _ => self.program(a.program).and_then(|p| detach(p, a)),
         }
     }

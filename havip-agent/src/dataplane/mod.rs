@@ -1,16 +1,20 @@
-//! The XDP data plane: loading and attaching the program, and a typed API over its maps
-//! (VIP table, ownership grants with a lease, unicast peers, counters, advert events).
+//! The data plane: loading the program and attaching it (XDP, or tc: see `mode`), and a typed
+//! API over its maps (VIP table, ownership grants with a lease, unicast peers, counters, advert
+//! events).
 
 pub mod adopt;
 mod attach;
 mod control;
+pub mod mode;
 pub mod pins;
 mod reader;
 pub mod sizing;
+mod tc_attach;
 mod xdp_netlink;
 
 pub use attach::{AttachMode, Attached};
 pub use control::{Counters, Dataplane, Inherited, Origin, VridConfig};
+pub use mode::DataplaneMode;
 pub use reader::{MapReader, Ownership};
 pub use sizing::{MapSizes, Needs};
 
@@ -90,6 +94,12 @@ pub enum DataplaneError {
         ifindex: u32,
         /// VRID.
         vrid: u8,
+    },
+    /// A data plane mode or operation this build does not implement.
+    #[error("{what}")]
+    Unsupported {
+        /// What, and what to use instead.
+        what: &'static str,
     },
     /// An interface lookup failed.
     #[error(transparent)]

@@ -2,7 +2,10 @@
 //! request (instance atomics, the kernel's maps through the scrape's own handles, `/proc/self`,
 //! the hooks) and encodes it. It runs on the metrics thread only.
 
-use std::{fmt, sync::Arc};
+use std::{
+    fmt,
+    sync::{Arc, PoisonError},
+};
 
 use prometheus_client::{
     collector::Collector,
@@ -157,6 +160,26 @@ impl Collector for Collect {
                 .into_iter()
                 .map(|(n, v)| (vec![("subscriber", n.to_owned())], v))
                 .collect::<Vec<_>>(),
+        )?;
+        let modes: Vec<(Labels, i64)> = shared
+            .dataplane_modes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(ifname, mode)| {
+                (
+                    vec![("interface", ifname.clone()), ("mode", (*mode).to_owned())],
+                    1,
+                )
+            })
+            .collect();
+        gauges(
+            &mut enc,
+            "havip_dataplane_mode",
+            "The hook havip's program runs on per interface (1 for the mode in use): xdp \
+             (exclusive XDP) or tc (tc ingress beside other XDP programs)",
+            None,
+            &modes,
         )?;
         election(&mut enc, &snaps)?;
         history(&mut enc, &snaps)?;

@@ -103,6 +103,8 @@ pub(crate) struct Shared {
     timer_lateness: histogram::AtomicHistogram,
     /// BFD sessions and counters, once the BFD thread runs.
     bfd: OnceLock<Arc<crate::bfd::Stats>>,
+    /// `(interface, mode)` of the data plane's attachments (`havip_dataplane_mode`).
+    dataplane_modes: RwLock<Vec<(String, &'static str)>>,
 }
 
 impl Shared {
@@ -155,6 +157,7 @@ impl Metrics {
                 bfd: OnceLock::new(),
                 kernel_read_errors: AtomicU64::new(0),
                 event_drops: RwLock::new(Vec::new()),
+                dataplane_modes: RwLock::new(Vec::new()),
                 health: Health::default(),
                 hooks: Hooks::default(),
                 timer_lateness: histogram::AtomicHistogram::new(histogram::LATENESS_BOUNDS),
@@ -207,6 +210,16 @@ impl Metrics {
             .unwrap_or_else(PoisonError::into_inner);
         v.retain(|(n, _)| *n != name);
         v.push((name, dropped));
+    }
+
+    /// The hook of every attachment, `(interface, "xdp" | "tc")`, as exported by
+    /// `havip_dataplane_mode` (replaces the previous list: call it after each attach).
+    pub fn set_dataplane_modes(&self, modes: Vec<(String, &'static str)>) {
+        *self
+            .shared
+            .dataplane_modes
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = modes;
     }
 
     /// Whether the XDP program is attached to every interface (for `/readyz`).

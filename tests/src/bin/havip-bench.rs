@@ -25,7 +25,9 @@
 use std::{fmt::Write as _, net::Ipv4Addr, path::PathBuf, time::Duration};
 
 use anyhow::Context as _;
-use aya::programs::{TestRun as _, TestRunAttrs, TestRunOptions, Xdp};
+use aya::programs::{
+    ProgramError, SchedClassifier, TestRun as _, TestRunAttrs, TestRunOptions, TestRunResult, Xdp,
+};
 use havip_agent::dataplane::{Dataplane, MapSizes, Needs, VridConfig};
 use havip_tests::{
     agents::Vrrp,
@@ -182,6 +184,7 @@ fn main() -> anyhow::Result<()> {
             let ns = NetNs::new(&havip_tests::netns::unique_tag(), "bench")?;
             let table = ns.enter(|| {
                 Ok(bench_xdp()?
+                    + &bench_tc()?
                     + &bench_xdp_vip_count()?
                     + &havip_tests::auth_hmac::bench_fence_paths()?)
             })?;
@@ -495,42 +498,51 @@ fn stress(args: &FailoverArgs) -> anyhow::Result<()> {
 }
 
 fn time(prog: &Xdp, frame: &[u8], mode: Mode, repeat: u32) -> anyhow::Result<f64> {
+    time_with(&|o| prog.test_run(o), frame, mode, repeat)
+}
+
+/// [`time`] for the tc entry point (no live-frames mode: that is XDP's).
+fn time_tc(prog: &SchedClassifier, frame: &[u8], mode: Mode, repeat: u32) -> anyhow::Result<f64> {
+    time_with(&|o| prog.test_run(o), frame, mode, repeat)
+}
+
+/// One `BPF_PROG_TEST_RUN` of some program.
+type Runner<'p> = &'p dyn for<'a> Fn(TestRunOptions<'a>) -> Result<TestRunResult, ProgramError>;
+
+fn time_with(prog: Runner<'_>, frame: &[u8], mode: Mode, repeat: u32) -> anyhow::Result<f64> {
     let mut samples = Vec::with_capacity(TRIALS);
     for _ in 0..TRIALS {
         let mut out = vec![0u8; frame.len() + 64];
         let ns = match mode {
             Mode::Repeat => {
-                let r = prog
-                    .test_run(TestRunOptions {
-                        data_in: Some(frame),
-                        data_out: Some(&mut out),
-                        repeat,
-                        ..TestRunOptions::default()
-                    })
-                    .context("BPF_PROG_TEST_RUN")?;
+                let r = prog(TestRunOptions {
+                    data_in: Some(frame),
+                    data_out: Some(&mut out),
+                    repeat,
+                    ..TestRunOptions::default()
+                })
+                .context("BPF_PROG_TEST_RUN")?;
                 r.duration.as_secs_f64() * 1e9
             }
             Mode::Live => {
-                let r = prog
-                    .test_run(TestRunOptions {
-                        data_in: Some(frame),
-                        repeat,
-                        attrs: TestRunAttrs::new().xdp_live_frames(64),
-                        ..TestRunOptions::default()
-                    })
-                    .context("BPF_PROG_TEST_RUN (live frames)")?;
+                let r = prog(TestRunOptions {
+                    data_in: Some(frame),
+                    repeat,
+                    attrs: TestRunAttrs::new().xdp_live_frames(64),
+                    ..TestRunOptions::default()
+                })
+                .context("BPF_PROG_TEST_RUN (live frames)")?;
                 r.duration.as_secs_f64() * 1e9
             }
             Mode::Single => {
                 let mut total = 0.0;
                 for _ in 0..repeat {
-                    let r = prog
-                        .test_run(TestRunOptions {
-                            data_in: Some(frame),
-                            data_out: Some(&mut out),
-                            ..TestRunOptions::default()
-                        })
-                        .context("BPF_PROG_TEST_RUN")?;
+                    let r = prog(TestRunOptions {
+                        data_in: Some(frame),
+                        data_out: Some(&mut out),
+                        ..TestRunOptions::default()
+                    })
+                    .context("BPF_PROG_TEST_RUN")?;
                     total += r.duration.as_secs_f64() * 1e9;
                 }
                 total / f64::from(repeat)
@@ -542,11 +554,9 @@ fn time(prog: &Xdp, frame: &[u8], mode: Mode, repeat: u32) -> anyhow::Result<f64
     Ok(samples[TRIALS / 2])
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "the table of benchmarked paths is data"
-)]
-fn bench_xdp() -> anyhow::Result<String> {
+/// The data plane both entry points are timed on: an owned VIP (v4 and v6), a VIP of another
+/// VRID, and the lease-expired calibration VIP.
+fn bench_dataplane() -> anyhow::Result<Dataplane> {
     let mut dp = Dataplane::load()?;
     dp.configure_vrid(
         LO,
@@ -600,6 +610,96 @@ fn bench_xdp() -> anyhow::Result<String> {
         LO,
     )?;
     dp.grant(LO, CALIBRATION_VRID, Duration::ZERO)?;
+    Ok(dp)
+}
+
+/// The tc entry point (issue #15) on the paths the tc mode adds cost to, timed like XDP's and
+/// net of an empty tc program (`havip_tc_pass`); the reply paths as single runs calibrated on
+/// the lease-expired path (tc has no live-frames mode).
+fn bench_tc() -> anyhow::Result<String> {
+    let mut dp = bench_dataplane()?;
+    let mut events = dp.take_events().context("ring buffer")?;
+    let advert = frames::vrrp(3, VRID, 90, 100, &[VIP], None, PEER, OURS);
+    let paths: Vec<(&str, Vec<u8>, Mode)> = vec![
+        (
+            "ARP request, owned VIP -> reply (redirect)",
+            frames::arp_request(VIP),
+            Mode::Single,
+        ),
+        (
+            "ARP request, VIP not owned",
+            frames::arp_request(Ipv4Addr::new(192, 0, 2, 201)),
+            Mode::Repeat,
+        ),
+        (
+            "ARP request, not a VIP",
+            frames::arp_request(Ipv4Addr::new(192, 0, 2, 99)),
+            Mode::Repeat,
+        ),
+        (
+            "IPv4 UDP (not VRRP)",
+            frames::ipv4(frames::CLIENT_IP, VIP, 17, 64, &[0, 53, 0, 53, 0, 8, 0, 0]),
+            Mode::Repeat,
+        ),
+        (
+            "IPv6 NS, owned VIP -> NA (redirect)",
+            havip_tests::frames6::neighbor_solicitation(BENCH_VIP6, true),
+            Mode::Single,
+        ),
+        (
+            "VRRPv3 advert, valid (ring buffer)",
+            frames::ipv4(PEER, OURS, 112, 255, &advert),
+            Mode::Repeat,
+        ),
+    ];
+    let mut table = String::new();
+    let _ = writeln!(
+        table,
+        "\ntc entry point (`havip_tc`, the `tc` data plane mode), same tables and method, net of an \
+         empty tc program (`havip_tc_pass`). The skb itself (allocation, GRO, the trip to tc \
+         ingress) is not in these numbers: it is the larger part of what tc mode costs over XDP.\n"
+    );
+    let _ = writeln!(
+        table,
+        "| path | method | ns/pkt | empty prog | net ns/pkt |"
+    );
+    let _ = writeln!(table, "|---|---|---:|---:|---:|");
+    for (name, frame, mode) in &paths {
+        let repeat = match mode {
+            Mode::Single => SINGLE_CALLS,
+            _ if name.contains("valid") => 1_000,
+            _ => REPEAT,
+        };
+        let gross = time_tc(dp.tc_program()?, frame, *mode, repeat)?;
+        while events.next().is_some() {}
+        let empty = if *mode == Mode::Single {
+            let drop_frame = frames::arp_request(CALIBRATION_VIP);
+            let drop_single = time_tc(dp.tc_program()?, &drop_frame, Mode::Single, repeat)?;
+            let drop_repeat = time_tc(dp.tc_program()?, &drop_frame, Mode::Repeat, REPEAT)?;
+            let empty_repeat = time_tc(dp.tc_pass_program()?, &drop_frame, Mode::Repeat, REPEAT)?;
+            drop_single - (drop_repeat - empty_repeat).max(0.0)
+        } else {
+            time_tc(dp.tc_pass_program()?, frame, *mode, repeat)?
+        };
+        let net = (gross - empty).max(0.0);
+        let method = match mode {
+            Mode::Single => format!("{repeat} single runs, calibrated on the lease-expired path"),
+            _ => format!("repeat {repeat}"),
+        };
+        let _ = writeln!(
+            table,
+            "| {name} | {method} | {gross:.1} | {empty:.1} | {net:.1} |"
+        );
+    }
+    Ok(table)
+}
+
+#[expect(
+    clippy::too_many_lines,
+    reason = "the table of benchmarked paths is data"
+)]
+fn bench_xdp() -> anyhow::Result<String> {
+    let mut dp = bench_dataplane()?;
     let mut events = dp.take_events().context("ring buffer")?;
 
     let advert = frames::vrrp(3, VRID, 90, 100, &[VIP], None, PEER, OURS);

@@ -9,7 +9,8 @@
 //! adopted maps there from their fds, loads, and unmounts it at once (the maps live on through
 //! the new program and the agent's fds). That needs `CAP_SYS_ADMIN`, which the unit grants for
 //! adoption by id anyway. The swap is one `RTM_SETLINK` per interface with `XDP_FLAGS_REPLACE`
-//! and the old program as the expected fd, so an interface is never without a program and a
+//! and the old program as the expected fd (for the tc program: one `BPF_PROG_ATTACH` with
+//! `BPF_F_REPLACE` in the tcx chain), so an interface is never without a program and a
 //! program attached by anyone else in the meantime is never displaced.
 
 use std::{
@@ -20,7 +21,7 @@ use std::{
 };
 
 use aya::maps::MapData;
-use havip_common::{AGENT_HEADER_KEY, XDP_PROGRAM, map_names};
+use havip_common::{AGENT_HEADER_KEY, TC_PROGRAM, map_names};
 use sha2::{Digest as _, Sha256};
 use tracing::info;
 
@@ -28,6 +29,7 @@ use super::{
     super::{
         AttachMode, Attached, EBPF_OBJECT,
         adopt::{Found, Refusal},
+        tc_attach,
         xdp_netlink::{self, Replace},
     },
     Dataplane, Origin, sized_loader,
@@ -154,20 +156,25 @@ impl Dataplane {
         (dp.states, dp.slots, dp.slots6, dp.free_slots, dp.next_epoch) =
             (states, slots, slots6, free_slots, next_epoch);
         let load_err = |e: &dyn std::fmt::Display| incompatible(e.to_string());
-        let prog = dp.program(XDP_PROGRAM).map_err(|e| load_err(&e))?;
-        let tag = prog.info().map_or(0, |i| i.tag());
-        let new_fd = prog
-            .fd()
-            .map_err(|e| load_err(&e))?
-            .try_clone()
-            .map_err(|e| load_err(&e))?;
+        // The same program kind as the running one (XDP or tc).
+        let (tag, new_fd) = if found.program == TC_PROGRAM {
+            let prog = dp.tc_program().map_err(|e| load_err(&e))?;
+            let tag = prog.info().map_or(0, |i| i.tag());
+            let fd = prog.fd().map_err(|e| load_err(&e))?.try_clone();
+            (tag, fd.map_err(|e| load_err(&e))?)
+        } else {
+            let prog = dp.program(found.program).map_err(|e| load_err(&e))?;
+            let tag = prog.info().map_or(0, |i| i.tag());
+            let fd = prog.fd().map_err(|e| load_err(&e))?.try_clone();
+            (tag, fd.map_err(|e| load_err(&e))?)
+        };
         for (ifname, ifindex, mode) in found.attached.clone() {
             swap(found, &new_fd, &ifname, ifindex, mode)?;
             dp.attached.push(Attached {
                 ifname,
                 ifindex,
                 mode,
-                program: XDP_PROGRAM,
+                program: found.program,
             });
         }
         Ok((
@@ -189,12 +196,16 @@ fn swap(
     ifindex: u32,
     mode: AttachMode,
 ) -> Result<(), Refusal> {
-    xdp_netlink::set(
-        ifindex,
-        Some(new.as_fd()),
-        mode,
-        Replace::Only(found.prog.as_fd()),
-    )
+    if mode == AttachMode::Tcx {
+        tc_attach::replace_tcx(ifindex, new.as_fd(), found.prog.as_fd())
+    } else {
+        xdp_netlink::set(
+            ifindex,
+            Some(new.as_fd()),
+            mode,
+            Replace::Only(found.prog.as_fd()),
+        )
+    }
     .map_err(|e| Refusal::Incompatible {
         prog_id: found.prog_id,
         what: format!("replacing it on {ifname}: {e}"),
@@ -202,7 +213,8 @@ fn swap(
     info!(
         ifname,
         old_prog_id = found.prog_id,
-        "upgraded the XDP program in place"
+        %mode,
+        "upgraded the program in place"
     );
     Ok(())
 }
