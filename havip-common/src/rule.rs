@@ -8,12 +8,17 @@
 //! fragments, VRRP checksum, truncation) stay with each side's parser: the kernel counts them, the
 //! agent's codec refuses to decode such a message.
 //!
+//! One rule for both families: addresses are [`Addr`]s (IPv4 mapped), and the instance's
+//! [`VridState::family`] says which group, which address size and which multicast test apply.
+//!
 //! Plain `const fn`s on integers and byte arrays: `no_std`, no allocation, verifier friendly.
 
-use crate::{VridState, auth_type, counter, vrid_flags};
+use crate::{Addr, VridState, addr_family, auth_type, counter, v4_mapped, vrid_flags};
 
-/// The VRRP IPv4 multicast group, 224.0.0.18 (RFC 9568 5.1.1.2).
-pub const VRRP_GROUP: [u8; 4] = [224, 0, 0, 18];
+/// The VRRP IPv4 multicast group, 224.0.0.18 (RFC 9568 5.1.1.2), mapped.
+pub const VRRP_GROUP: Addr = v4_mapped([224, 0, 0, 18]);
+/// The VRRP IPv6 multicast group, ff02::12 (RFC 9568 5.1.2.2).
+pub const VRRP_GROUP6: Addr = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12];
 /// Priority of the address owner (RFC 9568 5.2.4).
 pub const PRIORITY_OWNER: u8 = 255;
 /// Priority a leaving master advertises (RFC 9568 5.2.4).
@@ -26,13 +31,17 @@ pub const HEADER_LEN: u32 = 8;
 pub const V2_AUTH_LEN: u32 = 8;
 /// The largest address count whose advert fits [`crate::MAX_VRRP_LEN`] (v3, no auth data).
 pub const MAX_ADDRESSES: u32 = 30;
-const _: () = assert!(expected_len(3, 30) as usize == crate::MAX_VRRP_LEN);
+const _: () = assert!(expected_len(addr_family::IPV4, 3, 30) as usize == crate::MAX_VRRP_LEN);
+/// The largest IPv6 address count whose advert fits [`crate::MAX_VRRP_LEN`].
+pub const MAX_ADDRESSES6: u8 = 7;
+const _: () =
+    assert!(expected_len(addr_family::IPV6, 3, MAX_ADDRESSES6) as usize <= crate::MAX_VRRP_LEN);
 
 /// Why an advert is rejected. Each reason is one kernel counter ([`Reject::counter`]) and, in the
 /// agent, one `AdvertRejected` variant with the same label ([`Reject::label`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reject {
-    /// IPv4 TTL is not 255 (RFC 9568 7.1, RFC 3768 7.1).
+    /// IPv4 TTL or IPv6 hop limit is not 255 (RFC 9568 7.1, RFC 3768 7.1).
     Ttl,
     /// Version differs from the instance's (RFC 9568 7.1).
     Version,
@@ -48,7 +57,8 @@ pub enum Reject {
     /// A multicast destination on an instance with unicast peers (keepalived
     /// `vrrp_check_packet`: "Expected unicast packet but received multicast packet").
     MulticastOnUnicast,
-    /// Destination is neither our address (unicast) nor 224.0.0.18 (multicast).
+    /// Destination is neither our address (unicast) nor the group, 224.0.0.18 or ff02::12
+    /// (multicast).
     Destination,
     /// v2 authentication type or data differs (RFC 3768 7.1).
     Auth,
@@ -103,11 +113,11 @@ impl Reject {
 /// from the decoded advert and the IP header facts the kernel delivered with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Received {
-    /// IPv4 source, network order.
-    pub src: [u8; 4],
-    /// IPv4 destination, network order.
-    pub dst: [u8; 4],
-    /// IPv4 TTL.
+    /// IP source ([`Addr`], in the instance's family).
+    pub src: Addr,
+    /// IP destination ([`Addr`], in the instance's family).
+    pub dst: Addr,
+    /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
     /// VRRP version nibble.
     pub version: u8,
@@ -131,15 +141,30 @@ pub struct Received {
     pub peer_allowed: bool,
 }
 
-/// Expected VRRP message length for `version` with `naddr` IPv4 addresses.
-pub const fn expected_len(version: u8, naddr: u8) -> u32 {
+/// Expected VRRP message length for `version` with `naddr` addresses of `family` (RFC 9568
+/// 5.2.9: 4 bytes per IPv4 and 16 per IPv6 address; v2 is IPv4 only).
+pub const fn expected_len(family: u8, version: u8, naddr: u8) -> u32 {
     let auth = if version == 2 { V2_AUTH_LEN } else { 0 };
-    HEADER_LEN + naddr as u32 * 4 + auth
+    let size = if family == addr_family::IPV6 { 16 } else { 4 };
+    HEADER_LEN + naddr as u32 * size + auth
 }
 
-/// Whether `addr` is IPv4 multicast (224.0.0.0/4).
-pub const fn is_multicast(addr: [u8; 4]) -> bool {
-    addr[0] & 0xf0 == 0xe0
+/// Whether `addr` of `family` is multicast: IPv4 224.0.0.0/4 (mapped), IPv6 ff00::/8.
+pub const fn is_multicast(family: u8, addr: Addr) -> bool {
+    if family == addr_family::IPV6 {
+        addr[0] == 0xff
+    } else {
+        addr[12] & 0xf0 == 0xe0
+    }
+}
+
+/// The VRRP group of `family` (RFC 9568 5.1.1.2, 5.1.2.2).
+pub const fn group(family: u8) -> Addr {
+    if family == addr_family::IPV6 {
+        VRRP_GROUP6
+    } else {
+        VRRP_GROUP
+    }
 }
 
 /// The checks that need only the fixed header and the IP facts, in order: TTL, version, type,
@@ -157,7 +182,7 @@ pub const fn check_header(local: &VridState, rx: &Received) -> Result<(), Reject
 /// stray advert (wrong TTL, version, length) is dropped for the price of a few comparisons.
 /// [`Received::peer_allowed`] is not read.
 pub const fn check_fixed(local: &VridState, rx: &Received) -> Result<(), Reject> {
-    // RFC 9568 7.1 / RFC 3768 7.1: the IPv4 TTL MUST be 255.
+    // RFC 9568 7.1 / RFC 3768 7.1: the IPv4 TTL or IPv6 hop limit MUST be 255.
     if rx.ttl != 255 {
         return Err(Reject::Ttl);
     }
@@ -170,10 +195,10 @@ pub const fn check_fixed(local: &VridState, rx: &Received) -> Result<(), Reject>
         return Err(Reject::Type);
     }
     // RFC 9568 7.1: the packet MUST contain the complete message, fixed fields and addresses.
-    if rx.len != expected_len(rx.version, rx.naddr) {
+    if rx.len != expected_len(local.family, rx.version, rx.naddr) {
         return Err(Reject::Length);
     }
-    if eq4(rx.src, local.primary_addr) {
+    if eq16(rx.src, local.primary_addr) {
         return Err(Reject::Own);
     }
     Ok(())
@@ -189,15 +214,15 @@ pub const fn check_source(local: &VridState, rx: &Received) -> Result<(), Reject
         return Err(Reject::UnknownPeer);
     }
     // keepalived `vrrp_check_packet`: multicast iff no unicast peers; and the destination is
-    // ours (unicast) or the VRRP group (RFC 9568 5.1.1.2).
+    // ours (unicast) or the VRRP group (RFC 9568 5.1.1.2, 5.1.2.2).
     if unicast {
-        if is_multicast(rx.dst) {
+        if is_multicast(local.family, rx.dst) {
             return Err(Reject::MulticastOnUnicast);
         }
-        if !eq4(rx.dst, local.primary_addr) {
+        if !eq16(rx.dst, local.primary_addr) {
             return Err(Reject::Destination);
         }
-    } else if !eq4(rx.dst, VRRP_GROUP) {
+    } else if !eq16(rx.dst, group(local.family)) {
         return Err(Reject::Destination);
     }
     Ok(())
@@ -254,13 +279,27 @@ pub const fn check_advert(local: &VridState, rx: &Received) -> Result<(), Reject
 }
 
 /// RFC 9568 6.4.3 (Master): an accepted advert ends mastership if its priority is greater, or
-/// equal with a greater primary address (compared as unsigned integers in network order).
-/// Priority 0 never does: the master answers it with an advert.
-pub const fn preempts(local_priority: u8, local_addr: [u8; 4], priority: u8, src: [u8; 4]) -> bool {
+/// equal with a greater primary address (compared as unsigned integers in network order; two
+/// IPv4 addresses compare as their mapped forms do). Priority 0 never does: the master answers
+/// it with an advert.
+pub const fn preempts(local_priority: u8, local_addr: Addr, priority: u8, src: Addr) -> bool {
     priority != PRIORITY_SHUTDOWN
-        && (priority > local_priority
-            || (priority == local_priority
-                && u32::from_be_bytes(src) > u32::from_be_bytes(local_addr)))
+        && (priority > local_priority || (priority == local_priority && greater(src, local_addr)))
+}
+
+/// The two big-endian 64-bit halves of `a` (two register compares in BPF, not a 128-bit one).
+const fn halves(a: Addr) -> (u64, u64) {
+    (
+        u64::from_be_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]),
+        u64::from_be_bytes([a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]]),
+    )
+}
+
+/// Whether `a` > `b` as unsigned 128-bit integers in network order.
+const fn greater(a: Addr, b: Addr) -> bool {
+    let (ah, al) = halves(a);
+    let (bh, bl) = halves(b);
+    ah > bh || (ah == bh && al > bl)
 }
 
 /// The kernel's fast switch: a granted instance is fenced by an advert that passes every check
@@ -271,20 +310,32 @@ pub const fn fences(local: &VridState, rx: &Received) -> bool {
         && preempts(local.priority, local.primary_addr, rx.priority, rx.src)
 }
 
-/// One address's contribution to [`addr_digest`]: the splitmix64 finalizer of the address, so
-/// that different lists of a few addresses give different sums.
-pub const fn addr_mix(addr: [u8; 4]) -> u64 {
-    let mut z = (u32::from_be_bytes(addr) as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+/// The splitmix64 finalizer.
+const fn mix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// One address's contribution to [`addr_digest`]: the splitmix64 finalizer chained over the
+/// address's two halves, so that different lists of a few addresses give different sums.
+pub const fn addr_mix(addr: Addr) -> u64 {
+    let (hi, lo) = halves(addr);
+    addr_mix_halves(hi, lo)
+}
+
+/// [`addr_mix`] of the address whose big-endian halves are `hi` and `lo` (what the kernel reads
+/// from an advert without building the 16-byte array).
+pub const fn addr_mix_halves(hi: u64, lo: u64) -> u64 {
+    mix64(mix64(hi) ^ lo)
 }
 
 /// Order-independent digest of an address list: the wrapping sum of [`addr_mix`]. With the
 /// count it stands for "the same set of addresses" (RFC 9568 7.1 compares lists, not orders).
 /// Not a cryptographic commitment: a sender that can forge adverts past the peer list and
 /// authentication does not need a collision.
-pub const fn addr_digest(addrs: &[[u8; 4]]) -> u64 {
+pub const fn addr_digest(addrs: &[Addr]) -> u64 {
     let mut sum = 0u64;
     let mut i = 0;
     while i < addrs.len() {
@@ -294,17 +345,24 @@ pub const fn addr_digest(addrs: &[[u8; 4]]) -> u64 {
     sum
 }
 
-const fn eq4(a: [u8; 4], b: [u8; 4]) -> bool {
-    u32::from_ne_bytes(a) == u32::from_ne_bytes(b)
+const fn eq16(a: Addr, b: Addr) -> bool {
+    let (ah, al) = halves(a);
+    let (bh, bl) = halves(b);
+    ah == bh && al == bl
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const OURS: [u8; 4] = [192, 0, 2, 12];
-    const PEER: [u8; 4] = [192, 0, 2, 11];
-    const VIP: [u8; 4] = [192, 0, 2, 200];
+    const OURS: Addr = v4_mapped([192, 0, 2, 12]);
+    const PEER: Addr = v4_mapped([192, 0, 2, 11]);
+    const VIP: Addr = v4_mapped([192, 0, 2, 200]);
+    const OURS6: Addr = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12];
+    const PEER6: Addr = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11];
+    const VIP6: Addr = [
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc8,
+    ];
 
     fn local(version: u8, unicast: bool) -> VridState {
         VridState {
@@ -321,6 +379,7 @@ mod tests {
             adver_int: if version == 2 { 1 } else { 100 },
             naddr: 1,
             addr_digest: addr_digest(&[VIP]),
+            family: addr_family::IPV4,
             ..VridState::default()
         }
     }
@@ -336,7 +395,7 @@ mod tests {
             naddr: 1,
             auth_type: 0,
             adver_int: if version == 2 { 1 } else { 100 },
-            len: expected_len(version, 1),
+            len: expected_len(addr_family::IPV4, version, 1),
             auth_data: [0; 8],
             addr_digest: addr_digest(&[VIP]),
             peer_allowed: true,
@@ -415,7 +474,7 @@ mod tests {
             ),
             (
                 Received {
-                    addr_digest: addr_digest(&[[192, 0, 2, 201]]),
+                    addr_digest: addr_digest(&[v4_mapped([192, 0, 2, 201])]),
                     ..rx(3, 90)
                 },
                 Reject::Addresses,
@@ -573,19 +632,29 @@ mod tests {
     #[test]
     fn preemption_is_rfc_9568_6_4_3() {
         assert!(preempts(100, OURS, 101, PEER), "higher priority");
-        assert!(!preempts(100, OURS, 99, [255; 4]), "lower priority");
+        assert!(!preempts(100, OURS, 99, [255; 16]), "lower priority");
         assert!(
             !preempts(100, OURS, 100, PEER),
             "equal priority, lower address"
         );
         assert!(
-            preempts(100, OURS, 100, [192, 0, 2, 13]),
+            preempts(100, OURS, 100, v4_mapped([192, 0, 2, 13])),
             "equal priority, higher address"
         );
         assert!(!preempts(100, OURS, 100, OURS), "equal address");
-        assert!(!preempts(0, OURS, 0, [255; 4]), "priority 0 never");
+        assert!(!preempts(0, OURS, 0, [255; 16]), "priority 0 never");
         // Addresses compare as numbers in network order, not byte by byte in memory order.
-        assert!(preempts(100, [10, 0, 0, 255], 100, [10, 0, 1, 0]));
+        assert!(preempts(
+            100,
+            v4_mapped([10, 0, 0, 255]),
+            100,
+            v4_mapped([10, 0, 1, 0])
+        ));
+        // IPv6: the whole 128 bits, the first differing byte decides.
+        let mut low = OURS6;
+        low[8] = 1;
+        assert!(preempts(100, OURS6, 100, low), "higher in the upper half");
+        assert!(!preempts(100, low, 100, OURS6));
     }
 
     #[test]
@@ -626,12 +695,78 @@ mod tests {
 
     #[test]
     fn digest_ignores_order_and_sees_content() {
-        let a = [192, 0, 2, 200];
-        let b = [192, 0, 2, 201];
+        let a = v4_mapped([192, 0, 2, 200]);
+        let b = v4_mapped([192, 0, 2, 201]);
         assert_eq!(addr_digest(&[a, b]), addr_digest(&[b, a]));
         assert_ne!(addr_digest(&[a, b]), addr_digest(&[a, a]));
         assert_ne!(addr_digest(&[a]), addr_digest(&[b]));
         assert_ne!(addr_digest(&[a]), 0);
+        let mut c = VIP6;
+        c[0] ^= 1;
+        assert_ne!(
+            addr_digest(&[VIP6]),
+            addr_digest(&[c]),
+            "the upper half counts"
+        );
+        assert_ne!(addr_digest(&[VIP6]), addr_digest(&[VIP]));
+    }
+
+    fn local6(unicast: bool) -> VridState {
+        VridState {
+            primary_addr: OURS6,
+            family: addr_family::IPV6,
+            addr_digest: addr_digest(&[VIP6]),
+            ..local(3, unicast)
+        }
+    }
+
+    fn rx6(priority: u8) -> Received {
+        Received {
+            src: PEER6,
+            dst: OURS6,
+            len: expected_len(addr_family::IPV6, 3, 1),
+            addr_digest: addr_digest(&[VIP6]),
+            ..rx(3, priority)
+        }
+    }
+
+    #[test]
+    fn ipv6_instances_follow_the_same_rule() {
+        let l = local6(true);
+        assert_eq!(check_advert(&l, &rx6(90)), Ok(()));
+        assert!(fences(&l, &rx6(150)));
+        assert!(!fences(&l, &rx6(90)));
+        // RFC 9568 5.2.9: 16 bytes per address, so the IPv4 length is wrong here.
+        let short = Received {
+            len: expected_len(addr_family::IPV4, 3, 1),
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&l, &short), Err(Reject::Length));
+        let hop = Received { ttl: 64, ..rx6(90) };
+        assert_eq!(check_advert(&l, &hop), Err(Reject::Ttl));
+        let own = Received {
+            src: OURS6,
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&l, &own), Err(Reject::Own));
+        let mcast = Received {
+            dst: VRRP_GROUP6,
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&l, &mcast), Err(Reject::MulticastOnUnicast));
+        // Multicast instance: ff02::12 is the only destination; 224.0.0.18 is not a group here.
+        let m = local6(false);
+        assert_eq!(check_advert(&m, &mcast), Ok(()));
+        let v4_group = Received {
+            dst: VRRP_GROUP,
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&m, &v4_group), Err(Reject::Destination));
+        let other = Received {
+            addr_digest: addr_digest(&[VIP]),
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&l, &other), Err(Reject::Addresses));
     }
 
     #[test]

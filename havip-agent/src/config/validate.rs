@@ -174,13 +174,17 @@ impl Config {
 /// Most virtual addresses one instance can advertise: what fits the kernel's
 /// `MAX_VRRP_LEN`-byte advert after the 8-byte header (and v2's 8 bytes of authentication
 /// data, always present on the wire; RFC 3768 5.1): 28 for v2, 30 for v3.
-fn max_advertised(version: Version) -> usize {
+fn max_advertised(version: Version, family: Family) -> usize {
     let v = match version {
         Version::V2 => 2,
         Version::V3 => 3,
     };
-    let fixed = usize::try_from(havip_common::rule::expected_len(v, 0)).unwrap_or(usize::MAX);
-    havip_common::MAX_VRRP_LEN.saturating_sub(fixed) / 4
+    let (f, size) = match family {
+        Family::Ipv4 => (havip_common::addr_family::IPV4, 4),
+        Family::Ipv6 => (havip_common::addr_family::IPV6, 16),
+    };
+    let fixed = usize::try_from(havip_common::rule::expected_len(f, v, 0)).unwrap_or(usize::MAX);
+    havip_common::MAX_VRRP_LEN.saturating_sub(fixed) / size
 }
 
 #[derive(Default)]
@@ -417,7 +421,7 @@ impl Validator {
     }
 
     fn addresses(&mut self, path: &FieldPath, instance: &Instance) {
-        let most = max_advertised(instance.version);
+        let most = max_advertised(instance.version, instance.family());
         let count = instance.virtual_ipaddresses.len();
         if count > most {
             // keepalived advertises up to 255 addresses (what fits the MTU) and keeps the rest
@@ -513,8 +517,7 @@ impl Validator {
         }
     }
 
-    /// What an instance's family implies (RFC 9568 5.1.2, keepalived's rules), and what of it
-    /// this havip cannot run yet.
+    /// What an instance's family implies (RFC 9568 5.1.2, keepalived's rules).
     fn family_rules(&mut self, path: &FieldPath, instance: &Instance) {
         let family = instance.family();
         if family == Family::Ipv6 {
@@ -527,21 +530,6 @@ impl Validator {
                         .to_owned(),
                 );
             }
-            self.push(
-                path.clone(),
-                "IPv6 instances are read with keepalived's rules, but this havip does not run \
-                 them yet (the codec and the kernel's Neighbor Solicitation answers are in place; \
-                 the IPv6 sockets and state machine wiring are not)"
-                    .to_owned(),
-            );
-        }
-        if !instance.virtual_ipaddress_excluded.is_empty() {
-            self.push(
-                path.key("virtual_ipaddress_excluded"),
-                "read, but this havip does not add excluded addresses yet; list them in \
-                 virtual_ipaddress of an instance of their family"
-                    .to_owned(),
-            );
         }
     }
 

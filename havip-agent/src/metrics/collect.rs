@@ -21,7 +21,7 @@ use super::{
     },
     kernel, process,
 };
-use crate::clock::monotonic_ns;
+use crate::{clock::monotonic_ns, dataplane::Vrid};
 
 /// Label set of one series.
 pub(super) type Labels = Vec<(&'static str, String)>;
@@ -457,7 +457,12 @@ fn kernel_state(
     let mut fenced = Vec::new();
     let mut lease = Vec::new();
     for (i, _, l) in snaps {
-        match reader.ownership(i.info.ifindex, i.info.vrid) {
+        let vrid = if i.info.ipv6 {
+            Vrid::v6(i.info.vrid)
+        } else {
+            Vrid::v4(i.info.vrid)
+        };
+        match reader.ownership(i.info.ifindex, vrid) {
             Ok(Some(o)) => {
                 owned.push((l.clone(), flag(o.owned)));
                 fenced.push((l.clone(), flag(o.fenced)));
@@ -513,15 +518,17 @@ fn kernel_state(
     counters(
         enc,
         "havip_vip_arp_replies",
-        "ARP requests for this VIP answered by the XDP program",
+        "ARP requests (IPv4 VIP) or Neighbor Solicitations (IPv6 VIP) for this VIP answered by \
+         the XDP program",
         None,
         &replies,
     )?;
     counters(
         enc,
         "havip_vip_arp_dropped",
-        "ARP requests for this VIP dropped by the XDP program, by reason: not_owned, \
-         lease_expired (answers refused because the ownership lease ran out), fenced",
+        "ARP requests (IPv4 VIP) or Neighbor Solicitations (IPv6 VIP) for this VIP dropped by \
+         the XDP program, by reason: not_owned, lease_expired (answers refused because the \
+         ownership lease ran out), fenced",
         None,
         &dropped,
     )?;

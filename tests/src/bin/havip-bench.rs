@@ -545,14 +545,14 @@ fn bench_xdp() -> anyhow::Result<String> {
         LO,
         VRID,
         &VridConfig {
-            primary_addr: OURS,
+            primary_addr: OURS.into(),
             priority: 100,
             version: 3,
             unicast_peers: true,
             v3_checksum_as_v2: false,
             auth_pass: None,
             advert_interval: 100,
-            vips: vec![VIP],
+            vips: vec![VIP.into()],
         },
     )?;
     dp.allow_peer(LO, VRID, PEER)?;
@@ -573,14 +573,14 @@ fn bench_xdp() -> anyhow::Result<String> {
         LO,
         CALIBRATION_VRID,
         &VridConfig {
-            primary_addr: OURS,
+            primary_addr: OURS.into(),
             priority: 100,
             version: 3,
             unicast_peers: true,
             v3_checksum_as_v2: false,
             auth_pass: None,
             advert_interval: 100,
-            vips: vec![VIP],
+            vips: vec![VIP.into()],
         },
     )?;
     dp.set_vip(
@@ -771,14 +771,14 @@ fn bench_xdp_vip_count() -> anyhow::Result<String> {
             LO,
             VRID,
             &VridConfig {
-                primary_addr: OURS,
+                primary_addr: OURS.into(),
                 priority: 100,
                 version: 3,
                 unicast_peers: true,
                 v3_checksum_as_v2: false,
                 auth_pass: None,
                 advert_interval: 100,
-                vips: vec![VIP],
+                vips: vec![VIP.into()],
             },
         )?;
         for &v in &vips {
