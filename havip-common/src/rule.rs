@@ -17,7 +17,7 @@ use crate::{Addr, VridState, addr_family, auth_type, counter, v4_mapped, vrid_fl
 
 /// The VRRP IPv4 multicast group, 224.0.0.18 (RFC 9568 5.1.1.2), mapped.
 pub const VRRP_GROUP: Addr = v4_mapped([224, 0, 0, 18]);
-/// The VRRP IPv6 multicast group, ff02::12 (RFC 9568 5.1.2.2).
+/// The VRRP IPv6 multicast group, `ff02::12` (RFC 9568 5.1.2.2).
 pub const VRRP_GROUP6: Addr = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12];
 /// Priority of the address owner (RFC 9568 5.2.4).
 pub const PRIORITY_OWNER: u8 = 255;
@@ -57,7 +57,7 @@ pub enum Reject {
     /// A multicast destination on an instance with unicast peers (keepalived
     /// `vrrp_check_packet`: "Expected unicast packet but received multicast packet").
     MulticastOnUnicast,
-    /// Destination is neither our address (unicast) nor the group, 224.0.0.18 or ff02::12
+    /// Destination is neither our address (unicast) nor the group, 224.0.0.18 or `ff02::12`
     /// (multicast).
     Destination,
     /// v2 authentication type or data differs (RFC 3768 7.1).
@@ -149,7 +149,7 @@ pub const fn expected_len(family: u8, version: u8, naddr: u8) -> u32 {
     HEADER_LEN + naddr as u32 * size + auth
 }
 
-/// Whether `addr` of `family` is multicast: IPv4 224.0.0.0/4 (mapped), IPv6 ff00::/8.
+/// Whether `addr` of `family` is multicast: IPv4 224.0.0.0/4 (mapped), IPv6 `ff00::/8`.
 pub const fn is_multicast(family: u8, addr: Addr) -> bool {
     if family == addr_family::IPV6 {
         addr[0] == 0xff

@@ -162,10 +162,10 @@ pub fn dad_probe(target: Ipv6Addr) -> Vec<u8> {
     )
 }
 
-/// The VRRP IPv6 group, ff02::12 (RFC 9568 5.1.2.2).
+/// The VRRP IPv6 group, `ff02::12` (RFC 9568 5.1.2.2).
 pub const VRRP_GROUP6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
 
-/// A VRRPv3 advert over IPv6 (RFC 9568 5.1, 5.2): version 3, type 1, `interval` centiseconds,
+/// A `VRRPv3` advert over IPv6 (RFC 9568 5.1, 5.2): version 3, type 1, `interval` centiseconds,
 /// `addrs` 16 bytes each, with its checksum over the RFC 8200 8.1 pseudo-header of `src` ->
 /// `dst` (RFC 9568 5.2.8) computed here, independently of the agent's codec.
 #[must_use]

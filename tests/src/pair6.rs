@@ -1,5 +1,5 @@
-//! The IPv6 twin of [`crate::pair`]: one bridge with a client (2001:db8::1) that probes the IPv6
-//! VIP with Neighbor Solicitations, node a (link-local fe80::11) and node b (fe80::12), and a
+//! The IPv6 twin of [`crate::pair`]: one bridge with a client (`2001:db8::1`) that probes the IPv6
+//! VIP with Neighbor Solicitations, node a (link-local `fe80::11`) and node b (`fe80::12`), and a
 //! work directory. Each node's kernel-made link-local address is replaced by that one fixed
 //! address (added without duplicate address detection), so the advert sources, and the
 //! RFC 9568 6.4.3 tie-break between them, are known to the test.
@@ -21,8 +21,8 @@ pub const NODE_A: usize = 1;
 /// Node index of b on [`Pair6Lab::lan`].
 pub const NODE_B: usize = 2;
 
-/// The link-local address of the node at `host` (fe80::`host` in hex digits as written: 11
-/// is fe80::11).
+/// The link-local address of the node at `host`: its decimal digits read as hex after `fe80::`
+/// (11 is `fe80::11`).
 #[must_use]
 pub fn link_local(host: u8) -> Ipv6Addr {
     let h = u16::from_str_radix(&host.to_string(), 16).unwrap_or(u16::from(host));
@@ -90,8 +90,8 @@ impl Pair6Lab {
     }
 }
 
-/// A havip TOML instance `V6` (VRID 52, VRRPv3 at `centis` centiseconds) over IPv6 on `eth0`,
-/// with the VIP 2001:db8::200/64; adverts from `src`, to `peers` (multicast ff02::12 when
+/// A havip TOML instance `V6` (VRID 52, `VRRPv3` at `centis` centiseconds) over IPv6 on `eth0`,
+/// with the VIP `2001:db8::200/64`; adverts from `src`, to `peers` (multicast `ff02::12` when
 /// empty).
 #[must_use]
 pub fn toml6(priority: u8, centis: u16, src: Ipv6Addr, peers: &[Ipv6Addr]) -> String {

@@ -1,7 +1,7 @@
-//! IPv6 instances end to end (RFC 9568 over IPv6) in network namespaces: a client (2001:db8::1)
-//! solicits the IPv6 VIP 2001:db8::200 with Neighbor Solicitations and records every MAC that
-//! answers; node a (fe80::11) and node b (fe80::12) run havip or keepalived 2.2.7 with VRRPv3 to
-//! ff02::12 at 100 ms. Each test asserts who answers (never two at once) through an election, a
+//! IPv6 instances end to end (RFC 9568 over IPv6) in network namespaces: a client (`2001:db8::1`)
+//! solicits the IPv6 VIP `2001:db8::200` with Neighbor Solicitations and records every MAC that
+//! answers; node a (`fe80::11`) and node b (`fe80::12`) run havip or keepalived 2.2.7 with `VRRPv3` to
+//! `ff02::12` at 100 ms. Each test asserts who answers (never two at once) through an election, a
 //! link cut, a `kill -9`, a SIGTERM handover, against keepalived in both roles, and with a
 //! dual-stack keepalived.conf (an IPv4 and an IPv6 instance in a sync group) read unchanged.
 

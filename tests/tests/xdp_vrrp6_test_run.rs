@@ -25,7 +25,7 @@ const PEER: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x11);
 /// Wins ties against [`OURS`].
 const HIGH: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x13);
 const VIP_MAC: [u8; 6] = [0x00, 0x00, 0x5e, 0x00, 0x02, VRID];
-/// The Ethernet destination of frames to ff02::12 (RFC 2464 7).
+/// The Ethernet destination of frames to `ff02::12` (RFC 2464 7).
 const GROUP_MAC: [u8; 6] = [0x33, 0x33, 0, 0, 0, 0x12];
 
 const XDP_DROP: u32 = 1;

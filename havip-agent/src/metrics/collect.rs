@@ -447,6 +447,15 @@ fn history(
     )
 }
 
+/// The kernel's instance of `info`: its VRID in its family.
+fn kernel_vrid(info: &crate::events::InstanceInfo) -> Vrid {
+    if info.ipv6 {
+        Vrid::v6(info.vrid)
+    } else {
+        Vrid::v4(info.vrid)
+    }
+}
+
 fn kernel_state(
     enc: &mut DescriptorEncoder,
     shared: &Shared,
@@ -457,12 +466,7 @@ fn kernel_state(
     let mut fenced = Vec::new();
     let mut lease = Vec::new();
     for (i, _, l) in snaps {
-        let vrid = if i.info.ipv6 {
-            Vrid::v6(i.info.vrid)
-        } else {
-            Vrid::v4(i.info.vrid)
-        };
-        match reader.ownership(i.info.ifindex, vrid) {
+        match reader.ownership(i.info.ifindex, kernel_vrid(&i.info)) {
             Ok(Some(o)) => {
                 owned.push((l.clone(), flag(o.owned)));
                 fenced.push((l.clone(), flag(o.fenced)));

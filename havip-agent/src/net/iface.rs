@@ -181,7 +181,7 @@ pub fn primary_ipv4(name: &str) -> io::Result<Option<Ipv4Addr>> {
     })
 }
 
-/// The first link-local (fe80::/10) IPv6 address of `name`, if any: the source of an IPv6
+/// The first link-local (`fe80::/10`) IPv6 address of `name`, if any: the source of an IPv6
 /// instance's adverts by default (RFC 9568 5.1.2.1: "the IPv6 link-local address of the
 /// interface over which the packet is transmitted"; keepalived does the same).
 pub fn link_local_ipv6(name: &str) -> io::Result<Option<Ipv6Addr>> {
