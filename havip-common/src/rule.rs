@@ -13,6 +13,13 @@
 //!
 //! Plain `const fn`s on integers and byte arrays: `no_std`, no allocation, verifier friendly.
 
+// The XDP program calls these: a call the compiler leaves out of line becomes a BPF
+// subprogram, and the loader then brings the whole `.text` section along with it.
+#![expect(
+    clippy::inline_always,
+    reason = "helpers of the XDP program's fast path, kept inside its one function"
+)]
+
 use crate::{Addr, VridState, addr_family, auth_type, counter, v4_mapped, vrid_flags};
 
 /// The VRRP IPv4 multicast group, 224.0.0.18 (RFC 9568 5.1.1.2), mapped.
@@ -143,6 +150,7 @@ pub struct Received {
 
 /// Expected VRRP message length for `version` with `naddr` addresses of `family` (RFC 9568
 /// 5.2.9: 4 bytes per IPv4 and 16 per IPv6 address; v2 is IPv4 only).
+#[inline(always)]
 pub const fn expected_len(family: u8, version: u8, naddr: u8) -> u32 {
     let auth = if version == 2 { V2_AUTH_LEN } else { 0 };
     let size = if family == addr_family::IPV6 { 16 } else { 4 };
@@ -150,6 +158,7 @@ pub const fn expected_len(family: u8, version: u8, naddr: u8) -> u32 {
 }
 
 /// Whether `addr` of `family` is multicast: IPv4 224.0.0.0/4 (mapped), IPv6 `ff00::/8`.
+#[inline(always)]
 pub const fn is_multicast(family: u8, addr: Addr) -> bool {
     if family == addr_family::IPV6 {
         addr[0] == 0xff
@@ -159,6 +168,7 @@ pub const fn is_multicast(family: u8, addr: Addr) -> bool {
 }
 
 /// The VRRP group of `family` (RFC 9568 5.1.1.2, 5.1.2.2).
+#[inline(always)]
 pub const fn group(family: u8) -> Addr {
     if family == addr_family::IPV6 {
         VRRP_GROUP6
@@ -170,6 +180,7 @@ pub const fn group(family: u8) -> Addr {
 /// The checks that need only the fixed header and the IP facts, in order: TTL, version, type,
 /// length, own address, peer list, destination ([`check_fixed`] then [`check_source`]).
 /// [`check_advert`] runs them first.
+#[inline(always)]
 pub const fn check_header(local: &VridState, rx: &Received) -> Result<(), Reject> {
     match check_fixed(local, rx) {
         Ok(()) => check_source(local, rx),
@@ -181,6 +192,7 @@ pub const fn check_header(local: &VridState, rx: &Received) -> Result<(), Reject
 /// address. The kernel runs them before anything that costs a map lookup or a checksum, so a
 /// stray advert (wrong TTL, version, length) is dropped for the price of a few comparisons.
 /// [`Received::peer_allowed`] is not read.
+#[inline(always)]
 pub const fn check_fixed(local: &VridState, rx: &Received) -> Result<(), Reject> {
     // RFC 9568 7.1 / RFC 3768 7.1: the IPv4 TTL or IPv6 hop limit MUST be 255.
     if rx.ttl != 255 {
@@ -207,6 +219,7 @@ pub const fn check_fixed(local: &VridState, rx: &Received) -> Result<(), Reject>
 /// The header checks on who sent the advert and to where: peer list, multicast on a unicast
 /// instance, destination. They follow [`check_fixed`]; the kernel looks the source up in its
 /// peer table only between the two, when the fixed fields already passed.
+#[inline(always)]
 pub const fn check_source(local: &VridState, rx: &Received) -> Result<(), Reject> {
     let unicast = local.flags & vrid_flags::UNICAST_PEERS != 0;
     // keepalived `unicast_peer`: with a peer list, adverts from anyone else are ignored.
@@ -232,6 +245,7 @@ pub const fn check_source(local: &VridState, rx: &Received) -> Result<(), Reject
 /// list. The kernel runs them before the checksums, which it computes only for an advert that
 /// every rule accepts (a frame with a bad checksum and another fault is counted under the
 /// other fault).
+#[inline(always)]
 pub const fn check_content(local: &VridState, rx: &Received) -> Result<(), Reject> {
     if local.version == 2 {
         // RFC 3768 7.1: MUST perform the authentication of the configured Auth Type
@@ -271,6 +285,7 @@ pub const fn check_content(local: &VridState, rx: &Received) -> Result<(), Rejec
 }
 
 /// Every acceptance check, in the order both sides apply them.
+#[inline(always)]
 pub const fn check_advert(local: &VridState, rx: &Received) -> Result<(), Reject> {
     match check_header(local, rx) {
         Ok(()) => check_content(local, rx),
@@ -282,12 +297,14 @@ pub const fn check_advert(local: &VridState, rx: &Received) -> Result<(), Reject
 /// equal with a greater primary address (compared as unsigned integers in network order; two
 /// IPv4 addresses compare as their mapped forms do). Priority 0 never does: the master answers
 /// it with an advert.
+#[inline(always)]
 pub const fn preempts(local_priority: u8, local_addr: Addr, priority: u8, src: Addr) -> bool {
     priority != PRIORITY_SHUTDOWN
         && (priority > local_priority || (priority == local_priority && greater(src, local_addr)))
 }
 
 /// The two big-endian 64-bit halves of `a` (two register compares in BPF, not a 128-bit one).
+#[inline(always)]
 const fn halves(a: Addr) -> (u64, u64) {
     (
         u64::from_be_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]),
@@ -296,6 +313,7 @@ const fn halves(a: Addr) -> (u64, u64) {
 }
 
 /// Whether `a` > `b` as unsigned 128-bit integers in network order.
+#[inline(always)]
 const fn greater(a: Addr, b: Addr) -> bool {
     let (ah, al) = halves(a);
     let (bh, bl) = halves(b);
@@ -304,6 +322,7 @@ const fn greater(a: Addr, b: Addr) -> bool {
 
 /// The kernel's fast switch: a granted instance is fenced by an advert that passes every check
 /// and preempts it. The state machine leaves MASTER on exactly these adverts.
+#[inline(always)]
 pub const fn fences(local: &VridState, rx: &Received) -> bool {
     local.grant_epoch != 0
         && check_advert(local, rx).is_ok()
@@ -311,6 +330,7 @@ pub const fn fences(local: &VridState, rx: &Received) -> bool {
 }
 
 /// The splitmix64 finalizer.
+#[inline(always)]
 const fn mix64(x: u64) -> u64 {
     let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -320,6 +340,7 @@ const fn mix64(x: u64) -> u64 {
 
 /// One address's contribution to [`addr_digest`]: the splitmix64 finalizer chained over the
 /// address's two halves, so that different lists of a few addresses give different sums.
+#[inline(always)]
 pub const fn addr_mix(addr: Addr) -> u64 {
     let (hi, lo) = halves(addr);
     addr_mix_halves(hi, lo)
@@ -327,6 +348,7 @@ pub const fn addr_mix(addr: Addr) -> u64 {
 
 /// [`addr_mix`] of the address whose big-endian halves are `hi` and `lo` (what the kernel reads
 /// from an advert without building the 16-byte array).
+#[inline(always)]
 pub const fn addr_mix_halves(hi: u64, lo: u64) -> u64 {
     mix64(mix64(hi) ^ lo)
 }
@@ -345,6 +367,7 @@ pub const fn addr_digest(addrs: &[Addr]) -> u64 {
     sum
 }
 
+#[inline(always)]
 const fn eq16(a: Addr, b: Addr) -> bool {
     let (ah, al) = halves(a);
     let (bh, bl) = halves(b);

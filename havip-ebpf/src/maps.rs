@@ -63,6 +63,13 @@ pub(crate) fn bind_agent_map() {
 #[map(name = "HAVIP_SCRATCH")]
 pub(crate) static SCRATCH: PerCpuArray<AdvertEvent> = PerCpuArray::with_max_entries(1, 0);
 
+/// Per-CPU scratch for the shared rule's view of the advert being checked
+/// ([`havip_common::rule::Received`]): off the 512-byte stack, which the IPv4 and IPv6 advert
+/// paths, inlined into one function, would exceed. Never read by the agent.
+#[map(name = "HAVIP_SCRATCH_RX")]
+pub(crate) static SCRATCH_RX: PerCpuArray<havip_common::rule::Received> =
+    PerCpuArray::with_max_entries(1, 0);
+
 /// Increments global counter `index` on this CPU.
 #[inline(always)]
 pub(crate) fn count(index: u32) {

@@ -29,8 +29,8 @@ use aya_ebpf::{
     programs::XdpContext,
 };
 use havip_common::{
-    AdvertEvent, Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerKey, PeerRecord, VridKey, VridState,
-    addr_family, auth_type, counter, event_flags,
+    AdvertEvent, Fence, IPPROTO_VRRP, MAX_VRRP_LEN, PeerKey, PeerRecord, VridKey, addr_family,
+    auth_type, counter, event_flags,
     rule::{self, Received},
     v4_mapped, vrid_flags,
 };
@@ -78,8 +78,11 @@ pub(crate) struct Wire {
 /// and its checksum still to verify (each family seeds it with its own pseudo-header). Only what
 /// [`deliver`] reads.
 pub(crate) struct Checked {
-    /// The instance's state: a map value, valid for this invocation.
-    state: *const VridState,
+    /// The instance's grant and priority, and this node's address (fast switch). Copied: a
+    /// map value pointer kept in this struct ends up in arithmetic the verifier refuses.
+    grant_epoch: u64,
+    local_priority: u8,
+    local_addr: havip_common::Addr,
     /// Whether the v3 checksum covers a pseudo-header (RFC 9568 5.2.8; keepalived
     /// `v3_checksum_as_v2` turns it off for IPv4 only).
     pub pseudo_header: bool,
@@ -130,14 +133,12 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         family: addr_family::IPV4,
         vrrp_off: EthHdr::LEN as u32 + ihl,
     };
-    let mut rx = Received {
-        src: v4_mapped(ip.src_addr),
-        dst: v4_mapped(ip.dst_addr),
-        ttl: ip.ttl,
-        len: tot_len - ihl,
-        ..Received::default()
-    };
-    let checked = check(ctx, &wire, &mut rx)?;
+    let rx = scratch_rx()?;
+    rx.src = v4_mapped(ip.src_addr);
+    rx.dst = v4_mapped(ip.dst_addr);
+    rx.ttl = ip.ttl;
+    rx.len = tot_len - ihl;
+    let checked = check(ctx, &wire, rx)?;
 
     // RFC 791 3.1: the header checksum; the stack (and so keepalived) never sees a bad one.
     ip_checksum(ctx, ip, ihl)?;
@@ -154,6 +155,20 @@ fn try_handle(ctx: &XdpContext) -> Result<u32, u32> {
         seed = u32::from(csum::fold(words));
     }
     deliver(ctx, &checked, seed)
+}
+
+/// The per-CPU [`Received`] of this invocation, its advert-derived fields cleared (the front
+/// end writes the IP facts, [`check`] the rest).
+#[inline(always)]
+pub(crate) fn scratch_rx() -> Result<&'static mut Received, u32> {
+    let Some(rx) = crate::maps::SCRATCH_RX.get_ptr_mut(0) else {
+        return Err(counter::VRRP_DROP_SCRATCH);
+    };
+    // SAFETY: per-CPU scratch value, exclusively ours for this invocation.
+    let rx = unsafe { &mut *rx };
+    rx.auth_data = [0; 8];
+    rx.addr_digest = 0;
+    Ok(rx)
 }
 
 /// The family-independent part of validation: the VRID lookup (the instance of `wire.family`),
@@ -264,7 +279,9 @@ pub(crate) fn check(ctx: &XdpContext, wire: &Wire, rx: &mut Received) -> Result<
     evr.ttl = rx.ttl;
     evr.family = wire.family;
     Ok(Checked {
-        state: state_ptr,
+        grant_epoch: state.grant_epoch,
+        local_priority: state.priority,
+        local_addr: state.primary_addr,
         pseudo_header: version == 3
             && (wire.family == addr_family::IPV6
                 || state.flags & vrid_flags::V3_CHECKSUM_AS_V2 == 0),
@@ -282,28 +299,23 @@ pub(crate) fn check(ctx: &XdpContext, wire: &Wire, rx: &mut Received) -> Result<
 /// 5.2.9: 16 bytes each after the 8-byte header), read as two 64-bit halves each.
 #[inline(always)]
 fn digest6(vrrp: &[u8; MAX_VRRP_LEN], naddr: usize) -> u64 {
-    let half = |o: usize| {
-        u64::from_be_bytes([
-            vrrp[o],
-            vrrp[o + 1],
-            vrrp[o + 2],
-            vrrp[o + 3],
-            vrrp[o + 4],
-            vrrp[o + 5],
-            vrrp[o + 6],
-            vrrp[o + 7],
-        ])
-    };
     let mut sum = 0u64;
     let mut i = 0;
     while i < rule::MAX_ADDRESSES6 as usize {
         if i >= naddr {
             break;
         }
-        // At most 8 + 6 * 16 = 104, so the 16 bytes end inside the copy; the `min` (a no-op
-        // in the loop) is what bounds the index for the compiler and the verifier.
-        let o = VRRP_HDR_LEN as usize + core::cmp::min(i, 6) * 16;
-        sum = sum.wrapping_add(rule::addr_mix_halves(half(o), half(o + 8)));
+        // At most 8 + 6 * 16 = 104, so the 16 bytes end inside the copy; the masks (no-ops on
+        // that range) keep every index below MAX_VRRP_LEN for the compiler and the verifier.
+        let o = VRRP_HDR_LEN as usize + i * 16;
+        let (mut hi, mut lo) = (0u64, 0u64);
+        let mut k = 0;
+        while k < 8 {
+            hi = (hi << 8) | u64::from(vrrp[(o + k) & 0x7f]);
+            lo = (lo << 8) | u64::from(vrrp[(o + 8 + k) & 0x7f]);
+            k += 1;
+        }
+        sum = sum.wrapping_add(rule::addr_mix_halves(hi, lo));
         i += 1;
     }
     sum
@@ -320,8 +332,6 @@ pub(crate) fn deliver(ctx: &XdpContext, c: &Checked, seed: u32) -> Result<u32, u
         return Err(counter::VRRP_DROP_CHECKSUM);
     }
 
-    // SAFETY: the map value `check` found, valid for this invocation.
-    let state = unsafe { &*c.state };
     let priority = c.priority;
     // SAFETY: same clock as userspace CLOCK_MONOTONIC.
     let now = unsafe { bpf_ktime_get_ns() };
@@ -353,11 +363,9 @@ pub(crate) fn deliver(ctx: &XdpContext, c: &Checked, seed: u32) -> Result<u32, u
     // Fast switch: the advert passed every check the state machine applies, so whether it ends
     // mastership is the shared RFC 9568 6.4.3 rule (`rule::fences` without re-running checks).
     let mut flags = 0u16;
-    if state.grant_epoch != 0
-        && rule::preempts(state.priority, state.primary_addr, priority, ev.src)
-    {
+    if c.grant_epoch != 0 && rule::preempts(c.local_priority, c.local_addr, priority, ev.src) {
         let fence = Fence {
-            epoch: state.grant_epoch,
+            epoch: c.grant_epoch,
             at_ns: now,
             by_addr: ev.src,
             by_priority: priority,

@@ -19,20 +19,18 @@
 //! checksum covers the RFC 8200 8.1 pseudo-header.
 
 use aya_ebpf::{bindings::xdp_action, programs::XdpContext};
-use havip_common::{IPPROTO_VRRP, addr_family, counter, rule::Received};
+use havip_common::{IPPROTO_VRRP, addr_family, counter};
 use network_types::eth::EthHdr;
 
 use crate::{
     csum,
     maps::count,
     ndp::IPV6_LEN,
-    vrrp::{Wire, check, deliver},
+    vrrp::{Wire, check, deliver, scratch_rx},
 };
 
 /// Handles an IPv6 frame whose fixed header `ip` (already copied) names VRRP as next header.
-/// A BPF subprogram of its own (not inlined): with the IPv4 path in the entry function, one
-/// frame would exceed the 512-byte stack.
-#[inline(never)]
+#[inline(always)]
 pub(crate) fn handle(ctx: &XdpContext, ip: &[u8; IPV6_LEN]) -> u32 {
     match try_handle(ctx, ip) {
         Ok(action) => action,
@@ -62,18 +60,16 @@ fn try_handle(ctx: &XdpContext, ip: &[u8; IPV6_LEN]) -> Result<u32, u32> {
     {
         return Err(counter::VRRP_DROP_TRUNCATED);
     }
-    let mut rx = Received {
-        ttl: ip[7],
-        len: payload_len,
-        ..Received::default()
-    };
+    let rx = scratch_rx()?;
+    rx.ttl = ip[7];
+    rx.len = payload_len;
     rx.src.copy_from_slice(&ip[8..24]);
     rx.dst.copy_from_slice(&ip[24..40]);
     let wire = Wire {
         family: addr_family::IPV6,
         vrrp_off: (EthHdr::LEN + IPV6_LEN) as u32,
     };
-    let checked = check(ctx, &wire, &mut rx)?;
+    let checked = check(ctx, &wire, rx)?;
     // RFC 9568 5.2.8 with RFC 8200 8.1: source, destination, 32-bit upper-layer length, three
     // zero bytes and the next header, as 32-bit words summed here.
     let mut words = 0u64;
