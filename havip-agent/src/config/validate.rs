@@ -125,7 +125,9 @@ impl Config {
             v.script(name, script);
         }
         let mut names: HashMap<&str, usize> = HashMap::new();
-        let mut vrids: HashMap<(&str, u8), usize> = HashMap::new();
+        // RFC 9568 5.2.3: the IPv4 and IPv6 VRID spaces are separate (keepalived runs an IPv4
+        // and an IPv6 instance with one VRID on one interface).
+        let mut vrids: HashMap<(&str, u8, Family), usize> = HashMap::new();
         for (i, instance) in self.instances.iter().enumerate() {
             let path = FieldPath::instance(i);
             if let Some(first) = names.insert(&instance.name, i) {
@@ -138,13 +140,17 @@ impl Config {
                 );
             }
             if instance.vrid != 0
-                && let Some(first) = vrids.insert((&instance.interface, instance.vrid), i)
+                && let Some(first) =
+                    vrids.insert((&instance.interface, instance.vrid, instance.family()), i)
             {
                 v.push(
                     path.key("vrid"),
                     format!(
-                        "vrid {} is already used on interface {} by instance `{}`",
-                        instance.vrid, instance.interface, self.instances[first].name
+                        "vrid {} is already used on interface {} by {} instance `{}`",
+                        instance.vrid,
+                        instance.interface,
+                        instance.family(),
+                        self.instances[first].name
                     ),
                 );
             }
