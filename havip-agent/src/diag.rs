@@ -29,7 +29,8 @@ pub async fn run(args: DataplaneArgs) -> anyhow::Result<()> {
     let ifc = Interface::by_name(&args.iface)?;
     let primary = iface::primary_ipv4(&ifc.name)
         .context("reading interface addresses")?
-        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED);
+        .unwrap_or(std::net::Ipv4Addr::UNSPECIFIED)
+        .into();
     let mut dp = Dataplane::load().context("loading the XDP program")?;
     dp.configure_vrid(
         ifc.index,
@@ -47,10 +48,8 @@ pub async fn run(args: DataplaneArgs) -> anyhow::Result<()> {
                 .own
                 .iter()
                 .chain(&args.vip)
-                .filter_map(|a| match a {
-                    IpAddr::V4(a) => Some(*a),
-                    IpAddr::V6(_) => None,
-                })
+                .filter(|a| a.is_ipv4())
+                .copied()
                 .collect(),
             auth_hmac: false,
         },

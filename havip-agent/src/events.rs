@@ -13,7 +13,7 @@
 //! import it, and neither the daemon nor its subscribers import each other.
 
 use std::{
-    net::Ipv4Addr,
+    net::IpAddr,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering::Relaxed},
@@ -39,6 +39,8 @@ pub struct InstanceInfo {
     pub name: String,
     /// VRID.
     pub vrid: u8,
+    /// The instance runs VRRP over IPv6 (its VRID is then the IPv6 one of the interface).
+    pub ipv6: bool,
     /// Name of the interface its adverts use.
     pub interface: String,
     /// Index of that interface (key of the kernel's VRID state).
@@ -46,7 +48,7 @@ pub struct InstanceInfo {
     /// MAC of that interface.
     pub mac: [u8; 6],
     /// The VIPs, each with the index of the interface it is answered on (keys of the VIP table).
-    pub vips: Vec<(Ipv4Addr, u32)>,
+    pub vips: Vec<(IpAddr, u32)>,
     /// Configured priority.
     pub priority: u8,
     /// Configured advert interval.
@@ -61,7 +63,7 @@ pub struct InstanceView {
     /// Priority advertised and compared now.
     pub effective_priority: u8,
     /// The master as this node knows it (address, priority).
-    pub master: Option<(Ipv4Addr, u8)>,
+    pub master: Option<(IpAddr, u8)>,
     /// `Master_Adver_Interval`.
     pub learned_interval: Duration,
     /// `Master_Down_Interval`.
@@ -109,7 +111,7 @@ pub enum Event {
         /// Effective priority after the change.
         priority: u8,
         /// The master as known after the change.
-        master: Option<(Ipv4Addr, u8)>,
+        master: Option<(IpAddr, u8)>,
     },
     /// Gauged values changed (see [`InstanceView`]).
     Updated {
@@ -125,7 +127,7 @@ pub enum Event {
         /// Kernel receive time.
         rx_ns: u64,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Its priority.
         priority: u8,
         /// The interval it carries.
@@ -156,7 +158,7 @@ pub enum Event {
         /// Which instance.
         id: InstanceId,
         /// The sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// What it advertised.
         advertised: Duration,
         /// What was learned instead.

@@ -170,25 +170,14 @@ fn address_of_the_other_family_is_an_error() {
 }
 
 #[test]
-fn ipv6_instance_is_read_but_not_run_yet() {
-    // Version 3 is inherited (v2 is IPv4 only); the unicast settings must be IPv6; the
-    // instance is refused for now with the reason, at the instance.
+fn ipv6_instances_follow_keepalived_rules() {
+    // Version 3 is inherited (v2 is IPv4 only); the unicast settings must be IPv6. The valid
+    // IPv6 instance (V6) and the IPv4 one with an excluded IPv6 address (V4) are accepted.
     assert_errors(
         "ipv6.toml",
         &[
-            (
-                1,
-                1,
-                "IPv6 instances are read with keepalived's rules, but this havip does not run them yet",
-            ),
             (13, 18, "192.0.2.12 is not of the instance's family (IPv6)"),
             (12, 11, "VRRP version 2 is IPv4 only"),
-            (8, 1, "IPv6 instances are read with keepalived's rules"),
-            (
-                21,
-                30,
-                "read, but this havip does not add excluded addresses yet",
-            ),
         ],
     );
 }

@@ -7,7 +7,12 @@
 //!   `const` size assertion beside every struct, so both sides agree byte for byte.
 //! - No Rust `enum` or `bool` is ever built from map or packet bytes: states and reasons are integer
 //!   constants, flags are bit masks.
-//! - IPv4 addresses are stored as `[u8; 4]` in network order, exactly as they appear on the wire.
+//! - Addresses in the per-instance tables are [`Addr`]s: 16 bytes in network order, an IPv6
+//!   address as on the wire and an IPv4 address IPv4-mapped (`::ffff:a.b.c.d`, RFC 4291 2.5.5.2,
+//!   [`v4_mapped`]), so that one rule compares both families and the numeric order of two IPv4
+//!   addresses (the RFC 9568 6.4.3 tie-break) is the order of their mapped forms. The family of
+//!   an instance is part of its [`VridKey`] (an IPv4 and an IPv6 instance may share a VRID on
+//!   one interface, RFC 9568 5.2.3). The IPv4 VIP table keeps 4-byte keys.
 //!
 //! # Ownership, lease and fence
 //! A VIP is answered by this node only while its VRID's [`VridState`] says so *and* the lease has
@@ -108,6 +113,26 @@ pub mod capacity {
 pub mod counter;
 pub mod rule;
 
+/// An address in the per-instance tables: IPv6 as on the wire, IPv4 as [`v4_mapped`].
+pub type Addr = [u8; 16];
+
+/// Values of [`VridKey::family`], [`VridState::family`], [`VipEntry::vrid_family`] and
+/// [`AdvertEvent::family`]: the address family of a VRRP instance (not a Rust `enum` in map
+/// bytes).
+pub mod addr_family {
+    /// An IPv4 instance (adverts in IPv4, protocol 112).
+    pub const IPV4: u8 = 4;
+    /// An IPv6 instance (adverts in IPv6, next header 112).
+    pub const IPV6: u8 = 6;
+}
+
+/// `a` as an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, RFC 4291 2.5.5.2).
+pub const fn v4_mapped(a: [u8; 4]) -> Addr {
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a[0], a[1], a[2], a[3],
+    ]
+}
+
 /// Key of the VIP table: the VIP on one interface.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
@@ -139,8 +164,10 @@ pub struct VipEntry {
     pub mac: [u8; 6],
     /// The VRID whose ownership decides whether this VIP is answered.
     pub vrid: u8,
-    /// Reserved for flags; zero today.
-    pub flags: u8,
+    /// The [`addr_family`] of the instance that owns the VIP (part of its [`VridKey`]): an
+    /// IPv6 VIP is normally owned by an IPv6 instance, but keepalived's
+    /// `virtual_ipaddress_excluded` lets an instance own addresses of the other family.
+    pub vrid_family: u8,
     /// Index into [`map_names::VIP_COUNTERS`]; below that map's size as loaded (at least
     /// [`capacity::VIP_COUNTERS`], sized like the VIP table).
     pub stat_slot: u32,
@@ -159,18 +186,21 @@ pub struct VridKey {
     pub ifindex: u32,
     /// Virtual router id, 1..=255.
     pub vrid: u8,
+    /// [`addr_family`] of the instance (0 only in [`AGENT_HEADER_KEY`]).
+    pub family: u8,
     /// Explicit padding; always zero.
-    pub pad: [u8; 3],
+    pub pad: [u8; 2],
 }
 const _: () = assert!(size_of::<VridKey>() == 8);
 
 impl VridKey {
-    /// The key for `vrid` on `ifindex`, padding zeroed.
-    pub const fn new(ifindex: u32, vrid: u8) -> Self {
+    /// The key for the `family` instance `vrid` on `ifindex`, padding zeroed.
+    pub const fn new(ifindex: u32, vrid: u8, family: u8) -> Self {
         Self {
             ifindex,
             vrid,
-            pad: [0; 3],
+            family,
+            pad: [0; 2],
         }
     }
 }
@@ -209,8 +239,9 @@ pub struct VridState {
     pub grant_epoch: u64,
     /// [`rule::addr_digest`] of this instance's virtual addresses.
     pub addr_digest: u64,
-    /// This node's primary address on the interface, network order (tie-break, loop detection).
-    pub primary_addr: [u8; 4],
+    /// This node's primary address on the interface (tie-break, loop detection, unicast
+    /// destination): IPv4 mapped, or IPv6 (the link-local address or `unicast_src_ip`).
+    pub primary_addr: Addr,
     /// The priority this node currently advertises (effective priority).
     pub priority: u8,
     /// VRRP version for this instance: 2 or 3.
@@ -225,10 +256,12 @@ pub struct VridState {
     pub adver_int: u16,
     /// Number of virtual addresses (the adverts' Count field must match).
     pub naddr: u8,
-    /// Explicit padding.
-    pub pad: [u8; 5],
+    /// [`addr_family`] of the instance: the adverts' IP version, address size and group.
+    pub family: u8,
+    /// Explicit padding; room for later fields.
+    pub pad: [u8; 8],
 }
-const _: () = assert!(size_of::<VridState>() == 48);
+const _: () = assert!(size_of::<VridState>() == 64);
 
 impl VridState {
     /// Whether the grant is valid at `now_ns` given the kernel's fence epoch (0 = none).
@@ -245,14 +278,14 @@ pub struct Fence {
     pub epoch: u64,
     /// When (`CLOCK_MONOTONIC` ns).
     pub at_ns: u64,
-    /// Source of the advert that fenced us, network order.
-    pub by_addr: [u8; 4],
+    /// Source of the advert that fenced us ([`Addr`]).
+    pub by_addr: Addr,
     /// Its priority.
     pub by_priority: u8,
     /// Explicit padding.
-    pub pad: [u8; 3],
+    pub pad: [u8; 7],
 }
-const _: () = assert!(size_of::<Fence>() == 24);
+const _: () = assert!(size_of::<Fence>() == 40);
 
 /// Key of the peer tables: one address for one (interface, VRID).
 #[repr(C)]
@@ -264,10 +297,10 @@ pub struct PeerKey {
     pub vrid: u8,
     /// Explicit padding; always zero.
     pub pad: [u8; 3],
-    /// Peer address, network order.
-    pub addr: [u8; 4],
+    /// Peer address ([`Addr`]; the family tells IPv4 and IPv6 peers of one VRID apart).
+    pub addr: Addr,
 }
-const _: () = assert!(size_of::<PeerKey>() == 12);
+const _: () = assert!(size_of::<PeerKey>() == 24);
 
 /// The last valid advert seen from one peer (kernel-written).
 #[repr(C)]
@@ -310,8 +343,9 @@ pub mod event_flags {
 }
 
 /// Largest VRRP message (the PDU, without an `auth_hmac` trailer) the kernel accepts and copies
-/// into an event: 8-byte header, 8-byte v2 auth, and up to 28 IPv4 addresses (30 for v3). Longer
-/// adverts are dropped as [`counter::VRRP_DROP_LENGTH`]; it bounds the VIPs of an instance.
+/// into an event: 8-byte header, 8-byte v2 auth, and up to 28 IPv4 addresses (30 for v3), or 7
+/// IPv6 addresses. Longer adverts are dropped as [`counter::VRRP_DROP_LENGTH`]; it bounds the
+/// VIPs of an instance.
 pub const MAX_VRRP_LEN: usize = 128;
 
 /// Size of keepalived 2.4's `auth_hmac` trailer after the PDU (key id, sequence, HMAC-SHA256/128;
@@ -332,26 +366,26 @@ pub struct AdvertEvent {
     pub ts_ns: u64,
     /// Interface index it arrived on.
     pub ifindex: u32,
-    /// IPv4 source, network order.
-    pub src: [u8; 4],
-    /// IPv4 destination, network order.
-    pub dst: [u8; 4],
+    /// IP source ([`Addr`]).
+    pub src: Addr,
+    /// IP destination ([`Addr`]).
+    pub dst: Addr,
     /// Bytes of `vrrp` that are valid.
     pub vrrp_len: u16,
     /// [`event_flags`] bits.
     pub flags: u16,
-    /// IP TTL as received (always 255 for accepted adverts).
+    /// IPv4 TTL or IPv6 hop limit as received (always 255 for accepted adverts).
     pub ttl: u8,
     /// Ethernet source of the frame (the sender's MAC, to reach it without ARP).
     pub src_mac: [u8; 6],
-    /// Explicit padding.
-    pub pad: [u8; 1],
+    /// [`addr_family`] of the advert (and of the instance it was validated for).
+    pub family: u8,
     /// The VRRP message, then the trailer if any.
     pub vrrp: [u8; MAX_ADVERT_LEN],
     /// Explicit padding to the struct's 8-byte alignment.
     pub tail: [u8; 4],
 }
-const _: () = assert!(size_of::<AdvertEvent>() == 32 + MAX_ADVERT_LEN + 4);
+const _: () = assert!(size_of::<AdvertEvent>() == 56 + MAX_ADVERT_LEN + 4);
 
 /// IP protocol number of VRRP (RFC 9568 5.1.1.4).
 pub const IPPROTO_VRRP: u8 = 112;
@@ -361,13 +395,16 @@ pub const IPPROTO_VRRP: u8 = 112;
 /// same number; bump it with any change a running program and a new agent could disagree on.
 ///
 /// 2: the IPv6 VIP table ([`map_names::VIPS6`]) and the NDP counters.
-/// 3: [`vrid_flags::AUTH_HMAC`] and the trailer in [`AdvertEvent::vrrp`] ([`MAX_ADVERT_LEN`]).
+/// 3: IPv6 instances: 16-byte [`Addr`]s in [`VridState`], [`Fence`], [`PeerKey`],
+/// [`AdvertEvent`] and [`AgentRecord`]; the family in [`VridKey`], [`VridState`] and
+/// [`VipEntry`]; [`vrid_flags::AUTH_HMAC`] and the trailer in [`AdvertEvent::vrrp`]
+/// ([`MAX_ADVERT_LEN`]).
 pub const ABI_VERSION: u32 = 3;
 
 /// Key of the header record in [`map_names::AGENT`]: interface 0 and VRID 0 name no instance.
 /// In the header, `learned_interval_ns` holds a digest of the XDP object the running program
 /// was built from (0: not recorded), so that a new binary knows whether its program differs.
-pub const AGENT_HEADER_KEY: VridKey = VridKey::new(0, 0);
+pub const AGENT_HEADER_KEY: VridKey = VridKey::new(0, 0, 0);
 
 /// Declared entries of [`map_names::AGENT`]: one per instance plus the header (the agent sizes it
 /// with the VRID table at load, like the other configuration-sized tables).
@@ -401,16 +438,14 @@ pub struct AgentRecord {
     pub master_priority: u8,
     /// Explicit padding.
     pub pad: u8,
-    /// The current master's primary address, network order (0.0.0.0 when unknown).
-    pub master_addr: [u8; 4],
-    /// Explicit padding.
-    pub pad2: [u8; 4],
+    /// The current master's primary address ([`Addr`]; all zero when unknown).
+    pub master_addr: Addr,
     /// `Master_Adver_Interval` in nanoseconds (learned from the master in v3).
     pub learned_interval_ns: u64,
     /// `CLOCK_MONOTONIC` ns of the write.
     pub updated_ns: u64,
 }
-const _: () = assert!(size_of::<AgentRecord>() == 32);
+const _: () = assert!(size_of::<AgentRecord>() == 40);
 
 #[cfg(feature = "user")]
 mod pod {
@@ -464,8 +499,18 @@ mod tests {
     fn every_advert_a_u8_count_can_describe_fits_the_event_or_is_refused() {
         // The kernel refuses an advert longer than MAX_VRRP_LEN as `length`: the rule's bound on
         // the address count agrees with it.
-        assert_eq!(usize::try_from(rule::expected_len(3, 30)), Ok(MAX_VRRP_LEN));
-        assert_eq!(usize::try_from(rule::expected_len(2, 28)), Ok(MAX_VRRP_LEN));
+        let v4 = addr_family::IPV4;
+        assert_eq!(
+            usize::try_from(rule::expected_len(v4, 3, 30)),
+            Ok(MAX_VRRP_LEN)
+        );
+        assert_eq!(
+            usize::try_from(rule::expected_len(v4, 2, 28)),
+            Ok(MAX_VRRP_LEN)
+        );
         assert_eq!(rule::MAX_ADDRESSES, 30);
+        let v6 = addr_family::IPV6;
+        assert!(rule::expected_len(v6, 3, rule::MAX_ADDRESSES6) as usize <= MAX_VRRP_LEN);
+        assert!(rule::expected_len(v6, 3, rule::MAX_ADDRESSES6 + 1) as usize > MAX_VRRP_LEN);
     }
 }

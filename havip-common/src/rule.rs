@@ -8,12 +8,26 @@
 //! fragments, VRRP checksum, truncation) stay with each side's parser: the kernel counts them, the
 //! agent's codec refuses to decode such a message.
 //!
+//! One rule for both families: addresses are [`Addr`]s (IPv4 mapped), and the instance's
+//! [`VridState::family`] says which group, which address size and which multicast test apply.
+//!
 //! Plain `const fn`s on integers and byte arrays: `no_std`, no allocation, verifier friendly.
 
-use crate::{AUTH_TRAILER_LEN, VridState, auth_type, counter, vrid_flags};
+// The XDP program calls these: a call the compiler leaves out of line becomes a BPF
+// subprogram, and the loader then brings the whole `.text` section along with it.
+#![expect(
+    clippy::inline_always,
+    reason = "helpers of the XDP program's fast path, kept inside its one function"
+)]
 
-/// The VRRP IPv4 multicast group, 224.0.0.18 (RFC 9568 5.1.1.2).
-pub const VRRP_GROUP: [u8; 4] = [224, 0, 0, 18];
+use crate::{
+    AUTH_TRAILER_LEN, Addr, VridState, addr_family, auth_type, counter, v4_mapped, vrid_flags,
+};
+
+/// The VRRP IPv4 multicast group, 224.0.0.18 (RFC 9568 5.1.1.2), mapped.
+pub const VRRP_GROUP: Addr = v4_mapped([224, 0, 0, 18]);
+/// The VRRP IPv6 multicast group, `ff02::12` (RFC 9568 5.1.2.2).
+pub const VRRP_GROUP6: Addr = [0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12];
 /// Priority of the address owner (RFC 9568 5.2.4).
 pub const PRIORITY_OWNER: u8 = 255;
 /// Priority a leaving master advertises (RFC 9568 5.2.4).
@@ -26,13 +40,17 @@ pub const HEADER_LEN: u32 = 8;
 pub const V2_AUTH_LEN: u32 = 8;
 /// The largest address count whose advert fits [`crate::MAX_VRRP_LEN`] (v3, no auth data).
 pub const MAX_ADDRESSES: u32 = 30;
-const _: () = assert!(expected_len(3, 30) as usize == crate::MAX_VRRP_LEN);
+const _: () = assert!(expected_len(addr_family::IPV4, 3, 30) as usize == crate::MAX_VRRP_LEN);
+/// The largest IPv6 address count whose advert fits [`crate::MAX_VRRP_LEN`].
+pub const MAX_ADDRESSES6: u8 = 7;
+const _: () =
+    assert!(expected_len(addr_family::IPV6, 3, MAX_ADDRESSES6) as usize <= crate::MAX_VRRP_LEN);
 
 /// Why an advert is rejected. Each reason is one kernel counter ([`Reject::counter`]) and, in the
 /// agent, one `AdvertRejected` variant with the same label ([`Reject::label`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reject {
-    /// IPv4 TTL is not 255 (RFC 9568 7.1, RFC 3768 7.1).
+    /// IPv4 TTL or IPv6 hop limit is not 255 (RFC 9568 7.1, RFC 3768 7.1).
     Ttl,
     /// Version differs from the instance's (RFC 9568 7.1).
     Version,
@@ -48,7 +66,8 @@ pub enum Reject {
     /// A multicast destination on an instance with unicast peers (keepalived
     /// `vrrp_check_packet`: "Expected unicast packet but received multicast packet").
     MulticastOnUnicast,
-    /// Destination is neither our address (unicast) nor 224.0.0.18 (multicast).
+    /// Destination is neither our address (unicast) nor the group, 224.0.0.18 or `ff02::12`
+    /// (multicast).
     Destination,
     /// v2 authentication type or data differs (RFC 3768 7.1).
     Auth,
@@ -103,11 +122,11 @@ impl Reject {
 /// from the decoded advert and the IP header facts the kernel delivered with it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Received {
-    /// IPv4 source, network order.
-    pub src: [u8; 4],
-    /// IPv4 destination, network order.
-    pub dst: [u8; 4],
-    /// IPv4 TTL.
+    /// IP source ([`Addr`], in the instance's family).
+    pub src: Addr,
+    /// IP destination ([`Addr`], in the instance's family).
+    pub dst: Addr,
+    /// IPv4 TTL or IPv6 hop limit.
     pub ttl: u8,
     /// VRRP version nibble.
     pub version: u8,
@@ -131,10 +150,13 @@ pub struct Received {
     pub peer_allowed: bool,
 }
 
-/// Expected VRRP message length for `version` with `naddr` IPv4 addresses.
-pub const fn expected_len(version: u8, naddr: u8) -> u32 {
+/// Expected VRRP message length for `version` with `naddr` addresses of `family` (RFC 9568
+/// 5.2.9: 4 bytes per IPv4 and 16 per IPv6 address; v2 is IPv4 only).
+#[inline(always)]
+pub const fn expected_len(family: u8, version: u8, naddr: u8) -> u32 {
     let auth = if version == 2 { V2_AUTH_LEN } else { 0 };
-    HEADER_LEN + naddr as u32 * 4 + auth
+    let size = if family == addr_family::IPV6 { 16 } else { 4 };
+    HEADER_LEN + naddr as u32 * size + auth
 }
 
 /// [`AUTH_TRAILER_LEN`] as the rule's length type.
@@ -142,18 +164,35 @@ pub const fn expected_len(version: u8, naddr: u8) -> u32 {
 const TRAILER: u32 = AUTH_TRAILER_LEN as u32;
 
 /// Whether the instance takes adverts with an `auth_hmac` trailer ([`vrid_flags::AUTH_HMAC`]).
+#[inline(always)]
 pub const fn has_trailer_room(local: &VridState) -> bool {
     local.flags & vrid_flags::AUTH_HMAC != 0
 }
 
-/// Whether `addr` is IPv4 multicast (224.0.0.0/4).
-pub const fn is_multicast(addr: [u8; 4]) -> bool {
-    addr[0] & 0xf0 == 0xe0
+/// Whether `addr` of `family` is multicast: IPv4 224.0.0.0/4 (mapped), IPv6 `ff00::/8`.
+#[inline(always)]
+pub const fn is_multicast(family: u8, addr: Addr) -> bool {
+    if family == addr_family::IPV6 {
+        addr[0] == 0xff
+    } else {
+        addr[12] & 0xf0 == 0xe0
+    }
+}
+
+/// The VRRP group of `family` (RFC 9568 5.1.1.2, 5.1.2.2).
+#[inline(always)]
+pub const fn group(family: u8) -> Addr {
+    if family == addr_family::IPV6 {
+        VRRP_GROUP6
+    } else {
+        VRRP_GROUP
+    }
 }
 
 /// The checks that need only the fixed header and the IP facts, in order: TTL, version, type,
 /// length, own address, peer list, destination ([`check_fixed`] then [`check_source`]).
 /// [`check_advert`] runs them first.
+#[inline(always)]
 pub const fn check_header(local: &VridState, rx: &Received) -> Result<(), Reject> {
     match check_fixed(local, rx) {
         Ok(()) => check_source(local, rx),
@@ -165,8 +204,9 @@ pub const fn check_header(local: &VridState, rx: &Received) -> Result<(), Reject
 /// address. The kernel runs them before anything that costs a map lookup or a checksum, so a
 /// stray advert (wrong TTL, version, length) is dropped for the price of a few comparisons.
 /// [`Received::peer_allowed`] is not read.
+#[inline(always)]
 pub const fn check_fixed(local: &VridState, rx: &Received) -> Result<(), Reject> {
-    // RFC 9568 7.1 / RFC 3768 7.1: the IPv4 TTL MUST be 255.
+    // RFC 9568 7.1 / RFC 3768 7.1: the IPv4 TTL or IPv6 hop limit MUST be 255.
     if rx.ttl != 255 {
         return Err(Reject::Ttl);
     }
@@ -181,11 +221,11 @@ pub const fn check_fixed(local: &VridState, rx: &Received) -> Result<(), Reject>
     // RFC 9568 7.1: the packet MUST contain the complete message, fixed fields and addresses;
     // with `auth_hmac` (keepalived extension) it may be followed by the 28-byte trailer, which
     // keepalived assumes exactly when the length is the announced one plus 28.
-    let expected = expected_len(rx.version, rx.naddr);
+    let expected = expected_len(local.family, rx.version, rx.naddr);
     if rx.len != expected && !(has_trailer_room(local) && rx.len == expected + TRAILER) {
         return Err(Reject::Length);
     }
-    if eq4(rx.src, local.primary_addr) {
+    if eq16(rx.src, local.primary_addr) {
         return Err(Reject::Own);
     }
     Ok(())
@@ -194,6 +234,7 @@ pub const fn check_fixed(local: &VridState, rx: &Received) -> Result<(), Reject>
 /// The header checks on who sent the advert and to where: peer list, multicast on a unicast
 /// instance, destination. They follow [`check_fixed`]; the kernel looks the source up in its
 /// peer table only between the two, when the fixed fields already passed.
+#[inline(always)]
 pub const fn check_source(local: &VridState, rx: &Received) -> Result<(), Reject> {
     let unicast = local.flags & vrid_flags::UNICAST_PEERS != 0;
     // keepalived `unicast_peer`: with a peer list, adverts from anyone else are ignored.
@@ -201,15 +242,15 @@ pub const fn check_source(local: &VridState, rx: &Received) -> Result<(), Reject
         return Err(Reject::UnknownPeer);
     }
     // keepalived `vrrp_check_packet`: multicast iff no unicast peers; and the destination is
-    // ours (unicast) or the VRRP group (RFC 9568 5.1.1.2).
+    // ours (unicast) or the VRRP group (RFC 9568 5.1.1.2, 5.1.2.2).
     if unicast {
-        if is_multicast(rx.dst) {
+        if is_multicast(local.family, rx.dst) {
             return Err(Reject::MulticastOnUnicast);
         }
-        if !eq4(rx.dst, local.primary_addr) {
+        if !eq16(rx.dst, local.primary_addr) {
             return Err(Reject::Destination);
         }
-    } else if !eq4(rx.dst, VRRP_GROUP) {
+    } else if !eq16(rx.dst, group(local.family)) {
         return Err(Reject::Destination);
     }
     Ok(())
@@ -219,6 +260,7 @@ pub const fn check_source(local: &VridState, rx: &Received) -> Result<(), Reject
 /// list. The kernel runs them before the checksums, which it computes only for an advert that
 /// every rule accepts (a frame with a bad checksum and another fault is counted under the
 /// other fault).
+#[inline(always)]
 pub const fn check_content(local: &VridState, rx: &Received) -> Result<(), Reject> {
     if local.version == 2 {
         // RFC 3768 7.1: MUST perform the authentication of the configured Auth Type
@@ -258,6 +300,7 @@ pub const fn check_content(local: &VridState, rx: &Received) -> Result<(), Rejec
 }
 
 /// Every acceptance check, in the order both sides apply them.
+#[inline(always)]
 pub const fn check_advert(local: &VridState, rx: &Received) -> Result<(), Reject> {
     match check_header(local, rx) {
         Ok(()) => check_content(local, rx),
@@ -266,19 +309,37 @@ pub const fn check_advert(local: &VridState, rx: &Received) -> Result<(), Reject
 }
 
 /// RFC 9568 6.4.3 (Master): an accepted advert ends mastership if its priority is greater, or
-/// equal with a greater primary address (compared as unsigned integers in network order).
-/// Priority 0 never does: the master answers it with an advert.
-pub const fn preempts(local_priority: u8, local_addr: [u8; 4], priority: u8, src: [u8; 4]) -> bool {
+/// equal with a greater primary address (compared as unsigned integers in network order; two
+/// IPv4 addresses compare as their mapped forms do). Priority 0 never does: the master answers
+/// it with an advert.
+#[inline(always)]
+pub const fn preempts(local_priority: u8, local_addr: Addr, priority: u8, src: Addr) -> bool {
     priority != PRIORITY_SHUTDOWN
-        && (priority > local_priority
-            || (priority == local_priority
-                && u32::from_be_bytes(src) > u32::from_be_bytes(local_addr)))
+        && (priority > local_priority || (priority == local_priority && greater(src, local_addr)))
+}
+
+/// The two big-endian 64-bit halves of `a` (two register compares in BPF, not a 128-bit one).
+#[inline(always)]
+const fn halves(a: Addr) -> (u64, u64) {
+    (
+        u64::from_be_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]),
+        u64::from_be_bytes([a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]]),
+    )
+}
+
+/// Whether `a` > `b` as unsigned 128-bit integers in network order.
+#[inline(always)]
+const fn greater(a: Addr, b: Addr) -> bool {
+    let (ah, al) = halves(a);
+    let (bh, bl) = halves(b);
+    ah > bh || (ah == bh && al > bl)
 }
 
 /// The kernel's fast switch: a granted instance is fenced by an advert that passes every check
 /// and preempts it. The state machine leaves MASTER on exactly these adverts, except on an
 /// `auth_hmac` instance ([`vrid_flags::AUTH_HMAC`]): there the kernel never fences, since it
 /// cannot check the HMAC, and the agent ends ownership once the advert has verified.
+#[inline(always)]
 pub const fn fences(local: &VridState, rx: &Received) -> bool {
     local.grant_epoch != 0
         && !has_trailer_room(local)
@@ -286,20 +347,35 @@ pub const fn fences(local: &VridState, rx: &Received) -> bool {
         && preempts(local.priority, local.primary_addr, rx.priority, rx.src)
 }
 
-/// One address's contribution to [`addr_digest`]: the splitmix64 finalizer of the address, so
-/// that different lists of a few addresses give different sums.
-pub const fn addr_mix(addr: [u8; 4]) -> u64 {
-    let mut z = (u32::from_be_bytes(addr) as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
+/// The splitmix64 finalizer.
+#[inline(always)]
+const fn mix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
+}
+
+/// One address's contribution to [`addr_digest`]: the splitmix64 finalizer chained over the
+/// address's two halves, so that different lists of a few addresses give different sums.
+#[inline(always)]
+pub const fn addr_mix(addr: Addr) -> u64 {
+    let (hi, lo) = halves(addr);
+    addr_mix_halves(hi, lo)
+}
+
+/// [`addr_mix`] of the address whose big-endian halves are `hi` and `lo` (what the kernel reads
+/// from an advert without building the 16-byte array).
+#[inline(always)]
+pub const fn addr_mix_halves(hi: u64, lo: u64) -> u64 {
+    mix64(mix64(hi) ^ lo)
 }
 
 /// Order-independent digest of an address list: the wrapping sum of [`addr_mix`]. With the
 /// count it stands for "the same set of addresses" (RFC 9568 7.1 compares lists, not orders).
 /// Not a cryptographic commitment: a sender that can forge adverts past the peer list and
 /// authentication does not need a collision.
-pub const fn addr_digest(addrs: &[[u8; 4]]) -> u64 {
+pub const fn addr_digest(addrs: &[Addr]) -> u64 {
     let mut sum = 0u64;
     let mut i = 0;
     while i < addrs.len() {
@@ -309,17 +385,25 @@ pub const fn addr_digest(addrs: &[[u8; 4]]) -> u64 {
     sum
 }
 
-const fn eq4(a: [u8; 4], b: [u8; 4]) -> bool {
-    u32::from_ne_bytes(a) == u32::from_ne_bytes(b)
+#[inline(always)]
+const fn eq16(a: Addr, b: Addr) -> bool {
+    let (ah, al) = halves(a);
+    let (bh, bl) = halves(b);
+    ah == bh && al == bl
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const OURS: [u8; 4] = [192, 0, 2, 12];
-    const PEER: [u8; 4] = [192, 0, 2, 11];
-    const VIP: [u8; 4] = [192, 0, 2, 200];
+    const OURS: Addr = v4_mapped([192, 0, 2, 12]);
+    const PEER: Addr = v4_mapped([192, 0, 2, 11]);
+    const VIP: Addr = v4_mapped([192, 0, 2, 200]);
+    const OURS6: Addr = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x12];
+    const PEER6: Addr = [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x11];
+    const VIP6: Addr = [
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xc8,
+    ];
 
     fn local(version: u8, unicast: bool) -> VridState {
         VridState {
@@ -336,6 +420,7 @@ mod tests {
             adver_int: if version == 2 { 1 } else { 100 },
             naddr: 1,
             addr_digest: addr_digest(&[VIP]),
+            family: addr_family::IPV4,
             ..VridState::default()
         }
     }
@@ -351,7 +436,7 @@ mod tests {
             naddr: 1,
             auth_type: 0,
             adver_int: if version == 2 { 1 } else { 100 },
-            len: expected_len(version, 1),
+            len: expected_len(addr_family::IPV4, version, 1),
             auth_data: [0; 8],
             addr_digest: addr_digest(&[VIP]),
             peer_allowed: true,
@@ -430,7 +515,7 @@ mod tests {
             ),
             (
                 Received {
-                    addr_digest: addr_digest(&[[192, 0, 2, 201]]),
+                    addr_digest: addr_digest(&[v4_mapped([192, 0, 2, 201])]),
                     ..rx(3, 90)
                 },
                 Reject::Addresses,
@@ -588,19 +673,29 @@ mod tests {
     #[test]
     fn preemption_is_rfc_9568_6_4_3() {
         assert!(preempts(100, OURS, 101, PEER), "higher priority");
-        assert!(!preempts(100, OURS, 99, [255; 4]), "lower priority");
+        assert!(!preempts(100, OURS, 99, [255; 16]), "lower priority");
         assert!(
             !preempts(100, OURS, 100, PEER),
             "equal priority, lower address"
         );
         assert!(
-            preempts(100, OURS, 100, [192, 0, 2, 13]),
+            preempts(100, OURS, 100, v4_mapped([192, 0, 2, 13])),
             "equal priority, higher address"
         );
         assert!(!preempts(100, OURS, 100, OURS), "equal address");
-        assert!(!preempts(0, OURS, 0, [255; 4]), "priority 0 never");
+        assert!(!preempts(0, OURS, 0, [255; 16]), "priority 0 never");
         // Addresses compare as numbers in network order, not byte by byte in memory order.
-        assert!(preempts(100, [10, 0, 0, 255], 100, [10, 0, 1, 0]));
+        assert!(preempts(
+            100,
+            v4_mapped([10, 0, 0, 255]),
+            100,
+            v4_mapped([10, 0, 1, 0])
+        ));
+        // IPv6: the whole 128 bits, the first differing byte decides.
+        let mut low = OURS6;
+        low[8] = 1;
+        assert!(preempts(100, OURS6, 100, low), "higher in the upper half");
+        assert!(!preempts(100, low, 100, OURS6));
     }
 
     #[test]
@@ -647,7 +742,7 @@ mod tests {
             ..plain
         };
         let signed = Received {
-            len: expected_len(3, 1) + TRAILER,
+            len: expected_len(addr_family::IPV4, 3, 1) + TRAILER,
             ..rx(3, PRIORITY_OWNER)
         };
         // keepalived without auth_hmac drops a signed advert as too long.
@@ -656,7 +751,7 @@ mod tests {
         // Unsigned adverts stay acceptable (permissive, receive-only); other lengths do not.
         assert_eq!(check_advert(&auth, &rx(3, PRIORITY_OWNER)), Ok(()));
         let odd = Received {
-            len: expected_len(3, 1) + 4,
+            len: expected_len(addr_family::IPV4, 3, 1) + 4,
             ..rx(3, PRIORITY_OWNER)
         };
         assert_eq!(check_advert(&auth, &odd), Err(Reject::Length));
@@ -669,7 +764,7 @@ mod tests {
             ..local(2, false)
         };
         let s2 = Received {
-            len: expected_len(2, 1) + TRAILER,
+            len: expected_len(addr_family::IPV4, 2, 1) + TRAILER,
             dst: VRRP_GROUP,
             ..rx(2, 150)
         };
@@ -678,12 +773,78 @@ mod tests {
 
     #[test]
     fn digest_ignores_order_and_sees_content() {
-        let a = [192, 0, 2, 200];
-        let b = [192, 0, 2, 201];
+        let a = v4_mapped([192, 0, 2, 200]);
+        let b = v4_mapped([192, 0, 2, 201]);
         assert_eq!(addr_digest(&[a, b]), addr_digest(&[b, a]));
         assert_ne!(addr_digest(&[a, b]), addr_digest(&[a, a]));
         assert_ne!(addr_digest(&[a]), addr_digest(&[b]));
         assert_ne!(addr_digest(&[a]), 0);
+        let mut c = VIP6;
+        c[0] ^= 1;
+        assert_ne!(
+            addr_digest(&[VIP6]),
+            addr_digest(&[c]),
+            "the upper half counts"
+        );
+        assert_ne!(addr_digest(&[VIP6]), addr_digest(&[VIP]));
+    }
+
+    fn local6(unicast: bool) -> VridState {
+        VridState {
+            primary_addr: OURS6,
+            family: addr_family::IPV6,
+            addr_digest: addr_digest(&[VIP6]),
+            ..local(3, unicast)
+        }
+    }
+
+    fn rx6(priority: u8) -> Received {
+        Received {
+            src: PEER6,
+            dst: OURS6,
+            len: expected_len(addr_family::IPV6, 3, 1),
+            addr_digest: addr_digest(&[VIP6]),
+            ..rx(3, priority)
+        }
+    }
+
+    #[test]
+    fn ipv6_instances_follow_the_same_rule() {
+        let l = local6(true);
+        assert_eq!(check_advert(&l, &rx6(90)), Ok(()));
+        assert!(fences(&l, &rx6(150)));
+        assert!(!fences(&l, &rx6(90)));
+        // RFC 9568 5.2.9: 16 bytes per address, so the IPv4 length is wrong here.
+        let short = Received {
+            len: expected_len(addr_family::IPV4, 3, 1),
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&l, &short), Err(Reject::Length));
+        let hop = Received { ttl: 64, ..rx6(90) };
+        assert_eq!(check_advert(&l, &hop), Err(Reject::Ttl));
+        let own = Received {
+            src: OURS6,
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&l, &own), Err(Reject::Own));
+        let mcast = Received {
+            dst: VRRP_GROUP6,
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&l, &mcast), Err(Reject::MulticastOnUnicast));
+        // Multicast instance: ff02::12 is the only destination; 224.0.0.18 is not a group here.
+        let m = local6(false);
+        assert_eq!(check_advert(&m, &mcast), Ok(()));
+        let v4_group = Received {
+            dst: VRRP_GROUP,
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&m, &v4_group), Err(Reject::Destination));
+        let other = Received {
+            addr_digest: addr_digest(&[VIP]),
+            ..rx6(90)
+        };
+        assert_eq!(check_advert(&l, &other), Err(Reject::Addresses));
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub(crate) fn handle<C: Frame>(ctx: &C) -> Verdict {
 /// differs from the interface the VIP is answered on for a VIP with `dev OTHER`.
 #[inline(always)]
 fn owned(vip: &VipEntry) -> Result<(), (u32, VipStat)> {
-    let vkey = crate::maps::vrid_key(vip.vrid_ifindex, vip.vrid);
+    let vkey = crate::maps::vrid_key(vip.vrid_ifindex, vip.vrid, vip.vrid_family);
     // SAFETY: read-only copy of a preallocated hash value.
     let Some(state) = (unsafe { VRIDS.get(&vkey) }).copied() else {
         return Err((counter::ARP_DROP_NOT_OWNED, VipStat::NotOwned));

@@ -13,7 +13,7 @@
 //!    in the peer table and delivered to the agent through the ring buffer; an advert that must end
 //!    this node's ownership fences the grant in the same invocation (fast switch).
 //! 3. Neighbor Solicitations for an IPv6 VIP are answered (or dropped) under the same rule as ARP,
-//!    in `ndp.rs`; other IPv6 passes.
+//!    in `ndp.rs`; IPv6 VRRP adverts are handled as in 2. (`vrrp6.rs`); other IPv6 passes.
 //!
 //! The ABI (maps, counters, flags) lives in `havip-common`. Every path increments one counter.
 
@@ -54,6 +54,7 @@ mod frame;
 mod maps;
 mod ndp;
 mod vrrp;
+mod vrrp6;
 
 use aya_ebpf::{
     EbpfContext as _,

@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use havip_common::{
-    AdvertEvent, AgentRecord, Fence, PeerKey, PeerRecord, Vip6Key, VipCounters, VipEntry, VipKey,
-    VridKey, VridState, capacity,
+    Addr, AdvertEvent, AgentRecord, Fence, PeerKey, PeerRecord, Vip6Key, VipCounters, VipEntry,
+    VipKey, VridKey, VridState, capacity,
 };
 
 #[map(name = "HAVIP_VIPS")]
@@ -63,6 +63,13 @@ pub(crate) fn bind_agent_map() {
 #[map(name = "HAVIP_SCRATCH")]
 pub(crate) static SCRATCH: PerCpuArray<AdvertEvent> = PerCpuArray::with_max_entries(1, 0);
 
+/// Per-CPU scratch for the shared rule's view of the advert being checked
+/// ([`havip_common::rule::Received`]): off the 512-byte stack, which the IPv4 and IPv6 advert
+/// paths, inlined into one function, would exceed. Never read by the agent.
+#[map(name = "HAVIP_SCRATCH_RX")]
+pub(crate) static SCRATCH_RX: PerCpuArray<havip_common::rule::Received> =
+    PerCpuArray::with_max_entries(1, 0);
+
 /// Increments global counter `index` on this CPU.
 #[inline(always)]
 pub(crate) fn count(index: u32) {
@@ -98,24 +105,25 @@ pub(crate) fn count_vip(slot: u32, stat: VipStat) {
     }
 }
 
-/// [`VridKey::new`] without the byte-wise `memset` the BPF backend emits for the 3-byte padding:
-/// the key is one little-endian `u64` (ifindex, vrid, zero padding; layout asserted in
+/// [`VridKey::new`] without the byte-wise `memset` the BPF backend emits for the 2-byte padding:
+/// the key is one little-endian `u64` (ifindex, vrid, family, zero padding; layout asserted in
 /// `havip-common`).
 #[inline(always)]
-pub(crate) fn vrid_key(ifindex: u32, vrid: u8) -> VridKey {
-    let raw = u64::from(ifindex) | (u64::from(vrid) << 32);
+pub(crate) fn vrid_key(ifindex: u32, vrid: u8, family: u8) -> VridKey {
+    let raw = u64::from(ifindex) | (u64::from(vrid) << 32) | (u64::from(family) << 40);
     // SAFETY: `VridKey` is `repr(C)`, 8 bytes, all integer fields: every bit pattern is valid,
-    // and on the little-endian BPF target these bytes are ifindex, vrid, then zeros.
+    // and on the little-endian BPF target these bytes are ifindex, vrid, family, then zeros.
     unsafe { core::mem::transmute::<u64, VridKey>(raw) }
 }
 
-/// The [`PeerKey`] of `addr` for `vrid` on `ifindex`, built from three `u32`s like
-/// [`vrid_key`]: a literal `pad: [0; 3]` becomes a call to a byte-wise `memset` subprogram.
+/// The [`PeerKey`] of `addr` for `vrid` on `ifindex`, built from `u32`s like [`vrid_key`]: a
+/// literal `pad: [0; 3]` becomes a call to a byte-wise `memset` subprogram.
 #[inline(always)]
-pub(crate) fn peer_key(ifindex: u32, vrid: u8, addr: [u8; 4]) -> PeerKey {
-    let raw = [ifindex, u32::from(vrid), u32::from_ne_bytes(addr)];
-    // SAFETY: `PeerKey` is `repr(C)`, 12 bytes, all integer fields: every bit pattern is valid,
+pub(crate) fn peer_key(ifindex: u32, vrid: u8, addr: Addr) -> PeerKey {
+    let w = |i: usize| u32::from_ne_bytes([addr[i], addr[i + 1], addr[i + 2], addr[i + 3]]);
+    let raw = [ifindex, u32::from(vrid), w(0), w(4), w(8), w(12)];
+    // SAFETY: `PeerKey` is `repr(C)`, 24 bytes, all integer fields: every bit pattern is valid,
     // and on the little-endian BPF target these bytes are ifindex, vrid and three zero bytes of
     // padding, then the address as it was.
-    unsafe { core::mem::transmute::<[u32; 3], PeerKey>(raw) }
+    unsafe { core::mem::transmute::<[u32; 6], PeerKey>(raw) }
 }

@@ -1,5 +1,6 @@
 //! Neighbor Discovery (RFC 4861) for IPv6 VIPs: the IPv6 twin of `arp.rs`, fail-closed around
-//! every Neighbor Solicitation that names a VIP, fail-open elsewhere.
+//! every Neighbor Solicitation that names a VIP, fail-open elsewhere. IPv6 VRRP adverts (next
+//! header 112 right after the fixed header) go to `vrrp6.rs`.
 //!
 //! - An NS (`ICMPv6` type 135 right after the fixed IPv6 header) whose target is a VIP of the
 //!   interface ([`VIPS6`]) is answered in place with a solicited Neighbor Advertisement while,
@@ -31,7 +32,7 @@ use crate::{
 };
 
 /// Fixed IPv6 header length (RFC 8200 3).
-const IPV6_LEN: usize = 40;
+pub(crate) const IPV6_LEN: usize = 40;
 /// IPv6 next header of `ICMPv6`.
 const NEXTHDR_ICMPV6: u8 = 58;
 /// `ICMPv6` Neighbor Solicitation and Advertisement types (RFC 4861 4.3, 4.4).
@@ -61,6 +62,9 @@ pub(crate) fn handle<C: Frame>(ctx: &C) -> Verdict {
     };
     // SAFETY: bounds-checked by `ptr_at`; copied so nothing aliases the frame once it is rewritten.
     let ip = unsafe { *ip };
+    if ip[6] == havip_common::IPPROTO_VRRP {
+        return crate::vrrp6::handle(ctx, &ip);
+    }
     if ip[6] != NEXTHDR_ICMPV6 {
         // Plain IPv6, or an extension header chain the stack parses (RFC 8200 4).
         count(counter::PASS_IPV6);
@@ -205,7 +209,7 @@ fn na_checksum(requester_ip: [u8; 16], target: [u8; 16], mac: [u8; 6]) -> u16 {
 /// the counters of the reason it does not.
 #[inline(always)]
 fn owned(vip: &VipEntry) -> Result<(), (u32, VipStat)> {
-    let vkey = vrid_key(vip.vrid_ifindex, vip.vrid);
+    let vkey = vrid_key(vip.vrid_ifindex, vip.vrid, vip.vrid_family);
     // SAFETY: read-only copy of a preallocated hash value.
     let Some(state) = (unsafe { VRIDS.get(&vkey) }).copied() else {
         return Err((counter::NDP_DROP_NOT_OWNED, VipStat::NotOwned));

@@ -220,14 +220,14 @@ pub fn bench_fence_paths() -> anyhow::Result<String> {
     let mut dp = Dataplane::load()?;
     for (vrid, auth_hmac) in [(PLAIN, false), (SIGNED, true)] {
         let cfg = VridConfig {
-            primary_addr: ours,
+            primary_addr: ours.into(),
             priority: 100,
             version: 3,
             unicast_peers: true,
             v3_checksum_as_v2: false,
             auth_pass: None,
             advert_interval: 100,
-            vips: vec![vip],
+            vips: vec![vip.into()],
             auth_hmac,
         };
         dp.configure_vrid(LO, vrid, &cfg)?;

@@ -161,3 +161,34 @@ pub fn dad_probe(target: Ipv6Addr) -> Vec<u8> {
         &m,
     )
 }
+
+/// The VRRP IPv6 group, `ff02::12` (RFC 9568 5.1.2.2).
+pub const VRRP_GROUP6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
+
+/// A `VRRPv3` advert over IPv6 (RFC 9568 5.1, 5.2): version 3, type 1, `interval` centiseconds,
+/// `addrs` 16 bytes each, with its checksum over the RFC 8200 8.1 pseudo-header of `src` ->
+/// `dst` (RFC 9568 5.2.8) computed here, independently of the agent's codec.
+#[must_use]
+pub fn vrrp6(
+    vrid: u8,
+    priority: u8,
+    interval: u16,
+    addrs: &[Ipv6Addr],
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+) -> Vec<u8> {
+    let mut m = vec![0x31, vrid, priority, u8::try_from(addrs.len()).unwrap_or(0)];
+    m.extend_from_slice(&(interval & 0x0fff).to_be_bytes());
+    m.extend_from_slice(&[0, 0]);
+    for a in addrs {
+        m.extend_from_slice(&a.octets());
+    }
+    let mut pseudo = src.octets().to_vec();
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&u32::try_from(m.len()).unwrap_or(0).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 112]);
+    pseudo.extend_from_slice(&m);
+    let c = inet_checksum(&pseudo);
+    m[6..8].copy_from_slice(&c.to_be_bytes());
+    m
+}

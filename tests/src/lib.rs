@@ -16,6 +16,7 @@ pub mod garp;
 pub mod ndp_prober;
 pub mod netns;
 pub mod pair;
+pub mod pair6;
 pub mod prober;
 pub mod proc;
 pub mod restart;

@@ -166,8 +166,9 @@ fn an_unsolicited_advertisement_moves_a_neighbour_s_cache_entry() {
     let sent =
         a.ns.enter(move || {
             let index = havip_agent::net::iface::if_index(&ifname)?;
-            let sender = havip_agent::net::ndisc::NdiscSender::new(index, mac)?;
-            Ok(sender.announce(&[VIP6])?)
+            let vips = [std::net::IpAddr::V6(VIP6)];
+            let sender = havip_agent::net::garp::GarpSender::new(index, mac, &vips)?;
+            Ok(sender.announce(&vips)?)
         })
         .expect("announce");
     assert_eq!(sent, 1);

@@ -43,14 +43,14 @@ fn setup() -> Dataplane {
         LO,
         VRID,
         &VridConfig {
-            primary_addr: OURS,
+            primary_addr: OURS.into(),
             priority: 100,
             version: 3,
             unicast_peers: true,
             v3_checksum_as_v2: false,
             auth_pass: None,
             advert_interval: 100,
-            vips: vec![VIP4],
+            vips: vec![VIP4.into()],
             auth_hmac: false,
         },
     )

@@ -46,14 +46,14 @@ fn setup_with(version: u8, auth: Option<[u8; 8]>, auth_hmac: bool) -> Dataplane 
         LO,
         VRID,
         &VridConfig {
-            primary_addr: OURS,
+            primary_addr: OURS.into(),
             priority: 100,
             version,
             unicast_peers: true,
             v3_checksum_as_v2: false,
             auth_pass: auth,
             advert_interval: if version == 2 { 1 } else { 100 },
-            vips: vec![VIP],
+            vips: vec![VIP.into()],
             auth_hmac,
         },
     )
@@ -301,8 +301,8 @@ fn valid_adverts_are_consumed_recorded_and_delivered() {
     assert_eq!(o.counters, vec![(counter::VRRP_ACCEPTED as usize, 1)]);
     let ev = read_event(&mut dp, &mut rb).expect("event delivered");
     assert_eq!(ev.ifindex, LO);
-    assert_eq!(ev.src, PEER.octets());
-    assert_eq!(ev.dst, OURS.octets());
+    assert_eq!(ev.src, havip_common::v4_mapped(PEER.octets()));
+    assert_eq!(ev.dst, havip_common::v4_mapped(OURS.octets()));
     assert_eq!(ev.ttl, 255);
     assert_eq!(ev.flags, 0);
     assert_eq!(&ev.vrrp[..usize::from(ev.vrrp_len)], &msg[..]);
@@ -523,7 +523,7 @@ fn stronger_advert_fences_ownership_in_the_same_packet() {
     assert_untouched(&o, &req, XDP_DROP, counter::ARP_DROP_FENCED, "fenced");
     assert!(!dp.owned_now(LO, VRID).expect("owned"));
     let fence = dp.fence(LO, VRID).expect("fence");
-    assert_eq!(fence.by_addr, PEER.octets());
+    assert_eq!(fence.by_addr, havip_common::v4_mapped(PEER.octets()));
     assert_eq!(fence.by_priority, 150);
 
     // Renewing the fenced grant cannot bring ownership back; a new grant can.
@@ -778,14 +778,14 @@ fn vip_on_another_dev_is_owned_by_the_instance_interface() {
         INSTANCE_IF,
         VRID,
         &VridConfig {
-            primary_addr: OURS,
+            primary_addr: OURS.into(),
             priority: 100,
             version: 3,
             unicast_peers: true,
             v3_checksum_as_v2: false,
             auth_pass: None,
             advert_interval: 100,
-            vips: vec![other_vip],
+            vips: vec![other_vip.into()],
             auth_hmac: false,
         },
     )
@@ -909,14 +909,14 @@ fn adverts_keepalived_drops_are_dropped() {
         LO,
         VRID,
         &VridConfig {
-            primary_addr: OURS,
+            primary_addr: OURS.into(),
             priority: 100,
             version: 3,
             unicast_peers: false,
             v3_checksum_as_v2: false,
             auth_pass: None,
             advert_interval: 100,
-            vips: vec![VIP],
+            vips: vec![VIP.into()],
             auth_hmac: false,
         },
     )
@@ -1169,9 +1169,9 @@ fn rule_params(c: &RuleCase) -> InstanceParams {
         preempt: true,
         preempt_delay: Duration::ZERO,
         initial_state: InitialState::Backup,
-        primary_addr: OURS,
-        vips: vec![VIP],
-        unicast_peers: vec![PEER, HIGH_PEER],
+        primary_addr: OURS.into(),
+        vips: vec![VIP.into()],
+        unicast_peers: vec![PEER.into(), HIGH_PEER.into()],
         max_learned_interval: None,
         auth: c.auth,
         checksum_mode: ChecksumMode::PseudoHeader,
@@ -1218,14 +1218,14 @@ fn kernel_and_state_machine_apply_one_rule() {
         fsm.handle(at, Event::Timer);
         assert_eq!(fsm.state(), State::Master, "{}", c.name);
         let fsm_drop = fsm
-            .check_advert(c.src, c.dst, c.ttl, &c.advert)
+            .check_advert(c.src.into(), c.dst.into(), c.ttl, &c.advert)
             .err()
             .map(|r| r.as_label());
         let out = fsm.handle(
             at,
             Event::Advert {
-                src: c.src,
-                dst: c.dst,
+                src: c.src.into(),
+                dst: c.dst.into(),
                 ttl: c.ttl,
                 advert: c.advert.clone(),
                 fenced: false,

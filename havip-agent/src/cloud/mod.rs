@@ -199,7 +199,16 @@ impl Reporters {
                 id: i.id,
                 name: i.name.clone(),
                 vrid: i.vrid,
-                vips: i.vips.iter().map(|(addr, _)| *addr).collect(),
+                // The cloud providers move IPv4 addresses (a HAVIP, a secondary private IP);
+                // an instance's IPv6 VIPs are not reported to them.
+                vips: i
+                    .vips
+                    .iter()
+                    .filter_map(|(addr, _)| match addr {
+                        std::net::IpAddr::V4(a) => Some(*a),
+                        std::net::IpAddr::V6(_) => None,
+                    })
+                    .collect(),
                 mac: i.mac,
             })
             .collect();

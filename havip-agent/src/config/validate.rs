@@ -125,7 +125,9 @@ impl Config {
             v.script(name, script);
         }
         let mut names: HashMap<&str, usize> = HashMap::new();
-        let mut vrids: HashMap<(&str, u8), usize> = HashMap::new();
+        // RFC 9568 5.2.3: the IPv4 and IPv6 VRID spaces are separate (keepalived runs an IPv4
+        // and an IPv6 instance with one VRID on one interface).
+        let mut vrids: HashMap<(&str, u8, Family), usize> = HashMap::new();
         for (i, instance) in self.instances.iter().enumerate() {
             let path = FieldPath::instance(i);
             if let Some(first) = names.insert(&instance.name, i) {
@@ -138,13 +140,17 @@ impl Config {
                 );
             }
             if instance.vrid != 0
-                && let Some(first) = vrids.insert((&instance.interface, instance.vrid), i)
+                && let Some(first) =
+                    vrids.insert((&instance.interface, instance.vrid, instance.family()), i)
             {
                 v.push(
                     path.key("vrid"),
                     format!(
-                        "vrid {} is already used on interface {} by instance `{}`",
-                        instance.vrid, instance.interface, self.instances[first].name
+                        "vrid {} is already used on interface {} by {} instance `{}`",
+                        instance.vrid,
+                        instance.interface,
+                        instance.family(),
+                        self.instances[first].name
                     ),
                 );
             }
@@ -174,13 +180,17 @@ impl Config {
 /// Most virtual addresses one instance can advertise: what fits the kernel's
 /// `MAX_VRRP_LEN`-byte advert after the 8-byte header (and v2's 8 bytes of authentication
 /// data, always present on the wire; RFC 3768 5.1): 28 for v2, 30 for v3.
-fn max_advertised(version: Version) -> usize {
+fn max_advertised(version: Version, family: Family) -> usize {
     let v = match version {
         Version::V2 => 2,
         Version::V3 => 3,
     };
-    let fixed = usize::try_from(havip_common::rule::expected_len(v, 0)).unwrap_or(usize::MAX);
-    havip_common::MAX_VRRP_LEN.saturating_sub(fixed) / 4
+    let (f, size) = match family {
+        Family::Ipv4 => (havip_common::addr_family::IPV4, 4),
+        Family::Ipv6 => (havip_common::addr_family::IPV6, 16),
+    };
+    let fixed = usize::try_from(havip_common::rule::expected_len(f, v, 0)).unwrap_or(usize::MAX);
+    havip_common::MAX_VRRP_LEN.saturating_sub(fixed) / size
 }
 
 #[derive(Default)]
@@ -417,7 +427,7 @@ impl Validator {
     }
 
     fn addresses(&mut self, path: &FieldPath, instance: &Instance) {
-        let most = max_advertised(instance.version);
+        let most = max_advertised(instance.version, instance.family());
         let count = instance.virtual_ipaddresses.len();
         if count > most {
             // keepalived advertises up to 255 addresses (what fits the MTU) and keeps the rest
@@ -513,8 +523,7 @@ impl Validator {
         }
     }
 
-    /// What an instance's family implies (RFC 9568 5.1.2, keepalived's rules), and what of it
-    /// this havip cannot run yet.
+    /// What an instance's family implies (RFC 9568 5.1.2, keepalived's rules).
     fn family_rules(&mut self, path: &FieldPath, instance: &Instance) {
         let family = instance.family();
         if family == Family::Ipv6 {
@@ -527,21 +536,6 @@ impl Validator {
                         .to_owned(),
                 );
             }
-            self.push(
-                path.clone(),
-                "IPv6 instances are read with keepalived's rules, but this havip does not run \
-                 them yet (the codec and the kernel's Neighbor Solicitation answers are in place; \
-                 the IPv6 sockets and state machine wiring are not)"
-                    .to_owned(),
-            );
-        }
-        if !instance.virtual_ipaddress_excluded.is_empty() {
-            self.push(
-                path.key("virtual_ipaddress_excluded"),
-                "read, but this havip does not add excluded addresses yet; list them in \
-                 virtual_ipaddress of an instance of their family"
-                    .to_owned(),
-            );
         }
     }
 

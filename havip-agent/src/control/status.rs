@@ -1,6 +1,11 @@
 //! The status snapshot (`havip-agent status`, `--json`) and its human-readable form.
 
-use std::{collections::BTreeMap, fmt::Write as _, net::Ipv4Addr, time::Duration};
+use std::{
+    collections::BTreeMap,
+    fmt::Write as _,
+    net::{IpAddr, Ipv4Addr},
+    time::Duration,
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -60,7 +65,7 @@ pub struct InstanceStatus {
     /// Priority after tracking.
     pub effective_priority: u8,
     /// The master as last heard (address and priority); this node when master.
-    pub master: Option<(Ipv4Addr, u8)>,
+    pub master: Option<(IpAddr, u8)>,
     /// Whether the XDP program answers for the VIPs right now (grant, lease, no fence).
     pub owned_in_kernel: bool,
     /// The VIPs.
@@ -217,7 +222,7 @@ mod tests {
                 state: "MASTER".into(),
                 priority: 150,
                 effective_priority: 120,
-                master: Some((Ipv4Addr::new(192, 0, 2, 11), 120)),
+                master: Some((Ipv4Addr::new(192, 0, 2, 11).into(), 120)),
                 owned_in_kernel: true,
                 vips: vec!["192.0.2.200/32".into()],
                 last_transition: Some(TransitionStatus {

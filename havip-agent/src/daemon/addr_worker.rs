@@ -19,7 +19,7 @@ pub enum AddrOp {
         /// Interface index.
         ifindex: u32,
         /// The peer.
-        addr: std::net::Ipv4Addr,
+        addr: std::net::IpAddr,
         /// Its MAC.
         mac: [u8; 6],
     },

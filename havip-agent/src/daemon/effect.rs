@@ -3,7 +3,7 @@
 //! ownership changes (take over = priority and grant with lease in the map, then addresses, then
 //! GARP; resign = revoke in the map, then remove addresses). The instance runtime carries them out.
 
-use std::{net::Ipv4Addr, time::Duration};
+use std::{net::IpAddr, time::Duration};
 
 use crate::vrrp::{Action, AdvertRejected, Reason, State};
 
@@ -43,7 +43,7 @@ pub enum Effect {
     /// Count and (rate limited) log a clamped learned interval.
     Clamped {
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// What it advertised.
         advertised: Duration,
         /// What was learned.
@@ -126,7 +126,7 @@ mod tests {
     fn notices_are_passed_on() {
         let r = AdvertRejected::OwnAddress {
             vrid: 51,
-            src: Ipv4Addr::new(192, 0, 2, 11),
+            src: std::net::Ipv4Addr::new(192, 0, 2, 11).into(),
         };
         assert_eq!(plan(Action::AdvertRejected(r), true), [Effect::Rejected(r)]);
         assert_eq!(plan(Action::GarpSuppressed, true), [Effect::GarpSuppressed]);

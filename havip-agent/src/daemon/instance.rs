@@ -3,7 +3,7 @@
 //! [`Effect`]s ([`super::effect::plan`]); what happened is queued as [`events::Event`]s that the
 //! loop hands to its subscribers after the step.
 
-use std::{net::Ipv4Addr, sync::Arc, time::Duration};
+use std::{net::IpAddr, sync::Arc, time::Duration};
 
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
@@ -19,12 +19,12 @@ pub(super) mod auth;
 use crate::{
     clock::monotonic_ns,
     config,
-    dataplane::{Dataplane, Inherited, VridConfig},
+    dataplane::{Dataplane, Inherited, Vrid, VridConfig},
     events::{self, Event as Published, InstanceId, InstanceView},
     net::{
         garp::GarpSender,
         iface::{self, Interface},
-        vrrp_tx::{VRRP_GROUP, VrrpSocket},
+        vrrp_tx::{VrrpSocket, group_of},
     },
     notify::Notifier,
     track::{States, Tracker, Verdict},
@@ -37,15 +37,19 @@ use crate::{
 /// A VIP as the instance manages it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vip {
-    /// Address.
-    pub addr: Ipv4Addr,
+    /// Address (IPv4 or IPv6; an instance's excluded addresses may be of the other family).
+    pub addr: IpAddr,
+    /// Listed in the adverts (keepalived `virtual_ipaddress`); false for
+    /// `virtual_ipaddress_excluded`, which is owned and announced the same way but not
+    /// advertised.
+    pub advertised: bool,
     /// Prefix length used when the address is added.
     pub prefix: u8,
     /// Interface index it is added on (and answered on by the XDP program).
     pub ifindex: u32,
     /// That interface's name.
     pub dev: String,
-    /// That interface's MAC (the ARP replies carry it).
+    /// That interface's MAC (the ARP and Neighbor Discovery replies carry it).
     pub mac: [u8; 6],
     /// Optional label (`eth0:1`).
     pub label: Option<String>,
@@ -76,10 +80,11 @@ pub struct Runtime {
     pub vips: Vec<Vip>,
     manage_addresses: bool,
     socket: VrrpSocket,
-    /// One gratuitous ARP sender per interface that holds VIPs, with those VIPs.
-    garp: Vec<(GarpSender, Vec<Ipv4Addr>)>,
-    dests: Vec<Ipv4Addr>,
-    src: Ipv4Addr,
+    /// One announcement sender per interface that holds VIPs, with those VIPs: gratuitous ARP
+    /// for IPv4 ones, unsolicited Neighbor Advertisements for IPv6 ones, on one schedule.
+    garp: Vec<(GarpSender, Vec<IpAddr>)>,
+    dests: Vec<IpAddr>,
+    src: IpAddr,
     lease: Duration,
     ident: u16,
     /// Last transition.
@@ -102,7 +107,7 @@ pub struct Runtime {
     /// The FAULT state the state machine was last told.
     fault_told: bool,
     /// Unicast peers whose neighbour entry was primed, with the MAC used.
-    primed: std::collections::HashMap<Ipv4Addr, [u8; 6]>,
+    primed: std::collections::HashMap<IpAddr, [u8; 6]>,
     /// Events not yet handed to the subscribers.
     pending: Vec<Published>,
     /// The gauged values last published.
@@ -142,16 +147,17 @@ impl Runtime {
             instance: cfg.name.clone(),
             what: format!("notify: {e}"),
         })?;
-        // Validation refuses IPv6 instances for now (their sockets and state machine wiring are
-        // not there yet); should one get here anyway, it is refused, never half run.
+        // One family per instance (keepalived): the first virtual address's, or IPv6 with
+        // `native_ipv6`. Validation refuses peers and a source of the other family.
+        let family = cfg.family();
         let unicast_peers = cfg
             .unicast_peers
             .iter()
-            .map(|a| ipv4_only(cfg, *a))
+            .map(|a| of_family(cfg, family, *a, "unicast_peer"))
             .collect::<Result<Vec<_>, _>>()?;
         let primary = match cfg.unicast_src_ip {
-            Some(a) => ipv4_only(cfg, a)?,
-            None => iface::primary_ipv4(&iface.name)
+            Some(a) => of_family(cfg, family, a, "unicast_src_ip")?,
+            None => primary_addr(&iface.name, family)
                 .map_err(|source| DaemonError::Io {
                     what: "reading interface addresses",
                     source,
@@ -168,15 +174,21 @@ impl Runtime {
             ChecksumMode::PseudoHeader
         };
         let mut vips = Vec::new();
-        for v in &cfg.virtual_ipaddresses {
+        let listed = cfg.virtual_ipaddresses.iter().map(|v| (v, true));
+        let excluded = cfg.virtual_ipaddress_excluded.iter().map(|v| (v, false));
+        for (v, advertised) in listed.chain(excluded) {
             // issue #9: a VIP on another interface is answered (and gated) on that interface,
             // with its MAC; the instance's VRID state decides.
             let dev = match &v.dev {
                 Some(dev) if *dev != iface.name => Interface::by_name(dev)?,
                 _ => iface.clone(),
             };
+            if advertised {
+                of_family(cfg, family, v.address, "virtual_ipaddress")?;
+            }
             vips.push(Vip {
-                addr: ipv4_only(cfg, v.address)?,
+                addr: v.address,
+                advertised,
                 prefix: v.prefix_len,
                 ifindex: dev.index,
                 dev: dev.name,
@@ -197,7 +209,11 @@ impl Runtime {
                 config::InitialState::Backup => InitialState::Backup,
             },
             primary_addr: primary,
-            vips: vips.iter().map(|v| v.addr).collect(),
+            vips: vips
+                .iter()
+                .filter(|v| v.advertised)
+                .map(|v| v.addr)
+                .collect(),
             unicast_peers: unicast_peers.clone(),
             max_learned_interval: global.max_learned_interval,
             auth,
@@ -221,33 +237,39 @@ impl Runtime {
         })?;
         let multicast = unicast_peers.is_empty();
         let dests = if multicast {
-            vec![VRRP_GROUP]
+            vec![group_of(primary)]
         } else {
             unicast_peers.clone()
         };
-        let socket = VrrpSocket::open(&iface.name, iface.index, multicast).map_err(|source| {
-            DaemonError::Io {
-                what: "opening the VRRP socket",
-                source,
-            }
-        })?;
-        let mut garp: Vec<(GarpSender, Vec<Ipv4Addr>)> = Vec::new();
-        for v in &vips {
-            if let Some((_, addrs)) = garp.iter_mut().find(|(g, _)| g.ifindex() == v.ifindex) {
-                addrs.push(v.addr);
-                continue;
-            }
-            let sender = GarpSender::new(v.ifindex, v.mac).map_err(|source| DaemonError::Io {
-                what: "opening the ARP socket",
-                source,
+        let socket =
+            VrrpSocket::open(&iface.name, iface.index, primary, multicast).map_err(|source| {
+                DaemonError::Io {
+                    what: "opening the VRRP socket",
+                    source,
+                }
             })?;
-            garp.push((sender, vec![v.addr]));
+        let mut garp: Vec<(GarpSender, Vec<IpAddr>)> = Vec::new();
+        let mut by_iface: Vec<(u32, [u8; 6], Vec<IpAddr>)> = Vec::new();
+        for v in &vips {
+            match by_iface.iter_mut().find(|(i, _, _)| *i == v.ifindex) {
+                Some((_, _, addrs)) => addrs.push(v.addr),
+                None => by_iface.push((v.ifindex, v.mac, vec![v.addr])),
+            }
+        }
+        for (ifindex, mac, addrs) in by_iface {
+            let sender =
+                GarpSender::new(ifindex, mac, &addrs).map_err(|source| DaemonError::Io {
+                    what: "opening the ARP or Neighbor Discovery socket",
+                    source,
+                })?;
+            garp.push((sender, addrs));
         }
         let auth_hmac = auth::build(cfg)?;
-        let inherited = dp.inherited(iface.index, cfg.vrid);
+        let vrid = Vrid::of(cfg.vrid, primary);
+        let inherited = dp.inherited(iface.index, vrid);
         dp.configure_vrid(
             iface.index,
-            cfg.vrid,
+            vrid,
             &VridConfig {
                 auth_hmac: auth_hmac.is_some(),
                 ..VridConfig::from_params(fsm.params(), cfg.priority)
@@ -257,7 +279,10 @@ impl Runtime {
             dp.allow_peer(iface.index, cfg.vrid, *peer)?;
         }
         for v in &vips {
-            dp.set_vip(v.ifindex, v.addr, v.mac, cfg.vrid, iface.index)?;
+            match v.addr {
+                IpAddr::V4(a) => dp.set_vip(v.ifindex, a, v.mac, vrid, iface.index)?,
+                IpAddr::V6(a) => dp.set_vip6(v.ifindex, a, v.mac, vrid, iface.index)?,
+            }
         }
         // The lease must run out before a backup's Master_Down_Interval (3 intervals + skew)
         // after the last advert, so a dead agent's kernel stops answering first.
@@ -296,6 +321,13 @@ impl Runtime {
         })
     }
 
+    /// Which of the interface's instances this is: its VRID in its family.
+    #[must_use]
+    pub fn vrid(&self) -> Vrid {
+        let p = self.fsm.params();
+        Vrid::of(p.vrid, p.primary_addr)
+    }
+
     /// What subscribers need to know about this instance.
     #[must_use]
     pub fn info(&self) -> events::InstanceInfo {
@@ -304,6 +336,7 @@ impl Runtime {
             id: self.id,
             name: p.name.clone(),
             vrid: p.vrid,
+            ipv6: p.primary_addr.is_ipv6(),
             interface: self.iface.name.clone(),
             ifindex: self.iface.index,
             mac: self.iface.mac,
@@ -392,7 +425,7 @@ impl Runtime {
                 "effective priority changed by tracking"
             );
             self.handle(now, Event::SetPriority(verdict.priority), dp, addr_tx);
-            let (ifindex, vrid) = (self.iface.index, self.fsm.params().vrid);
+            let (ifindex, vrid) = (self.iface.index, self.vrid());
             if let Err(e) = dp.set_priority(ifindex, vrid, self.fsm.effective_priority()) {
                 warn!(instance = self.name(), error = %e, "priority update in the kernel failed");
             }
@@ -455,7 +488,7 @@ impl Runtime {
     /// still answers: tens of milliseconds with two owners. So the entry is created ahead.
     pub fn learn_peer(
         &mut self,
-        src: Ipv4Addr,
+        src: IpAddr,
         mac: [u8; 6],
         addr_tx: &mpsc::UnboundedSender<AddrOp>,
     ) {
@@ -513,7 +546,7 @@ impl Runtime {
         dp: &mut Dataplane,
         addr_tx: &mpsc::UnboundedSender<AddrOp>,
     ) {
-        let (ifindex, vrid) = (self.iface.index, self.fsm.params().vrid);
+        let (ifindex, vrid) = (self.iface.index, self.vrid());
         let id = self.id;
         match effect {
             Effect::SendAdvert { priority } => {
@@ -679,13 +712,20 @@ impl Runtime {
             if let Some(t) = &trailer {
                 body.extend_from_slice(t);
             }
-            self.ident = self.ident.wrapping_add(1);
-            let Ok(header) = ipv4_header(self.src, dst, body.len(), self.ident) else {
-                return;
+            let packet = match (self.src, dst) {
+                (IpAddr::V4(src), IpAddr::V4(dst)) if self.socket.needs_header() => {
+                    self.ident = self.ident.wrapping_add(1);
+                    let Ok(header) = ipv4_header(src, dst, body.len(), self.ident) else {
+                        return;
+                    };
+                    let mut packet = Vec::with_capacity(header.len() + body.len());
+                    packet.extend_from_slice(&header);
+                    packet.extend_from_slice(&body);
+                    packet
+                }
+                // IPv6: the kernel writes the header (see `VrrpSocket`).
+                _ => body,
             };
-            let mut packet = Vec::with_capacity(header.len() + body.len());
-            packet.extend_from_slice(&header);
-            packet.extend_from_slice(&body);
             match self.socket.send(&packet, dst) {
                 Ok(()) => {
                     self.adverts_sent += 1;
@@ -709,13 +749,33 @@ pub(super) fn legacy_auth(cfg: &config::Instance) -> Result<Auth, DaemonError> {
     }
 }
 
-/// `addr` if it is IPv4; an IPv6 address in an instance is refused until IPv6 instances run.
-fn ipv4_only(cfg: &config::Instance, addr: std::net::IpAddr) -> Result<Ipv4Addr, DaemonError> {
-    match addr {
-        std::net::IpAddr::V4(a) => Ok(a),
-        std::net::IpAddr::V6(_) => Err(DaemonError::Invalid {
+/// `addr` if it is of the instance's `family`; validation refuses others, so this only
+/// guards a configuration that bypassed it (`what` names the setting).
+fn of_family(
+    cfg: &config::Instance,
+    family: config::Family,
+    addr: IpAddr,
+    what: &str,
+) -> Result<IpAddr, DaemonError> {
+    let ok = matches!(
+        (family, addr),
+        (config::Family::Ipv4, IpAddr::V4(_)) | (config::Family::Ipv6, IpAddr::V6(_))
+    );
+    if ok {
+        Ok(addr)
+    } else {
+        Err(DaemonError::Invalid {
             instance: cfg.name.clone(),
-            what: format!("{addr}: IPv6 instances are not run by this havip yet"),
-        }),
+            what: format!("{what} {addr} is not of the instance's family ({family})"),
+        })
     }
+}
+
+/// The default source of the adverts of a `family` instance on `ifname`: the first IPv4
+/// address, or the link-local IPv6 address (RFC 9568 5.1.2.1).
+fn primary_addr(ifname: &str, family: config::Family) -> std::io::Result<Option<IpAddr>> {
+    Ok(match family {
+        config::Family::Ipv4 => iface::primary_ipv4(ifname)?.map(IpAddr::V4),
+        config::Family::Ipv6 => iface::link_local_ipv6(ifname)?.map(IpAddr::V6),
+    })
 }

@@ -248,8 +248,8 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     // the start cleanly: reporters run in their own tasks and subscribe to state changes
     // (never blocking the loop); the loop serves their re-announce requests.
     if matches!(origin, Origin::Adopted { .. } | Origin::Upgraded { .. }) {
-        let (vrids, vips) = resume::configured_keys(&runtimes);
-        dp.forget_unconfigured(&vrids, &vips);
+        let (vrids, vips, vips6) = resume::configured_keys(&runtimes);
+        dp.forget_unconfigured(&vrids, &vips, &vips6);
     }
     // Instances that resume do so before the slower rest of the start-up (cloud reporters,
     // script checks, sockets): their first advert is what a planned restart waits for, and it

@@ -143,7 +143,7 @@ pub(super) struct Running<'a> {
     /// The instances, in configuration order.
     pub runtimes: &'a mut Vec<Runtime>,
     /// (ifindex, vrid) -> index in `runtimes`.
-    pub index: &'a mut HashMap<(u32, u8), usize>,
+    pub index: &'a mut HashMap<(u32, crate::dataplane::Vrid), usize>,
     /// Interfaces with the XDP program attached.
     pub ifaces: &'a mut Vec<String>,
     /// The watchers.
@@ -239,9 +239,13 @@ type Reauth = (Option<crate::vrrp::auth_hmac::AuthHmac>, crate::vrrp::Auth);
 /// Resigns `r` as at shutdown, then forgets its VIPs and VRID in the kernel.
 fn retire(r: &mut Runtime, dp: &mut Dataplane, addr_tx: &mpsc::UnboundedSender<AddrOp>) {
     r.handle(now(), FsmEvent::Shutdown, dp, addr_tx);
-    let (ifindex, vrid) = (r.iface.index, r.fsm.params().vrid);
+    let (ifindex, vrid) = (r.iface.index, r.vrid());
     for v in &r.vips {
-        if let Err(e) = dp.remove_vip(v.ifindex, v.addr) {
+        let removed = match v.addr {
+            std::net::IpAddr::V4(a) => dp.remove_vip(v.ifindex, a),
+            std::net::IpAddr::V6(a) => dp.remove_vip6(v.ifindex, a),
+        };
+        if let Err(e) = removed {
             warn!(instance = r.name(), error = %e, "removing a VIP from the kernel failed");
         }
     }

@@ -2,9 +2,9 @@
 //! (issue #14): the decision between [`Event::Resume`] and [`Event::Startup`], the record the
 //! agent keeps in the kernel for its successor, and the lease of a planned restart.
 
-use std::{net::Ipv4Addr, time::Duration};
+use std::{net::IpAddr, time::Duration};
 
-use havip_common::{AgentRecord, VipKey, VridKey, agent_state};
+use havip_common::{AgentRecord, Vip6Key, VipKey, VridKey, agent_state};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
@@ -12,7 +12,10 @@ use super::{addr_worker::AddrOp, instance::Runtime};
 use crate::{
     clock::monotonic_ns,
     dataplane::{Dataplane, Inherited},
-    vrrp::{self, Event, Resume, State},
+    vrrp::{
+        self, Event, Resume, State,
+        rule::{abi_addr, ip_from_abi},
+    },
 };
 
 /// How an instance was started.
@@ -33,12 +36,12 @@ pub enum Start {
 #[must_use]
 pub fn record_of(
     state: State,
-    master: Option<(Ipv4Addr, u8)>,
+    master: Option<(IpAddr, u8)>,
     learned: Duration,
     priority: u8,
     now_ns: u64,
 ) -> AgentRecord {
-    let (addr, prio) = master.map_or(([0; 4], 0), |(a, p)| (a.octets(), p));
+    let (addr, prio) = master.map_or(([0; 16], 0), |(a, p)| (abi_addr(a), p));
     AgentRecord {
         state: match state {
             State::Initialize => agent_state::INIT,
@@ -81,7 +84,7 @@ pub fn decide(inherited: Option<&Inherited>, now_ns: u64) -> (Option<Resume>, &'
         return (None, "the previous agent was neither master nor backup");
     }
     let master =
-        (rec.master_priority != 0).then(|| (Ipv4Addr::from(rec.master_addr), rec.master_priority));
+        (rec.master_priority != 0).then(|| (ip_from_abi(rec.master_addr), rec.master_priority));
     let last_advert = inh
         .last_advert
         .map(|(ns, _)| vrrp::Instant::from_nanos(ns.min(now_ns)));
@@ -98,20 +101,34 @@ pub fn decide(inherited: Option<&Inherited>, now_ns: u64) -> (Option<Resume>, &'
 /// The (interface, VRID) of every instance and every VIP they configure: what an adopted data
 /// plane keeps; the rest belonged to a configuration that has changed since.
 #[must_use]
-pub fn configured_keys(runtimes: &[Runtime]) -> (Vec<VridKey>, Vec<VipKey>) {
+pub fn configured_keys(runtimes: &[Runtime]) -> (Vec<VridKey>, Vec<VipKey>, Vec<Vip6Key>) {
     let vrids = runtimes
         .iter()
-        .map(|r| VridKey::new(r.iface.index, r.fsm.params().vrid))
+        .map(|r| r.vrid().key(r.iface.index))
         .collect();
     let vips = runtimes
         .iter()
         .flat_map(|r| r.vips.iter())
-        .map(|v| VipKey {
-            ifindex: v.ifindex,
-            addr: v.addr.octets(),
+        .filter_map(|v| match v.addr {
+            IpAddr::V4(a) => Some(VipKey {
+                ifindex: v.ifindex,
+                addr: a.octets(),
+            }),
+            IpAddr::V6(_) => None,
         })
         .collect();
-    (vrids, vips)
+    let vips6 = runtimes
+        .iter()
+        .flat_map(|r| r.vips.iter())
+        .filter_map(|v| match v.addr {
+            IpAddr::V6(a) => Some(Vip6Key {
+                ifindex: v.ifindex,
+                addr: a.octets(),
+            }),
+            IpAddr::V4(_) => None,
+        })
+        .collect();
+    (vrids, vips, vips6)
 }
 
 impl Runtime {
@@ -123,7 +140,7 @@ impl Runtime {
         dp: &mut Dataplane,
         addr_tx: &mpsc::UnboundedSender<AddrOp>,
     ) -> Start {
-        let (ifindex, vrid) = (self.iface.index, self.fsm.params().vrid);
+        let (ifindex, vrid) = (self.iface.index, self.vrid());
         let (resume, why) = decide(self.inherited.as_ref(), now.as_nanos());
         if let Some(r) = resume {
             if r != Resume::Master {
@@ -189,7 +206,7 @@ impl Runtime {
         if self.fsm.state() != State::Master {
             return None;
         }
-        let (ifindex, vrid) = (self.iface.index, self.fsm.params().vrid);
+        let (ifindex, vrid) = (self.iface.index, self.vrid());
         let lease = self.fsm.params().advert_interval.saturating_mul(3);
         let advert = self.fsm.advert(self.fsm.effective_priority());
         self.send_advert(&advert);
@@ -229,6 +246,8 @@ impl Runtime {
 
 #[cfg(test)]
 mod tests {
+    use std::net::Ipv4Addr;
+
     use havip_common::VridState;
 
     use super::*;
@@ -241,12 +260,12 @@ mod tests {
             fence_epoch: fence,
             record: Some(AgentRecord {
                 state: rec,
-                master_addr: [192, 0, 2, 12],
+                master_addr: havip_common::v4_mapped([192, 0, 2, 12]),
                 master_priority: 150,
                 learned_interval_ns: 100_000_000,
                 ..AgentRecord::default()
             }),
-            last_advert: Some((NOW - 50_000_000, Ipv4Addr::new(192, 0, 2, 12))),
+            last_advert: Some((NOW - 50_000_000, Ipv4Addr::new(192, 0, 2, 12).into())),
         }
     }
 
@@ -284,7 +303,7 @@ mod tests {
         assert_eq!(
             decide(Some(&i), NOW).0,
             Some(Resume::Backup {
-                master: Some((Ipv4Addr::new(192, 0, 2, 12), 150)),
+                master: Some((Ipv4Addr::new(192, 0, 2, 12).into(), 150)),
                 last_advert: Some(vrrp::Instant::from_nanos(NOW - 50_000_000)),
                 learned_interval: Duration::from_millis(100),
             })

@@ -17,11 +17,11 @@ use super::{
 use crate::{
     cloud::Reporters,
     config, control,
-    dataplane::Dataplane,
+    dataplane::{Dataplane, Vrid},
     events::{self, Channel, InstanceId, Subscriber},
     notify::Hub,
     track::{Object, TrackEvent},
-    vrrp::{self, AdvertRepr, Event},
+    vrrp::{self, AdvertRepr, Event, rule::ip_from_abi},
 };
 
 /// Everything that reaches the event loop.
@@ -58,7 +58,7 @@ pub(super) struct Shell {
     pub(super) cfg: config::Config,
     pub(super) runtimes: Vec<Runtime>,
     /// (ifindex, vrid) -> position in `runtimes`.
-    pub(super) index: HashMap<(u32, u8), usize>,
+    pub(super) index: HashMap<(u32, Vrid), usize>,
     /// Interfaces the XDP program is attached to.
     pub(super) ifaces: Vec<String>,
     pub(super) tracking: Tracking,
@@ -82,11 +82,11 @@ pub(super) struct Shell {
     pub(super) bfd: Option<super::bfd::BfdService>,
 }
 
-pub(super) fn index_of(runtimes: &[Runtime]) -> HashMap<(u32, u8), usize> {
+pub(super) fn index_of(runtimes: &[Runtime]) -> HashMap<(u32, Vrid), usize> {
     runtimes
         .iter()
         .enumerate()
-        .map(|(i, r)| ((r.iface.index, r.fsm.params().vrid), i))
+        .map(|(i, r)| ((r.iface.index, r.vrid()), i))
         .collect()
 }
 
@@ -194,7 +194,12 @@ impl Shell {
                     .instance(r.name())
                     .is_some_and(|i| i.master_down_on_bfd);
                 if extension {
-                    r.handle(t, Event::PeerDown(u.neighbor), &mut self.dp, &self.addr_tx);
+                    r.handle(
+                        t,
+                        Event::PeerDown(u.neighbor.into()),
+                        &mut self.dp,
+                        &self.addr_tx,
+                    );
                 }
             }
         }
@@ -320,14 +325,18 @@ fn received_at(ts_ns: u64, now: vrrp::Instant, fresh_for: Duration) -> vrrp::Ins
 
 fn deliver(
     ev: &AdvertEvent,
-    index: &HashMap<(u32, u8), usize>,
+    index: &HashMap<(u32, Vrid), usize>,
     runtimes: &mut [Runtime],
     dp: &mut Dataplane,
     addr_tx: &mpsc::UnboundedSender<AddrOp>,
 ) {
     let vrid = ev.vrrp[1];
+    let key = Vrid {
+        id: vrid,
+        family: ev.family,
+    };
     let Some(r) = index
-        .get(&(ev.ifindex, vrid))
+        .get(&(ev.ifindex, key))
         .and_then(|&i| runtimes.get_mut(i))
     else {
         debug!(
@@ -337,8 +346,8 @@ fn deliver(
         return;
     };
     let len = usize::from(ev.vrrp_len).min(MAX_ADVERT_LEN);
-    let src = std::net::Ipv4Addr::from(ev.src);
-    let dst = std::net::Ipv4Addr::from(ev.dst);
+    let src = ip_from_abi(ev.src);
+    let dst = ip_from_abi(ev.dst);
     let mode = r.fsm.params().checksum_mode;
     // keepalived `auth_hmac`: verified before anything else looks at the advert; the kernel
     // delivered the trailer with it and did not fence on it.

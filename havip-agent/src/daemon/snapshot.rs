@@ -32,7 +32,7 @@ pub(super) fn snapshot(
                 priority: params.priority,
                 effective_priority: r.fsm.effective_priority(),
                 master: r.fsm.master(),
-                owned_in_kernel: dp.owned_now(r.iface.index, params.vrid).unwrap_or(false),
+                owned_in_kernel: dp.owned_now(r.iface.index, r.vrid()).unwrap_or(false),
                 vips: r
                     .vips
                     .iter()

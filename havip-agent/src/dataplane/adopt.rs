@@ -287,8 +287,16 @@ pub fn find(ifnames: &[String]) -> Result<Found, Refusal> {
         maps,
         attached,
     };
-    let agent: HashMap<MapData, VridKey, AgentRecord> = found.open(map_names::AGENT)?;
-    let header = agent.get(&AGENT_HEADER_KEY, 0).ok().map(|h| h.abi_version);
+    let header = match found.open::<HashMap<MapData, VridKey, AgentRecord>>(map_names::AGENT) {
+        Ok(agent) => agent.get(&AGENT_HEADER_KEY, 0).ok().map(|h| h.abi_version),
+        // Another record layout: ABI 1 and 2 wrote 32-byte records, whose first field is the
+        // ABI version too, so the refusal names the version rather than a size mismatch.
+        Err(_) => found
+            .open::<HashMap<MapData, VridKey, [u8; OLD_RECORD_LEN]>>(map_names::AGENT)
+            .ok()
+            .and_then(|agent| agent.get(&AGENT_HEADER_KEY, 0).ok())
+            .map(|h| u32::from_ne_bytes([h[0], h[1], h[2], h[3]])),
+    };
     if header != Some(ABI_VERSION) {
         return Err(Refusal::Abi {
             prog_id,
@@ -297,6 +305,9 @@ pub fn find(ifnames: &[String]) -> Result<Found, Refusal> {
     }
     Ok(found)
 }
+
+/// Size of the agent record of ABI 1 and 2 (a 4-byte master address).
+const OLD_RECORD_LEN: usize = 32;
 
 #[cfg(test)]
 mod tests {

@@ -6,7 +6,12 @@
 //! resign = [`Dataplane::revoke`] before removing addresses; take over = [`Dataplane::grant`]
 //! before adding addresses and sending gratuitous ARP.
 
-use std::{collections::HashMap as StdHashMap, net::Ipv4Addr, os::fd::AsFd as _, time::Duration};
+use std::{
+    collections::HashMap as StdHashMap,
+    net::{IpAddr, Ipv4Addr},
+    os::fd::AsFd as _,
+    time::Duration,
+};
 
 use aya::{
     Ebpf, EbpfLoader,
@@ -28,8 +33,12 @@ use super::{
     attach::{attach, attach_fd, detach, detach_fd},
     reader::{self, MapReader},
     sizing::MapSizes,
+    vrid::Vrid,
 };
-use crate::clock::monotonic_ns;
+use crate::{
+    clock::monotonic_ns,
+    vrrp::rule::{abi_addr, family_of, ip_from_abi},
+};
 
 mod hooks;
 mod upgrade;
@@ -274,17 +283,18 @@ impl Dataplane {
         ifindex: u32,
         addr: Ipv4Addr,
         mac: [u8; 6],
-        vrid: u8,
+        vrid: impl Into<Vrid>,
         vrid_ifindex: u32,
     ) -> Result<(), DataplaneError> {
+        let vrid = vrid.into();
         let key = VipKey {
             ifindex,
             addr: addr.octets(),
         };
         let entry = VipEntry {
             mac,
-            vrid,
-            flags: 0,
+            vrid: vrid.id,
+            vrid_family: vrid.family,
             stat_slot: 0,
             vrid_ifindex,
         };
@@ -328,10 +338,10 @@ impl Dataplane {
     pub fn configure_vrid(
         &mut self,
         ifindex: u32,
-        vrid: u8,
+        vrid: impl Into<Vrid>,
         cfg: &VridConfig,
     ) -> Result<(), DataplaneError> {
-        let key = VridKey::new(ifindex, vrid);
+        let key = vrid.into().key(ifindex);
         let old = self.states.get(&key).copied().unwrap_or_default();
         let state = VridState {
             lease_until_ns: old.lease_until_ns,
@@ -342,8 +352,13 @@ impl Dataplane {
     }
 
     /// Removes instance `vrid` on `ifindex` (revoking ownership first) and its peers.
-    pub fn remove_vrid(&mut self, ifindex: u32, vrid: u8) -> Result<(), DataplaneError> {
-        let key = VridKey::new(ifindex, vrid);
+    pub fn remove_vrid(
+        &mut self,
+        ifindex: u32,
+        vrid: impl Into<Vrid>,
+    ) -> Result<(), DataplaneError> {
+        let vrid = vrid.into();
+        let key = vrid.key(ifindex);
         if self.states.remove(&key).is_some() {
             self.vrids
                 .remove(&key)
@@ -354,7 +369,7 @@ impl Dataplane {
             .allowed
             .keys()
             .filter_map(Result::ok)
-            .filter(|k| k.ifindex == ifindex && k.vrid == vrid)
+            .filter(|k| k.ifindex == ifindex && k.vrid == vrid.id && peer_family(k) == vrid.family)
             .collect();
         for k in stale {
             let _ = self.allowed.remove(&k);
@@ -370,12 +385,20 @@ impl Dataplane {
         Ok(())
     }
 
-    fn state(&self, ifindex: u32, vrid: u8) -> Result<(VridKey, VridState), DataplaneError> {
-        let key = VridKey::new(ifindex, vrid);
+    fn state(
+        &self,
+        ifindex: u32,
+        vrid: impl Into<Vrid>,
+    ) -> Result<(VridKey, VridState), DataplaneError> {
+        let vrid = vrid.into();
+        let key = vrid.key(ifindex);
         self.states
             .get(&key)
             .map(|s| (key, *s))
-            .ok_or(DataplaneError::UnknownVrid { ifindex, vrid })
+            .ok_or(DataplaneError::UnknownVrid {
+                ifindex,
+                vrid: vrid.id,
+            })
     }
 
     /// Grants ownership of `vrid` on `ifindex` with a new epoch and a lease of `lease` from now.
@@ -383,7 +406,7 @@ impl Dataplane {
     pub fn grant(
         &mut self,
         ifindex: u32,
-        vrid: u8,
+        vrid: impl Into<Vrid>,
         lease: Duration,
     ) -> Result<u64, DataplaneError> {
         let (key, mut state) = self.state(ifindex, vrid)?;
@@ -396,7 +419,12 @@ impl Dataplane {
 
     /// Extends the current grant's lease to `lease` from now, keeping its epoch (so a kernel
     /// fence of this grant stays in force). Does nothing if there is no grant.
-    pub fn renew(&mut self, ifindex: u32, vrid: u8, lease: Duration) -> Result<(), DataplaneError> {
+    pub fn renew(
+        &mut self,
+        ifindex: u32,
+        vrid: impl Into<Vrid>,
+        lease: Duration,
+    ) -> Result<(), DataplaneError> {
         let (key, mut state) = self.state(ifindex, vrid)?;
         if state.grant_epoch == 0 {
             return Ok(());
@@ -406,7 +434,7 @@ impl Dataplane {
     }
 
     /// Revokes ownership of `vrid` on `ifindex`.
-    pub fn revoke(&mut self, ifindex: u32, vrid: u8) -> Result<(), DataplaneError> {
+    pub fn revoke(&mut self, ifindex: u32, vrid: impl Into<Vrid>) -> Result<(), DataplaneError> {
         let (key, mut state) = self.state(ifindex, vrid)?;
         state.grant_epoch = 0;
         state.lease_until_ns = 0;
@@ -417,7 +445,7 @@ impl Dataplane {
     pub fn set_priority(
         &mut self,
         ifindex: u32,
-        vrid: u8,
+        vrid: impl Into<Vrid>,
         priority: u8,
     ) -> Result<(), DataplaneError> {
         let (key, mut state) = self.state(ifindex, vrid)?;
@@ -426,7 +454,7 @@ impl Dataplane {
     }
 
     /// Whether the kernel would answer ARP for `vrid` on `ifindex` right now.
-    pub fn owned_now(&self, ifindex: u32, vrid: u8) -> Result<bool, DataplaneError> {
+    pub fn owned_now(&self, ifindex: u32, vrid: impl Into<Vrid>) -> Result<bool, DataplaneError> {
         let (key, state) = self.state(ifindex, vrid)?;
         let fence = self.fences.get(&key, 0).map_or(0, |f| f.epoch);
         Ok(state.owned_at(monotonic_ns(), fence))
@@ -434,22 +462,23 @@ impl Dataplane {
 
     /// The kernel's fence of `vrid` on `ifindex`, if any.
     #[must_use]
-    pub fn fence(&self, ifindex: u32, vrid: u8) -> Option<Fence> {
-        self.fences.get(&VridKey::new(ifindex, vrid), 0).ok()
+    pub fn fence(&self, ifindex: u32, vrid: impl Into<Vrid>) -> Option<Fence> {
+        self.fences.get(&vrid.into().key(ifindex), 0).ok()
     }
 
-    /// Accepts adverts for `vrid` on `ifindex` from `addr` (keepalived `unicast_peer`).
+    /// Accepts adverts for `vrid` on `ifindex` from `addr` (keepalived `unicast_peer`); the
+    /// instance is the one of `addr`'s family.
     pub fn allow_peer(
         &mut self,
         ifindex: u32,
         vrid: u8,
-        addr: Ipv4Addr,
+        addr: impl Into<IpAddr>,
     ) -> Result<(), DataplaneError> {
         let key = PeerKey {
             ifindex,
             vrid,
             pad: [0; 3],
-            addr: addr.octets(),
+            addr: abi_addr(addr.into()),
         };
         self.allowed
             .insert(&key, &1, 0)
@@ -472,7 +501,10 @@ impl Dataplane {
     /// metrics endpoint reads the kernel's counters at scrape time with it).
     pub fn reader(&self) -> Result<MapReader, DataplaneError> {
         Ok(MapReader::new(
-            reader::duplicate(&self.vips, map_names::VIPS)?,
+            (
+                reader::duplicate(&self.vips, map_names::VIPS)?,
+                reader::duplicate(&self.vips6, map_names::VIPS6)?,
+            ),
             reader::duplicate(&self.vrids, map_names::VRIDS)?,
             reader::duplicate(&self.fences, map_names::FENCES)?,
             reader::duplicate(&self.counters, map_names::COUNTERS)?,
@@ -510,6 +542,11 @@ fn sized_loader(sizes: &MapSizes) -> EbpfLoader<'static> {
         loader.map_max_entries(name, entries);
     }
     loader
+}
+
+/// The family of the instance a peer key belongs to: its address's.
+fn peer_family(k: &PeerKey) -> u8 {
+    family_of(ip_from_abi(k.addr))
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -558,7 +595,7 @@ pub struct Inherited {
     pub record: Option<AgentRecord>,
     /// `CLOCK_MONOTONIC` ns of the last advert the kernel accepted from any peer of the
     /// instance, with that peer's address.
-    pub last_advert: Option<(u64, Ipv4Addr)>,
+    pub last_advert: Option<(u64, IpAddr)>,
 }
 
 impl Inherited {
@@ -770,7 +807,7 @@ impl Dataplane {
     pub fn write_record(
         &mut self,
         ifindex: u32,
-        vrid: u8,
+        vrid: impl Into<Vrid>,
         record: &AgentRecord,
     ) -> Result<(), DataplaneError> {
         let record = AgentRecord {
@@ -778,22 +815,25 @@ impl Dataplane {
             ..*record
         };
         self.agent
-            .insert(&VridKey::new(ifindex, vrid), &record, 0)
+            .insert(&vrid.into().key(ifindex), &record, 0)
             .map_err(|e| DataplaneError::map(map_names::AGENT, "insert", e))
     }
 
     /// What the kernel holds for `vrid` on `ifindex` from before this agent configured it: read
     /// it before [`Self::configure_vrid`]. `None` when there is nothing (a fresh data plane).
     #[must_use]
-    pub fn inherited(&self, ifindex: u32, vrid: u8) -> Option<Inherited> {
-        let key = VridKey::new(ifindex, vrid);
+    pub fn inherited(&self, ifindex: u32, vrid: impl Into<Vrid>) -> Option<Inherited> {
+        let vrid = vrid.into();
+        let key = vrid.key(ifindex);
         let state = *self.states.get(&key)?;
         let last_advert = self
             .peers
             .iter()
             .filter_map(Result::ok)
-            .filter(|(k, _)| k.ifindex == ifindex && k.vrid == vrid)
-            .map(|(k, r)| (r.last_seen_ns, Ipv4Addr::from(k.addr)))
+            .filter(|(k, _)| {
+                k.ifindex == ifindex && k.vrid == vrid.id && peer_family(k) == vrid.family
+            })
+            .map(|(k, r)| (r.last_seen_ns, ip_from_abi(k.addr)))
             .max();
         Some(Inherited {
             state,
@@ -806,7 +846,12 @@ impl Dataplane {
     /// Removes instances, VIPs and peers that no configured instance claimed: `keep` holds
     /// every (interface, VRID) and `keep_vips` every VIP configured now. An adopted data plane
     /// can carry entries of a configuration that has changed since.
-    pub fn forget_unconfigured(&mut self, keep: &[VridKey], keep_vips: &[VipKey]) {
+    pub fn forget_unconfigured(
+        &mut self,
+        keep: &[VridKey],
+        keep_vips: &[VipKey],
+        keep_vips6: &[Vip6Key],
+    ) {
         let stale: Vec<VridKey> = self
             .states
             .keys()
@@ -814,7 +859,11 @@ impl Dataplane {
             .copied()
             .collect();
         for k in stale {
-            if let Err(e) = self.remove_vrid(k.ifindex, k.vrid) {
+            let vrid = Vrid {
+                id: k.vrid,
+                family: k.family,
+            };
+            if let Err(e) = self.remove_vrid(k.ifindex, vrid) {
                 warn!(ifindex = k.ifindex, vrid = k.vrid, error = %e, "removing a stale instance failed");
             }
             let _ = self.agent.remove(&k);
@@ -827,6 +876,15 @@ impl Dataplane {
             .collect();
         for k in stale {
             let _ = self.remove_vip(k.ifindex, Ipv4Addr::from(k.addr));
+        }
+        let stale6: Vec<Vip6Key> = self
+            .slots6
+            .keys()
+            .filter(|k| !keep_vips6.contains(k))
+            .copied()
+            .collect();
+        for k in stale6 {
+            let _ = self.remove_vip6(k.ifindex, std::net::Ipv6Addr::from(k.addr));
         }
     }
 

@@ -10,6 +10,7 @@ pub mod pins;
 mod reader;
 pub mod sizing;
 mod tc_attach;
+mod vrid;
 mod xdp_netlink;
 
 pub use attach::{AttachMode, Attached};
@@ -17,6 +18,7 @@ pub use control::{Counters, Dataplane, Inherited, Origin, VridConfig};
 pub use mode::DataplaneMode;
 pub use reader::{MapReader, Ownership};
 pub use sizing::{MapSizes, Needs};
+pub use vrid::Vrid;
 
 /// The eBPF object built by build.rs, 8-byte aligned as aya requires. Empty in a build without
 /// the `ebpf` feature, where [`Dataplane::load`] refuses with a message that says so.

@@ -5,12 +5,14 @@
 //! scrape never waits for (or delays) the loop. Everything is read from the kernel's maps at the
 //! moment of the call, not from the agent's shadow copies.
 
-use std::{net::Ipv4Addr, os::fd::AsFd as _, time::Duration};
+use std::{net::IpAddr, os::fd::AsFd as _, time::Duration};
 
 use aya::maps::{HashMap, IterableMap, Map, MapData, PerCpuArray};
-use havip_common::{VipCounters, VipEntry, VipKey, VridKey, VridState, counter, map_names};
+use havip_common::{
+    Vip6Key, VipCounters, VipEntry, VipKey, VridKey, VridState, counter, map_names,
+};
 
-use super::{Counters, DataplaneError};
+use super::{Counters, DataplaneError, Vrid};
 use crate::clock::monotonic_ns;
 
 /// Whether the kernel answers ARP for one (interface, VRID), as its maps say right now.
@@ -29,6 +31,7 @@ pub struct Ownership {
 /// Read-only handles on the counter, VIP, VRID and fence maps (duplicated descriptors).
 pub struct MapReader {
     vips: HashMap<MapData, VipKey, VipEntry>,
+    vips6: HashMap<MapData, Vip6Key, VipEntry>,
     vrids: HashMap<MapData, VridKey, VridState>,
     fences: HashMap<MapData, VridKey, havip_common::Fence>,
     counters: PerCpuArray<MapData, u64>,
@@ -64,7 +67,10 @@ where
 impl MapReader {
     /// Assembles a reader from already duplicated maps.
     pub(super) fn new(
-        vips: HashMap<MapData, VipKey, VipEntry>,
+        (vips, vips6): (
+            HashMap<MapData, VipKey, VipEntry>,
+            HashMap<MapData, Vip6Key, VipEntry>,
+        ),
         vrids: HashMap<MapData, VridKey, VridState>,
         fences: HashMap<MapData, VridKey, havip_common::Fence>,
         counters: PerCpuArray<MapData, u64>,
@@ -72,6 +78,7 @@ impl MapReader {
     ) -> Self {
         Self {
             vips,
+            vips6,
             vrids,
             fences,
             counters,
@@ -89,13 +96,25 @@ impl MapReader {
     pub fn vip_counters(
         &self,
         ifindex: u32,
-        addr: Ipv4Addr,
+        addr: IpAddr,
     ) -> Result<Option<VipCounters>, DataplaneError> {
-        let key = VipKey {
-            ifindex,
-            addr: addr.octets(),
+        let entry = match addr {
+            IpAddr::V4(a) => {
+                let key = VipKey {
+                    ifindex,
+                    addr: a.octets(),
+                };
+                found(self.vips.get(&key, 0), map_names::VIPS)?
+            }
+            IpAddr::V6(a) => {
+                let key = Vip6Key {
+                    ifindex,
+                    addr: a.octets(),
+                };
+                found(self.vips6.get(&key, 0), map_names::VIPS6)?
+            }
         };
-        let Some(entry) = found(self.vips.get(&key, 0), map_names::VIPS)? else {
+        let Some(entry) = entry else {
             return Ok(None);
         };
         sum_vip_counters(&self.vip_counters, entry.stat_slot).map(Some)
@@ -103,8 +122,12 @@ impl MapReader {
 
     /// The kernel's view of the ownership of `vrid` on `ifindex` at the time of the call;
     /// `None` if the kernel has no state for it.
-    pub fn ownership(&self, ifindex: u32, vrid: u8) -> Result<Option<Ownership>, DataplaneError> {
-        let key = VridKey::new(ifindex, vrid);
+    pub fn ownership(
+        &self,
+        ifindex: u32,
+        vrid: impl Into<Vrid>,
+    ) -> Result<Option<Ownership>, DataplaneError> {
+        let key = vrid.into().key(ifindex);
         let Some(state) = found(self.vrids.get(&key, 0), map_names::VRIDS)? else {
             return Ok(None);
         };

@@ -24,7 +24,7 @@ use super::{
     },
     kernel, process,
 };
-use crate::clock::monotonic_ns;
+use crate::{clock::monotonic_ns, dataplane::Vrid};
 
 /// Label set of one series.
 pub(super) type Labels = Vec<(&'static str, String)>;
@@ -485,6 +485,15 @@ fn history(
     )
 }
 
+/// The kernel's instance of `info`: its VRID in its family.
+fn kernel_vrid(info: &crate::events::InstanceInfo) -> Vrid {
+    if info.ipv6 {
+        Vrid::v6(info.vrid)
+    } else {
+        Vrid::v4(info.vrid)
+    }
+}
+
 fn kernel_state(
     enc: &mut DescriptorEncoder,
     shared: &Shared,
@@ -495,7 +504,7 @@ fn kernel_state(
     let mut fenced = Vec::new();
     let mut lease = Vec::new();
     for (i, _, l) in snaps {
-        match reader.ownership(i.info.ifindex, i.info.vrid) {
+        match reader.ownership(i.info.ifindex, kernel_vrid(&i.info)) {
             Ok(Some(o)) => {
                 owned.push((l.clone(), flag(o.owned)));
                 fenced.push((l.clone(), flag(o.fenced)));
@@ -551,15 +560,17 @@ fn kernel_state(
     counters(
         enc,
         "havip_vip_arp_replies",
-        "ARP requests for this VIP answered by the XDP program",
+        "ARP requests (IPv4 VIP) or Neighbor Solicitations (IPv6 VIP) for this VIP answered by \
+         the XDP program",
         None,
         &replies,
     )?;
     counters(
         enc,
         "havip_vip_arp_dropped",
-        "ARP requests for this VIP dropped by the XDP program, by reason: not_owned, \
-         lease_expired (answers refused because the ownership lease ran out), fenced",
+        "ARP requests (IPv4 VIP) or Neighbor Solicitations (IPv6 VIP) for this VIP dropped by \
+         the XDP program, by reason: not_owned, lease_expired (answers refused because the \
+         ownership lease ran out), fenced",
         None,
         &dropped,
     )?;

@@ -9,7 +9,7 @@
 
 use std::{
     collections::BTreeMap,
-    net::Ipv4Addr,
+    net::IpAddr,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicU8, AtomicU64, Ordering::Relaxed},
@@ -146,8 +146,8 @@ pub struct InstanceShared {
     pub info: InstanceInfo,
     state: AtomicU8,
     effective_priority: AtomicU8,
-    /// 0 = no master known; else `1 << 63 | priority << 32 | address`.
-    master: AtomicU64,
+    /// The master known, with its priority (an IPv6 address does not fit an atomic word).
+    master: Mutex<Option<(IpAddr, u8)>>,
     learned_interval_ns: AtomicU64,
     master_down_ns: AtomicU64,
     /// `[from][to][reason]`, flattened.
@@ -175,7 +175,7 @@ pub struct InstanceSnapshot {
     /// Effective priority.
     pub effective_priority: u8,
     /// The master as this node knows it, with its priority.
-    pub master: Option<(Ipv4Addr, u8)>,
+    pub master: Option<(IpAddr, u8)>,
     /// `Master_Adver_Interval`.
     pub learned_interval: Duration,
     /// `Master_Down_Interval`.
@@ -214,7 +214,7 @@ impl InstanceShared {
         Self {
             state: AtomicU8::new(0),
             effective_priority: AtomicU8::new(info.priority),
-            master: AtomicU64::new(0),
+            master: Mutex::new(None),
             learned_interval_ns: AtomicU64::new(nanos(info.advert_interval)),
             master_down_ns: AtomicU64::new(0),
             transitions: (0..n).map(|_| AtomicU64::new(0)).collect(),
@@ -241,12 +241,7 @@ impl InstanceShared {
             .get(usize::from(self.state.load(Relaxed)))
             .copied()
             .unwrap_or(State::Initialize);
-        let m = self.master.load(Relaxed);
-        let master = (m >> 63 == 1).then(|| {
-            let addr = Ipv4Addr::from(u32::try_from(m & 0xffff_ffff).unwrap_or(0));
-            let prio = u8::try_from((m >> 32) & 0xff).unwrap_or(0);
-            (addr, prio)
-        });
+        let master = *self.master.lock().unwrap_or_else(PoisonError::into_inner);
         InstanceSnapshot {
             state,
             effective_priority: self.effective_priority.load(Relaxed),
@@ -317,7 +312,7 @@ pub struct InstanceMetrics {
     /// Kernel receive time of the last priority-0 advert (the trigger of a priority-0 takeover).
     priority_zero_at: Option<u64>,
     /// Source and kernel receive time of the last advert (for the jitter).
-    last_advert: Option<(Ipv4Addr, u64)>,
+    last_advert: Option<(IpAddr, u64)>,
 }
 
 impl Default for InstanceMetrics {
@@ -355,10 +350,7 @@ impl InstanceMetrics {
         let state = u8::try_from(state_index(view.state)).unwrap_or(0);
         s.state.store(state, Relaxed);
         s.effective_priority.store(view.effective_priority, Relaxed);
-        let master = view.master.map_or(0, |(addr, prio)| {
-            1 << 63 | u64::from(prio) << 32 | u64::from(u32::from(addr))
-        });
-        s.master.store(master, Relaxed);
+        *s.master.lock().unwrap_or_else(PoisonError::into_inner) = view.master;
         s.learned_interval_ns
             .store(nanos(view.learned_interval), Relaxed);
         s.master_down_ns
@@ -476,7 +468,7 @@ impl InstanceMetrics {
     /// An advert for this instance arrived from `src`, received by the kernel at `rx_ns`
     /// (`CLOCK_MONOTONIC`). Counts it, notes a priority 0, and records the jitter: how far the
     /// gap since the previous advert from the same sender is from the interval it advertises.
-    pub fn advert_received(&mut self, rx_ns: u64, src: Ipv4Addr, advert: &AdvertRepr) {
+    pub fn advert_received(&mut self, rx_ns: u64, src: IpAddr, advert: &AdvertRepr) {
         self.advert_received_with(rx_ns, src, advert.priority, advert.interval.to_duration());
     }
 
@@ -484,7 +476,7 @@ impl InstanceMetrics {
     pub fn advert_received_with(
         &mut self,
         rx_ns: u64,
-        src: Ipv4Addr,
+        src: IpAddr,
         priority: u8,
         expected: Duration,
     ) {
@@ -510,6 +502,8 @@ impl InstanceMetrics {
 mod tests {
     use std::time::Duration;
 
+    use std::net::Ipv4Addr;
+
     use super::*;
     use crate::vrrp::{AdvertInterval, Auth, Centiseconds, Version};
 
@@ -531,7 +525,7 @@ mod tests {
     }
 
     const MS: u64 = 1_000_000;
-    const PEER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+    const PEER: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
 
     #[test]
     fn reasons_are_in_label_order() {
@@ -649,7 +643,11 @@ mod tests {
         m.advert_received(103 * MS, PEER, &advert(150, 10)); // 3 ms late
         m.advert_received(201 * MS, PEER, &advert(150, 10)); // 2 ms early
         // Another sender does not count against the first.
-        m.advert_received(250 * MS, Ipv4Addr::new(192, 0, 2, 12), &advert(100, 10));
+        m.advert_received(
+            250 * MS,
+            Ipv4Addr::new(192, 0, 2, 12).into(),
+            &advert(100, 10),
+        );
         let h = m.shared().jitter().snapshot();
         assert_eq!(h.count, 2, "{h:?}");
         assert!((h.sum - 0.005).abs() < 1e-9, "{h:?}");
@@ -667,8 +665,8 @@ mod tests {
             preempt: true,
             preempt_delay: Duration::ZERO,
             initial_state: vrrp::InitialState::Backup,
-            primary_addr: Ipv4Addr::new(192, 0, 2, 12),
-            vips: vec![Ipv4Addr::new(192, 0, 2, 200)],
+            primary_addr: Ipv4Addr::new(192, 0, 2, 12).into(),
+            vips: vec![Ipv4Addr::new(192, 0, 2, 200).into()],
             unicast_peers: vec![],
             max_learned_interval: None,
             auth: Auth::None,
@@ -683,7 +681,7 @@ mod tests {
             now,
             vrrp::Event::Advert {
                 src: PEER,
-                dst: Ipv4Addr::new(224, 0, 0, 18),
+                dst: Ipv4Addr::new(224, 0, 0, 18).into(),
                 ttl: 255,
                 advert: advert(150, 20),
                 fenced: false,

@@ -21,9 +21,10 @@ fn info() -> InstanceInfo {
         mac: [2, 0, 0, 0, 0, 1],
         name: "VI_1".to_owned(),
         vrid: 51,
+        ipv6: false,
         interface: "eth0".to_owned(),
         ifindex: 2,
-        vips: vec![(Ipv4Addr::new(192, 0, 2, 200), 2)],
+        vips: vec![(Ipv4Addr::new(192, 0, 2, 200).into(), 2)],
         priority: 100,
         advert_interval: Duration::from_millis(100),
     }
@@ -388,7 +389,7 @@ mod recorded {
         );
         r.apply(&Event::IntervalClamped {
             id: 4,
-            src: Ipv4Addr::new(192, 0, 2, 12),
+            src: Ipv4Addr::new(192, 0, 2, 12).into(),
             advertised: Duration::from_secs(40),
             learned: Duration::from_millis(400),
         });
@@ -441,7 +442,7 @@ mod recorded {
             view: InstanceView {
                 state: State::Master,
                 effective_priority: 100,
-                master: Some((Ipv4Addr::new(192, 0, 2, 11), 100)),
+                master: Some((Ipv4Addr::new(192, 0, 2, 11).into(), 100)),
                 learned_interval: Duration::from_millis(100),
                 master_down_interval: Duration::from_millis(360),
             },

@@ -1,10 +1,16 @@
 //! VIP addresses on interfaces, through rtnetlink (`ip addr add/del` without the shell).
+//! IPv6 VIPs are added with `nodad` as keepalived adds them: the election already decided who
+//! holds the address, and duplicate address detection would hold it tentative (unusable) for
+//! a second or more after a takeover.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use rtnetlink::{
     AddressMessageBuilder, Handle,
-    packet_route::{address::AddressAttribute, neighbour::NeighbourState},
+    packet_route::{
+        address::{AddressAttribute, AddressFlags, AddressHeaderFlags},
+        neighbour::NeighbourState,
+    },
 };
 
 /// Errors changing addresses.
@@ -23,7 +29,7 @@ pub enum AddrError {
         /// "add" or "del".
         op: &'static str,
         /// Address.
-        addr: Ipv4Addr,
+        addr: IpAddr,
         /// Prefix length.
         prefix: u8,
         /// Interface index.
@@ -66,11 +72,19 @@ impl Addresses {
     pub async fn add(
         &self,
         ifindex: u32,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         prefix: u8,
         label: Option<&str>,
     ) -> Result<(), AddrError> {
-        let mut req = self.handle.address().add(ifindex, IpAddr::V4(addr), prefix);
+        let mut req = self.handle.address().add(ifindex, addr, prefix);
+        if addr.is_ipv6() {
+            // IFA_F_NODAD, in the header byte and in IFA_FLAGS (the kernel reads the latter
+            // when present), as `ip addr add ... nodad` sends it.
+            let m = req.message_mut();
+            m.header.flags |= AddressHeaderFlags::Nodad;
+            m.attributes
+                .push(AddressAttribute::Flags(AddressFlags::Nodad));
+        }
         if let Some(label) = label {
             req.message_mut()
                 .attributes
@@ -90,11 +104,17 @@ impl Addresses {
     }
 
     /// Removes `addr/prefix` from `ifindex`; already absent is success.
-    pub async fn del(&self, ifindex: u32, addr: Ipv4Addr, prefix: u8) -> Result<(), AddrError> {
-        let msg = AddressMessageBuilder::<Ipv4Addr>::new()
-            .index(ifindex)
-            .address(addr, prefix)
-            .build();
+    pub async fn del(&self, ifindex: u32, addr: IpAddr, prefix: u8) -> Result<(), AddrError> {
+        let msg = match addr {
+            IpAddr::V4(a) => AddressMessageBuilder::<Ipv4Addr>::new()
+                .index(ifindex)
+                .address(a, prefix)
+                .build(),
+            IpAddr::V6(a) => AddressMessageBuilder::<Ipv6Addr>::new()
+                .index(ifindex)
+                .address(a, prefix)
+                .build(),
+        };
         match self.handle.address().del(msg).execute().await {
             Ok(()) => Ok(()),
             Err(e) if matches!(errno(&e), Some(EADDRNOTAVAIL | ENOENT | ESRCH)) => Ok(()),
@@ -117,14 +137,14 @@ impl Addresses {
     pub async fn prime_neighbour(
         &self,
         ifindex: u32,
-        addr: Ipv4Addr,
+        addr: IpAddr,
         mac: [u8; 6],
     ) -> Result<(), AddrError> {
         let add = |replace: bool| {
             let req = self
                 .handle
                 .neighbours()
-                .add(ifindex, IpAddr::V4(addr))
+                .add(ifindex, addr)
                 .link_layer_address(&mac)
                 .state(NeighbourState::Stale);
             if replace { req.replace() } else { req }
@@ -132,7 +152,7 @@ impl Addresses {
         let failed = |source| AddrError::Netlink {
             op: "neighbour add",
             addr,
-            prefix: 32,
+            prefix: if addr.is_ipv4() { 32 } else { 128 },
             ifindex,
             source,
         };
@@ -150,14 +170,22 @@ impl Addresses {
     }
 
     /// Whether the entry for `addr` on `ifindex` is INCOMPLETE or FAILED.
-    async fn neighbour_unusable(&self, ifindex: u32, addr: Ipv4Addr) -> bool {
+    async fn neighbour_unusable(&self, ifindex: u32, addr: IpAddr) -> bool {
         use futures::TryStreamExt as _;
         use rtnetlink::packet_route::neighbour::{NeighbourAddress, NeighbourAttribute};
         let mut entries = self.handle.neighbours().get().execute();
         while let Ok(Some(n)) = entries.try_next().await {
             let ours = n.header.ifindex == ifindex
-                && n.attributes.iter().any(|a| {
-                    matches!(a, NeighbourAttribute::Destination(NeighbourAddress::Inet(d)) if *d == addr)
+                && n.attributes.iter().any(|a| match (a, addr) {
+                    (
+                        NeighbourAttribute::Destination(NeighbourAddress::Inet(d)),
+                        IpAddr::V4(addr),
+                    ) => *d == addr,
+                    (
+                        NeighbourAttribute::Destination(NeighbourAddress::Inet6(d)),
+                        IpAddr::V6(addr),
+                    ) => *d == addr,
+                    _ => false,
                 });
             if ours {
                 return matches!(

@@ -1,10 +1,17 @@
 //! Gratuitous ARP (RFC 5227 3 "ARP Announcement"; RFC 9568 6.4.1 asks the new master to send one
 //! per VIP): an ARP request, broadcast, with sender and target IP both the VIP. keepalived sends
 //! the request form too; switches and the Tencent Cloud HAVIP both learn from it.
+//!
+//! [`GarpSender`] announces IPv6 VIPs on the same schedule with the unsolicited Neighbor
+//! Advertisement of [`super::ndisc`] (RFC 9568 6.4.1), as keepalived does: one sender, one
+//! round, whatever the family of each VIP.
 
-use std::{io, net::Ipv4Addr};
+use std::{
+    io,
+    net::{IpAddr, Ipv4Addr},
+};
 
-use super::packet_socket::PacketSocket;
+use super::{ndisc, packet_socket::PacketSocket};
 
 /// Builds the gratuitous ARP frame announcing `vip` at `mac`.
 #[must_use]
@@ -22,19 +29,35 @@ pub fn frame(mac: [u8; 6], vip: Ipv4Addr) -> [u8; 42] {
     f
 }
 
-/// Sends gratuitous ARP for VIPs on one interface.
+/// Sends gratuitous ARP (IPv4 VIPs) and unsolicited Neighbor Advertisements (IPv6 VIPs) on
+/// one interface.
 #[derive(Debug)]
 pub struct GarpSender {
-    socket: PacketSocket,
+    /// Open when the sender was made for an IPv4 VIP.
+    arp: Option<PacketSocket>,
+    /// Open when the sender was made for an IPv6 VIP.
+    ndisc: Option<PacketSocket>,
     ifindex: u32,
     mac: [u8; 6],
 }
 
 impl GarpSender {
-    /// A sender on `ifindex` announcing with `mac`.
-    pub fn new(ifindex: u32, mac: [u8; 6]) -> io::Result<Self> {
+    /// A sender on `ifindex` announcing `vips` (it opens the sockets their families need)
+    /// with `mac`.
+    pub fn new(ifindex: u32, mac: [u8; 6], vips: &[IpAddr]) -> io::Result<Self> {
+        let arp = if vips.iter().any(IpAddr::is_ipv4) {
+            Some(PacketSocket::arp(ifindex)?)
+        } else {
+            None
+        };
+        let ndisc = if vips.iter().any(IpAddr::is_ipv6) {
+            Some(PacketSocket::ipv6(ifindex)?)
+        } else {
+            None
+        };
         Ok(Self {
-            socket: PacketSocket::arp(ifindex)?,
+            arp,
+            ndisc,
             ifindex,
             mac,
         })
@@ -46,11 +69,17 @@ impl GarpSender {
         self.ifindex
     }
 
-    /// Announces every address of `vips` once; returns how many were sent.
-    pub fn announce(&self, vips: &[Ipv4Addr]) -> io::Result<usize> {
+    /// Announces every address of `vips` once (gratuitous ARP or unsolicited Neighbor
+    /// Advertisement by family); returns how many were sent. An address whose family the
+    /// sender was not made for is an `InvalidInput` error.
+    pub fn announce(&self, vips: &[IpAddr]) -> io::Result<usize> {
         let mut sent = 0;
         for vip in vips {
-            self.socket.send(&frame(self.mac, *vip))?;
+            match (vip, &self.arp, &self.ndisc) {
+                (IpAddr::V4(a), Some(s), _) => s.send(&frame(self.mac, *a))?,
+                (IpAddr::V6(a), _, Some(s)) => s.send(&ndisc::frame(self.mac, *a))?,
+                _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
+            }
             sent += 1;
         }
         Ok(sent)

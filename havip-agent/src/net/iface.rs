@@ -1,6 +1,10 @@
 //! Interface facts from the kernel: index, MAC address, driver name.
 
-use std::{ffi::CString, io, net::Ipv4Addr};
+use std::{
+    ffi::CString,
+    io,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 /// Errors looking up an interface.
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +175,24 @@ pub fn driver_of(name: &str) -> io::Result<String> {
 
 /// The first IPv4 address configured on `name`, if any (the VRRP primary address by default).
 pub fn primary_ipv4(name: &str) -> io::Result<Option<Ipv4Addr>> {
+    first_addr(name, |a| match a {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    })
+}
+
+/// The first link-local (`fe80::/10`) IPv6 address of `name`, if any: the source of an IPv6
+/// instance's adverts by default (RFC 9568 5.1.2.1: "the IPv6 link-local address of the
+/// interface over which the packet is transmitted"; keepalived does the same).
+pub fn link_local_ipv6(name: &str) -> io::Result<Option<Ipv6Addr>> {
+    first_addr(name, |a| match a {
+        IpAddr::V6(a) if a.is_unicast_link_local() => Some(a),
+        _ => None,
+    })
+}
+
+/// The first address of `name` (in the kernel's order) that `pick` accepts, as it returns it.
+fn first_addr<T>(name: &str, pick: impl Fn(IpAddr) -> Option<T>) -> io::Result<Option<T>> {
     let mut ifap: *mut libc::ifaddrs = std::ptr::null_mut();
     // SAFETY: `ifap` is a valid out-pointer; freed below.
     if unsafe { libc::getifaddrs(&raw mut ifap) } != 0 {
@@ -187,12 +209,24 @@ pub fn primary_ipv4(name: &str) -> io::Result<Option<Ipv4Addr>> {
         }
         // SAFETY: non-null, NUL-terminated name from the kernel.
         let ifname = unsafe { std::ffi::CStr::from_ptr(ifa.ifa_name) };
+        if ifname.to_bytes() != name.as_bytes() {
+            continue;
+        }
         // SAFETY: non-null sockaddr.
         let family = i32::from(unsafe { (*ifa.ifa_addr).sa_family });
-        if ifname.to_bytes() == name.as_bytes() && family == libc::AF_INET {
+        let addr = if family == libc::AF_INET {
             // SAFETY: family is AF_INET so this is a sockaddr_in.
             let sin = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in>() };
-            found = Some(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)));
+            IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr)))
+        } else if family == libc::AF_INET6 {
+            // SAFETY: family is AF_INET6 so this is a sockaddr_in6.
+            let sin6 = unsafe { &*ifa.ifa_addr.cast::<libc::sockaddr_in6>() };
+            IpAddr::V6(Ipv6Addr::from(sin6.sin6_addr.s6_addr))
+        } else {
+            continue;
+        };
+        if let Some(v) = pick(addr) {
+            found = Some(v);
             break;
         }
     }

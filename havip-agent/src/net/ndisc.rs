@@ -7,9 +7,10 @@
 //! Router is clear, as in the kernel's solicited answers (`havip-ebpf/src/ndp.rs`): the VIP is a
 //! service address; a host must not start using it as a default router.
 
-use std::{io, net::Ipv6Addr};
+//!
+//! Sent by [`super::garp::GarpSender`], the same sender and schedule as gratuitous ARP.
 
-use super::packet_socket::PacketSocket;
+use std::net::Ipv6Addr;
 
 /// Length of the advertisement frame: Ethernet 14, IPv6 40, NA 24, option 8.
 pub const FRAME_LEN: usize = 86;
@@ -65,41 +66,6 @@ fn checksum(addresses: &[u8], message: &[u8]) -> u16 {
         sum = (sum & 0xffff) + (sum >> 16);
     }
     !u16::try_from(sum).unwrap_or(u16::MAX)
-}
-
-/// Sends unsolicited Neighbor Advertisements for IPv6 VIPs on one interface.
-#[derive(Debug)]
-pub struct NdiscSender {
-    socket: PacketSocket,
-    ifindex: u32,
-    mac: [u8; 6],
-}
-
-impl NdiscSender {
-    /// A sender on `ifindex` announcing with `mac`.
-    pub fn new(ifindex: u32, mac: [u8; 6]) -> io::Result<Self> {
-        Ok(Self {
-            socket: PacketSocket::ipv6(ifindex)?,
-            ifindex,
-            mac,
-        })
-    }
-
-    /// The interface it sends on.
-    #[must_use]
-    pub fn ifindex(&self) -> u32 {
-        self.ifindex
-    }
-
-    /// Announces every address of `vips` once; returns how many were sent.
-    pub fn announce(&self, vips: &[Ipv6Addr]) -> io::Result<usize> {
-        let mut sent = 0;
-        for vip in vips {
-            self.socket.send(&frame(self.mac, *vip))?;
-            sent += 1;
-        }
-        Ok(sent)
-    }
 }
 
 #[cfg(test)]

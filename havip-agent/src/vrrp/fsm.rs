@@ -8,7 +8,7 @@
 //! Timers are deadlines kept inside the state they belong to: a backup has a `Master_Down_Timer`,
 //! a master an `Adver_Timer` and its gratuitous ARP schedule; INIT and FAULT have none.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use havip_common::{
@@ -34,7 +34,7 @@ struct Backup {
     /// `Master_Down_Timer` as a deadline (RFC 9568 6.2).
     master_down_at: Instant,
     /// The master last heard, with its priority.
-    master: Option<(Ipv4Addr, u8)>,
+    master: Option<(IpAddr, u8)>,
     /// The reason to give if the timer fires now.
     takeover: Reason,
     /// keepalived `preempt_time`: until when a lower-priority master is still accepted.
@@ -132,7 +132,7 @@ impl Instance {
 
     /// The master as far as this node knows: itself when master, the sender of the last advert
     /// it heard when backup (`None` before any, or after that master sent priority 0).
-    pub fn master(&self) -> Option<(Ipv4Addr, u8)> {
+    pub fn master(&self) -> Option<(IpAddr, u8)> {
         match &self.phase {
             Phase::Master(_) => Some((self.params.primary_addr, self.effective_priority)),
             Phase::Backup(b) => b.master,
@@ -182,7 +182,7 @@ impl Instance {
             vrid: self.params.vrid,
             priority,
             interval: self.advert_interval,
-            addresses: self.params.vips.iter().copied().map(IpAddr::V4).collect(),
+            addresses: self.params.vips.clone(),
             auth: self.params.auth,
         }
     }
@@ -221,8 +221,8 @@ impl Instance {
     /// holds for this instance, so the XDP program drops and never fences on exactly these.
     pub fn check_advert(
         &self,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
+        src: IpAddr,
+        dst: IpAddr,
         ttl: u8,
         advert: &AdvertRepr,
     ) -> Result<(), AdvertRejected> {
@@ -364,7 +364,7 @@ impl Instance {
     fn on_advert(
         &mut self,
         now: Instant,
-        (src, dst, ttl): (Ipv4Addr, Ipv4Addr, u8),
+        (src, dst, ttl): (IpAddr, IpAddr, u8),
         advert: &AdvertRepr,
         fenced: bool,
         out: &mut Vec<Action>,
@@ -439,8 +439,12 @@ impl Instance {
                 // RFC 9568 6.4.3: higher priority, or equal priority and a greater primary
                 // address, wins: learn its interval, Master_Down_Timer, go to Backup. The
                 // decision is the shared rule the kernel fences with.
-                let preempted =
-                    shared::preempts(local, self.local.primary_addr, priority, src.octets());
+                let preempted = shared::preempts(
+                    local,
+                    self.local.primary_addr,
+                    priority,
+                    rule::abi_addr(src),
+                );
                 let reason = if !preempted {
                     None
                 } else if priority > local {
@@ -496,7 +500,7 @@ impl Instance {
     /// havip's `master_down_on_bfd` (an extension: RFC 9568 knows only `Master_Down_Timer`):
     /// BFD saw the master's path fail, so waiting out `Master_Down_Interval` would only add
     /// the time VRRP needs to notice the same. The takeover is the timer's, brought forward.
-    fn on_peer_down(&mut self, now: Instant, peer: Ipv4Addr, out: &mut Vec<Action>) {
+    fn on_peer_down(&mut self, now: Instant, peer: IpAddr, out: &mut Vec<Action>) {
         let gate_open = self.gate_open;
         if let Phase::Backup(b) = &mut self.phase
             && b.master.is_some_and(|(m, _)| m == peer)
@@ -637,7 +641,7 @@ impl Instance {
         now: Instant,
         to: State,
         reason: Reason,
-        master: Option<(Ipv4Addr, u8)>,
+        master: Option<(IpAddr, u8)>,
         out: &mut Vec<Action>,
     ) {
         out.push(Action::ReleaseOwnership);
@@ -664,7 +668,7 @@ impl Instance {
         now: Instant,
         from: State,
         reason: Reason,
-        master: Option<(Ipv4Addr, u8)>,
+        master: Option<(IpAddr, u8)>,
         out: &mut Vec<Action>,
     ) {
         out.push(changed(from, State::Backup, reason));
@@ -681,7 +685,7 @@ impl Instance {
     /// RFC 3768 has no such variable, v2 intervals must match), bounded by
     /// [`InstanceParams::learned_interval_bound`]: a spoofed Max Adver Int must not stretch
     /// `Master_Down_Interval` to minutes. A clamp is reported ([`Action::IntervalClamped`]).
-    fn learn_interval(&mut self, src: Ipv4Addr, advert: &AdvertRepr, out: &mut Vec<Action>) {
+    fn learn_interval(&mut self, src: IpAddr, advert: &AdvertRepr, out: &mut Vec<Action>) {
         if let AdvertInterval::Centiseconds(cs) = advert.interval
             && self.params.version == Version::V3
             && cs.get() > 0

@@ -2,7 +2,7 @@
 //! and the [`Reason`]s of their changes, and why an advert can be rejected ([`AdvertRejected`]).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use havip_common::rule::Reject;
@@ -48,9 +48,9 @@ pub enum Event {
     /// An advert decoded by [`AdvertRepr::parse`], received from `src`.
     Advert {
         /// IPv4 source of the advert.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// IPv4 destination (this node's address for unicast, 224.0.0.18 for multicast).
-        dst: Ipv4Addr,
+        dst: IpAddr,
         /// IPv4 TTL as received (RFC 9568 7.1: must be 255).
         ttl: u8,
         /// The advert.
@@ -75,7 +75,7 @@ pub enum Event {
     /// havip extension `master_down_on_bfd` (not RFC 9568, not keepalived): the BFD session
     /// (RFC 5880) to `0` went Down. A backup whose master is `0` takes over at once, as if its
     /// `Master_Down_Timer` had fired; any other state ignores it.
-    PeerDown(Ipv4Addr),
+    PeerDown(IpAddr),
     /// Stop the instance (RFC 9568 6.4.2, 6.4.3).
     Shutdown,
     /// Start the instance where a previous agent left it (a planned restart or an upgrade),
@@ -95,7 +95,7 @@ pub enum Resume {
     /// accepted from the master (not from now: the restart must not lengthen a failover).
     Backup {
         /// The master the previous agent knew, with its priority.
-        master: Option<(Ipv4Addr, u8)>,
+        master: Option<(IpAddr, u8)>,
         /// When the kernel last accepted an advert for this instance; `None`: never, and the
         /// timer runs a full `Master_Down_Interval` from now.
         last_advert: Option<super::time::Instant>,
@@ -134,7 +134,7 @@ pub enum Action {
     /// instead (a spoofed Max Adver Int must not stretch `Master_Down_Interval` for minutes).
     IntervalClamped {
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// The interval it advertised.
         advertised: Duration,
         /// The interval learned.
@@ -163,33 +163,33 @@ pub enum Reason {
     /// A higher-priority advert reached the master.
     HigherPriority {
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Its priority.
         priority: u8,
     },
     /// An equal-priority advert from a higher primary address reached the master.
     EqualPriorityHigherAddress {
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Its (and our) priority.
         priority: u8,
     },
     /// A backup took over from a lower-priority master whose adverts it ignored (preempt).
     PreemptLowerPriority {
         /// The lower-priority master.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Its priority.
         priority: u8,
     },
     /// A backup took over after `Skew_Time` because the master sent priority 0.
     PriorityZero {
         /// The master that left.
-        src: Ipv4Addr,
+        src: IpAddr,
     },
     /// The XDP program cleared our ownership on this advert; the master follows it to BACKUP.
     KernelFenced {
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Its priority.
         priority: u8,
     },
@@ -204,7 +204,7 @@ pub enum Reason {
     /// The BFD session to the master went Down ([`Event::PeerDown`], `master_down_on_bfd`).
     BfdDown {
         /// The master.
-        src: Ipv4Addr,
+        src: IpAddr,
     },
 }
 
@@ -290,7 +290,7 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Our state.
         state: State,
     },
@@ -302,7 +302,7 @@ pub enum AdvertRejected {
         /// The advert's VRID.
         got: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
     },
     /// Another protocol version (RFC 9568 7.1, RFC 3768 7.1).
     #[error("VRID {vrid}: {got} advert from {src}, we speak {expected}")]
@@ -314,7 +314,7 @@ pub enum AdvertRejected {
         /// The advert's version.
         got: Version,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
     },
     /// Our own advert came back.
     #[error("VRID {vrid}: advert from our own address {src}")]
@@ -322,7 +322,7 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender (our primary address).
-        src: Ipv4Addr,
+        src: IpAddr,
     },
     /// v2 interval differs from ours: RFC 3768 7.1 MUST discard (keepalived drops too).
     #[error("VRID {vrid}: advert from {src} with interval {got:?}, ours is {expected:?}")]
@@ -330,7 +330,7 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Our interval.
         expected: Duration,
         /// The advert's interval.
@@ -342,7 +342,7 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
     },
     /// IPv4 TTL is not 255 (RFC 9568 7.1).
     #[error("VRID {vrid}: advert from {src} with TTL {ttl}, must be 255")]
@@ -350,7 +350,7 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// TTL received.
         ttl: u8,
     },
@@ -361,7 +361,7 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// [`Reject::Type`] or [`Reject::Length`].
         reason: Reject,
     },
@@ -371,7 +371,7 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
     },
     /// A multicast advert on an instance with unicast peers (keepalived `vrrp_check_packet`).
     #[error("VRID {vrid}: multicast advert from {src} to {dst} on a unicast instance")]
@@ -379,9 +379,9 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
     },
     /// Destination is neither our address (unicast) nor 224.0.0.18 (multicast).
     #[error("VRID {vrid}: advert from {src} sent to {dst}, neither us nor the VRRP group")]
@@ -389,9 +389,9 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Destination.
-        dst: Ipv4Addr,
+        dst: IpAddr,
     },
     /// The address list differs from ours and the sender is not the owner (RFC 9568 7.1,
     /// RFC 3768 7.1).
@@ -400,7 +400,7 @@ pub enum AdvertRejected {
         /// Our VRID.
         vrid: u8,
         /// Sender.
-        src: Ipv4Addr,
+        src: IpAddr,
         /// Number of addresses in the advert.
         got: usize,
         /// Number of our addresses.
@@ -462,7 +462,7 @@ mod tests {
     #[test]
     #[expect(clippy::too_many_lines, reason = "one value of every variant")]
     fn every_label_is_listed_once() {
-        let a = Ipv4Addr::new(192, 0, 2, 1);
+        let a = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
         let reasons = [
             Reason::Startup,
             Reason::AddressOwner,

@@ -1,7 +1,7 @@
 //! What one VRRP instance needs to run its election, independent of the config module, and the
 //! checks [`crate::vrrp::fsm::Instance::new`] applies to it.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::packet::{AdvertInterval, Auth, ChecksumMode, Version};
@@ -128,12 +128,12 @@ pub struct InstanceParams {
     pub initial_state: InitialState,
     /// This node's primary address on the interface: the adverts' source, and the tie-breaker
     /// between equal priorities (RFC 9568 6.4.3).
-    pub primary_addr: Ipv4Addr,
+    pub primary_addr: IpAddr,
     /// Virtual addresses.
-    pub vips: Vec<Ipv4Addr>,
+    pub vips: Vec<IpAddr>,
     /// keepalived `unicast_peer`: adverts are sent to and accepted only from these, addressed
     /// to `primary_addr`; empty for multicast (224.0.0.18).
-    pub unicast_peers: Vec<Ipv4Addr>,
+    pub unicast_peers: Vec<IpAddr>,
     /// Upper bound on the `Master_Adver_Interval` learned from a v3 master's adverts (RFC 9568
     /// 6.4.2 learns it unbounded); a larger advertised interval is clamped to it and reported
     /// with [`crate::vrrp::fsm::Action::IntervalClamped`]. `None`:

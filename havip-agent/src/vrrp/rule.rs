@@ -3,10 +3,10 @@
 //! against), and the same [`VridState`] and [`Received`] facts built for the state machine, so
 //! that [`crate::vrrp::Instance::check_advert`] and the XDP program call one function on one input.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 use havip_common::{
-    VridState, auth_type,
+    Addr, VridState, addr_family, auth_type,
     rule::{self, Received},
     vrid_flags,
 };
@@ -20,7 +20,7 @@ use super::params::InstanceParams;
 pub struct VridConfig {
     /// This node's primary address on the interface (tie-break, own-advert detection, the
     /// destination of unicast adverts).
-    pub primary_addr: Ipv4Addr,
+    pub primary_addr: IpAddr,
     /// Priority this node advertises now.
     pub priority: u8,
     /// VRRP version, 2 or 3.
@@ -36,7 +36,7 @@ pub struct VridConfig {
     /// must carry the same, RFC 3768 7.1).
     pub advert_interval: u16,
     /// The virtual addresses (adverts must list the same set unless sent by the owner).
-    pub vips: Vec<Ipv4Addr>,
+    pub vips: Vec<IpAddr>,
     /// keepalived `auth_hmac`: adverts may carry the trailer, and the kernel never fences
     /// (the agent verifies, then revokes); `vrid_flags::AUTH_HMAC`.
     pub auth_hmac: bool,
@@ -78,12 +78,12 @@ impl VridConfig {
         if self.auth_hmac {
             flags |= vrid_flags::AUTH_HMAC;
         }
-        let vips: Vec<[u8; 4]> = self.vips.iter().map(Ipv4Addr::octets).collect();
+        let vips: Vec<Addr> = self.vips.iter().copied().map(abi_addr).collect();
         VridState {
             lease_until_ns: 0,
             grant_epoch: 0,
             addr_digest: rule::addr_digest(&vips),
-            primary_addr: self.primary_addr.octets(),
+            primary_addr: abi_addr(self.primary_addr),
             priority: self.priority,
             version: self.version,
             flags,
@@ -97,8 +97,35 @@ impl VridConfig {
             // More than 255 addresses cannot be configured (ParamsError::TooManyVips); saturate
             // rather than wrap so such a list could never match an advert.
             naddr: u8::try_from(self.vips.len()).unwrap_or(u8::MAX),
-            pad: [0; 5],
+            family: family_of(self.primary_addr),
+            pad: [0; 8],
         }
+    }
+}
+
+/// `ip` as the ABI stores it ([`havip_common::Addr`]): IPv6 as is, IPv4 mapped.
+#[must_use]
+pub fn abi_addr(ip: IpAddr) -> Addr {
+    match ip {
+        IpAddr::V4(a) => havip_common::v4_mapped(a.octets()),
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+/// The address an ABI [`Addr`] stands for: an IPv4-mapped one is the IPv4 address (no IPv6
+/// instance uses a mapped address: the config refuses one).
+#[must_use]
+pub fn ip_from_abi(a: Addr) -> IpAddr {
+    let v6 = Ipv6Addr::from(a);
+    v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+}
+
+/// The ABI [`addr_family`] of `ip`.
+#[must_use]
+pub const fn family_of(ip: IpAddr) -> u8 {
+    match ip {
+        IpAddr::V4(_) => addr_family::IPV4,
+        IpAddr::V6(_) => addr_family::IPV6,
     }
 }
 
@@ -116,29 +143,22 @@ pub fn wire_interval(interval: AdvertInterval) -> u16 {
 /// advertisements only) and the length.
 #[must_use]
 pub fn received(
-    src: Ipv4Addr,
-    dst: Ipv4Addr,
+    src: IpAddr,
+    dst: IpAddr,
     ttl: u8,
     advert: &AdvertRepr,
-    peers: &[Ipv4Addr],
+    peers: &[IpAddr],
 ) -> Received {
-    // The IPv4 rule digests IPv4 addresses; an IPv6 address (which the IPv4 codec path never
-    // yields) is left out, so such a list can never match an IPv4 instance's digest and count.
-    let addrs: Vec<[u8; 4]> = advert
-        .addresses
-        .iter()
-        .filter_map(|a| match a {
-            std::net::IpAddr::V4(a) => Some(a.octets()),
-            std::net::IpAddr::V6(_) => None,
-        })
-        .collect();
+    // The codec decodes the addresses of the family it was given, so the list is all of the
+    // instance's family; the rule digests their ABI forms as the kernel does.
+    let addrs: Vec<Addr> = advert.addresses.iter().copied().map(abi_addr).collect();
     let (auth_type, auth_data) = match advert.auth {
         Auth::None => (auth_type::NONE, [0; 8]),
         Auth::Simple(p) => (auth_type::SIMPLE, p),
     };
     Received {
-        src: src.octets(),
-        dst: dst.octets(),
+        src: abi_addr(src),
+        dst: abi_addr(dst),
         ttl,
         version: advert.version.number(),
         kind: rule::TYPE_ADVERTISEMENT,

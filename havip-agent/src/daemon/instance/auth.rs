@@ -4,10 +4,7 @@
 //! but never fences on such an instance (`vrid_flags::AUTH_HMAC`); ownership ends here, after
 //! the HMAC verified, through the state machine's revoke.
 
-use std::{
-    net::{IpAddr, Ipv4Addr},
-    time::SystemTime,
-};
+use std::{net::IpAddr, time::SystemTime};
 
 use tracing::warn;
 
@@ -16,7 +13,7 @@ use crate::{
     config,
     daemon::DaemonError,
     events::Event as Published,
-    net::vrrp_tx::VRRP_GROUP,
+    net::vrrp_tx::group_of,
     vrrp::{
         self, AdvertRepr, Auth,
         auth_hmac::{Accepted, AuthHmac, Rejection, TRAILER_LEN, WallClock},
@@ -60,7 +57,7 @@ const fn log_key(r: Rejection) -> &'static str {
 
 /// One WARN line for a refused advert. `cause` tells a clock problem (stale, replay) from a key
 /// problem (unknown key, bad HMAC) and from a peer without signing (missing).
-fn log_rejection(instance: &str, src: Ipv4Addr, r: Rejection, suppressed: u64) {
+fn log_rejection(instance: &str, src: IpAddr, r: Rejection, suppressed: u64) {
     match r {
         Rejection::Stale { skew } => warn!(
             instance,
@@ -135,12 +132,16 @@ impl Runtime {
         let (version, vrid) = (p.version.number(), p.vrid);
         // The HMAC input reads the checksum as zero and does not bind the destination, so
         // any destination's bytes give the same trailer.
-        let dst = self.dests.first().copied().unwrap_or(VRRP_GROUP);
+        let dst = self
+            .dests
+            .first()
+            .copied()
+            .unwrap_or_else(|| group_of(self.src));
         let Ok(pdu) = advert.to_bytes(self.src, dst, p.checksum_mode) else {
             warn!(instance = self.name(), "advert does not encode");
             return Err(());
         };
-        match auth.sign(&pdu, IpAddr::V4(self.src), version, vrid, wall_now()) {
+        match auth.sign(&pdu, self.src, version, vrid, wall_now()) {
             Ok(t) => Ok(t),
             Err(e) => {
                 warn!(instance = self.name(), error = %e, "auth_hmac: advert not signed; not sent");
@@ -156,7 +157,7 @@ impl Runtime {
     pub(crate) fn authenticate<'a>(
         &mut self,
         payload: &'a [u8],
-        src: Ipv4Addr,
+        src: IpAddr,
         now: vrrp::Instant,
     ) -> Option<&'a [u8]> {
         let p = self.fsm.params();
@@ -165,7 +166,7 @@ impl Runtime {
             return Some(payload);
         };
         let window = auth.anti_replay().window();
-        let verdict = auth.verify(payload, IpAddr::V4(src), version, vrid, wall_now());
+        let verdict = auth.verify(payload, src, version, vrid, wall_now());
         let id = self.id;
         match verdict {
             Ok((pdu, accepted)) => {

@@ -10,23 +10,26 @@ use super::{Dataplane, DataplaneError};
 
 impl Dataplane {
     /// Adds or updates IPv6 VIP `addr` on `ifindex`, answered with `mac` while instance `vrid`
-    /// on `vrid_ifindex` is owned (the IPv6 twin of [`Dataplane::set_vip`]).
+    /// (a bare `u8`: the IPv4 instance) on `vrid_ifindex` is owned (the IPv6 twin of [`Dataplane::set_vip`]).
     pub fn set_vip6(
         &mut self,
         ifindex: u32,
         addr: Ipv6Addr,
         mac: [u8; 6],
-        vrid: u8,
+        vrid: impl Into<super::Vrid>,
         vrid_ifindex: u32,
     ) -> Result<(), DataplaneError> {
+        // The owner may be of either family: an IPv4 instance owns an IPv6 VIP through
+        // keepalived's `virtual_ipaddress_excluded`.
+        let vrid: super::Vrid = vrid.into();
         let key = Vip6Key {
             ifindex,
             addr: addr.octets(),
         };
         let entry = VipEntry {
             mac,
-            vrid,
-            flags: 0,
+            vrid: vrid.id,
+            vrid_family: vrid.family,
             stat_slot: 0,
             vrid_ifindex,
         };

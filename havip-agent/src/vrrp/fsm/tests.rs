@@ -13,17 +13,19 @@
     reason = "tests unwrap fixtures known to be valid"
 )]
 
+use std::net::Ipv4Addr;
+
 use super::*;
 use crate::vrrp::packet::{Auth, Centiseconds};
 
-const ME: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
+const ME: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 11));
 /// A peer whose address is greater than ours (wins ties).
-const HIGH: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 12);
+const HIGH: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 12));
 /// A peer whose address is lower than ours (loses ties).
-const LOW: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 10);
-const VIP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 200);
+const LOW: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+const VIP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 200));
 /// Where multicast adverts go (RFC 9568 5.1.1.2); the test instances have no unicast peers.
-const GROUP: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
+const GROUP: IpAddr = IpAddr::V4(Ipv4Addr::new(224, 0, 0, 18));
 
 const DOWN_100: u64 = 3_609_375_000;
 const DOWN_150: u64 = 3_414_062_500;
@@ -66,7 +68,7 @@ fn after(base: Instant, ms: u64) -> Instant {
 }
 
 /// An advert as the peer `src` would send it for the same configuration.
-fn adv(p: &InstanceParams, src: Ipv4Addr, priority: u8) -> Event {
+fn adv(p: &InstanceParams, src: IpAddr, priority: u8) -> Event {
     let advert = Instance::new(p.clone()).unwrap().advert(priority);
     Event::Advert {
         src,
@@ -77,7 +79,7 @@ fn adv(p: &InstanceParams, src: Ipv4Addr, priority: u8) -> Event {
     }
 }
 
-fn fenced(p: &InstanceParams, src: Ipv4Addr, priority: u8) -> Event {
+fn fenced(p: &InstanceParams, src: IpAddr, priority: u8) -> Event {
     match adv(p, src, priority) {
         Event::Advert { src, advert, .. } => Event::Advert {
             src,
@@ -91,13 +93,13 @@ fn fenced(p: &InstanceParams, src: Ipv4Addr, priority: u8) -> Event {
 }
 
 /// A v3 advert with its own interval in centiseconds.
-fn adv_v3(src: Ipv4Addr, priority: u8, cs: u16) -> Event {
+fn adv_v3(src: IpAddr, priority: u8, cs: u16) -> Event {
     let advert = AdvertRepr {
         version: Version::V3,
         vrid: 51,
         priority,
         interval: AdvertInterval::Centiseconds(Centiseconds::new(cs).unwrap()),
-        addresses: vec![VIP.into()],
+        addresses: vec![VIP],
         auth: Auth::None,
     };
     Event::Advert {
@@ -1226,7 +1228,7 @@ fn adverts_failing_the_core_checks_are_dropped() {
     inst.handle(ms(0), Event::Startup);
     assert_eq!(inst.check_advert(HIGH, GROUP, 255, &good), Ok(()));
 
-    let other_vip = Ipv4Addr::new(192, 0, 2, 201);
+    let other_vip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 201));
     let cases = [
         (
             HIGH,
@@ -1283,7 +1285,7 @@ fn adverts_failing_the_core_checks_are_dropped() {
         (
             HIGH,
             AdvertRepr {
-                addresses: vec![other_vip.into()],
+                addresses: vec![other_vip],
                 ..good.clone()
             },
             AdvertRejected::AddressMismatch {
@@ -1296,7 +1298,7 @@ fn adverts_failing_the_core_checks_are_dropped() {
         (
             HIGH,
             AdvertRepr {
-                addresses: vec![VIP.into(), other_vip.into()],
+                addresses: vec![VIP, other_vip],
                 ..good.clone()
             },
             AdvertRejected::AddressMismatch {
@@ -1327,7 +1329,7 @@ fn adverts_failing_the_core_checks_are_dropped() {
     // The address owner's advert is accepted with other addresses (RFC 3768 7.1).
     let owner = AdvertRepr {
         priority: 255,
-        addresses: vec![other_vip.into()],
+        addresses: vec![other_vip],
         ..good
     };
     inst.handle(

@@ -178,7 +178,7 @@ fn a_higher_priority_peer_with_other_vips_does_not_make_us_flap() {
     assert_eq!(rejected, 20, "every advert rejected and reported");
     // The same peer with our VIP list does preempt, through the same rule.
     let same = AdvertRepr {
-        addresses: vec![VIP.into()],
+        addresses: vec![VIP],
         ..other
     };
     let mut kernel = inst.rule_state();

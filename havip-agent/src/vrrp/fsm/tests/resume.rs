@@ -4,7 +4,7 @@
 
 use super::*;
 
-fn resume_backup(master: Option<(Ipv4Addr, u8)>, last: Option<Instant>, learned_ms: u64) -> Event {
+fn resume_backup(master: Option<(IpAddr, u8)>, last: Option<Instant>, learned_ms: u64) -> Event {
     Event::Resume(Resume::Backup {
         master,
         last_advert: last,
