@@ -3,6 +3,7 @@
 
 pub mod adopt;
 mod attach;
+mod bfd_table;
 mod control;
 pub mod pins;
 mod reader;
@@ -10,6 +11,7 @@ pub mod sizing;
 mod xdp_netlink;
 
 pub use attach::{AttachMode, Attached};
+pub use bfd_table::{BfdNeighbor, BfdTable};
 pub use control::{Counters, Dataplane, Inherited, Origin, VridConfig};
 pub use reader::{MapReader, Ownership};
 pub use sizing::{MapSizes, Needs};
