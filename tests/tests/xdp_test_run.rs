@@ -1208,39 +1208,15 @@ fn udp_frame(src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, dport: u16, payload: &[u8]) 
     frames::ipv4(src, dst, 17, ttl, &udp)
 }
 
-#[test]
-fn bfd_control_packets_of_a_neighbor_are_timestamped_or_dropped_by_reason() {
-    if !require_root("bfd_control_packets_of_a_neighbor_are_timestamped_or_dropped_by_reason") {
-        return;
-    }
-    let (mut dp, table) = bfd_setup();
-    assert_eq!(
-        table.received(PEER),
-        None,
-        "no record before the first packet"
-    );
-
-    // Valid: passed untouched to the socket, counted, and its arrival recorded.
-    let t0 = havip_agent::clock::monotonic_ns();
-    for (state, your, case) in [(3, BFD_DISCR, "up"), (1, 0, "down, discriminator unknown")] {
-        let valid = udp_frame(PEER, OURS, 255, 3784, &bfd_control(state, your));
-        let o = run(&mut dp, &valid);
-        assert_untouched(&o, &valid, XDP_PASS, counter::BFD_ACCEPTED, case);
-    }
-    let rx = table.received(PEER).expect("recorded");
-    assert_eq!(rx.packets, 2);
-    assert!(
-        rx.last_rx_ns >= t0 && rx.last_rx_ns <= havip_agent::clock::monotonic_ns(),
-        "the kernel's time is the agent's CLOCK_MONOTONIC"
-    );
-
-    // Invalid ones from the neighbor: dropped, counted by reason, and not recorded.
+/// BFD Control frames from the neighbor that RFC 5880 6.8.6 / RFC 5881 5 discard, each with
+/// the counter of its drop.
+fn invalid_bfd_frames() -> Vec<(&'static str, Vec<u8>, u32)> {
     let with = |f: &dyn Fn(&mut Vec<u8>)| {
         let mut p = bfd_control(3, BFD_DISCR);
         f(&mut p);
         p
     };
-    let cases: Vec<(&str, Vec<u8>, u32)> = vec![
+    vec![
         (
             "TTL 254",
             udp_frame(PEER, OURS, 254, 3784, &bfd_control(3, BFD_DISCR)),
@@ -1316,7 +1292,37 @@ fn bfd_control_packets_of_a_neighbor_are_timestamped_or_dropped_by_reason() {
             },
             counter::BFD_DROP_IP_HEADER,
         ),
-    ];
+    ]
+}
+
+#[test]
+fn bfd_control_packets_of_a_neighbor_are_timestamped_or_dropped_by_reason() {
+    if !require_root("bfd_control_packets_of_a_neighbor_are_timestamped_or_dropped_by_reason") {
+        return;
+    }
+    let (mut dp, table) = bfd_setup();
+    assert_eq!(
+        table.received(PEER),
+        None,
+        "no record before the first packet"
+    );
+
+    // Valid: passed untouched to the socket, counted, and its arrival recorded.
+    let t0 = havip_agent::clock::monotonic_ns();
+    for (state, your, case) in [(3, BFD_DISCR, "up"), (1, 0, "down, discriminator unknown")] {
+        let valid = udp_frame(PEER, OURS, 255, 3784, &bfd_control(state, your));
+        let o = run(&mut dp, &valid);
+        assert_untouched(&o, &valid, XDP_PASS, counter::BFD_ACCEPTED, case);
+    }
+    let rx = table.received(PEER).expect("recorded");
+    assert_eq!(rx.packets, 2);
+    assert!(
+        rx.last_rx_ns >= t0 && rx.last_rx_ns <= havip_agent::clock::monotonic_ns(),
+        "the kernel's time is the agent's CLOCK_MONOTONIC"
+    );
+
+    // Invalid ones from the neighbor: dropped, counted by reason, and not recorded.
+    let cases = invalid_bfd_frames();
     for (case, frame, reason) in cases {
         let o = run(&mut dp, &frame);
         assert_untouched(&o, &frame, XDP_DROP, reason, case);
