@@ -77,6 +77,7 @@ neighbor_ip = "192.0.2.12"
 min_tx = "1ms"
 min_rx = "1ms"
 multiplier = 3
+echo_rx = "10ms"
 
 [[instance]]
 name = "VI_1"
@@ -100,6 +101,16 @@ master_down_on_bfd = true
         )
     );
     assert!(loaded.config.instances[0].master_down_on_bfd);
+    assert_eq!(
+        b.echo_rx,
+        Duration::from_millis(10),
+        "havip's Echo extension"
+    );
+    assert_eq!(
+        BfdInstance::new(Ipv4Addr::new(192, 0, 2, 1)).echo_rx,
+        Duration::ZERO,
+        "no Echo unless asked for"
+    );
 
     let bad = text
         .replace("name = \"to_b\", weight", "name = \"nope\", weight")
@@ -126,4 +137,70 @@ master_down_on_bfd = true
                   master_down_on_bfd = true\n";
     let err = config::load_str(lonely, Path::new("x.toml"), Format::Toml).expect_err("invalid");
     assert!(matches!(err, config::ConfigError::Invalid { .. }));
+}
+
+#[test]
+fn track_bfd_in_a_sync_group_is_read_in_both_formats() {
+    let text = "\
+vrrp_sync_group G {
+    group {
+        VI_1
+    }
+    track_bfd {
+        to_b
+        nosuch
+    }
+}
+vrrp_instance VI_1 {
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    virtual_ipaddress {
+        192.0.2.200
+    }
+}
+bfd_instance to_b {
+    neighbor_ip 192.0.2.12
+}
+";
+    let loaded = config::load_str(text, Path::new("keepalived.conf"), Format::Keepalived)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    let cfg = &loaded.config;
+    assert_eq!(
+        cfg.sync_groups[0].track_bfds,
+        vec![TrackScript {
+            name: "to_b".into(),
+            weight: None,
+            reverse: None
+        }],
+        "`nosuch` is dropped with a warning, as for an instance"
+    );
+    let diags: Vec<String> = loaded.diagnostics.iter().map(ToString::to_string).collect();
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.contains("track_bfd `nosuch` names no bfd_instance")),
+        "{diags:#?}"
+    );
+    let toml = cfg.to_toml();
+    let again = config::load_str(&toml, Path::new("g.toml"), Format::Toml)
+        .unwrap_or_else(|e| panic!("{e:#}\n{toml}"));
+    assert_eq!(&again.config, cfg);
+    // In TOML, a name without a session is an error.
+    let bad = toml.replace("track_bfds = [\"to_b\"]", "track_bfds = [\"nope\"]");
+    assert!(bad != toml, "{toml}");
+    let err = config::load_str(&bad, Path::new("g.toml"), Format::Toml).expect_err("invalid");
+    let msg = match &err {
+        config::ConfigError::Invalid { diagnostics, .. } => diagnostics
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+        config::ConfigError::Read { .. } => format!("{err:#}"),
+    };
+    assert!(
+        msg.contains("track_bfd `nope` names no bfd instance"),
+        "{msg}"
+    );
 }

@@ -102,8 +102,41 @@ pub mod family {
         label: Some("reason"),
     };
 
+    /// Valid BFD Control packets of a configured neighbor, timestamped and passed to the socket.
+    pub const BFD_ACCEPTED: Family = Family {
+        name: "havip_xdp_bfd_accepted",
+        help: "BFD Control packets of a configured neighbor that the XDP program validated, \
+               timestamped for the session's detection time and passed to the agent's socket",
+        label: None,
+    };
+    /// BFD Control packets of a configured neighbor dropped, by reason.
+    pub const BFD_DROPPED: Family = Family {
+        name: "havip_xdp_bfd_dropped",
+        help: "BFD Control packets from a configured neighbor dropped by the XDP program, by \
+               reason: ttl (RFC 5881 5), length, version, fields (Detect Mult 0, M bit, My \
+               Discriminator 0), discriminator (Your Discriminator not this session's, or 0 \
+               while the sender is up), auth (A bit; no session uses authentication), \
+               ip_header (an IPv4 fragment)",
+        label: Some("reason"),
+    };
+    /// BFD packets passed untouched, by reason.
+    pub const BFD_PASSED: Family = Family {
+        name: "havip_xdp_bfd_passed",
+        help: "BFD packets the XDP program passed untouched, by reason: unknown_peer (Control \
+               from an address that is no configured neighbor), echo_not_ours (Echo from an \
+               address that is no neighbor with echo, or not addressed to its sender)",
+        label: Some("reason"),
+    };
+    /// BFD Echo packets reflected.
+    pub const BFD_ECHOES: Family = Family {
+        name: "havip_xdp_bfd_echoes_reflected",
+        help: "BFD Echo packets of a configured neighbor sent back to it by the XDP program \
+               (XDP_TX, RFC 5880 6.4)",
+        label: None,
+    };
+
     /// Every family, in exposition order.
-    pub const ALL: [Family; 11] = [
+    pub const ALL: [Family; 15] = [
         ARP_REPLIES,
         ARP_DROPPED,
         ARP_PASSED,
@@ -115,6 +148,10 @@ pub mod family {
         NDP_REPLIES,
         NDP_DROPPED,
         NDP_PASSED,
+        BFD_ACCEPTED,
+        BFD_DROPPED,
+        BFD_PASSED,
+        BFD_ECHOES,
     ];
 }
 
@@ -261,6 +298,34 @@ counters! {
     /// Neighbor Solicitation for an owned VIP that could not be rewritten (the frame could not be
     /// resized to the advertisement's length): passed, the owner's stack answers it.
     NDP_PASS_RESIZE => "ndp_pass_resize", NDP_PASSED, "resize";
+    /// Valid BFD Control packet of a configured neighbor: its arrival time recorded in
+    /// `HAVIP_BFD_RX`, passed to the agent's socket.
+    BFD_ACCEPTED => "bfd_accepted", BFD_ACCEPTED, "";
+    /// BFD Control packet from an address that is no configured neighbor: passed.
+    BFD_PASS_UNKNOWN_PEER => "bfd_pass_unknown_peer", BFD_PASSED, "unknown_peer";
+    /// BFD Control dropped: TTL below the session's minimum (RFC 5881 5).
+    BFD_DROP_TTL => "bfd_drop_ttl", BFD_DROPPED, "ttl";
+    /// BFD Control dropped: IP, UDP or BFD length inconsistent, or shorter than 24 bytes
+    /// (RFC 5880 6.8.6).
+    BFD_DROP_LENGTH => "bfd_drop_length", BFD_DROPPED, "length";
+    /// BFD Control dropped: version is not 1 (RFC 5880 6.8.6).
+    BFD_DROP_VERSION => "bfd_drop_version", BFD_DROPPED, "version";
+    /// BFD Control dropped: Detect Mult 0, the M bit set, or My Discriminator 0 (RFC 5880
+    /// 6.8.6).
+    BFD_DROP_FIELDS => "bfd_drop_fields", BFD_DROPPED, "fields";
+    /// BFD Control dropped: Your Discriminator is not the session's, or is 0 while the sender
+    /// is neither Down nor `AdminDown` (RFC 5880 6.8.6).
+    BFD_DROP_DISCRIMINATOR => "bfd_drop_discriminator", BFD_DROPPED, "discriminator";
+    /// BFD Control dropped: the A bit is set and no session uses authentication (RFC 5880
+    /// 6.8.6).
+    BFD_DROP_AUTH => "bfd_drop_auth", BFD_DROPPED, "auth";
+    /// BFD Control of a configured neighbor dropped: an IPv4 fragment.
+    BFD_DROP_IP_HEADER => "bfd_drop_ip_header", BFD_DROPPED, "ip_header";
+    /// BFD Echo of a configured neighbor with echo, addressed to itself: reflected with `XDP_TX`.
+    BFD_ECHO_REFLECTED => "bfd_echo_reflected", BFD_ECHOES, "";
+    /// BFD Echo that is not ours to reflect (unknown source, echo off, or another destination):
+    /// passed.
+    BFD_PASS_ECHO_NOT_OURS => "bfd_pass_echo_not_ours", BFD_PASSED, "echo_not_ours";
 }
 
 /// The series of `family`: `(counter index, label value)`, in counter order.

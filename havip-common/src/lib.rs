@@ -58,6 +58,13 @@ pub mod map_names {
     /// [`crate::Vip6Key`] -> [`crate::VipEntry`]: the IPv6 VIPs, whose Neighbor Solicitations the
     /// program answers (sized and slotted with [`VIPS`]: one counter slot space for both).
     pub const VIPS6: &str = "HAVIP_VIPS6";
+    /// [`crate::BfdPeerKey`] -> [`crate::BfdPeer`], written by the agent: the BFD sessions'
+    /// neighbors, whose Control packets the program validates and whose Echo packets it
+    /// reflects.
+    pub const BFD_PEERS: &str = "HAVIP_BFD_PEERS";
+    /// [`crate::BfdPeerKey`] -> [`crate::BfdRx`], written by the kernel only: when the last valid
+    /// Control packet of each neighbor arrived.
+    pub const BFD_RX: &str = "HAVIP_BFD_RX";
 }
 
 /// The XDP program's name in the object file.
@@ -108,6 +115,9 @@ pub mod capacity {
     pub const MAX_ALLOWED_PEERS: u32 = 65_536;
     /// Most peer records kept (LRU; 36 bytes of key and value each).
     pub const MAX_PEERS: u32 = 65_536;
+    /// BFD neighbors ([`crate::map_names::BFD_PEERS`] and [`crate::map_names::BFD_RX`]): a fixed
+    /// size, not resized with the configuration (`check-config` refuses more `[bfd.NAME]`).
+    pub const BFD_PEERS: u32 = 256;
 }
 
 pub mod counter;
@@ -398,7 +408,8 @@ pub const IPPROTO_VRRP: u8 = 112;
 /// 3: IPv6 instances: 16-byte [`Addr`]s in [`VridState`], [`Fence`], [`PeerKey`],
 /// [`AdvertEvent`] and [`AgentRecord`]; the family in [`VridKey`], [`VridState`] and
 /// [`VipEntry`]; [`vrid_flags::AUTH_HMAC`] and the trailer in [`AdvertEvent::vrrp`]
-/// ([`MAX_ADVERT_LEN`]).
+/// ([`MAX_ADVERT_LEN`]); the BFD tables ([`map_names::BFD_PEERS`], [`map_names::BFD_RX`]) and
+/// the BFD counters.
 pub const ABI_VERSION: u32 = 3;
 
 /// Key of the header record in [`map_names::AGENT`]: interface 0 and VRID 0 name no instance.
@@ -447,6 +458,53 @@ pub struct AgentRecord {
 }
 const _: () = assert!(size_of::<AgentRecord>() == 40);
 
+/// Key of the BFD tables: one neighbor (RFC 5881 single hop, so one address names it).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct BfdPeerKey {
+    /// The neighbor's IPv4 address, network order (the source of its packets).
+    pub addr: [u8; 4],
+}
+const _: () = assert!(size_of::<BfdPeerKey>() == 4);
+
+/// Bits of [`BfdPeer::flags`].
+pub mod bfd_flags {
+    /// Reflect this neighbor's Echo packets (RFC 5880 6.4, RFC 5881 4: UDP 3785) with
+    /// `XDP_TX`.
+    pub const ECHO: u8 = 1 << 0;
+}
+
+/// One BFD session as the kernel checks its Control packets (agent-written, one whole-value
+/// write per change).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct BfdPeer {
+    /// `bfd.LocalDiscr` of the session: a packet whose Your Discriminator is neither 0 nor this
+    /// value is for no session of ours (RFC 5880 6.8.6).
+    pub local_discr: u32,
+    /// Lowest IPv4 TTL accepted: 255 (RFC 5881 5, GTSM) less keepalived's `max_hops`; 0 turns
+    /// the check off.
+    pub min_ttl: u8,
+    /// [`bfd_flags`] bits.
+    pub flags: u8,
+    /// Explicit padding.
+    pub pad: [u8; 2],
+}
+const _: () = assert!(size_of::<BfdPeer>() == 8);
+
+/// The last valid Control packet of one neighbor (kernel-written).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct BfdRx {
+    /// `CLOCK_MONOTONIC` ns (`bpf_ktime_get_ns`) at which the program saw it.
+    pub last_rx_ns: u64,
+    /// Valid Control packets seen from this neighbor.
+    pub packets: u64,
+    /// Echo packets of this neighbor reflected.
+    pub echoes: u64,
+}
+const _: () = assert!(size_of::<BfdRx>() == 24);
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: every type below is `#[repr(C)]`, made only of integers and byte arrays, with all
@@ -462,6 +520,9 @@ mod pod {
     unsafe impl aya::Pod for super::VipCounters {}
     unsafe impl aya::Pod for super::AdvertEvent {}
     unsafe impl aya::Pod for super::AgentRecord {}
+    unsafe impl aya::Pod for super::BfdPeerKey {}
+    unsafe impl aya::Pod for super::BfdPeer {}
+    unsafe impl aya::Pod for super::BfdRx {}
 }
 
 #[cfg(test)]

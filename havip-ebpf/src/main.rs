@@ -12,7 +12,9 @@
 //!    7.1) with `havip_common::rule`, the same functions the agent's state machine calls, recorded
 //!    in the peer table and delivered to the agent through the ring buffer; an advert that must end
 //!    this node's ownership fences the grant in the same invocation (fast switch).
-//! 3. Neighbor Solicitations for an IPv6 VIP are answered (or dropped) under the same rule as ARP,
+//! 3. BFD Control packets of the agent's sessions are validated and timestamped, and their
+//!    neighbors' Echo packets reflected, in `bfd.rs` (dispatched first on the IPv4 path).
+//! 4. Neighbor Solicitations for an IPv6 VIP are answered (or dropped) under the same rule as ARP,
 //!    in `ndp.rs`; IPv6 VRRP adverts are handled as in 2. (`vrrp6.rs`); other IPv6 passes.
 //!
 //! The ABI (maps, counters, flags) lives in `havip-common`. Every path increments one counter.
@@ -49,6 +51,7 @@
 )]
 
 mod arp;
+mod bfd;
 mod csum;
 mod frame;
 mod maps;
@@ -159,7 +162,7 @@ fn try_havip<C: Frame>(ctx: &C, tag_stripped: bool) -> Result<Verdict, ()> {
     }
     match ether_type {
         ETH_P_ARP => Ok(arp::handle(ctx)),
-        ETH_P_IP => Ok(vrrp::handle(ctx)),
+        ETH_P_IP => Ok(bfd::handle(ctx).unwrap_or_else(|| vrrp::handle(ctx))),
         ETH_P_IPV6 => Ok(ndp::handle(ctx)),
         ETH_P_8021Q | ETH_P_8021AD => Ok(vlan(ctx)),
         _ => {

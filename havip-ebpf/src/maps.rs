@@ -6,8 +6,8 @@ use aya_ebpf::{
     maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
 };
 use havip_common::{
-    Addr, AdvertEvent, AgentRecord, Fence, PeerKey, PeerRecord, Vip6Key, VipCounters, VipEntry,
-    VipKey, VridKey, VridState, capacity,
+    Addr, AdvertEvent, AgentRecord, BfdPeer, BfdPeerKey, BfdRx, Fence, PeerKey, PeerRecord,
+    Vip6Key, VipCounters, VipEntry, VipKey, VridKey, VridState, capacity,
 };
 
 #[map(name = "HAVIP_VIPS")]
@@ -16,6 +16,16 @@ pub(crate) static VIPS: HashMap<VipKey, VipEntry> = HashMap::with_max_entries(ca
 /// The IPv6 VIPs (Neighbor Solicitations answered by `ndp.rs`), sized like [`VIPS`].
 #[map(name = "HAVIP_VIPS6")]
 pub(crate) static VIPS6: HashMap<Vip6Key, VipEntry> = HashMap::with_max_entries(capacity::VIPS, 0);
+
+/// The BFD sessions' neighbors (agent-written; `bfd.rs`).
+#[map(name = "HAVIP_BFD_PEERS")]
+pub(crate) static BFD_PEERS: HashMap<BfdPeerKey, BfdPeer> =
+    HashMap::with_max_entries(capacity::BFD_PEERS, 0);
+
+/// When each neighbor's last valid Control packet arrived (kernel-written; `bfd.rs`).
+#[map(name = "HAVIP_BFD_RX")]
+pub(crate) static BFD_RX: HashMap<BfdPeerKey, BfdRx> =
+    HashMap::with_max_entries(capacity::BFD_PEERS, 0);
 
 #[map(name = "HAVIP_VRIDS")]
 pub(crate) static VRIDS: HashMap<VridKey, VridState> =

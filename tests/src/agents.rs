@@ -332,6 +332,18 @@ pub fn spawn_havip_file(
     spawn_havip_with(node, dir, label, file, text, &[], &[])
 }
 
+/// [`spawn_havip_file`] with `env` added to the agent's environment.
+pub fn spawn_havip_file_env(
+    node: &Node,
+    dir: &Workdir,
+    label: &str,
+    file: &str,
+    text: &str,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Proc> {
+    spawn_havip_with(node, dir, label, file, text, &[], env)
+}
+
 /// The one way agents are started: `text` written to `file`, `run` with `args` appended, `env`
 /// added to the environment.
 fn spawn_havip_with(

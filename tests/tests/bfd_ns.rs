@@ -154,6 +154,13 @@ fn bfd_havip_pair_takes_over_far_below_vrrp_detection_on_a_link_cut() {
         "1 ms x 3 negotiated after the poll sequence: {:?}",
         sessions(&lab, "b")
     );
+    cut_a_and_expect_a_bfd_takeover_by_b(&lab, &b);
+    drop(a);
+}
+
+/// Cuts a's link, probes the VIP until b answers (never both), and asserts that b answered
+/// well within VRRP's own detection time, because its BFD session to a went down.
+fn cut_a_and_expect_a_bfd_takeover_by_b(lab: &PairLab, b: &Proc) {
     let (mac_a, mac_b) = (lab.mac(NODE_A), lab.mac(NODE_B));
     lab.lan.cut(NODE_A).expect("cut");
     let cut = Instant::now();
@@ -190,7 +197,6 @@ fn bfd_havip_pair_takes_over_far_below_vrrp_detection_on_a_link_cut() {
         "the takeover is BFD's, not the timer's:\n{}",
         b.log_text()
     );
-    drop(a);
 }
 
 /// Sends `payload` from node `from` to a's BFD port with IPv4 TTL `ttl`.
@@ -444,6 +450,120 @@ fn bfd_interop_with_keepalived_and_its_track_bfd_conf_runs_unchanged() {
     assert!(
         fault.is_some(),
         "track_bfd weight 0 -> FAULT:\n{}",
+        a.log_text()
+    );
+}
+
+#[test]
+fn bfd_backup_takes_over_when_its_session_to_frr_on_the_master_goes_down() {
+    if !require_root("bfd_backup_takes_over_when_its_session_to_frr_on_the_master_goes_down") {
+        return;
+    }
+    let lab = PairLab::new("a", "b").expect("lab");
+    // The master's BFD is FRR's bfdd (the routers' usual setup); havip on a runs VRRP only, so
+    // bfdd has UDP 3784 in a's namespace to itself.
+    let _frr_a = spawn_bfdd(&lab, NODE_A, "a", &frr_peer(B, A, false));
+    let a_toml = InstanceSpec::new(V2_1S, 150, A, &[B]).to_toml();
+    let a = spawn_havip_toml(&lab.lan.nodes[NODE_A], &lab.dir, "a", &a_toml).expect("a");
+    let b_toml = format!(
+        "{}master_down_on_bfd = true\n{}",
+        InstanceSpec::new(V2_1S, 100, B, &[A]).to_toml(),
+        bfd_toml("to_a", A, 10, 3, ""),
+    );
+    let b = spawn_havip_toml(&lab.lan.nodes[NODE_B], &lab.dir, "b", &b_toml).expect("b");
+    assert!(
+        lab.settles_on(VIP, lab.mac(NODE_A), Duration::from_secs(10)),
+        "a (150) owns the VIP:\n{}",
+        a.log_text()
+    );
+    let s = wait_session(&lab, "b", "to_a", UP_LIMIT, |s| {
+        is_up(s) && s["detection_time_us"] == 30_000
+    });
+    assert!(
+        s.is_some(),
+        "b's session to FRR up at 10 ms x 3: {:?}\n{}",
+        sessions(&lab, "b"),
+        b.log_text()
+    );
+    cut_a_and_expect_a_bfd_takeover_by_b(&lab, &b);
+    drop(a);
+}
+
+#[test]
+fn bfd_reload_adds_removes_and_retunes_sessions_in_place() {
+    if !require_root("bfd_reload_adds_removes_and_retunes_sessions_in_place") {
+        return;
+    }
+    let lab = PairLab::new("a", "b").expect("lab");
+    let (mut a, b) = havip_pair(&lab, 10);
+    let _frr_c = spawn_bfdd(&lab, 0, "c", &frr_peer(A, C, true));
+    let before = wait_session(&lab, "a", "to_b", UP_LIMIT, is_up).expect("to_b up");
+    let changes = |p: &Proc, name: &str| {
+        p.log_text()
+            .lines()
+            .filter(|l| l.contains("BFD session state changed") && l.contains(name))
+            .count()
+    };
+    let (a_changes, b_changes) = (changes(&a, "to_b"), changes(&b, "to_a"));
+    let a_moves = transitions(&a.log_text()).len();
+    // SIGHUP with to_b retuned (10 -> 20 ms) and a new session to_c (FRR, passive on c).
+    let retuned = a_toml(10).replace(
+        &bfd_toml("to_b", B, 10, 3, ""),
+        &format!(
+            "{}{}",
+            bfd_toml("to_b", B, 20, 3, ""),
+            bfd_toml("to_c", C, 10, 3, "")
+        ),
+    );
+    assert_ne!(retuned, a_toml(10));
+    lab.dir.write("a.toml", &retuned).expect("write");
+    a.signal(libc::SIGHUP);
+    let s = wait_session(&lab, "a", "to_b", UP_LIMIT, |s| {
+        is_up(s) && s["tx_interval_us"] == 20_000
+    });
+    assert!(
+        s.is_some(),
+        "to_b retuned by a poll sequence: {:?}\n{}",
+        sessions(&lab, "a"),
+        a.log_text()
+    );
+    assert_eq!(
+        s.map(|s| s["discriminators"][0].clone()),
+        Some(before["discriminators"][0].clone()),
+        "the same session, not a new one"
+    );
+    assert!(
+        wait_session(&lab, "a", "to_c", UP_LIMIT, is_up).is_some(),
+        "to_c added and up: {:?}\n{}",
+        sessions(&lab, "a"),
+        a.log_text()
+    );
+    assert_eq!(
+        (changes(&a, "to_b"), changes(&b, "to_a")),
+        (a_changes, b_changes),
+        "to_b never left Up on either side:\n{}",
+        a.log_text()
+    );
+    // SIGHUP back to the first file: to_c is removed, to_b retuned back, the agent runs on.
+    lab.dir.write("a.toml", &a_toml(10)).expect("write");
+    a.signal(libc::SIGHUP);
+    let gone = wait_for(Duration::from_secs(5), Duration::from_millis(50), || {
+        let s = sessions(&lab, "a");
+        (s.len() == 1 && s[0]["name"] == "to_b").then_some(())
+    });
+    assert!(gone.is_some(), "to_c removed: {:?}", sessions(&lab, "a"));
+    assert!(
+        wait_session(&lab, "a", "to_b", UP_LIMIT, |s| {
+            is_up(s) && s["tx_interval_us"] == 10_000
+        })
+        .is_some()
+    );
+    assert_eq!(changes(&a, "to_b"), a_changes, "{}", a.log_text());
+    assert!(a.alive());
+    assert_eq!(
+        transitions(&a.log_text()).len(),
+        a_moves,
+        "a did not move through the reloads:\n{}",
         a.log_text()
     );
 }

@@ -1403,3 +1403,246 @@ fn tc_and_xdp_entry_points_agree() {
     let b = planes[1].vip_counters(LO, VIP).expect("read");
     assert_eq!(a, b, "per-VIP counters");
 }
+
+/// The BFD session the kernel is told about in the BFD cases: [`PEER`] with discriminator
+/// [`BFD_DISCR`], RFC 5881's TTL 255, echo on.
+const BFD_DISCR: u32 = 7;
+
+fn bfd_setup() -> (Dataplane, havip_agent::dataplane::BfdTable) {
+    let dp = setup(3, None);
+    let mut table = dp.bfd_table().expect("BFD table");
+    table
+        .set_all(&[havip_agent::dataplane::BfdNeighbor {
+            addr: PEER,
+            local_discr: BFD_DISCR,
+            max_hops: 0,
+            echo: true,
+        }])
+        .expect("write the BFD neighbor");
+    (dp, table)
+}
+
+/// A BFD Control packet (RFC 5880 4.1), written out byte by byte: version 1, state `state`
+/// (0..=3), Detect Mult 3, My Discriminator 99, `your` Your Discriminator, 10 ms timers.
+fn bfd_control(state: u8, your: u32) -> Vec<u8> {
+    let mut p = vec![0x20, state << 6, 3, 24];
+    p.extend_from_slice(&99u32.to_be_bytes());
+    p.extend_from_slice(&your.to_be_bytes());
+    for _ in 0..2 {
+        p.extend_from_slice(&10_000u32.to_be_bytes());
+    }
+    p.extend_from_slice(&0u32.to_be_bytes());
+    p
+}
+
+/// Ethernet + IPv4 + UDP (source port 49152, checksum 0) around `payload`.
+fn udp_frame(src: Ipv4Addr, dst: Ipv4Addr, ttl: u8, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let mut udp = Vec::new();
+    udp.extend_from_slice(&49_152u16.to_be_bytes());
+    udp.extend_from_slice(&dport.to_be_bytes());
+    let len = u16::try_from(8 + payload.len()).expect("short");
+    udp.extend_from_slice(&len.to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(payload);
+    frames::ipv4(src, dst, 17, ttl, &udp)
+}
+
+/// BFD Control frames from the neighbor that RFC 5880 6.8.6 / RFC 5881 5 discard, each with
+/// the counter of its drop.
+fn invalid_bfd_frames() -> Vec<(&'static str, Vec<u8>, u32)> {
+    let with = |f: &dyn Fn(&mut Vec<u8>)| {
+        let mut p = bfd_control(3, BFD_DISCR);
+        f(&mut p);
+        p
+    };
+    vec![
+        (
+            "TTL 254",
+            udp_frame(PEER, OURS, 254, 3784, &bfd_control(3, BFD_DISCR)),
+            counter::BFD_DROP_TTL,
+        ),
+        (
+            "version 2",
+            udp_frame(PEER, OURS, 255, 3784, &with(&|p| p[0] = 0x40)),
+            counter::BFD_DROP_VERSION,
+        ),
+        (
+            "short: 20 bytes",
+            udp_frame(PEER, OURS, 255, 3784, &bfd_control(3, BFD_DISCR)[..20]),
+            counter::BFD_DROP_LENGTH,
+        ),
+        (
+            "Length field below 24",
+            udp_frame(PEER, OURS, 255, 3784, &with(&|p| p[3] = 23)),
+            counter::BFD_DROP_LENGTH,
+        ),
+        (
+            "Length field past the payload",
+            udp_frame(PEER, OURS, 255, 3784, &with(&|p| p[3] = 28)),
+            counter::BFD_DROP_LENGTH,
+        ),
+        (
+            "Detect Mult 0",
+            udp_frame(PEER, OURS, 255, 3784, &with(&|p| p[2] = 0)),
+            counter::BFD_DROP_FIELDS,
+        ),
+        (
+            "M bit",
+            udp_frame(PEER, OURS, 255, 3784, &with(&|p| p[1] |= 0x01)),
+            counter::BFD_DROP_FIELDS,
+        ),
+        (
+            "My Discriminator 0",
+            udp_frame(PEER, OURS, 255, 3784, &with(&|p| p[4..8].fill(0))),
+            counter::BFD_DROP_FIELDS,
+        ),
+        (
+            "another session's discriminator",
+            udp_frame(PEER, OURS, 255, 3784, &bfd_control(3, 1234)),
+            counter::BFD_DROP_DISCRIMINATOR,
+        ),
+        (
+            "Up without Your Discriminator",
+            udp_frame(PEER, OURS, 255, 3784, &bfd_control(3, 0)),
+            counter::BFD_DROP_DISCRIMINATOR,
+        ),
+        (
+            "A bit",
+            udp_frame(
+                PEER,
+                OURS,
+                255,
+                3784,
+                &with(&|p| {
+                    p[1] |= 0x04;
+                    p[3] = 26;
+                    p.extend_from_slice(&[1, 2]);
+                }),
+            ),
+            counter::BFD_DROP_AUTH,
+        ),
+        (
+            "first fragment",
+            {
+                let mut f = udp_frame(PEER, OURS, 255, 3784, &bfd_control(3, BFD_DISCR));
+                f[20] = 0x20;
+                frames::fix_ip_checksum(&mut f);
+                f
+            },
+            counter::BFD_DROP_IP_HEADER,
+        ),
+    ]
+}
+
+#[test]
+fn bfd_control_packets_of_a_neighbor_are_timestamped_or_dropped_by_reason() {
+    if !require_root("bfd_control_packets_of_a_neighbor_are_timestamped_or_dropped_by_reason") {
+        return;
+    }
+    let (mut dp, table) = bfd_setup();
+    assert_eq!(
+        table.received(PEER),
+        None,
+        "no record before the first packet"
+    );
+
+    // Valid: passed untouched to the socket, counted, and its arrival recorded.
+    let t0 = havip_agent::clock::monotonic_ns();
+    for (state, your, case) in [(3, BFD_DISCR, "up"), (1, 0, "down, discriminator unknown")] {
+        let valid = udp_frame(PEER, OURS, 255, 3784, &bfd_control(state, your));
+        let o = run(&mut dp, &valid);
+        assert_untouched(&o, &valid, XDP_PASS, counter::BFD_ACCEPTED, case);
+    }
+    let rx = table.received(PEER).expect("recorded");
+    assert_eq!(rx.packets, 2);
+    assert!(
+        rx.last_rx_ns >= t0 && rx.last_rx_ns <= havip_agent::clock::monotonic_ns(),
+        "the kernel's time is the agent's CLOCK_MONOTONIC"
+    );
+
+    // Invalid ones from the neighbor: dropped, counted by reason, and not recorded.
+    let cases = invalid_bfd_frames();
+    for (case, frame, reason) in cases {
+        let o = run(&mut dp, &frame);
+        assert_untouched(&o, &frame, XDP_DROP, reason, case);
+    }
+    assert_eq!(table.received(PEER).map(|r| r.packets), Some(2));
+
+    // Not a neighbor: passed untouched, whatever it holds.
+    let stranger = Ipv4Addr::new(192, 0, 2, 99);
+    for ttl in [255, 1] {
+        let f = udp_frame(stranger, OURS, ttl, 3784, &bfd_control(3, 1234));
+        let o = run(&mut dp, &f);
+        assert_untouched(&o, &f, XDP_PASS, counter::BFD_PASS_UNKNOWN_PEER, "stranger");
+    }
+    assert_eq!(table.received(stranger), None);
+    // Other UDP of the neighbor is no BFD business.
+    let dns = udp_frame(PEER, OURS, 64, 53, &[0; 12]);
+    let o = run(&mut dp, &dns);
+    assert_untouched(&o, &dns, XDP_PASS, counter::PASS_IPV4, "UDP 53");
+}
+
+#[test]
+fn bfd_neighbors_removed_from_the_table_pass_again() {
+    if !require_root("bfd_neighbors_removed_from_the_table_pass_again") {
+        return;
+    }
+    let (mut dp, mut table) = bfd_setup();
+    table.set_all(&[]).expect("clear");
+    let f = udp_frame(PEER, OURS, 254, 3784, &bfd_control(3, BFD_DISCR));
+    let o = run(&mut dp, &f);
+    assert_untouched(&o, &f, XDP_PASS, counter::BFD_PASS_UNKNOWN_PEER, "removed");
+}
+
+#[test]
+fn bfd_echo_of_a_neighbor_is_reflected_with_only_the_macs_swapped() {
+    if !require_root("bfd_echo_of_a_neighbor_is_reflected_with_only_the_macs_swapped") {
+        return;
+    }
+    let (mut dp, table) = bfd_setup();
+    // RFC 5881 4: the neighbor sends its Echo to itself, through us; the payload is its own.
+    let payload = [0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1];
+    let mut echo = udp_frame(PEER, PEER, 255, 3785, &payload);
+    echo[0..6].copy_from_slice(&VIP_MAC);
+    let o = run(&mut dp, &echo);
+    assert_eq!(o.verdict, XDP_TX);
+    assert_eq!(o.counters, vec![(counter::BFD_ECHO_REFLECTED as usize, 1)]);
+    let mut expected = echo.clone();
+    expected[0..6].copy_from_slice(&CLIENT_MAC);
+    expected[6..12].copy_from_slice(&VIP_MAC);
+    assert_eq!(o.bytes, expected, "MACs swapped, every other byte as sent");
+
+    // Not ours to reflect: passed untouched.
+    let stranger = Ipv4Addr::new(192, 0, 2, 99);
+    for (case, f) in [
+        (
+            "stranger",
+            udp_frame(stranger, stranger, 255, 3785, &payload),
+        ),
+        (
+            "to us, not to itself",
+            udp_frame(PEER, OURS, 255, 3785, &payload),
+        ),
+    ] {
+        let o = run(&mut dp, &f);
+        assert_untouched(&o, &f, XDP_PASS, counter::BFD_PASS_ECHO_NOT_OURS, case);
+    }
+    // Echo off for the neighbor: passed.
+    let mut table = table;
+    table
+        .set_all(&[havip_agent::dataplane::BfdNeighbor {
+            addr: PEER,
+            local_discr: BFD_DISCR,
+            max_hops: 0,
+            echo: false,
+        }])
+        .expect("echo off");
+    let o = run(&mut dp, &echo);
+    assert_untouched(
+        &o,
+        &echo,
+        XDP_PASS,
+        counter::BFD_PASS_ECHO_NOT_OURS,
+        "echo off",
+    );
+}

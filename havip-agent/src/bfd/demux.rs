@@ -175,6 +175,39 @@ impl Sessions {
         out
     }
 
+    /// Removes session `index` (nothing if there is none); the others' indices above it move
+    /// down by one.
+    pub fn remove(&mut self, index: usize) -> Option<Peer> {
+        (index < self.peers.len()).then(|| self.peers.remove(index))
+    }
+
+    /// Changes the timers of session `index` (see [`Session::retune`]).
+    pub fn retune(&mut self, index: usize, now: Instant, params: &SessionParams) -> Vec<Output> {
+        self.peers
+            .get_mut(index)
+            .map(|p| p.session.retune(now, params))
+            .unwrap_or_default()
+    }
+
+    /// Starts session `index` alone (one added to running sessions).
+    pub fn start_one(&mut self, index: usize, now: Instant) {
+        if let Some(p) = self.peers.get_mut(index) {
+            p.session.start(now);
+        }
+    }
+
+    /// The sessions whose detection timer has expired at `now`: `(index, neighbor)`, for the
+    /// transport to look for kernel receive timestamps ([`Input::Heard`]) before
+    /// [`Self::on_timer`] declares them Down.
+    pub fn expiring(&self, now: Instant) -> Vec<(usize, Ipv4Addr)> {
+        self.peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.session.detect_at().is_some_and(|at| at <= now))
+            .map(|(i, p)| (i, p.neighbor))
+            .collect()
+    }
+
     /// Runs `input` on session `index` (nothing if there is none).
     pub fn handle(&mut self, index: usize, now: Instant, input: Input) -> Vec<Output> {
         self.peers
@@ -292,6 +325,7 @@ mod tests {
             idle_tx: Duration::from_secs(1),
             detect_mult: 3,
             passive: false,
+            min_echo_rx: Duration::ZERO,
             seed: 1,
         };
         assert_eq!(s.add("b".into(), PEER, 0, params.clone()), 0);

@@ -33,6 +33,10 @@ pub struct SessionParams {
     pub detect_mult: u8,
     /// Passive role (RFC 5880 6.1): send nothing until the remote's discriminator is known.
     pub passive: bool,
+    /// `Required Min Echo RX Interval` advertised (RFC 5880 4.1): 0 tells the remote not to
+    /// send Echo packets (RFC 5880 6.4); nonzero, that this system loops them back (the XDP
+    /// program does).
+    pub min_echo_rx: Duration,
     /// Seed of the jitter generator (any value).
     pub seed: u32,
 }
@@ -48,6 +52,12 @@ pub enum Input {
     AdminDown,
     /// Leave `AdminDown` for Down.
     AdminUp,
+    /// The kernel saw a valid Control packet of this session's remote at this time (its XDP
+    /// receive timestamp), which the session has not processed yet: the packet waits in the
+    /// socket of a thread that ran late. RFC 5880 6.8.4 counts the detection time from the
+    /// packet's reception, so the deadline moves to that time plus the detection time; the
+    /// packet itself still arrives as [`Input::Received`].
+    Heard(Instant),
 }
 
 /// An output of [`Session::handle`], to be carried out in order.
@@ -199,8 +209,49 @@ impl Session {
                     self.next_tx = Some(now);
                 }
             }
+            Input::Heard(at) => {
+                // Only a running detection timer moves, and only later: a timestamp of a
+                // packet already processed (or older) changes nothing.
+                if let (Some(deadline), Some(d)) = (self.detect_at, self.detection_time()) {
+                    self.detect_at = Some(deadline.max(at.saturating_add(d)));
+                }
+            }
         }
         out
+    }
+
+    /// Changes the timers and Detect Mult of a running session (a reload), keeping its
+    /// discriminators and state. RFC 5880 6.8.3: while Up, the change is announced with a Poll
+    /// Sequence (sent at once); sending faster or expecting packets slower applies now, the
+    /// opposite changes when the Final comes (as when the session comes Up). The local
+    /// discriminator, the role and the jitter seed of `params` are not taken; the Echo interval
+    /// is, and goes out with the next packet.
+    pub fn retune(&mut self, now: Instant, params: &SessionParams) -> Vec<Output> {
+        self.params.min_tx = params.min_tx;
+        self.params.min_rx = params.min_rx;
+        self.params.idle_tx = params.idle_tx;
+        self.params.detect_mult = params.detect_mult;
+        self.params.min_echo_rx = params.min_echo_rx;
+        let mut out = Vec::new();
+        if self.state == State::Up {
+            self.polling = true;
+            self.tx_in_force = self.tx_in_force.min(self.params.min_tx);
+            self.rx_in_force = self.rx_in_force.max(self.params.min_rx);
+            if self.may_transmit() {
+                out.push(Output::Send(self.packet(false)));
+                self.next_tx = Some(now.saturating_add(self.jittered()));
+            }
+        } else {
+            // Not Up: nothing is agreed yet, so the idle rate applies at once.
+            self.tx_in_force = self.params.idle_tx;
+            self.rx_in_force = self.params.min_rx;
+        }
+        out
+    }
+
+    /// When the detection timer expires (`None` while it does not run).
+    pub fn detect_at(&self) -> Option<Instant> {
+        self.detect_at
     }
 
     fn on_packet(&mut self, now: Instant, p: &ControlRepr, out: &mut Vec<Output>) {
@@ -330,7 +381,7 @@ impl Session {
             your_discr: self.remote_discr,
             desired_min_tx: self.advertised_tx(),
             required_min_rx: self.params.min_rx,
-            required_min_echo_rx: Duration::ZERO,
+            required_min_echo_rx: self.params.min_echo_rx,
             auth: None,
         }
     }

@@ -17,6 +17,9 @@ pub struct Stats {
     received: [AtomicU64; OUTCOMES.len()],
     sent: AtomicU64,
     send_errors: AtomicU64,
+    /// Detection deadlines that had passed when the thread ran, moved by a kernel receive
+    /// timestamp instead of taking the session Down.
+    kernel_extended: AtomicU64,
     /// (session, new state, diagnostic) -> count.
     changes: Mutex<BTreeMap<(String, &'static str, &'static str), u64>>,
 }
@@ -29,6 +32,11 @@ impl Stats {
             v.resize(index + 1, snapshot.clone());
         }
         v[index] = snapshot;
+    }
+
+    /// Replaces every session's view (after sessions were added or removed).
+    pub fn set_sessions(&self, snapshots: Vec<Snapshot>) {
+        *self.sessions.lock().unwrap_or_else(PoisonError::into_inner) = snapshots;
     }
 
     /// Every session's latest view.
@@ -49,6 +57,17 @@ impl Stats {
     /// Counts one packet sent, or one that could not be.
     pub fn sent(&self, ok: bool) {
         if ok { &self.sent } else { &self.send_errors }.fetch_add(1, Relaxed);
+    }
+
+    /// Counts a detection deadline that a kernel receive timestamp moved past `now`.
+    pub fn kernel_extended(&self) {
+        self.kernel_extended.fetch_add(1, Relaxed);
+    }
+
+    /// Deadlines moved by kernel receive timestamps (each one a Down the thread's own delay
+    /// would have caused).
+    pub fn kernel_extended_count(&self) -> u64 {
+        self.kernel_extended.load(Relaxed)
     }
 
     /// Counts a state change of `session`.

@@ -69,6 +69,17 @@ pub struct BfdInstance {
     /// keepalived `weight N reverse`. Default false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reverse: bool,
+    /// havip extension (TOML only): Required Min Echo RX Interval (RFC 5880 4.1, 6.4), the
+    /// rate at which the neighbor may send Echo packets that the XDP program reflects. Default
+    /// 0: no Echo. Set it only where the XDP program runs on the interface that leads to the
+    /// neighbor: without it an Echo is not looped back, and the neighbor's Echo function
+    /// fails.
+    #[serde(
+        default,
+        with = "serde_duration",
+        skip_serializing_if = "Duration::is_zero"
+    )]
+    pub echo_rx: Duration,
 }
 
 impl BfdInstance {
@@ -86,6 +97,7 @@ impl BfdInstance {
             max_hops: 0,
             weight: 0,
             reverse: false,
+            echo_rx: Duration::ZERO,
         }
     }
 }
@@ -136,6 +148,7 @@ pub(super) fn validate(config: &super::Config) -> Vec<ValidationError> {
             ("min_rx", b.min_rx, true),
             ("min_tx", b.min_tx, false),
             ("idle_tx", b.idle_tx, false),
+            ("echo_rx", b.echo_rx, true),
         ] {
             if d > MAX_BFD_INTERVAL || (!zero_ok && d.is_zero()) {
                 push(
@@ -189,6 +202,37 @@ pub(super) fn validate(config: &super::Config) -> Vec<ValidationError> {
                  neighbor_ip is the master's address, or unicast_peers (which get one each)"
                     .to_owned(),
             );
+        }
+    }
+    errors.extend(validate_groups_and_size(config));
+    errors
+}
+
+/// The sync groups' `track_bfds`, and the number of sessions the kernel's tables hold.
+fn validate_groups_and_size(config: &super::Config) -> Vec<ValidationError> {
+    let mut errors = Vec::new();
+    let mut push =
+        |path: FieldPath, message: String| errors.push(ValidationError { path, message });
+    // The XDP program's BFD tables have a fixed size (automatic sessions beyond it run on the
+    // socket alone, with a warning).
+    let most = havip_common::capacity::BFD_PEERS as usize;
+    if config.bfd.len() > most {
+        push(
+            FieldPath::root().key("bfd"),
+            format!(
+                "{} BFD sessions configured; at most {most} are supported",
+                config.bfd.len()
+            ),
+        );
+    }
+    for (i, group) in config.sync_groups.iter().enumerate() {
+        for (j, t) in group.track_bfds.iter().enumerate() {
+            if !config.bfd.contains_key(&t.name) {
+                push(
+                    FieldPath::sync_group(i).key("track_bfds").index(j),
+                    format!("track_bfd `{}` names no bfd instance", t.name),
+                );
+            }
         }
     }
     errors

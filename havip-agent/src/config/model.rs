@@ -556,6 +556,11 @@ pub struct SyncGroup {
     /// Scripts tracked for all members.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub track_scripts: Vec<TrackScript>,
+    /// BFD sessions (`[bfd.NAME]`) tracked for all members (keepalived `track_bfd` in a
+    /// `vrrp_sync_group`): as in keepalived, a weight is ignored and a session that is not Up
+    /// puts every member in FAULT.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub track_bfds: Vec<TrackScript>,
     /// Run when the group becomes MASTER.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify_master: Option<Command>,

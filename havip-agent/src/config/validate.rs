@@ -752,6 +752,7 @@ mod tests {
                 instances: vec!["VI_1".into(), "VI_9".into()],
                 track_interfaces: vec![],
                 track_scripts: vec![],
+                track_bfds: Vec::new(),
                 notify_master: None,
                 notify_backup: None,
                 notify_fault: None,

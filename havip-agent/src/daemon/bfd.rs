@@ -13,6 +13,15 @@
 //! Sockets (RFC 5881 4, 5): one receiving socket on UDP 3784 that asks for each packet's TTL
 //! (`IP_RECVTTL`) so that the GTSM check (TTL 255) can be made; one sending socket per
 //! session, bound to a source port of 49152-65535 that no other session uses, with TTL 255.
+//!
+//! Kernel path: the sessions' neighbors and discriminators are written to the XDP program's
+//! BFD table, so the kernel drops invalid packets of a neighbor and records when the last
+//! valid one arrived (`havip-ebpf/src/bfd.rs`). Before a session's detection timer is allowed
+//! to take it Down, the thread reads that time ([`Input::Heard`](bfd::Input::Heard)): on a
+//! loaded CPU the thread may run well after its deadline while the neighbor's packets wait in
+//! the socket, and it is the packets' arrival, not the thread's, that RFC 5880 6.8.4 times.
+//! `HAVIP_BFD_KERNEL_RX=0` leaves the kernel path out (no table, no timestamps), for comparing
+//! both in `bench failover`.
 
 use std::{
     io,
@@ -41,6 +50,7 @@ use crate::{
     bfd::{self, Output, SessionParams, Sessions, State, Stats, packet},
     clock::monotonic_ns,
     config,
+    dataplane::{BfdNeighbor, BfdTable},
     vrrp::Instant,
 };
 
@@ -58,7 +68,8 @@ pub(crate) struct BfdUpdate {
     /// Why (`bfd.LocalDiag`).
     pub diag: bfd::Diag,
     /// The neighbor said it is `AdminDown` (RFC 5880 6.8.16), e.g. an agent stopping for a
-    /// restart: the path did not fail.
+    /// restart: the path did not fail. (A session this agent takes `AdminDown` itself, on a
+    /// reload that removes it or at exit, has `to == AdminDown`: no failure either.)
     pub remote_admin_down: bool,
 }
 
@@ -68,7 +79,9 @@ impl BfdUpdate {
     /// session taken down administratively must not be read as a forwarding failure (a planned
     /// restart of the master then keeps its VIP; VRRP's own timer still guards it).
     pub(crate) fn path_failed(&self) -> bool {
-        self.from == State::Up && self.to != State::Up && !self.remote_admin_down
+        self.from == State::Up
+            && !matches!(self.to, State::Up | State::AdminDown)
+            && !self.remote_admin_down
     }
 }
 
@@ -81,6 +94,8 @@ pub(super) struct BfdService {
     thread: Option<JoinHandle<()>>,
     /// Session views and counters, for metrics and status.
     pub(super) stats: Arc<Stats>,
+    /// New session lists for the thread (reloads).
+    reconfig_tx: std::sync::mpsc::Sender<Vec<(String, config::BfdInstance)>>,
 }
 
 /// The sessions the configuration asks for: every `[bfd.NAME]`, plus, for instances with
@@ -113,10 +128,13 @@ pub(super) fn wanted(cfg: &config::Config) -> Vec<(String, config::BfdInstance)>
 }
 
 impl BfdService {
-    /// Opens the sockets and starts the thread; `None` when no session is configured.
+    /// Opens the sockets and starts the thread; `None` when no session is configured. With
+    /// `kernel` (the XDP program's BFD table), the sessions' neighbors are written there and
+    /// its receive timestamps are used before a session goes Down.
     pub(super) fn start(
         cfg: &config::Config,
         updates_tx: mpsc::UnboundedSender<BfdUpdate>,
+        mut kernel: Option<BfdTable>,
     ) -> io::Result<Option<Self>> {
         let wanted = wanted(cfg);
         if wanted.is_empty() {
@@ -125,27 +143,11 @@ impl BfdService {
         let rx = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, packet::PORT))?;
         rx.set_nonblocking(true)?;
         setsockopt(&rx, sockopt::Ipv4RecvTtl, &true).map_err(io::Error::from)?;
-        let mut sessions = Sessions::default();
-        let mut txs = Vec::new();
-        // Discriminators: random, so a restarted agent does not reuse the last one (RFC 5880
-        // 6.8.1 asks for uniqueness; a peer still holding the old session must not match).
-        let base: u32 = rand::random::<u32>() | 1;
-        for (i, (name, b)) in wanted.into_iter().enumerate() {
-            let tx = bind_source(b.source_ip, i)?;
-            tx.set_ttl(u32::from(b.ttl))?;
-            tx.set_nonblocking(true)?;
-            let params = SessionParams {
-                local_discr: base.wrapping_add(u32::try_from(i).unwrap_or(0)),
-                min_tx: b.min_tx,
-                min_rx: b.min_rx,
-                idle_tx: b.idle_tx,
-                detect_mult: b.multiplier,
-                passive: b.passive,
-                seed: rand::random(),
-            };
-            info!(bfd = %name, neighbor = %b.neighbor_ip, port = tx.local_addr()?.port(), "BFD session configured");
-            sessions.add(name, b.neighbor_ip, b.max_hops, params);
-            txs.push(tx);
+        if std::env::var_os("HAVIP_BFD_KERNEL_RX").is_some_and(|v| v == "0") {
+            info!(
+                "HAVIP_BFD_KERNEL_RX=0: BFD runs without the kernel path (no validation, no receive timestamps)"
+            );
+            kernel = None;
         }
         let timer = TimerFd::new(
             ClockId::CLOCK_MONOTONIC,
@@ -153,18 +155,28 @@ impl BfdService {
         )
         .map_err(io::Error::from)?;
         let stats = Arc::new(Stats::default());
-        for (i, p) in sessions.peers().iter().enumerate() {
-            stats.set_session(i, p.snapshot());
-        }
         let stop = Arc::new(AtomicBool::new(false));
+        let (reconfig_tx, reconfig_rx) = std::sync::mpsc::channel();
         let mut worker = Worker {
-            sessions,
+            sessions: Sessions::default(),
+            configs: Vec::new(),
             rx,
-            txs,
+            txs: Vec::new(),
             timer,
             stats: Arc::clone(&stats),
             updates_tx,
+            kernel,
+            reconfig_rx,
+            // Discriminators: random, so a restarted agent does not reuse the last one (RFC
+            // 5880 6.8.1 asks for uniqueness; a peer still holding the old session must not
+            // match).
+            next_discr: rand::random::<u32>() | 1,
         };
+        for (name, b) in wanted {
+            worker.add(name, b)?;
+        }
+        worker.publish_sessions();
+        worker.sync_kernel();
         let flag = Arc::clone(&stop);
         let rt = cfg.global.rt_priority;
         let thread = std::thread::Builder::new()
@@ -184,7 +196,16 @@ impl BfdService {
             stop,
             thread: Some(thread),
             stats,
+            reconfig_tx,
         }))
+    }
+
+    /// Hands the sessions `cfg` asks for to the running thread (a reload): sessions whose
+    /// neighbor, source and TTL are unchanged keep running (their timers retuned if they
+    /// changed), removed ones are taken `AdminDown` first (RFC 5880 6.8.16), new ones start.
+    /// The thread applies it within [`STOP_POLL`].
+    pub(super) fn reconfigure(&self, cfg: &config::Config) {
+        let _ = self.reconfig_tx.send(wanted(cfg));
     }
 }
 
@@ -220,19 +241,174 @@ fn bind_source(source: Option<Ipv4Addr>, index: usize) -> io::Result<UdpSocket> 
 
 struct Worker {
     sessions: Sessions,
+    /// The configuration of each session, by the sessions' index.
+    configs: Vec<(String, config::BfdInstance)>,
     rx: UdpSocket,
     txs: Vec<UdpSocket>,
     timer: TimerFd,
     stats: Arc<Stats>,
     updates_tx: mpsc::UnboundedSender<BfdUpdate>,
+    /// The XDP program's BFD table, for receive timestamps.
+    kernel: Option<BfdTable>,
+    reconfig_rx: std::sync::mpsc::Receiver<Vec<(String, config::BfdInstance)>>,
+    /// Where the next session's discriminator search starts.
+    next_discr: u32,
+}
+
+/// What a running session cannot change without becoming another session: its neighbor, how
+/// its packets leave (source address and TTL), its role, and the TTL check.
+fn same_path(a: &config::BfdInstance, b: &config::BfdInstance) -> bool {
+    (a.neighbor_ip, a.source_ip, a.ttl, a.max_hops, a.passive)
+        == (b.neighbor_ip, b.source_ip, b.ttl, b.max_hops, b.passive)
+}
+
+fn params_of(b: &config::BfdInstance, local_discr: u32) -> SessionParams {
+    SessionParams {
+        local_discr,
+        min_tx: b.min_tx,
+        min_rx: b.min_rx,
+        idle_tx: b.idle_tx,
+        detect_mult: b.multiplier,
+        passive: b.passive,
+        min_echo_rx: b.echo_rx,
+        seed: rand::random(),
+    }
 }
 
 impl Worker {
+    /// Adds a session (not started) with its own sending socket.
+    fn add(&mut self, name: String, b: config::BfdInstance) -> io::Result<usize> {
+        let tx = bind_source(b.source_ip, self.txs.len())?;
+        tx.set_ttl(u32::from(b.ttl))?;
+        tx.set_nonblocking(true)?;
+        info!(bfd = %name, neighbor = %b.neighbor_ip, port = tx.local_addr()?.port(), "BFD session configured");
+        let i = self.sessions.add(
+            name.clone(),
+            b.neighbor_ip,
+            b.max_hops,
+            params_of(&b, self.next_discr),
+        );
+        self.next_discr = self.next_discr.wrapping_add(1).max(1);
+        self.txs.push(tx);
+        self.configs.push((name, b));
+        Ok(i)
+    }
+
+    /// Every session's view to the shared stats (indices may have moved).
+    fn publish_sessions(&self) {
+        self.stats.set_sessions(
+            self.sessions
+                .peers()
+                .iter()
+                .map(bfd::Peer::snapshot)
+                .collect(),
+        );
+    }
+
+    /// Writes the sessions' neighbors and discriminators to the XDP program's table; without
+    /// it the sessions still run, on the socket alone.
+    fn sync_kernel(&mut self) {
+        let Some(table) = &mut self.kernel else {
+            return;
+        };
+        let neighbors: Vec<BfdNeighbor> = self
+            .sessions
+            .peers()
+            .iter()
+            .map(|p| BfdNeighbor {
+                addr: p.neighbor,
+                local_discr: p.session.params().local_discr,
+                max_hops: p.max_hops,
+                // Reflect only what this session invited (RFC 5880 6.4).
+                echo: !p.session.params().min_echo_rx.is_zero(),
+            })
+            .collect();
+        if let Err(e) = table.set_all(&neighbors) {
+            warn!(error = %e, "BFD: the XDP program's neighbor table cannot be written; no kernel validation or timestamps");
+            self.kernel = None;
+        }
+    }
+
+    /// Applies a reload's session list (see [`BfdService::reconfigure`]).
+    fn reconfigure(&mut self, wanted: Vec<(String, config::BfdInstance)>) {
+        let t = now();
+        // Removed, or changed beyond a retune: AdminDown to the neighbor, then gone.
+        for i in (0..self.configs.len()).rev() {
+            let (name, b) = &self.configs[i];
+            let kept = wanted.iter().any(|(n, w)| n == name && same_path(w, b));
+            if kept {
+                continue;
+            }
+            info!(bfd = %name, neighbor = %b.neighbor_ip, "BFD session removed by a reload");
+            let out = self.sessions.handle(i, t, bfd::Input::AdminDown);
+            self.apply(out.into_iter().map(|o| (i, o)).collect());
+            self.sessions.remove(i);
+            self.txs.remove(i);
+            self.configs.remove(i);
+        }
+        for (name, b) in wanted {
+            if let Some(i) = self.configs.iter().position(|(n, _)| *n == name) {
+                if self.configs[i].1 != b {
+                    info!(bfd = %name, "BFD session retuned by a reload");
+                    let discr = self.sessions.peers()[i].session.params().local_discr;
+                    let out = self.sessions.retune(i, t, &params_of(&b, discr));
+                    self.apply(out.into_iter().map(|o| (i, o)).collect());
+                    self.configs[i].1 = b;
+                }
+                continue;
+            }
+            match self.add(name.clone(), b) {
+                Ok(i) => self.sessions.start_one(i, t),
+                Err(e) => {
+                    warn!(bfd = %name, error = %e, "BFD session added by a reload cannot start");
+                }
+            }
+        }
+        self.publish_sessions();
+        self.sync_kernel();
+    }
+
+    /// Feeds the kernel's receive time of each session whose detection deadline has passed:
+    /// a packet that arrived in time but still waits in the socket moves the deadline instead
+    /// of the timer taking the session Down.
+    fn consult_kernel(&mut self, now: Instant) {
+        let Some(table) = &self.kernel else {
+            return;
+        };
+        for (i, neighbor) in self.sessions.expiring(now) {
+            let Some(rx) = table.received(neighbor) else {
+                continue;
+            };
+            if rx.last_rx_ns == 0 {
+                continue;
+            }
+            self.sessions.handle(
+                i,
+                now,
+                bfd::Input::Heard(Instant::from_nanos(rx.last_rx_ns)),
+            );
+            let moved = self
+                .sessions
+                .peers()
+                .get(i)
+                .and_then(|p| p.session.detect_at())
+                .is_some_and(|at| at > now);
+            if moved {
+                self.stats.kernel_extended();
+                debug!(neighbor = %neighbor, "BFD deadline moved by the kernel's receive timestamp");
+            }
+        }
+    }
+
     fn run(&mut self, stop: &AtomicBool) {
         self.sessions.start(now());
         while !stop.load(Ordering::Relaxed) {
+            while let Ok(wanted) = self.reconfig_rx.try_recv() {
+                self.reconfigure(wanted);
+            }
             let t = now();
             if self.sessions.poll_at().is_some_and(|at| at <= t) {
+                self.consult_kernel(t);
                 let out = self.sessions.on_timer(t);
                 self.apply(out);
             }
@@ -428,5 +604,9 @@ mod tests {
             .path_failed()
         );
         assert!(!update(State::Down, State::Up, bfd::Diag::None, false).path_failed());
+        assert!(
+            !update(State::Up, State::AdminDown, bfd::Diag::AdminDown, false).path_failed(),
+            "this agent removed the session (reload) or is stopping"
+        );
     }
 }

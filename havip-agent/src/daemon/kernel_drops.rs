@@ -1,7 +1,8 @@
 //! Tells the operator, in the log, what the XDP program dropped that points at a problem: adverts
 //! refused by the shared acceptance rule (a peer with another VIP list or interval, a spoofer, a
 //! wrong destination...) and ARP naming a VIP in a form the program does not answer (odd
-//! hardware type or lengths, VLAN tags). The agent never sees those frames, so without this
+//! hardware type or lengths, VLAN tags), and BFD packets of a configured neighbor that failed
+//! the kernel's checks (TTL, discriminator...). The agent never sees those frames, so without this
 //! the only trace would be a Prometheus series.
 //!
 //! It runs on a thread of its own with its own map handles, so the election loop never waits on
@@ -31,6 +32,7 @@ pub const PERIOD: Duration = Duration::from_secs(10);
 fn noteworthy(index: usize) -> bool {
     counter::SERIES.get(index).is_some_and(|s| {
         s.family == family::ADVERTS_DROPPED
+            || s.family == family::BFD_DROPPED
             || (s.family == family::ARP_DROPPED && matches!(s.label, "unsupported" | "vlan"))
     })
 }

@@ -223,7 +223,7 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
                 instance: inst.name.clone(),
                 what: e.to_string(),
             })?
-            .with_bfds(inst, &cfg.bfd);
+            .with_bfds(inst, &cfg.bfd, &cfg.sync_groups);
         let mut r = Runtime::new(next_id, inst, &cfg.global, tracker, &mut dp)?;
         if let Some(n) = r.notifier.take() {
             notify.add_instance(next_id, n);
@@ -350,9 +350,16 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
     let (inputs_tx, mut inputs_rx) = mpsc::channel::<Input>(INPUT_CAPACITY);
     // BFD runs on its own thread (bfd.rs says why); only state changes come to the loop.
     let (bfd_tx, mut bfd_rx) = mpsc::unbounded_channel();
-    let bfd = bfd::BfdService::start(&cfg, bfd_tx.clone()).map_err(|source| DaemonError::Io {
-        what: "starting BFD (UDP port 3784)",
-        source,
+    // The kernel half of BFD is optional: the sessions run on their sockets without it.
+    let bfd_table = dp
+        .bfd_table()
+        .inspect_err(|e| warn!(error = %e, "BFD: no handle on the XDP program's BFD table"))
+        .ok();
+    let bfd = bfd::BfdService::start(&cfg, bfd_tx.clone(), bfd_table).map_err(|source| {
+        DaemonError::Io {
+            what: "starting BFD (UDP port 3784)",
+            source,
+        }
     })?;
     if let Some(b) = &bfd {
         metrics.attach_bfd(std::sync::Arc::clone(&b.stats));

@@ -65,15 +65,17 @@ pub enum ReloadError {
 /// A configuration read and checked off the loop.
 pub(super) type Prepared = Result<config::Loaded, ReloadError>;
 
-/// The BFD thread keeps the sessions of the start; a tracker naming a session it does not run
-/// would hold its instance down for good, so a reload that changes them is refused.
-fn same_bfd_sessions(new: &Config, old: &Config) -> Result<(), ReloadError> {
-    if super::bfd::wanted(new) == super::bfd::wanted(old) {
+/// The BFD thread takes added, removed and retuned sessions on a reload
+/// ([`super::bfd::BfdService::reconfigure`]), but it only runs (and holds UDP 3784) when the
+/// start had sessions: a reload that brings the first ones is refused, as a tracker naming a
+/// session nobody runs would hold its instance down for good.
+fn bfd_can_follow(new: &Config, running: bool) -> Result<(), ReloadError> {
+    if running || super::bfd::wanted(new).is_empty() {
         Ok(())
     } else {
         Err(ReloadError::Problem(
-            "the BFD sessions changed (bfd_instance, or master_down_on_bfd peers); restart to \
-             apply them"
+            "BFD sessions were added to a configuration that started without any; restart to \
+             start BFD (UDP port 3784)"
                 .to_owned(),
         ))
     }
@@ -154,6 +156,8 @@ pub(super) struct Running<'a> {
     pub notify: &'a mut Hub,
     /// The next instance id.
     pub next_id: &'a mut InstanceId,
+    /// The BFD thread, if the start had sessions.
+    pub bfd: Option<&'a super::bfd::BfdService>,
 }
 
 /// Checks that every instance of `cfg` that is not already running as configured has its
@@ -274,7 +278,7 @@ pub(super) fn apply(
     }
     let new = loaded.config;
     precheck(&new, run.runtimes, run.cfg).map_err(ReloadError::Problem)?;
-    same_bfd_sessions(&new, run.cfg)?;
+    bfd_can_follow(&new, run.bfd.is_some())?;
     fits(run.dp, &new)?;
     let mut reauth = reauthentications(&new, run.cfg, run.runtimes)?;
 
@@ -321,7 +325,7 @@ pub(super) fn apply(
                 what: e.to_string(),
             })
             .and_then(|tracker| {
-                let tracker = tracker.with_bfds(inst, &new.bfd);
+                let tracker = tracker.with_bfds(inst, &new.bfd, &new.sync_groups);
                 Runtime::new(id, inst, &new.global, tracker, run.dp)
             });
         match built {

@@ -255,9 +255,16 @@ impl Shell {
             dp: &mut self.dp,
             notify: &mut self.notify,
             next_id: &mut self.next_id,
+            bfd: self.bfd.as_ref(),
         };
         match reload::apply(&self.opts, &mut running, prepared, &self.addr_tx) {
-            Ok(retired) => self.send(&retired),
+            Ok(retired) => {
+                // The BFD thread takes the new sessions on its own time (daemon/bfd.rs).
+                if let Some(b) = &self.bfd {
+                    b.reconfigure(&self.cfg);
+                }
+                self.send(&retired);
+            }
             Err(e) => {
                 error!(error = %e, "reload rejected: the running configuration stays");
                 return;

@@ -19,9 +19,9 @@ use aya::{
     programs::{ProgramFd, Xdp},
 };
 use havip_common::{
-    ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, Fence, PASS_PROGRAM, PeerKey, PeerRecord,
-    TC_PROGRAM, TX_PROGRAM, Vip6Key, VipCounters, VipEntry, VipKey, VridKey, VridState,
-    XDP_PROGRAM, counter, map_names,
+    ABI_VERSION, AGENT_HEADER_KEY, AgentRecord, BfdPeer, BfdPeerKey, BfdRx, Fence, PASS_PROGRAM,
+    PeerKey, PeerRecord, TC_PROGRAM, TX_PROGRAM, Vip6Key, VipCounters, VipEntry, VipKey, VridKey,
+    VridState, XDP_PROGRAM, counter, map_names,
 };
 use tracing::{debug, info, warn};
 
@@ -86,6 +86,10 @@ pub struct Dataplane {
     counters: PerCpuArray<MapData, u64>,
     vip_counters: PerCpuArray<MapData, VipCounters>,
     events: Option<RingBuf<MapData>>,
+    /// The BFD neighbors (written by the BFD thread through [`Self::bfd_table`]).
+    bfd_peers: HashMap<MapData, BfdPeerKey, BfdPeer>,
+    /// When the kernel last saw a valid Control packet of each BFD neighbor.
+    bfd_rx: HashMap<MapData, BfdPeerKey, BfdRx>,
     /// Shadow of VRIDS (we are its only writer).
     states: StdHashMap<VridKey, VridState>,
     /// VIP slots in use.
@@ -179,6 +183,8 @@ impl Dataplane {
             vip_counters: take(&mut ebpf, map_names::VIP_COUNTERS)?,
             events: Some(take(&mut ebpf, map_names::EVENTS)?),
             agent: take(&mut ebpf, map_names::AGENT)?,
+            bfd_peers: take(&mut ebpf, map_names::BFD_PEERS)?,
+            bfd_rx: take(&mut ebpf, map_names::BFD_RX)?,
             adopted: None,
             choice: DataplaneMode::Xdp,
             force_cls_bpf: false,
@@ -512,6 +518,15 @@ impl Dataplane {
         ))
     }
 
+    /// Handles on the BFD tables for the BFD thread (duplicated descriptors; see
+    /// [`super::BfdTable`]).
+    pub fn bfd_table(&self) -> Result<super::BfdTable, DataplaneError> {
+        Ok(super::BfdTable::new(
+            reader::duplicate(&self.bfd_peers, map_names::BFD_PEERS)?,
+            reader::duplicate(&self.bfd_rx, map_names::BFD_RX)?,
+        ))
+    }
+
     /// Takes the advert ring buffer (once) for the receive task.
     pub fn take_events(&mut self) -> Option<RingBuf<MapData>> {
         self.events.take()
@@ -742,6 +757,8 @@ impl Dataplane {
             vip_counters: found.open(map_names::VIP_COUNTERS)?,
             events: Some(found.open(map_names::EVENTS)?),
             agent: found.open(map_names::AGENT)?,
+            bfd_peers: found.open(map_names::BFD_PEERS)?,
+            bfd_rx: found.open(map_names::BFD_RX)?,
             vips,
             vips6,
             vrids,

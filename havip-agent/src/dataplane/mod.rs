@@ -4,6 +4,7 @@
 
 pub mod adopt;
 mod attach;
+mod bfd_table;
 mod control;
 pub mod mode;
 pub mod pins;
@@ -14,6 +15,7 @@ mod vrid;
 mod xdp_netlink;
 
 pub use attach::{AttachMode, Attached};
+pub use bfd_table::{BfdNeighbor, BfdTable};
 pub use control::{Counters, Dataplane, Inherited, Origin, VridConfig};
 pub use mode::DataplaneMode;
 pub use reader::{MapReader, Ownership};

@@ -107,6 +107,15 @@ pub(super) fn encode(enc: &mut DescriptorEncoder, stats: &Stats) -> fmt::Result 
         None,
         &received,
     )?;
+    counters(
+        enc,
+        "havip_bfd_kernel_deadline_extensions",
+        "BFD detection deadlines that had passed when the BFD thread ran but were moved by the \
+         XDP program's receive timestamp of a packet still queued for the thread (a Down its \
+         own late scheduling would have caused)",
+        None,
+        &[(Vec::new(), stats.kernel_extended_count())],
+    )?;
     let (sent, errors) = stats.sent_counts();
     counters(
         enc,

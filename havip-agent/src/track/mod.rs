@@ -218,13 +218,17 @@ impl Tracker {
     }
 
     /// Adds the instance's `track_bfd` entries; a weight or reverse left out comes from the
-    /// `bfd_instance` (keepalived `track_bfd`). Entries naming no session are left out (the
-    /// configuration's validation refuses them).
+    /// `bfd_instance` (keepalived `track_bfd`). Then those of the sync groups it is a member of,
+    /// with weight 0 whatever is written: keepalived ignores tracking weights in a
+    /// `vrrp_sync_group` (without `sync_group_tracking_weight`, which havip does not take), so
+    /// a session that is not Up faults the member, and through the group every member. Entries
+    /// naming no session are left out (the configuration's validation refuses them).
     #[must_use]
     pub fn with_bfds(
         mut self,
         inst: &config::Instance,
         bfd: &BTreeMap<String, config::BfdInstance>,
+        groups: &[config::SyncGroup],
     ) -> Self {
         for t in &inst.track_bfds {
             if let Some(b) = bfd.get(&t.name) {
@@ -232,6 +236,18 @@ impl Tracker {
                     object: Object::Bfd(t.name.clone()),
                     weight: t.weight.unwrap_or(b.weight),
                     reverse: t.reverse.unwrap_or(b.reverse),
+                });
+            }
+        }
+        let member_of = groups
+            .iter()
+            .filter(|g| g.instances.iter().any(|n| n == &inst.name));
+        for t in member_of.flat_map(|g| g.track_bfds.iter()) {
+            if bfd.contains_key(&t.name) {
+                self.objects.push(Tracked {
+                    object: Object::Bfd(t.name.clone()),
+                    weight: 0,
+                    reverse: false,
                 });
             }
         }
@@ -407,7 +423,7 @@ mod tests {
         ]);
         let t = Tracker::new(&i, &BTreeMap::new(), &[])
             .expect("ok")
-            .with_bfds(&i, &bfd);
+            .with_bfds(&i, &bfd, &[]);
         let mut s = States::default();
         s.seed_bfd("to_b");
         s.seed_bfd("to_c");
@@ -491,6 +507,7 @@ mod tests {
                 weight: None,
                 reverse: None,
             }],
+            track_bfds: Vec::new(),
             notify_master: None,
             notify_backup: None,
             notify_fault: None,
@@ -504,5 +521,69 @@ mod tests {
         let mut s = States::default();
         s.apply(&link("eth9", false));
         assert!(t.verdict(&s).fault);
+    }
+
+    #[test]
+    fn a_sync_groups_track_bfd_faults_its_members_whatever_the_weight() {
+        let mut i = instance();
+        i.dont_track_primary = true;
+        let group = config::SyncGroup {
+            name: "G".into(),
+            instances: vec!["VI_1".into()],
+            track_interfaces: Vec::new(),
+            track_scripts: Vec::new(),
+            track_bfds: vec![TrackScript {
+                name: "to_b".into(),
+                weight: Some(-20),
+                reverse: Some(true),
+            }],
+            notify_master: None,
+            notify_backup: None,
+            notify_fault: None,
+            notify_stop: None,
+            notify: None,
+        };
+        let bfd = BTreeMap::from([(
+            "to_b".to_owned(),
+            config::BfdInstance::new([192, 0, 2, 12].into()),
+        )]);
+        let groups = std::slice::from_ref(&group);
+        let t = Tracker::new(&i, &BTreeMap::new(), groups)
+            .expect("ok")
+            .with_bfds(&i, &bfd, groups);
+        let mut s = States::default();
+        s.seed_bfd("to_b");
+        assert_eq!(
+            t.verdict(&s),
+            Verdict {
+                fault: true,
+                priority: 100
+            },
+            "the group's session is down: FAULT, the weight and reverse ignored"
+        );
+        s.apply(&TrackEvent::Bfd {
+            name: "to_b".into(),
+            up: true,
+        });
+        assert_eq!(
+            t.verdict(&s),
+            Verdict {
+                fault: false,
+                priority: 100
+            }
+        );
+        // A non-member is not affected.
+        let mut other = instance();
+        other.name = "VI_2".into();
+        other.dont_track_primary = true;
+        let t = Tracker::new(&other, &BTreeMap::new(), groups)
+            .expect("ok")
+            .with_bfds(&other, &bfd, groups);
+        s.seed_bfd("x");
+        s.apply(&TrackEvent::Bfd {
+            name: "to_b".into(),
+            up: false,
+        });
+        assert!(!t.verdict(&s).fault);
     }
 }

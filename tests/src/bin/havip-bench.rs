@@ -165,7 +165,9 @@ struct FailoverArgs {
     /// Instead of the failover matrix: the BFD rows, link cut at `advert_int 1` with havip's
     /// BFD at 1 ms x 3 and 10 ms x 3 (`master_down_on_bfd`) and keepalived's at 10 ms x 5
     /// (writes failover-bfd.md and failover-bfd.json; `--runs` applies), then false BFD downs
-    /// with every CPU saturated for `--stress-secs`, without and with real-time settings.
+    /// with every CPU saturated for `--stress-secs`: havip with and without the kernel's
+    /// receive timestamps and keepalived under normal scheduling, then havip under
+    /// `SCHED_FIFO`.
     #[arg(long, conflicts_with = "stress")]
     bfd: bool,
     /// Instead of the failover matrix: `--restarts` planned restarts of the master at each
@@ -375,7 +377,7 @@ fn failover(args: &FailoverArgs) -> anyhow::Result<()> {
 }
 
 fn bfd_rows(args: &FailoverArgs) -> anyhow::Result<()> {
-    use havip_tests::failover::bfd::{self, BfdPlan, Setup};
+    use havip_tests::failover::bfd::{self, BfdPlan, Setup, StressSubject};
     let plan = BfdPlan {
         runs: args.runs,
         setups: Setup::ALL.to_vec(),
@@ -393,14 +395,34 @@ fn bfd_rows(args: &FailoverArgs) -> anyhow::Result<()> {
     let mut table = bfd::markdown(&results);
     // False downs under load (issue #12: none in 60 s at 10 ms x 3).
     let mut loaded = Vec::new();
-    for realtime in [false, true] {
+    // havip with and without the kernel's receive timestamps, and keepalived, under normal
+    // scheduling; then havip under SCHED_FIFO.
+    let runs = [
+        (StressSubject::Havip { kernel_rx: true }, false),
+        (StressSubject::Havip { kernel_rx: false }, false),
+        (StressSubject::Keepalived, false),
+        (StressSubject::Havip { kernel_rx: true }, true),
+    ];
+    for (subject, realtime) in runs {
         match bfd::stress(
+            subject,
             Duration::from_secs(args.stress_secs),
             StressPlan::default_workers(),
             realtime,
         ) {
-            Ok(r) => loaded.push(r),
-            Err(e) => println!("bfd stress (realtime {realtime}): FAILED: {e:#}"),
+            Ok(r) => {
+                println!(
+                    "bfd stress, {} (realtime {realtime}): false downs {} / {}",
+                    subject.name(),
+                    r.downs.0,
+                    r.downs.1
+                );
+                loaded.push(r);
+            }
+            Err(e) => println!(
+                "bfd stress, {} (realtime {realtime}): FAILED: {e:#}",
+                subject.name()
+            ),
         }
     }
     table.push('\n');

@@ -22,6 +22,7 @@ fn params(discr: u32) -> SessionParams {
         idle_tx: d(1000),
         detect_mult: 3,
         passive: false,
+        min_echo_rx: Duration::ZERO,
         seed: discr,
     }
 }
@@ -327,4 +328,79 @@ fn jitter_stays_within_75_to_100_percent_or_90_with_multiplier_1() {
         }
         assert!(seen.len() > 10, "jitter varies: {seen:?}");
     }
+}
+
+#[test]
+fn a_kernel_timestamp_moves_the_deadline_from_the_packets_arrival() {
+    let mut a = Session::new(params(A));
+    a.start(ms(0));
+    a.handle(
+        ms(0),
+        Input::Received(pkt(B, 0, State::Down, Diag::None, 10)),
+    );
+    a.handle(
+        ms(1),
+        Input::Received(fin(pkt(B, A, State::Up, Diag::None, 10))),
+    );
+    assert_eq!(a.detect_at(), Some(ms(31)));
+    // The thread wakes at 40 ms, late; the kernel saw a packet at 25 ms that waits in the
+    // socket: the deadline becomes 25 + 30 ms, and the timer at 40 ms changes nothing.
+    assert_eq!(a.handle(ms(40), Input::Heard(ms(25))), vec![]);
+    assert_eq!(a.detect_at(), Some(ms(55)));
+    assert!(
+        a.handle(ms(40), Input::Timer)
+            .iter()
+            .all(|o| matches!(o, Output::Send(_)))
+    );
+    assert_eq!(a.state(), State::Up);
+    // An older timestamp (a packet already processed) never pulls the deadline back.
+    a.handle(ms(41), Input::Heard(ms(2)));
+    assert_eq!(a.detect_at(), Some(ms(55)));
+    // Without a later packet the session still goes Down at the moved deadline.
+    let out = a.handle(ms(55), Input::Timer);
+    assert!(out.contains(&changed(State::Up, State::Down, Diag::DetectionTimeExpired)));
+    // Once Down, with the detection timer stopped, a timestamp does not restart it.
+    a.handle(ms(56), Input::Heard(ms(56)));
+    assert_eq!(a.detect_at(), None);
+}
+
+#[test]
+fn retuning_an_up_session_polls_and_slower_timers_wait_for_the_final() {
+    let mut a = Session::new(params(A));
+    a.start(ms(0));
+    a.handle(
+        ms(0),
+        Input::Received(pkt(B, 0, State::Down, Diag::None, 10)),
+    );
+    a.handle(ms(1), Input::Received(pkt(B, A, State::Up, Diag::None, 10)));
+    // Up starts a Poll Sequence (idle_tx -> min_tx); the remote's Final ends it.
+    a.handle(
+        ms(2),
+        Input::Received(fin(pkt(B, A, State::Up, Diag::None, 10))),
+    );
+    assert_eq!((a.state(), a.polling()), (State::Up, false));
+    let mut slower = params(0xff);
+    slower.min_tx = d(50);
+    slower.min_rx = d(50);
+    slower.detect_mult = 5;
+    let out = a.retune(ms(3), &slower);
+    // One packet at once, with Poll and the new values; the old rates stay until the Final.
+    let mut expected = poll(pkt(A, B, State::Up, Diag::None, 50));
+    expected.required_min_rx = d(50);
+    expected.detect_mult = 5;
+    assert_eq!(out, vec![Output::Send(expected)]);
+    assert_eq!(a.params().local_discr, A, "the discriminator is kept");
+    assert_eq!(a.tx_interval(), d(10));
+    assert_eq!(
+        a.rx_interval(),
+        d(50),
+        "expecting packets slower applies at once"
+    );
+    a.handle(
+        ms(4),
+        Input::Received(fin(pkt(B, A, State::Up, Diag::None, 10))),
+    );
+    assert!(!a.polling());
+    assert_eq!(a.tx_interval(), d(50), "sending slower after the Final");
+    assert_eq!(a.state(), State::Up);
 }

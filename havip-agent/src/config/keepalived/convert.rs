@@ -156,6 +156,30 @@ fn unknown_bfds(cx: &mut Cx<'_>, config: &mut Config) {
         }
         instance.track_bfds = kept;
     }
+    for (i, group) in config.sync_groups.iter_mut().enumerate() {
+        let path = FieldPath::sync_group(i).key("track_bfds");
+        let mut kept = Vec::new();
+        for (j, t) in std::mem::take(&mut group.track_bfds)
+            .into_iter()
+            .enumerate()
+        {
+            if config.bfd.contains_key(&t.name) {
+                if let Some(pos) = cx.spans.remove(&path.index(j)) {
+                    cx.span(path.index(kept.len()), pos);
+                }
+                kept.push(t);
+            } else if let Some(&pos) = cx.spans.get(&path.index(j)) {
+                cx.warn(
+                    pos,
+                    format!(
+                        "track_bfd `{}` names no bfd_instance; not tracked (as keepalived does)",
+                        t.name
+                    ),
+                );
+            }
+        }
+        group.track_bfds = kept;
+    }
 }
 
 /// Which `global_defs` settings were written (to warn about repeats).
@@ -545,6 +569,7 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
         instances: Vec::new(),
         track_interfaces: Vec::new(),
         track_scripts: Vec::new(),
+        track_bfds: Vec::new(),
         notify_master: None,
         notify_backup: None,
         notify_fault: None,
@@ -593,11 +618,9 @@ fn sync_group(cx: &mut Cx<'_>, node: &Node, config: &mut Config) {
                 cx.track_scripts(item, &path.key("track_scripts"), &mut group.track_scripts);
             }
             "smtp_alert" => cx.note(item.pos, "`smtp_alert` ignored: havip sends no email"),
-            "track_bfd" => cx.error(
-                item.pos,
-                "`track_bfd` in a vrrp_sync_group is not supported: track the bfd_instance in \
-                 each member vrrp_instance",
-            ),
+            "track_bfd" => {
+                cx.track_scripts(item, &path.key("track_bfds"), &mut group.track_bfds);
+            }
             "track_file" | "track_process" => cx.error(
                 item.pos,
                 format!(

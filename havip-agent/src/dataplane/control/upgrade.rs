@@ -38,7 +38,7 @@ use super::{
 /// The maps a new program takes over from the running one: every table whose contents must
 /// survive an upgrade. A map of the new object that is not listed (one the old program did not
 /// have) is created empty.
-const KEPT: [&str; 10] = [
+const KEPT: [&str; 12] = [
     map_names::VIPS,
     map_names::VIPS6,
     map_names::VRIDS,
@@ -49,6 +49,8 @@ const KEPT: [&str; 10] = [
     map_names::VIP_COUNTERS,
     map_names::EVENTS,
     map_names::AGENT,
+    map_names::BFD_PEERS,
+    map_names::BFD_RX,
 ];
 
 /// A digest of the XDP object embedded in this binary (the first 8 bytes of its SHA-256, never
