@@ -92,14 +92,43 @@ pub struct LoadedKey {
 }
 
 /// Decodes a `key` value: `hex:<digits>`, `file:<path>`, or anything else as literal ASCII.
+/// A `file:` path is resolved by [`key_file_path`] (systemd credentials).
 pub fn parse_key_value(value: &str) -> Result<LoadedKey, KeyError> {
     if let Some(path) = value.strip_prefix("file:") {
-        return read_key_file(Path::new(path));
+        let credentials = std::env::var_os(CREDENTIALS_DIRECTORY);
+        return read_key_file(&key_file_path(path, credentials.as_deref().map(Path::new)));
     }
     Ok(LoadedKey {
         key: HmacKey::new(decode_inline(value.as_bytes())?)?,
         file_too_open: false,
     })
+}
+
+/// The variable systemd sets for a service with `LoadCredential=`/`SetCredentialEncrypted=`:
+/// the private, per-service directory its credentials are decrypted into.
+pub const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
+
+/// Where a `file:` key lives. With systemd credentials (`credentials`: the service's
+/// `$CREDENTIALS_DIRECTORY`), a path starting with `$CREDENTIALS_DIRECTORY/` or
+/// `${CREDENTIALS_DIRECTORY}/`, or a bare relative name (`file:havip-vi1`, the credential's
+/// name), is a file in that directory, so the key never has to sit in `/etc` readable by root
+/// alone. Without it, the path is taken as written (a relative one from the working directory,
+/// as keepalived does).
+#[must_use]
+pub fn key_file_path(path: &str, credentials: Option<&Path>) -> std::path::PathBuf {
+    let Some(dir) = credentials else {
+        return Path::new(path).to_path_buf();
+    };
+    for prefix in ["${CREDENTIALS_DIRECTORY}/", "$CREDENTIALS_DIRECTORY/"] {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            return dir.join(rest);
+        }
+    }
+    if Path::new(path).is_relative() {
+        dir.join(path)
+    } else {
+        Path::new(path).to_path_buf()
+    }
 }
 
 /// `hex:` digits or the raw bytes.
@@ -159,4 +188,36 @@ fn read_key_file(path: &Path) -> Result<LoadedKey, KeyError> {
         key: HmacKey::new(decode_inline(&bytes)?)?,
         file_too_open: meta.permissions().mode() & 0o077 != 0,
     })
+}
+
+#[cfg(test)]
+mod tests {
+
+    #[test]
+    fn key_files_resolve_in_the_systemd_credentials_directory() {
+        use std::path::{Path, PathBuf};
+        let dir = Some(Path::new("/run/credentials/havip.service"));
+        let k = |p: &str, d| super::key_file_path(p, d);
+        assert_eq!(
+            k("havip-vi1", dir),
+            PathBuf::from("/run/credentials/havip.service/havip-vi1")
+        );
+        assert_eq!(
+            k("$CREDENTIALS_DIRECTORY/vi1", dir),
+            PathBuf::from("/run/credentials/havip.service/vi1")
+        );
+        assert_eq!(
+            k("${CREDENTIALS_DIRECTORY}/vi1", dir),
+            PathBuf::from("/run/credentials/havip.service/vi1")
+        );
+        assert_eq!(
+            k("/etc/havip/vi1.key", dir),
+            PathBuf::from("/etc/havip/vi1.key")
+        );
+        assert_eq!(k("vi1.key", None), PathBuf::from("vi1.key"));
+        assert_eq!(
+            k("$CREDENTIALS_DIRECTORY/vi1", None),
+            PathBuf::from("$CREDENTIALS_DIRECTORY/vi1")
+        );
+    }
 }
