@@ -696,11 +696,9 @@ impl Runtime {
 
     pub(super) fn send_advert(&mut self, advert: &AdvertRepr) {
         let mode = self.fsm.params().checksum_mode;
-        // One trailer for every destination: the HMAC covers neither the destination nor the
-        // checksum (keepalived `e6f8b2cf`), so it is signed once per advert.
-        let Ok(trailer) = self.trailer(advert) else {
-            return;
-        };
+        // One trailer for every destination, signed from the first one's bytes: the HMAC
+        // covers neither the destination nor the checksum.
+        let mut trailer = None;
         for i in 0..self.dests.len() {
             let dst = self.dests[i];
             // The v3 checksum covers the pseudo-header, so each destination gets its own bytes.
@@ -709,6 +707,12 @@ impl Runtime {
                 warn!(instance = self.name(), "advert does not encode");
                 return;
             };
+            if i == 0 {
+                let Ok(t) = self.trailer(&body) else {
+                    return;
+                };
+                trailer = t;
+            }
             if let Some(t) = &trailer {
                 body.extend_from_slice(t);
             }

@@ -431,12 +431,25 @@ pub async fn run(opts: Options) -> Result<(), DaemonError> {
         metrics.heartbeat();
         // One absolute timerfd deadline, the earliest of all instances (timer.rs says why not
         // tokio's sleep). Only an instance's deadline counts as a timer whose lateness matters.
-        let next = shell.runtimes.iter().filter_map(|r| r.fsm.poll_at()).min();
+        // The earliest deadline, and whether it is a backup's (its Master_Down_Timer, RFC 9568
+        // 6.4.2, the one deadline whose lateness delays a takeover past the protocol's bound;
+        // `false` sorts first, so a tie counts as a backup's).
+        let earliest = shell
+            .runtimes
+            .iter()
+            .filter_map(|r| {
+                let t = r.fsm.poll_at()?;
+                Some((t, r.fsm.state() != vrrp::State::Backup))
+            })
+            .min();
+        let next = earliest.map(|(t, _)| t);
         let cap = now().saturating_add(metrics::HEARTBEAT_INTERVAL);
         let at = next.map_or(cap, |t| t.min(cap));
-        // A backup's deadline (its Master_Down_Timer) is met by waking early and spinning to it
-        // (timer.rs, `precise_wait`); every other deadline takes the timer's own wake-up.
-        let precise = next.filter(|&t| t == at && shell.runtimes.iter().any(|r| backup_due(r, t)));
+        // A backup's deadline is met by waking early and spinning to it (`precise_wait`); every
+        // other deadline takes the timer's own wake-up.
+        let precise = earliest
+            .filter(|&(t, not_backup)| !not_backup && t == at)
+            .map(|(t, _)| t);
         let wake = precise.map_or(at, |t| {
             t.checked_sub(timer::PRECISE_LEAD)
                 .unwrap_or(vrrp::Instant::ZERO)
@@ -669,12 +682,6 @@ fn configured_interfaces(cfg: &config::Config) -> Vec<String> {
         }
     }
     v
-}
-
-/// Whether `r` is a backup whose next deadline is `t`: its `Master_Down_Timer` (RFC 9568 6.4.2),
-/// the one deadline whose lateness delays a takeover past the protocol's bound.
-fn backup_due(r: &Runtime, t: vrrp::Instant) -> bool {
-    r.fsm.state() == vrrp::State::Backup && r.fsm.poll_at() == Some(t)
 }
 
 /// The rest of an early wake-up for a backup's deadline `at`: spins until `at` while watching

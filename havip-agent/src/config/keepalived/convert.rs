@@ -14,7 +14,7 @@ use super::resolve;
 use super::{Findings, Pos};
 use crate::config::model::{Config, Global, RtPriority, Script, SyncGroup};
 use crate::config::validate::FieldPath;
-use crate::config::values::Version;
+use crate::config::values::{TrackScript, Version};
 
 /// keepalived `vrrp_script` interval and timeout have millisecond resolution.
 const SCRIPT_DECIMALS: usize = 3;
@@ -130,56 +130,46 @@ fn unused_scripts(cx: &mut Cx<'_>, config: &Config) {
     }
 }
 
-/// keepalived drops a `track_bfd` entry that names no `bfd_instance` with a warning.
+/// keepalived drops a `track_bfd` entry that names no `bfd_instance` with a warning, in an
+/// instance as in a sync group.
 fn unknown_bfds(cx: &mut Cx<'_>, config: &mut Config) {
+    let known = |name: &str| config.bfd.contains_key(name);
     for (i, instance) in config.instances.iter_mut().enumerate() {
         let path = FieldPath::instance(i).key("track_bfds");
-        let mut kept = Vec::new();
-        for (j, t) in std::mem::take(&mut instance.track_bfds)
-            .into_iter()
-            .enumerate()
-        {
-            if config.bfd.contains_key(&t.name) {
-                if let Some(pos) = cx.spans.remove(&path.index(j)) {
-                    cx.span(path.index(kept.len()), pos);
-                }
-                kept.push(t);
-            } else if let Some(&pos) = cx.spans.get(&path.index(j)) {
-                cx.warn(
-                    pos,
-                    format!(
-                        "track_bfd `{}` names no bfd_instance; not tracked (as keepalived does)",
-                        t.name
-                    ),
-                );
-            }
-        }
-        instance.track_bfds = kept;
+        drop_unknown_bfds(cx, &path, &mut instance.track_bfds, known);
     }
     for (i, group) in config.sync_groups.iter_mut().enumerate() {
         let path = FieldPath::sync_group(i).key("track_bfds");
-        let mut kept = Vec::new();
-        for (j, t) in std::mem::take(&mut group.track_bfds)
-            .into_iter()
-            .enumerate()
-        {
-            if config.bfd.contains_key(&t.name) {
-                if let Some(pos) = cx.spans.remove(&path.index(j)) {
-                    cx.span(path.index(kept.len()), pos);
-                }
-                kept.push(t);
-            } else if let Some(&pos) = cx.spans.get(&path.index(j)) {
-                cx.warn(
-                    pos,
-                    format!(
-                        "track_bfd `{}` names no bfd_instance; not tracked (as keepalived does)",
-                        t.name
-                    ),
-                );
-            }
-        }
-        group.track_bfds = kept;
+        drop_unknown_bfds(cx, &path, &mut group.track_bfds, known);
     }
+}
+
+/// Keeps the entries of `tracks` (at `path`) that `known` names, moving their source positions
+/// to their new indices; warns about the others.
+fn drop_unknown_bfds(
+    cx: &mut Cx<'_>,
+    path: &FieldPath,
+    tracks: &mut Vec<TrackScript>,
+    known: impl Fn(&str) -> bool,
+) {
+    let mut kept = Vec::new();
+    for (j, t) in std::mem::take(tracks).into_iter().enumerate() {
+        if known(&t.name) {
+            if let Some(pos) = cx.spans.remove(&path.index(j)) {
+                cx.span(path.index(kept.len()), pos);
+            }
+            kept.push(t);
+        } else if let Some(&pos) = cx.spans.get(&path.index(j)) {
+            cx.warn(
+                pos,
+                format!(
+                    "track_bfd `{}` names no bfd_instance; not tracked (as keepalived does)",
+                    t.name
+                ),
+            );
+        }
+    }
+    *tracks = kept;
 }
 
 /// Which `global_defs` settings were written (to warn about repeats).

@@ -13,9 +13,8 @@ use crate::{
     config,
     daemon::DaemonError,
     events::Event as Published,
-    net::vrrp_tx::group_of,
     vrrp::{
-        self, AdvertRepr, Auth,
+        self, Auth,
         auth_hmac::{Accepted, AuthHmac, Rejection, TRAILER_LEN, WallClock},
     },
 };
@@ -119,9 +118,11 @@ fn log_rejection(instance: &str, src: IpAddr, r: Rejection, suppressed: u64) {
 }
 
 impl Runtime {
-    /// The trailer of `advert` (`Ok(None)`: no `auth_hmac`, or receive-only mode); `Err` when
-    /// it cannot be signed, which is logged and nothing is sent.
-    pub(super) fn trailer(&mut self, advert: &AdvertRepr) -> Result<Option<[u8; TRAILER_LEN]>, ()> {
+    /// The trailer for the encoded message `pdu` (`Ok(None)`: no `auth_hmac`, or receive-only
+    /// mode); `Err` when it cannot be signed, which is logged and nothing is sent. The HMAC
+    /// input reads the checksum as zero and does not bind the destination (keepalived
+    /// `e6f8b2cf`), so one destination's bytes sign the advert for all of them.
+    pub(super) fn trailer(&mut self, pdu: &[u8]) -> Result<Option<[u8; TRAILER_LEN]>, ()> {
         let Some(auth) = self.auth_hmac.as_mut() else {
             return Ok(None);
         };
@@ -130,18 +131,7 @@ impl Runtime {
         }
         let p = self.fsm.params();
         let (version, vrid) = (p.version.number(), p.vrid);
-        // The HMAC input reads the checksum as zero and does not bind the destination, so
-        // any destination's bytes give the same trailer.
-        let dst = self
-            .dests
-            .first()
-            .copied()
-            .unwrap_or_else(|| group_of(self.src));
-        let Ok(pdu) = advert.to_bytes(self.src, dst, p.checksum_mode) else {
-            warn!(instance = self.name(), "advert does not encode");
-            return Err(());
-        };
-        match auth.sign(&pdu, self.src, version, vrid, wall_now()) {
+        match auth.sign(pdu, self.src, version, vrid, wall_now()) {
             Ok(t) => Ok(t),
             Err(e) => {
                 warn!(instance = self.name(), error = %e, "auth_hmac: advert not signed; not sent");
